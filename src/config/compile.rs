@@ -1,0 +1,211 @@
+//! The config compiler: validated model → flat [`Table`].
+//!
+//! Substitutes stage variables into every integration (one per stage and route), deduplicates
+//! upstreams, assigns APIs and domains to listeners, sorts base-path mappings longest first, and
+//! checks route conflicts with the same router the workers build. Never imports the runtime.
+
+use std::net::SocketAddr;
+
+use super::diagnostic::Diagnostic;
+use super::model::{Config, IntegrationModel};
+use super::uri;
+use crate::route::Router;
+use crate::table::*;
+
+pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let mut upstreams: Vec<Upstream> = Vec::new();
+    let mut apis = Vec::new();
+    for api in &config.apis {
+        let routes: Vec<Route> = api
+            .routes
+            .iter()
+            .map(|r| Route {
+                key: r.key.value.clone(),
+                parsed: r.parsed.clone(),
+                params: r.params.clone(),
+            })
+            .collect();
+        if let Err(conflict) = Router::build(&routes, api.protocol == Protocol::Rest) {
+            let first = &api.routes[conflict.first as usize].key;
+            let second = &api.routes[conflict.second as usize].key;
+            let line = Diagnostic::new(file, src, first.span.clone(), "", None).line;
+            errors.push(Diagnostic::new(
+                file,
+                src,
+                second.span.clone(),
+                format!(
+                    "route `{}` has the same method and path as `{}`",
+                    second.value, first.value
+                ),
+                Some(format!(
+                    "the first is on line {line}; parameter names do not make paths different"
+                )),
+            ));
+        }
+        let mut stages = Vec::new();
+        for stage in &api.stages {
+            let mut integrations = Vec::new();
+            for route in &api.routes {
+                let integration = match &route.integration {
+                    IntegrationModel::Mock {
+                        status,
+                        headers,
+                        body,
+                    } => Integration::Mock(Mock {
+                        status: *status,
+                        headers: headers.clone(),
+                        body: body.clone(),
+                    }),
+                    IntegrationModel::HttpProxy {
+                        uri: template,
+                        timeout_ms,
+                    } => {
+                        let substituted = match uri::substitute(&template.value, &stage.variables) {
+                            Ok(s) => s,
+                            Err(missing) => {
+                                for name in missing {
+                                    errors.push(Diagnostic::new(
+                                        file,
+                                        src,
+                                        template.span.clone(),
+                                        format!("stage `{}` has no variable `{name}`", stage.name.value),
+                                        Some(format!("add it to the stage: variables = {{ {name} = \"...\" }}; only ${{stageVariables.NAME}} is substituted")),
+                                    ));
+                                }
+                                continue;
+                            }
+                        };
+                        match uri::parse(&substituted, &route.params) {
+                            Ok(parsed) => {
+                                let upstream = Upstream {
+                                    host: parsed.host,
+                                    port: parsed.port,
+                                };
+                                let index = match upstreams.iter().position(|u| *u == upstream) {
+                                    Some(i) => i,
+                                    None => {
+                                        upstreams.push(upstream);
+                                        upstreams.len() - 1
+                                    }
+                                };
+                                Integration::HttpProxy(HttpProxy {
+                                    uri: substituted,
+                                    upstream: index as u32,
+                                    path: parsed.path,
+                                    query: parsed.query,
+                                    timeout_ms: *timeout_ms,
+                                })
+                            }
+                            Err(message) => {
+                                let hint = (substituted != template.value).then(|| {
+                                    format!(
+                                        "in stage `{}` it reads `{substituted}`",
+                                        stage.name.value
+                                    )
+                                });
+                                errors.push(Diagnostic::new(
+                                    file,
+                                    src,
+                                    template.span.clone(),
+                                    message,
+                                    hint,
+                                ));
+                                continue;
+                            }
+                        }
+                    }
+                };
+                integrations.push(integration);
+            }
+            stages.push(Stage {
+                name: stage.name.value.clone(),
+                variables: stage.variables.clone(),
+                integrations,
+            });
+        }
+        apis.push(Api {
+            name: api.name.value.clone(),
+            protocol: api.protocol,
+            hosts: api.hosts.clone(),
+            routes,
+            stages,
+        });
+    }
+
+    let mut listeners: Vec<Listener> = Vec::new();
+    let listener_for = |addr: SocketAddr, listeners: &mut Vec<Listener>| -> usize {
+        match listeners.iter().position(|l| l.addr == addr) {
+            Some(i) => i,
+            None => {
+                listeners.push(Listener {
+                    addr,
+                    apis: Vec::new(),
+                    domains: Vec::new(),
+                });
+                listeners.len() - 1
+            }
+        }
+    };
+    for addr in &config.listen {
+        listener_for(*addr, &mut listeners);
+    }
+    for (i, api) in config.apis.iter().enumerate() {
+        let addrs = if api.listen.is_empty() {
+            &config.listen
+        } else {
+            &api.listen
+        };
+        for addr in addrs {
+            let l = listener_for(*addr, &mut listeners);
+            listeners[l].apis.push(i as u32);
+        }
+    }
+    let mut domains = Vec::new();
+    for (i, d) in config.domains.iter().enumerate() {
+        let mut mappings: Vec<Mapping> = d
+            .mappings
+            .iter()
+            .map(|m| Mapping {
+                base_path: m.base_path.clone(),
+                api: m.api as u32,
+                stage: m.stage as u32,
+            })
+            .collect();
+        mappings.sort_by(|a, b| b.base_path.len().cmp(&a.base_path.len()));
+        domains.push(Domain {
+            name: d.name.value.clone(),
+            mappings,
+        });
+        let addrs = if d.listen.is_empty() {
+            &config.listen
+        } else {
+            &d.listen
+        };
+        for addr in addrs {
+            let l = listener_for(*addr, &mut listeners);
+            listeners[l].domains.push(i as u32);
+        }
+    }
+
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| (e.line, e.column));
+        return Err(errors);
+    }
+    Ok(Table {
+        format: FORMAT_NAME.to_owned(),
+        version: FORMAT_VERSION,
+        source: file.to_owned(),
+        settings: Settings {
+            workers: config.workers.clone(),
+            limits: config.limits.clone(),
+            upstream: config.upstream.clone(),
+            drain_timeout_ms: config.drain_timeout_ms,
+            backlog: config.backlog,
+        },
+        listeners,
+        apis,
+        domains,
+        upstreams,
+    })
+}

@@ -1,0 +1,42 @@
+//! The config compiler's front: TOML file → validated model → compiled [`Table`].
+//!
+//! Three forms, kept apart: the file as read ([`reader`], spans and TOML types), the validated model
+//! ([`model`], built by [`validate`] with every error collected in one pass), and the flat table
+//! ([`compile`]). Errors are [`Diagnostic`]s with file, line, column and a hint.
+
+pub mod compile;
+pub mod diagnostic;
+pub mod model;
+pub mod reader;
+pub mod uri;
+pub mod validate;
+
+use std::path::Path;
+
+pub use diagnostic::Diagnostic;
+
+use crate::table::Table;
+
+/// Compiles the config text `src` read from `file`.
+pub fn compile_str(file: &str, src: &str) -> Result<Table, Vec<Diagnostic>> {
+    let model = validate::validate(file, src)?;
+    compile::compile(file, src, &model)
+}
+
+/// Reads and compiles a config file.
+pub fn compile_file(path: &Path) -> Result<Table, Vec<Diagnostic>> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(src) => compile_str(&file, &src),
+        Err(e) => Err(vec![Diagnostic::new(
+            &file,
+            "",
+            None,
+            format!("cannot read the config: {e}"),
+            None,
+        )]),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,71 @@
+//! The validated model: what a config means, with the positions the compiler still needs for its
+//! own errors. Produced by [`super::validate`], consumed by [`super::compile`].
+
+use std::net::SocketAddr;
+
+use super::reader::Spanned;
+use crate::table::{Limits, Protocol, RouteKey, UpstreamSettings, WorkerSettings};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: Vec<SocketAddr>,
+    pub workers: WorkerSettings,
+    pub limits: Limits,
+    pub upstream: UpstreamSettings,
+    pub drain_timeout_ms: u64,
+    pub backlog: i32,
+    pub apis: Vec<ApiModel>,
+    pub domains: Vec<DomainModel>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiModel {
+    pub name: Spanned<String>,
+    pub protocol: Protocol,
+    pub hosts: Vec<String>,
+    /// Own listeners; empty = the `[server]` ones.
+    pub listen: Vec<SocketAddr>,
+    pub stages: Vec<StageModel>,
+    pub routes: Vec<RouteModel>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StageModel {
+    pub name: Spanned<String>,
+    pub variables: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteModel {
+    pub key: Spanned<String>,
+    pub parsed: RouteKey,
+    pub params: Vec<String>,
+    pub integration: IntegrationModel,
+}
+
+#[derive(Debug, Clone)]
+pub enum IntegrationModel {
+    Mock {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+    HttpProxy {
+        uri: Spanned<String>,
+        timeout_ms: u64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct DomainModel {
+    pub name: Spanned<String>,
+    pub listen: Vec<SocketAddr>,
+    pub mappings: Vec<MappingModel>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MappingModel {
+    pub base_path: Vec<String>,
+    pub api: usize,
+    pub stage: usize,
+}

@@ -1,0 +1,215 @@
+//! Golden tests for config errors: each bad config, the messages and positions it must produce.
+
+use super::*;
+
+fn errors(src: &str) -> Vec<Diagnostic> {
+    compile_str("test.toml", src).expect_err("config should be rejected")
+}
+
+fn ok(src: &str) -> Table {
+    compile_str("test.toml", src).unwrap_or_else(|es| {
+        panic!(
+            "{}",
+            es.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })
+}
+
+const MINIMAL: &str = r#"
+[[api]]
+name = "a"
+[[api.stage]]
+name = "prod"
+variables = { backend = "127.0.0.1:9000" }
+[[api.route]]
+key = "GET /pets/{id}"
+integration = { type = "http_proxy", uri = "http://${stageVariables.backend}/pets/{id}" }
+"#;
+
+#[test]
+fn quickstart_compiles() {
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/quickstart.toml"
+    ))
+    .unwrap();
+    let table = compile_str("quickstart.toml", &src).unwrap();
+    assert_eq!(table.apis.len(), 2);
+    assert_eq!(table.listeners.len(), 2);
+    assert_eq!(
+        table.upstreams,
+        [crate::table::Upstream {
+            host: "127.0.0.1".into(),
+            port: 9000
+        }]
+    );
+}
+
+#[test]
+fn defaults_and_substitution() {
+    let t = ok(MINIMAL);
+    assert_eq!(t.settings.limits.max_body_bytes, 10 * 1024 * 1024);
+    let crate::table::Integration::HttpProxy(p) = &t.apis[0].stages[0].integrations[0] else {
+        panic!()
+    };
+    assert_eq!(p.uri, "http://127.0.0.1:9000/pets/{id}");
+    assert_eq!(p.timeout_ms, 29_000);
+}
+
+#[test]
+fn reports_every_error_in_one_pass_with_positions() {
+    let src = r#"
+[server]
+listen = ["nonsense"]
+wokers = 2
+
+[[api]]
+name = "a"
+protocol = "soap"
+[[api.stage]]
+name = "prod"
+[[api.route]]
+key = "FETCH /x"
+integration = { type = "mock" }
+[[api.route]]
+key = "GET /y"
+integration = { type = "http_proxy", uri = "http://h/y", timout_ms = 5 }
+"#;
+    let es = errors(src);
+    let found: Vec<(usize, usize, &str)> = es
+        .iter()
+        .map(|e| (e.line, e.column, e.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (3, 11, "`nonsense` is not an address and port"),
+            (4, 1, "unknown key `wokers` in [server]"),
+            (8, 12, "unknown protocol `soap`"),
+            (12, 7, "`FETCH` is not a route method"),
+            (16, 58, "unknown key `timout_ms` in the integration"),
+        ]
+    );
+    assert_eq!(es[1].hint.as_deref(), Some("did you mean `workers`?"));
+    assert_eq!(es[4].hint.as_deref(), Some("did you mean `timeout_ms`?"));
+}
+
+#[test]
+fn missing_stage_variable_names_the_stage() {
+    let src = MINIMAL.replace("variables = { backend = \"127.0.0.1:9000\" }", "");
+    let es = errors(&src);
+    assert_eq!(es.len(), 1);
+    assert_eq!(es[0].message, "stage `prod` has no variable `backend`");
+    assert_eq!(es[0].line, 9);
+}
+
+#[test]
+fn conflicting_and_invalid_routes() {
+    let src = r#"
+[[api]]
+name = "a"
+protocol = "rest"
+[[api.stage]]
+name = "p"
+[[api.route]]
+key = "GET /a/{x}"
+integration = { type = "mock" }
+[[api.route]]
+key = "GET /a/{y}"
+integration = { type = "mock" }
+[[api.route]]
+key = "$default"
+integration = { type = "mock" }
+[[api.route]]
+key = "GET /b"
+integration = { type = "http_proxy", uri = "http://h/{id}" }
+"#;
+    let messages: Vec<String> = errors(src).into_iter().map(|e| e.message).collect();
+    assert!(
+        messages.contains(&"REST APIs have no `$default` route".to_owned()),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&"the URI uses `{id}`, which the route key does not capture".to_owned()),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn route_conflicts_are_compile_errors() {
+    let src = r#"
+[[api]]
+name = "a"
+[[api.stage]]
+name = "p"
+[[api.route]]
+key = "GET /a/{x}"
+integration = { type = "mock" }
+[[api.route]]
+key = "GET /a/{y}"
+integration = { type = "mock" }
+"#;
+    let es = errors(src);
+    assert_eq!(
+        es[0].message,
+        "route `GET /a/{y}` has the same method and path as `GET /a/{x}`"
+    );
+    assert_eq!(es[0].line, 10);
+}
+
+#[test]
+fn structural_errors() {
+    for (src, want) in [
+        (
+            "x = 1\n[[api]]\nname='a'\n",
+            "unknown key `x` in the config",
+        ),
+        (
+            "[[api]]\nname = 'a'\n[[api.route]]\nkey = 'GET /'\nintegration = { type = 'mock' }\n",
+            "this API has no stage",
+        ),
+        (
+            "[server]\nworkers = 0\n[[api]]\nname='a'\n",
+            "`workers` must be \"auto\" or a number of workers from 1 to 1024",
+        ),
+        (
+            "[limits]\nmax_header_count = 100000\n",
+            "`max_header_count` = 100000 is out of range",
+        ),
+        (
+            "[[api]]\nname = 'a'\n[[api]]\nname = 'a'\n",
+            "two APIs are named `a`",
+        ),
+        ("not toml", "invalid TOML"),
+        ("", "the config defines no API"),
+    ] {
+        let es = errors(src);
+        assert!(
+            es.iter().any(|e| e.message.starts_with(want)),
+            "{src:?}: {:?}",
+            es.iter().map(|e| &e.message).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn domains_map_base_paths() {
+    let src = format!(
+        "{MINIMAL}\n[[domain]]\nname = \"API.example.com\"\n[[domain.mapping]]\nbase_path = \"v1\"\napi = \"a\"\nstage = \"prod\"\n[[domain.mapping]]\napi = \"a\"\nstage = \"prod\"\n"
+    );
+    let t = ok(&src);
+    assert_eq!(t.domains[0].name, "api.example.com");
+    assert_eq!(
+        t.domains[0].mappings[0].base_path,
+        ["v1"],
+        "longest base path first"
+    );
+    let bad = src.replace(
+        "stage = \"prod\"\n[[domain.mapping]]",
+        "stage = \"nope\"\n[[domain.mapping]]",
+    );
+    assert_eq!(errors(&bad)[0].message, "API `a` has no stage `nope`");
+}

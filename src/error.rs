@@ -1,0 +1,87 @@
+//! The data-plane error: what went wrong while serving one request, which side caused it, and
+//! whether the connection to the client can be kept.
+//!
+//! Every failure on the request path becomes a [`GatewayError`]; [`crate::response::gateway`] is the
+//! one place that turns it into AWS's status, body and `x-amzn-ErrorType`. This module must not know
+//! about wire formats.
+
+use std::fmt;
+
+/// Who caused a failure: the side decides logging and, later, metric labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Upstream,
+    Internal,
+}
+
+/// The AWS gateway-response type a failure maps to (AWS's names, in `SCREAMING_CASE` in configs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResponseType {
+    /// No API, stage or route matched (REST: 403 Missing Authentication Token; HTTP: 404).
+    MissingAuthenticationToken,
+    /// The request is malformed (HTTP/1.1 framing, headers).
+    BadRequest,
+    /// Request line (URI) longer than the configured limit.
+    UriTooLong,
+    /// Header section larger than the configured limit.
+    HeadersTooLarge,
+    /// Body larger than the configured limit.
+    RequestTooLarge,
+    /// A transfer coding we do not implement.
+    NotImplemented,
+    /// The integration did not answer within its timeout.
+    IntegrationTimeout,
+    /// The integration refused, reset, or answered with something that is not HTTP.
+    IntegrationFailure,
+    /// A bug or resource exhaustion inside the gateway.
+    Internal,
+}
+
+/// One failure on the request path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayError {
+    pub kind: ResponseType,
+    /// Extra detail for the log (never sent to the client: AWS sends only the generic message).
+    pub detail: &'static str,
+}
+
+impl GatewayError {
+    pub const fn new(kind: ResponseType, detail: &'static str) -> Self {
+        Self { kind, detail }
+    }
+
+    pub fn side(&self) -> Side {
+        match self.kind {
+            ResponseType::MissingAuthenticationToken
+            | ResponseType::BadRequest
+            | ResponseType::UriTooLong
+            | ResponseType::HeadersTooLarge
+            | ResponseType::RequestTooLarge
+            | ResponseType::NotImplemented => Side::Client,
+            ResponseType::IntegrationTimeout | ResponseType::IntegrationFailure => Side::Upstream,
+            ResponseType::Internal => Side::Internal,
+        }
+    }
+
+    /// Whether the client connection must be closed after the error response: framing errors leave
+    /// the byte stream in an unknown state, so the next request cannot be found safely.
+    pub fn closes_connection(&self) -> bool {
+        matches!(
+            self.kind,
+            ResponseType::BadRequest
+                | ResponseType::UriTooLong
+                | ResponseType::HeadersTooLarge
+                | ResponseType::RequestTooLarge
+                | ResponseType::NotImplemented
+        )
+    }
+}
+
+impl fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.detail)
+    }
+}
+
+impl std::error::Error for GatewayError {}

@@ -1,0 +1,258 @@
+//! The client connection: read a head, hand it to the pipeline, repeat while keep-alive holds.
+//!
+//! Owns the connection's read buffer (heads are split off it without copying) and its write buffer
+//! (reused for every response). Pipelined requests are served in order from what is already buffered.
+//! Timeouts: idle (waiting for the first byte of a request), header (from the first byte to the end of
+//! the head, so a slow client is cut off), body (between reads of a request body). Cost per request:
+//! no allocation once the buffers have grown; one read and one write syscall for a small request.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+use super::body::ChunkedDecoder;
+use super::head::{self, Framing, HeadLimits, RequestHead};
+use crate::error::GatewayError;
+use crate::pipeline;
+use crate::response::Flow;
+use crate::response::gateway;
+use crate::response::request_id::RequestId;
+use crate::runtime::worker::Worker;
+use crate::table::Limits;
+
+/// Bodies of requests that no integration reads are read and dropped up to this size; a larger
+/// one closes the connection instead.
+const DISCARD_MAX_BYTES: u64 = 64 * 1024;
+
+pub struct ClientConn {
+    pub stream: TcpStream,
+    pub rbuf: BytesMut,
+    pub wbuf: Vec<u8>,
+    pub peer: SocketAddr,
+    pub local_port: u16,
+    pub listener: u32,
+    read_chunk: usize,
+    slot: usize,
+}
+
+impl ClientConn {
+    /// Writes and clears the write buffer.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        let buf = std::mem::take(&mut self.wbuf);
+        let (res, mut buf) = self.stream.write_all(buf).await;
+        buf.clear();
+        self.wbuf = buf;
+        res.map(drop)
+    }
+
+    /// Reads more bytes into the read buffer; `Ok(0)` at end of stream.
+    pub async fn fill(&mut self, timeout: Duration) -> io::Result<usize> {
+        if self.rbuf.capacity() - self.rbuf.len() < 512 {
+            self.rbuf.reserve(self.read_chunk);
+        }
+        let buf = std::mem::take(&mut self.rbuf);
+        let (len, cap) = (buf.len(), buf.capacity());
+        match monoio::time::timeout(timeout, self.stream.read(buf.slice_mut(len..cap))).await {
+            Ok((res, slice)) => {
+                self.rbuf = slice.into_inner();
+                res
+            }
+            // The buffer went with the cancelled read; the caller closes the connection.
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+
+    /// Reads the next request head. `Ok(None)`: the connection should close quietly (end of stream,
+    /// idle or header timeout, drain).
+    async fn read_head(
+        &mut self,
+        worker: &Worker,
+        limits: &Limits,
+    ) -> Result<Option<RequestHead>, GatewayError> {
+        let head_limits = HeadLimits {
+            max_header_bytes: limits.max_header_bytes,
+            max_header_count: limits.max_header_count,
+            max_uri_bytes: limits.max_uri_bytes,
+        };
+        let mut deadline: Option<Instant> = None;
+        loop {
+            if !self.rbuf.is_empty() {
+                if let Some(index) = head::parse(&self.rbuf, &head_limits)? {
+                    let bytes = self.rbuf.split_to(index.len).freeze();
+                    return Ok(Some(index.into_head(bytes)));
+                }
+            }
+            let idle = self.rbuf.is_empty();
+            let timeout = if idle {
+                if worker.draining.get() {
+                    return Ok(None);
+                }
+                Duration::from_millis(limits.idle_timeout_ms)
+            } else {
+                let d = *deadline.get_or_insert_with(|| {
+                    Instant::now() + Duration::from_millis(limits.header_timeout_ms)
+                });
+                d.saturating_duration_since(Instant::now())
+            };
+            worker.conns.set_idle(self.slot, idle);
+            let read = self.fill(timeout).await;
+            worker.conns.set_idle(self.slot, false);
+            match read {
+                Ok(0) | Err(_) => return Ok(None),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Reads and drops a request body no integration wants, if it is small; otherwise says to close.
+    pub async fn discard_body(&mut self, head: &RequestHead, limits: &Limits) -> Flow {
+        let body_timeout = Duration::from_millis(limits.body_timeout_ms);
+        match head.framing {
+            Framing::None => Flow::KeepAlive,
+            // The client waits for `100 Continue` before sending: closing is cheaper than inviting it.
+            _ if head.expect_continue => Flow::Close,
+            Framing::Length(n) if n > DISCARD_MAX_BYTES => Flow::Close,
+            Framing::Length(mut n) => loop {
+                let take = (self.rbuf.len() as u64).min(n) as usize;
+                let _ = self.rbuf.split_to(take);
+                n -= take as u64;
+                if n == 0 {
+                    return Flow::KeepAlive;
+                }
+                if !matches!(self.fill(body_timeout).await, Ok(1..)) {
+                    return Flow::Close;
+                }
+            },
+            Framing::Chunked => {
+                let mut decoder = ChunkedDecoder::new();
+                let mut seen = 0u64;
+                loop {
+                    match decoder.step(&self.rbuf) {
+                        Ok(step) => {
+                            seen += step.consumed as u64;
+                            let _ = self.rbuf.split_to(step.consumed);
+                            if step.done {
+                                return Flow::KeepAlive;
+                            }
+                            if seen > DISCARD_MAX_BYTES {
+                                return Flow::Close;
+                            }
+                            if step.consumed == 0
+                                && !matches!(self.fill(body_timeout).await, Ok(1..))
+                            {
+                                return Flow::Close;
+                            }
+                        }
+                        Err(_) => return Flow::Close,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a gateway error response and, when it ends the connection, closes it gracefully.
+    pub async fn send_error(
+        &mut self,
+        protocol: crate::table::Protocol,
+        error: &GatewayError,
+        id: &RequestId,
+        flow: Flow,
+        head_only: bool,
+    ) -> Flow {
+        let flow = if error.closes_connection() {
+            Flow::Close
+        } else {
+            flow
+        };
+        if error.side() != crate::error::Side::Client {
+            log::warn!("request {id:?} from {}: {error}", self.peer);
+        }
+        self.wbuf.clear();
+        gateway::render(&mut self.wbuf, protocol, error, id, flow, head_only);
+        if self.flush().await.is_err() {
+            return Flow::Close;
+        }
+        flow
+    }
+
+    /// Half-closes, then reads and drops what the client still sends for a moment, so that unread
+    /// request bytes do not turn our close into a reset that destroys the response in flight.
+    async fn linger_close(&mut self) {
+        let _ = self.stream.shutdown().await;
+        let mut budget = 256 * 1024usize;
+        self.rbuf.clear();
+        while budget > 0 {
+            match self.fill(Duration::from_millis(500)).await {
+                Ok(n @ 1..) => {
+                    budget = budget.saturating_sub(n);
+                    self.rbuf.clear();
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(worker: Rc<Worker>, listener: u32, stream: TcpStream, peer: SocketAddr) {
+    let local_port = stream.local_addr().map_or(0, |a| a.port());
+    let slot = worker.conns.register(stream.as_raw_fd());
+    let _guard = SlotGuard {
+        worker: &worker,
+        slot,
+    };
+    let settings = worker.table().table.settings.workers.clone();
+    let mut conn = ClientConn {
+        stream,
+        rbuf: BytesMut::with_capacity(settings.read_buffer_bytes),
+        wbuf: Vec::new(),
+        peer,
+        local_port,
+        listener,
+        read_chunk: settings.read_buffer_bytes,
+        slot,
+    };
+    loop {
+        let table = worker.table();
+        let limits = &table.table.settings.limits;
+        let head = match conn.read_head(&worker, limits).await {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(error) => {
+                let protocol = pipeline::listener_protocol(&table, listener);
+                let id = RequestId::new(protocol);
+                conn.send_error(protocol, &error, &id, Flow::Close, false)
+                    .await;
+                conn.linger_close().await;
+                return;
+            }
+        };
+        match pipeline::handle(&worker, &table, &mut conn, head).await {
+            Flow::KeepAlive if !worker.draining.get() => {}
+            Flow::KeepAlive => return,
+            Flow::Close => {
+                conn.linger_close().await;
+                return;
+            }
+        }
+    }
+}
+
+struct SlotGuard<'a> {
+    worker: &'a Worker,
+    slot: usize,
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        self.worker.conns.unregister(self.slot);
+        self.worker.slot_freed.notify();
+    }
+}

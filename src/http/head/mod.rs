@@ -1,0 +1,329 @@
+//! Request heads: parsed in place by httparse, then checked against what httparse lets through.
+//!
+//! httparse accepts bare LF line ends, `#` and non-ASCII bytes in the target, and has no opinion on
+//! framing headers; RFC 9112 and request smuggling defence need all of those rejected here. A parsed
+//! [`RequestHead`] keeps the head's bytes (a frozen `Bytes` split off the read buffer) and byte ranges
+//! into them. Cost: one pass over the head bytes, no allocation beyond the inline header index.
+
+use std::mem::MaybeUninit;
+
+use bytes::Bytes;
+use smallvec::SmallVec;
+
+use super::{Method, trim};
+use crate::error::{GatewayError, ResponseType};
+
+/// `(start, end)` byte offsets into [`RequestHead::bytes`].
+pub type Span = (u32, u32);
+
+/// The most header lines a request may have, whatever the config says.
+pub const HEADER_COUNT_CEILING: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct HeadLimits {
+    pub max_header_bytes: usize,
+    pub max_header_count: usize,
+    pub max_uri_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestHead {
+    pub bytes: Bytes,
+    pub method: Method,
+    method_span: Span,
+    target: Span,
+    /// Where the path ends in the target (the `?`, or the target's end).
+    path_end: u32,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version_minor: u8,
+    pub headers: SmallVec<[(Span, Span); 24]>,
+    pub host: Option<Span>,
+    pub framing: Framing,
+    pub keep_alive: bool,
+    pub expect_continue: bool,
+}
+
+fn bad(detail: &'static str) -> GatewayError {
+    GatewayError::new(ResponseType::BadRequest, detail)
+}
+
+impl RequestHead {
+    fn slice(&self, span: Span) -> &[u8] {
+        &self.bytes[span.0 as usize..span.1 as usize]
+    }
+    pub fn method_bytes(&self) -> &[u8] {
+        self.slice(self.method_span)
+    }
+    pub fn target(&self) -> &[u8] {
+        self.slice(self.target)
+    }
+    pub fn path(&self) -> &[u8] {
+        self.slice((self.target.0, self.path_end))
+    }
+    /// The query string without its `?`, if the target has one.
+    pub fn query(&self) -> Option<&[u8]> {
+        (self.path_end < self.target.1).then(|| self.slice((self.path_end + 1, self.target.1)))
+    }
+    pub fn header_count(&self) -> usize {
+        self.headers.len()
+    }
+    pub fn header(&self, i: usize) -> (&[u8], &[u8]) {
+        let (n, v) = self.headers[i];
+        (self.slice(n), self.slice(v))
+    }
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        (0..self.headers.len()).map(|i| self.header(i))
+    }
+    /// Values of every header called `name` (case-insensitive).
+    pub fn values<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+    pub fn first<'a>(&'a self, name: &'a [u8]) -> Option<&'a [u8]> {
+        self.values(name).next()
+    }
+    /// The `Host` header without a port, as written.
+    pub fn host_name(&self) -> Option<&[u8]> {
+        let host = self.slice(self.host?);
+        if host.starts_with(b"[") {
+            // IPv6 literal: keep the brackets, drop a port after them.
+            let end = host
+                .iter()
+                .position(|&b| b == b']')
+                .map_or(host.len(), |i| i + 1);
+            return Some(&host[..end]);
+        }
+        Some(
+            host.iter()
+                .position(|&b| b == b':')
+                .map_or(host, |i| &host[..i]),
+        )
+    }
+}
+
+/// The parse result before the head bytes are split off the read buffer.
+#[derive(Debug)]
+pub struct HeadIndex {
+    pub len: usize,
+    method: Method,
+    method_span: Span,
+    target: Span,
+    path_end: u32,
+    version_minor: u8,
+    headers: SmallVec<[(Span, Span); 24]>,
+    host: Option<Span>,
+    framing: Framing,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+impl HeadIndex {
+    /// Attaches the head bytes (exactly `self.len` long) the offsets refer to.
+    pub fn into_head(self, bytes: Bytes) -> RequestHead {
+        debug_assert_eq!(bytes.len(), self.len);
+        RequestHead {
+            bytes,
+            method: self.method,
+            method_span: self.method_span,
+            target: self.target,
+            path_end: self.path_end,
+            version_minor: self.version_minor,
+            headers: self.headers,
+            host: self.host,
+            framing: self.framing,
+            keep_alive: self.keep_alive,
+            expect_continue: self.expect_continue,
+        }
+    }
+}
+
+/// Parses and checks a request head at the start of `buf`; `Ok(None)` means more bytes are needed.
+pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, GatewayError> {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADER_COUNT_CEILING];
+    let count = limits.max_header_count.min(HEADER_COUNT_CEILING);
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, &mut slots[..count]) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => {
+            let line_done = buf.contains(&b'\n');
+            if !line_done && buf.len() > limits.max_uri_bytes + 32 {
+                return Err(GatewayError::new(
+                    ResponseType::UriTooLong,
+                    "request line over the URI limit",
+                ));
+            }
+            if buf.len() >= limits.max_header_bytes {
+                return Err(GatewayError::new(
+                    ResponseType::HeadersTooLarge,
+                    "header section over the limit",
+                ));
+            }
+            return Ok(None);
+        }
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(GatewayError::new(
+                ResponseType::HeadersTooLarge,
+                "more header lines than allowed",
+            ));
+        }
+        Err(httparse::Error::Version) => return Err(bad("unsupported HTTP version")),
+        Err(_) => return Err(bad("malformed request head")),
+    };
+    if len > limits.max_header_bytes {
+        return Err(GatewayError::new(
+            ResponseType::HeadersTooLarge,
+            "header section over the limit",
+        ));
+    }
+    check_line_ends(&buf[..len])?;
+    let base = buf.as_ptr() as usize;
+    let span = |s: &[u8]| -> Span {
+        let start = s.as_ptr() as usize - base;
+        (start as u32, (start + s.len()) as u32)
+    };
+    let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
+        return Err(bad("incomplete request line"));
+    };
+    if target.len() > limits.max_uri_bytes {
+        return Err(GatewayError::new(
+            ResponseType::UriTooLong,
+            "request target over the URI limit",
+        ));
+    }
+    if !target.starts_with('/') {
+        return Err(bad("request target is not in origin form"));
+    }
+    if target
+        .bytes()
+        .any(|b| b == b'#' || !(0x21..0x7f).contains(&b))
+    {
+        return Err(bad("request target has a byte that is not allowed"));
+    }
+    let target_span = span(target.as_bytes());
+    let path_end = target
+        .find('?')
+        .map_or(target_span.1, |q| target_span.0 + q as u32);
+
+    let mut index = HeadIndex {
+        len,
+        method: Method::from_bytes(method.as_bytes()),
+        method_span: span(method.as_bytes()),
+        target: target_span,
+        path_end,
+        version_minor: version,
+        headers: SmallVec::with_capacity(req.headers.len()),
+        host: None,
+        framing: Framing::None,
+        keep_alive: version == 1,
+        expect_continue: false,
+    };
+    let mut content_length: Option<u64> = None;
+    let mut chunked = false;
+    let mut transfer_encoding = false;
+    for h in req.headers.iter() {
+        let name = h.name.as_bytes();
+        index.headers.push((span(name), span(h.value)));
+        if name.eq_ignore_ascii_case(b"host") {
+            if index.host.is_some() {
+                return Err(bad("duplicate Host header"));
+            }
+            index.host = Some(span(trim(h.value)));
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            for part in h.value.split(|&b| b == b',') {
+                let n = parse_length(trim(part)).ok_or(bad("invalid Content-Length"))?;
+                if content_length.is_some_and(|c| c != n) {
+                    return Err(bad("conflicting Content-Length values"));
+                }
+                content_length = Some(n);
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            transfer_encoding = true;
+            for coding in h.value.split(|&b| b == b',').map(trim) {
+                if chunked {
+                    // Anything after `chunked` means chunked is not the final coding.
+                    return Err(bad("chunked is not the final transfer coding"));
+                }
+                if coding.eq_ignore_ascii_case(b"chunked") {
+                    chunked = true;
+                } else if coding.is_empty() {
+                    return Err(bad("empty transfer coding"));
+                } else {
+                    return Err(GatewayError::new(
+                        ResponseType::NotImplemented,
+                        "unsupported transfer coding",
+                    ));
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in h.value.split(|&b| b == b',').map(trim) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    index.keep_alive = false;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && version == 0 {
+                    index.keep_alive = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"expect")
+            && trim(h.value).eq_ignore_ascii_case(b"100-continue")
+        {
+            index.expect_continue = version == 1;
+        }
+    }
+    if version == 1 && index.host.is_none() {
+        return Err(bad("HTTP/1.1 request without Host"));
+    }
+    if transfer_encoding {
+        if content_length.is_some() {
+            return Err(bad("both Content-Length and Transfer-Encoding"));
+        }
+        if version == 0 {
+            return Err(bad("Transfer-Encoding in an HTTP/1.0 request"));
+        }
+        if !chunked {
+            return Err(bad("chunked is not the final transfer coding"));
+        }
+        index.framing = Framing::Chunked;
+    } else if let Some(n) = content_length {
+        index.framing = if n == 0 {
+            Framing::None
+        } else {
+            Framing::Length(n)
+        };
+    }
+    Ok(Some(index))
+}
+
+/// Every line ends in CRLF: no bare LF (httparse takes it), no bare CR, no NUL anywhere.
+fn check_line_ends(head: &[u8]) -> Result<(), GatewayError> {
+    let mut prev = 0u8;
+    for &b in head {
+        match b {
+            b'\n' if prev != b'\r' => return Err(bad("bare LF in request head")),
+            0 => return Err(bad("NUL in request head")),
+            _ if prev == b'\r' && b != b'\n' => return Err(bad("bare CR in request head")),
+            _ => {}
+        }
+        prev = b;
+    }
+    Ok(())
+}
+
+/// RFC 9110 Content-Length: one or more digits, no sign, no overflow.
+fn parse_length(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+#[cfg(test)]
+mod tests;

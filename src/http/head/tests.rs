@@ -1,0 +1,116 @@
+use super::*;
+
+const LIMITS: HeadLimits = HeadLimits {
+    max_header_bytes: 10240,
+    max_header_count: 100,
+    max_uri_bytes: 8192,
+};
+
+fn parse_all(raw: &[u8]) -> Result<RequestHead, GatewayError> {
+    match parse(raw, &LIMITS)? {
+        Some(index) => {
+            let len = index.len;
+            Ok(index.into_head(Bytes::copy_from_slice(&raw[..len])))
+        }
+        None => panic!("partial head: {:?}", String::from_utf8_lossy(raw)),
+    }
+}
+
+fn kind(raw: &[u8]) -> ResponseType {
+    parse_all(raw).unwrap_err().kind
+}
+
+#[test]
+fn parses_a_simple_get() {
+    let head = parse_all(
+        b"GET /pets/7?x=1&y=2 HTTP/1.1\r\nHost: example.com:8080\r\nAccept: */*\r\n\r\nBODY",
+    )
+    .unwrap();
+    assert_eq!(head.bytes.len(), 69);
+    assert_eq!(head.method, Method::Get);
+    assert_eq!(head.path(), b"/pets/7");
+    assert_eq!(head.query(), Some(&b"x=1&y=2"[..]));
+    assert_eq!(head.host_name(), Some(&b"example.com"[..]));
+    assert_eq!(head.first(b"ACCEPT"), Some(&b"*/*"[..]));
+    assert!(head.keep_alive);
+    assert_eq!(head.framing, Framing::None);
+}
+
+#[test]
+fn partial_until_blank_line() {
+    assert!(
+        parse(b"GET / HTTP/1.1\r\nHost: a\r\n", &LIMITS)
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn framing_and_connection() {
+    let h =
+        parse_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\n")
+            .unwrap();
+    assert_eq!(h.framing, Framing::Length(5));
+    assert!(!h.keep_alive);
+    let h = parse_all(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+    assert_eq!(h.framing, Framing::Chunked);
+    let h = parse_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    assert!(!h.keep_alive, "HTTP/1.0 closes by default");
+    let h = parse_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap();
+    assert!(h.keep_alive);
+    let h = parse_all(
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(h.framing, Framing::Length(3));
+    assert!(h.expect_continue);
+}
+
+#[test]
+fn rejects_smuggling_shapes() {
+    use ResponseType::*;
+    let cases: &[(&[u8], ResponseType)] = &[
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", BadRequest),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", BadRequest),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", BadRequest),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", BadRequest),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", BadRequest),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", NotImplemented),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", BadRequest),
+        (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", BadRequest),
+        (b"GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n", BadRequest),
+        (b"GET / HTTP/1.1\nHost: a\n\n", BadRequest),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", BadRequest),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", BadRequest),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", BadRequest),
+        (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", BadRequest),
+        (b"GET / HTTP/1.1\r\n\r\n", BadRequest),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", BadRequest),
+        (b"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", BadRequest),
+        (b"GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", BadRequest),
+        (b"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", BadRequest),
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", BadRequest),
+    ];
+    for (raw, want) in cases {
+        assert_eq!(kind(raw), *want, "{:?}", String::from_utf8_lossy(raw));
+    }
+}
+
+#[test]
+fn limits() {
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
+    assert_eq!(kind(long_uri.as_bytes()), ResponseType::UriTooLong);
+    let unfinished = format!("GET /{}", "a".repeat(9000));
+    assert_eq!(
+        parse(unfinished.as_bytes(), &LIMITS).unwrap_err().kind,
+        ResponseType::UriTooLong
+    );
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "b".repeat(11000)
+    );
+    assert_eq!(kind(big.as_bytes()), ResponseType::HeadersTooLarge);
+    let many: String = (0..101).map(|i| format!("X{i}: y\r\n")).collect();
+    let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n");
+    assert_eq!(kind(many.as_bytes()), ResponseType::HeadersTooLarge);
+}

@@ -1,0 +1,102 @@
+//! The HTTP/1.1 codec, split by concern as hyper does: request heads ([`head`]), upstream response
+//! heads ([`response_head`]), body framing ([`body`]), encoding what we write ([`encode`]), and the
+//! client connection loop ([`conn`]).
+//!
+//! Parsing is in place: heads are parsed by `httparse` over the connection's read buffer and kept as
+//! byte ranges into a frozen `Bytes`, never copied header by header.
+
+pub mod body;
+pub mod conn;
+pub mod encode;
+pub mod head;
+pub mod response_head;
+
+/// Request methods the router knows; AWS's `ANY` covers exactly the first seven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Options,
+    Patch,
+    Other,
+}
+
+impl Method {
+    pub fn from_bytes(m: &[u8]) -> Method {
+        match m {
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
+            b"OPTIONS" => Method::Options,
+            b"PATCH" => Method::Patch,
+            _ => Method::Other,
+        }
+    }
+
+    /// Index into per-method route tables; `None` for methods no route key can name.
+    pub fn slot(self) -> Option<usize> {
+        match self {
+            Method::Get => Some(0),
+            Method::Head => Some(1),
+            Method::Post => Some(2),
+            Method::Put => Some(3),
+            Method::Delete => Some(4),
+            Method::Options => Some(5),
+            Method::Patch => Some(6),
+            Method::Other => None,
+        }
+    }
+
+    /// RFC 9110 idempotent methods: a request that failed on a stale pooled connection may be retried.
+    pub fn is_idempotent(self) -> bool {
+        matches!(
+            self,
+            Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options
+        )
+    }
+}
+
+/// Headers that describe one hop and are never forwarded (RFC 9110 §7.6.1), plus the framing headers
+/// Portico always writes itself.
+pub fn is_hop_by_hop(name: &[u8]) -> bool {
+    const HOP: [&[u8]; 10] = [
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"content-length",
+    ];
+    HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// Whether `name` is listed in any of the `Connection` header values.
+pub fn named_in_connection<'a>(
+    name: &[u8],
+    mut connection_values: impl Iterator<Item = &'a [u8]>,
+) -> bool {
+    connection_values.any(|value| {
+        value
+            .split(|&b| b == b',')
+            .any(|token| trim(token).eq_ignore_ascii_case(name))
+    })
+}
+
+pub fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}

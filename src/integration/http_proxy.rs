@@ -1,0 +1,328 @@
+//! HTTP proxy integrations (AWS `HTTP_PROXY`): build the upstream request, send it over a pooled
+//! connection, relay the response.
+//!
+//! The upstream request gets the URI template with path parameters substituted as received (their
+//! percent-encoding untouched), the client's query string, the client's end-to-end headers, `Host` set
+//! to the upstream, and `X-Forwarded-For/-Proto/-Port`. Hop-by-hop headers and those named in
+//! `Connection` are dropped. A request that fails on a reused connection before any response byte
+//! arrived is retried once on a new connection if it is idempotent and was sent whole from memory.
+//! The integration timeout covers connect, send and the response head.
+//! Cost: the request head is written into the connection's reused buffer; no allocation.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use monoio::time::Instant;
+
+use bytes::BytesMut;
+use monoio::io::AsyncWriteRentExt;
+use monoio::net::TcpStream;
+
+use super::pool::UpstreamConn;
+use super::relay;
+use crate::error::{GatewayError, ResponseType};
+use crate::http::body::{self, ChunkedDecoder};
+use crate::http::conn::ClientConn;
+use crate::http::head::Framing;
+use crate::http::{encode, is_hop_by_hop, named_in_connection};
+use crate::pipeline::Request;
+use crate::response::Flow;
+use crate::runtime::worker::Worker;
+use crate::table::loaded::LoadedTable;
+use crate::table::{HttpProxy, UriPart};
+
+const TIMEOUT: GatewayError =
+    GatewayError::new(ResponseType::IntegrationTimeout, "integration timed out");
+const CONNECT_FAILED: GatewayError = GatewayError::new(
+    ResponseType::IntegrationFailure,
+    "cannot connect to upstream",
+);
+const SEND_FAILED: GatewayError = GatewayError::new(
+    ResponseType::IntegrationFailure,
+    "upstream closed while sending",
+);
+const TOO_LARGE: GatewayError =
+    GatewayError::new(ResponseType::RequestTooLarge, "request body over the limit");
+
+/// Where sending the request body failed.
+enum BodyFailure {
+    Client(GatewayError),
+    Upstream,
+}
+
+pub async fn forward(
+    worker: &Worker,
+    table: &LoadedTable,
+    conn: &mut ClientConn,
+    req: &Request<'_>,
+    proxy: &HttpProxy,
+) -> Result<Flow, GatewayError> {
+    let head = req.head;
+    if let Framing::Length(n) = head.framing {
+        if n > req.limits.max_body_bytes {
+            return Err(TOO_LARGE);
+        }
+    }
+    let settings = &table.table.settings;
+    let addr = table.upstream_addrs[proxy.upstream as usize];
+    let deadline = Instant::now() + Duration::from_millis(proxy.timeout_ms);
+
+    let mut out = std::mem::take(&mut conn.wbuf);
+    out.clear();
+    write_request_head(
+        &mut out,
+        conn,
+        req,
+        proxy,
+        &table.upstream_authorities[proxy.upstream as usize],
+    );
+    // A body already fully buffered is sent with the head, which also makes the request replayable.
+    let replayable = match head.framing {
+        Framing::None => true,
+        Framing::Length(n) if conn.rbuf.len() as u64 >= n => {
+            out.extend_from_slice(&conn.rbuf.split_to(n as usize));
+            true
+        }
+        _ => false,
+    };
+    if !replayable && head.expect_continue && conn.rbuf.is_empty() {
+        conn.wbuf = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+        if conn.flush().await.is_err() {
+            return Ok(Flow::Close);
+        }
+    }
+
+    let mut attempt = 0;
+    let (up, response) = loop {
+        attempt += 1;
+        let pooled = worker.pool.checkout(
+            addr,
+            Duration::from_millis(settings.upstream.pool_idle_timeout_ms),
+        );
+        let reused = pooled.is_some();
+        let mut up = match pooled {
+            Some(up) => up,
+            None => {
+                connect(
+                    addr,
+                    deadline,
+                    settings.upstream.connect_timeout_ms,
+                    settings.workers.upstream_buffer_bytes,
+                )
+                .await?
+            }
+        };
+        let retry_ok = reused && replayable && head.method.is_idempotent() && attempt == 1;
+        let (res, buf) = monoio::time::timeout_at(deadline, up.stream.write_all(out))
+            .await
+            .unwrap_or_else(|_| {
+                // Timed out: the buffer went with the cancelled write.
+                (Err(std::io::ErrorKind::TimedOut.into()), Vec::new())
+            });
+        out = buf;
+        match res {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                conn.wbuf = out;
+                return Err(TIMEOUT);
+            }
+            Err(_) if retry_ok => continue,
+            Err(_) => {
+                conn.wbuf = out;
+                return Err(SEND_FAILED);
+            }
+        }
+        if !replayable {
+            out.clear();
+            match send_body(conn, &mut up, req, &mut out).await {
+                Ok(()) => {}
+                Err(BodyFailure::Client(e)) => {
+                    conn.wbuf = out;
+                    return Err(e);
+                }
+                Err(BodyFailure::Upstream) => {
+                    conn.wbuf = out;
+                    return Err(SEND_FAILED);
+                }
+            }
+        }
+        match relay::read_head(&mut up, head.method == crate::http::Method::Head, deadline).await {
+            Ok(response) => break (up, response),
+            Err(relay::HeadFailure::Closed) if retry_ok => continue,
+            Err(failure) => {
+                conn.wbuf = out;
+                return Err(failure.into_error());
+            }
+        }
+    };
+    out.clear();
+    conn.wbuf = out;
+    let flow = relay::relay(worker, conn, req, up, response, settings, addr).await;
+    Ok(flow)
+}
+
+async fn connect(
+    addr: SocketAddr,
+    deadline: Instant,
+    connect_timeout_ms: u64,
+    buffer_bytes: usize,
+) -> Result<UpstreamConn, GatewayError> {
+    let connect_deadline = deadline.min(Instant::now() + Duration::from_millis(connect_timeout_ms));
+    match monoio::time::timeout_at(connect_deadline, TcpStream::connect_addr(addr)).await {
+        Ok(Ok(stream)) => {
+            let _ = stream.set_nodelay(true);
+            Ok(UpstreamConn {
+                stream,
+                rbuf: BytesMut::with_capacity(buffer_bytes),
+            })
+        }
+        Ok(Err(_)) => Err(CONNECT_FAILED),
+        Err(_) if connect_deadline < deadline => Err(CONNECT_FAILED),
+        Err(_) => Err(TIMEOUT),
+    }
+}
+
+fn write_request_head(
+    out: &mut Vec<u8>,
+    conn: &ClientConn,
+    req: &Request<'_>,
+    proxy: &HttpProxy,
+    authority: &str,
+) {
+    let head = req.head;
+    out.extend_from_slice(head.method_bytes());
+    out.push(b' ');
+    for part in &proxy.path {
+        match part {
+            UriPart::Literal(text) => out.extend_from_slice(text.as_bytes()),
+            UriPart::Param(i) => {
+                if let Some(&(start, end)) = req.captures.get(*i as usize) {
+                    out.extend_from_slice(&req.routed_path[start as usize..end as usize]);
+                }
+            }
+        }
+    }
+    let client_query = head.query().filter(|q| !q.is_empty());
+    match (&proxy.query, client_query) {
+        (Some(fixed), Some(q)) => {
+            out.push(b'?');
+            out.extend_from_slice(fixed.as_bytes());
+            out.push(b'&');
+            out.extend_from_slice(q);
+        }
+        (Some(fixed), None) => {
+            out.push(b'?');
+            out.extend_from_slice(fixed.as_bytes());
+        }
+        (None, Some(q)) => {
+            out.push(b'?');
+            out.extend_from_slice(q);
+        }
+        (None, None) => {}
+    }
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    encode::header(out, b"Host", authority.as_bytes());
+    let mut forwarded_for: Option<&[u8]> = None;
+    for (name, value) in head.headers() {
+        if is_hop_by_hop(name)
+            || name.eq_ignore_ascii_case(b"host")
+            || name.eq_ignore_ascii_case(b"expect")
+            || name.eq_ignore_ascii_case(b"x-forwarded-proto")
+            || name.eq_ignore_ascii_case(b"x-forwarded-port")
+            || named_in_connection(name, head.values(b"connection"))
+        {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+            // Only the first is kept and extended; several XFF headers would be ambiguous.
+            forwarded_for.get_or_insert(value);
+            continue;
+        }
+        encode::header(out, name, value);
+    }
+    out.extend_from_slice(b"X-Forwarded-For: ");
+    if let Some(previous) = forwarded_for {
+        out.extend_from_slice(previous);
+        out.extend_from_slice(b", ");
+    }
+    // Writing into a Vec cannot fail.
+    let _ = std::io::Write::write_fmt(out, format_args!("{}", conn.peer.ip()));
+    out.extend_from_slice(b"\r\nX-Forwarded-Proto: http\r\n");
+    encode::header_u64(out, b"X-Forwarded-Port", u64::from(conn.local_port));
+    match head.framing {
+        Framing::None => {}
+        Framing::Length(n) => encode::header_u64(out, b"Content-Length", n),
+        Framing::Chunked => encode::header(out, b"Transfer-Encoding", b"chunked"),
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Streams a request body that was not fully buffered from the client to the upstream.
+async fn send_body(
+    conn: &mut ClientConn,
+    up: &mut UpstreamConn,
+    req: &Request<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), BodyFailure> {
+    let body_timeout = Duration::from_millis(req.limits.body_timeout_ms);
+    let client_gone = || {
+        BodyFailure::Client(GatewayError::new(
+            ResponseType::BadRequest,
+            "client body ended early",
+        ))
+    };
+    match req.head.framing {
+        Framing::None => Ok(()),
+        Framing::Length(mut remaining) => loop {
+            let take = (conn.rbuf.len() as u64).min(remaining) as usize;
+            if take > 0 {
+                let chunk = conn.rbuf.split_to(take).freeze();
+                remaining -= take as u64;
+                let (res, _) = up.stream.write_all(chunk).await;
+                res.map_err(|_| BodyFailure::Upstream)?;
+            }
+            if remaining == 0 {
+                return Ok(());
+            }
+            if !matches!(conn.fill(body_timeout).await, Ok(1..)) {
+                return Err(client_gone());
+            }
+        },
+        Framing::Chunked => {
+            let mut decoder = ChunkedDecoder::new();
+            let mut total = 0u64;
+            loop {
+                let step = decoder.step(&conn.rbuf).map_err(|_| {
+                    BodyFailure::Client(GatewayError::new(
+                        ResponseType::BadRequest,
+                        "invalid chunked body",
+                    ))
+                })?;
+                if let Some((s, e)) = step.data {
+                    total += (e - s) as u64;
+                    if total > req.limits.max_body_bytes {
+                        return Err(BodyFailure::Client(TOO_LARGE));
+                    }
+                    body::encode_chunk(out, &conn.rbuf[s..e]);
+                }
+                let _ = conn.rbuf.split_to(step.consumed);
+                if step.done {
+                    out.extend_from_slice(body::LAST_CHUNK);
+                }
+                if step.done || (conn.rbuf.is_empty() && !out.is_empty()) || out.len() >= 64 * 1024
+                {
+                    let (res, buf) = up.stream.write_all(std::mem::take(out)).await;
+                    *out = buf;
+                    out.clear();
+                    res.map_err(|_| BodyFailure::Upstream)?;
+                }
+                if step.done {
+                    return Ok(());
+                }
+                if conn.rbuf.is_empty() && !matches!(conn.fill(body_timeout).await, Ok(1..)) {
+                    return Err(client_gone());
+                }
+            }
+        }
+    }
+}

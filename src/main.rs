@@ -1,0 +1,250 @@
+//! The `portico` binary: a short `main` that matches on a mode. `anyhow` lives only here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use portico::table::{self, Integration, Protocol, RouteKey, loaded::LoadedTable};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "portico",
+    version,
+    about = "A self-hosted API gateway with Amazon API Gateway semantics"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Config file (TOML).
+        #[arg(
+            short,
+            long,
+            conflicts_with = "table",
+            required_unless_present = "table"
+        )]
+        config: Option<PathBuf>,
+        /// A compiled table from `portico compile`, instead of a config.
+        #[arg(long)]
+        table: Option<PathBuf>,
+    },
+    /// Validate a config: print every error with file, line and column.
+    Check {
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Compile a config into a table file that `serve --table` loads.
+    Compile {
+        #[arg(short, long)]
+        config: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Print the compiled routing table.
+    Routes {
+        #[arg(
+            short,
+            long,
+            conflicts_with = "table",
+            required_unless_present = "table"
+        )]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        table: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    portico::log::init();
+    let args = Args::parse();
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A config or table source, and how to read it again on reload.
+#[derive(Clone)]
+enum Source {
+    Config(PathBuf),
+    Table(PathBuf),
+}
+
+impl Source {
+    fn from(config: Option<PathBuf>, table: Option<PathBuf>) -> Source {
+        match (config, table) {
+            (_, Some(t)) => Source::Table(t),
+            (Some(c), None) => Source::Config(c),
+            (None, None) => unreachable!("clap requires one of --config and --table"),
+        }
+    }
+
+    fn load(&self) -> Result<LoadedTable, Vec<String>> {
+        let table = match self {
+            Source::Config(path) => portico::config::compile_file(path)
+                .map_err(|es| es.iter().map(ToString::to_string).collect::<Vec<_>>())?,
+            Source::Table(path) => table::file::read(path).map_err(|e| vec![e.to_string()])?,
+        };
+        LoadedTable::load(table).map_err(|e| vec![e.to_string()])
+    }
+}
+
+fn print_errors(errors: &[String]) {
+    for e in errors {
+        eprintln!("{e}\n");
+    }
+    eprintln!(
+        "{} error{} found",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    );
+}
+
+fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::Serve { config, table } => {
+            let source = Source::from(config, table);
+            let loaded = match source.load() {
+                Ok(t) => t,
+                Err(errors) => {
+                    print_errors(&errors);
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let reload_source = source.clone();
+            portico::runtime::serve(loaded, Box::new(move || reload_source.load()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { config } => match Source::Config(config.clone()).load() {
+            Ok(t) => {
+                println!(
+                    "{}: ok — {} APIs, {} routes, {} listeners",
+                    config.display(),
+                    t.table.apis.len(),
+                    t.route_count(),
+                    t.table.listeners.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(errors) => {
+                print_errors(&errors);
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        Command::Compile { config, output } => match Source::Config(config).load() {
+            Ok(t) => {
+                table::file::write(&t.table, &output)?;
+                println!("wrote {} ({} routes)", output.display(), t.route_count());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(errors) => {
+                print_errors(&errors);
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        Command::Routes { config, table } => match Source::from(config, table).load() {
+            Ok(t) => {
+                print_routes(&t);
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(errors) => {
+                print_errors(&errors);
+                Ok(ExitCode::FAILURE)
+            }
+        },
+    }
+}
+
+fn print_routes(t: &LoadedTable) {
+    for l in &t.table.listeners {
+        let apis: Vec<&str> = l
+            .apis
+            .iter()
+            .map(|&a| t.table.apis[a as usize].name.as_str())
+            .collect();
+        let domains: Vec<&str> = l
+            .domains
+            .iter()
+            .map(|&d| t.table.domains[d as usize].name.as_str())
+            .collect();
+        println!(
+            "listener {}: apis [{}] domains [{}]",
+            l.addr,
+            apis.join(", "),
+            domains.join(", ")
+        );
+    }
+    for api in &t.table.apis {
+        let kind = match api.protocol {
+            Protocol::Http => "HTTP API",
+            Protocol::Rest => "REST API",
+        };
+        let hosts = if api.hosts.is_empty() {
+            "any host".to_owned()
+        } else {
+            api.hosts.join(", ")
+        };
+        println!("\napi {} ({kind}, {hosts})", api.name);
+        // Priority order: the order in which the router would try them for one path.
+        let mut order: Vec<usize> = (0..api.routes.len()).collect();
+        order.sort_by_key(|&i| priority(&api.routes[i].parsed));
+        for stage in &api.stages {
+            let prefix = if stage.is_default() {
+                String::new()
+            } else {
+                format!("/{}", stage.name)
+            };
+            println!("  stage {}", stage.name);
+            for (rank, &i) in order.iter().enumerate() {
+                let target = match &stage.integrations[i] {
+                    Integration::Mock(m) => format!("mock {}", m.status),
+                    Integration::HttpProxy(p) => {
+                        format!("http_proxy {} (timeout {} ms)", p.uri, p.timeout_ms)
+                    }
+                };
+                let key = &api.routes[i].key;
+                let shown = match &api.routes[i].parsed {
+                    RouteKey::Default => format!("{prefix}/* ($default)"),
+                    RouteKey::Path { .. } => key.replacen(' ', &format!(" {prefix}"), 1),
+                };
+                println!("    {:>3}. {:<40} -> {target}", rank + 1, shown);
+            }
+        }
+    }
+}
+
+/// Sort key approximating the router's preference: more literal segments first, greedy and ANY
+/// later, `$default` last.
+fn priority(key: &RouteKey) -> (u8, Vec<u8>, u8) {
+    use table::{RouteMethod, Segment};
+    match key {
+        RouteKey::Default => (2, Vec::new(), 0),
+        RouteKey::Path { method, segments } => {
+            let shape = segments
+                .iter()
+                .map(|s| match s {
+                    Segment::Literal(_) => 0,
+                    Segment::Param(_) => 1,
+                    Segment::Greedy(_) => 2,
+                })
+                .collect();
+            let greedy = segments.iter().any(|s| matches!(s, Segment::Greedy(_)));
+            (
+                u8::from(greedy),
+                shape,
+                u8::from(*method == RouteMethod::Any),
+            )
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The request pipeline: the one function that decides the order of the steps.
+//!
+//! ```text
+//! head ─▶ stage::select ─▶ Router::find ─▶ integration (mock | http_proxy) ─▶ response
+//!              │                 │                     │
+//!              └─────────────────┴─────────────────────┴──▶ response::gateway (AWS error)
+//! ```
+//!
+//! Later steps (auth, throttle, cache) slot in between routing and the integration. Each step is a
+//! plain function over concrete types that yields the next step's input or a [`GatewayError`]; the
+//! error is rendered in one place. This function allocates nothing itself.
+
+use crate::error::{GatewayError, ResponseType};
+use crate::http::Method;
+use crate::http::conn::ClientConn;
+use crate::http::head::RequestHead;
+use crate::integration;
+use crate::response::Flow;
+use crate::response::request_id::RequestId;
+use crate::route::Captures;
+use crate::runtime::worker::Worker;
+use crate::stage;
+use crate::table::loaded::LoadedTable;
+use crate::table::{Integration, Limits, Protocol};
+
+/// What the integration step needs to know about the request.
+pub struct Request<'a> {
+    pub head: &'a RequestHead,
+    pub id: RequestId,
+    pub protocol: Protocol,
+    /// The path the router saw (after stage or base path).
+    pub routed_path: &'a [u8],
+    pub captures: &'a Captures,
+    pub limits: &'a Limits,
+}
+
+pub async fn handle(
+    worker: &Worker,
+    table: &LoadedTable,
+    conn: &mut ClientConn,
+    head: RequestHead,
+) -> Flow {
+    let limits = &table.table.settings.limits;
+    let keep_alive = if head.keep_alive {
+        Flow::KeepAlive
+    } else {
+        Flow::Close
+    };
+    let head_only = head.method == Method::Head;
+
+    // Step 1 — stage: which API and stage, and the path left for the router.
+    let target = match stage::select(table, conn.listener, head.host_name(), head.path()) {
+        Ok(target) => target,
+        Err(protocol) => {
+            return reject(
+                conn,
+                &head,
+                limits,
+                protocol,
+                ResponseType::MissingAuthenticationToken,
+            )
+            .await;
+        }
+    };
+    let api = &table.table.apis[target.api as usize];
+    let protocol = api.protocol;
+    let routed_path = stage::routed_path(head.path(), target.path_offset);
+
+    // Step 2 — route: most specific route key wins, `$default` last.
+    let Some(matched) = table.routers[target.api as usize].find(head.method, routed_path) else {
+        return reject(
+            conn,
+            &head,
+            limits,
+            protocol,
+            ResponseType::MissingAuthenticationToken,
+        )
+        .await;
+    };
+
+    // Step 3 — integration.
+    let id = RequestId::new(protocol);
+    let request = Request {
+        head: &head,
+        id,
+        protocol,
+        routed_path,
+        captures: &matched.captures,
+        limits,
+    };
+    let stage = &api.stages[target.stage as usize];
+    let outcome = match &stage.integrations[matched.route as usize] {
+        Integration::Mock(mock) => Ok(integration::mock::respond(conn, &request, mock).await),
+        Integration::HttpProxy(proxy) => {
+            integration::http_proxy::forward(worker, table, conn, &request, proxy).await
+        }
+    };
+
+    // Step 4 — response: integrations write their own; failures become gateway responses here.
+    match outcome {
+        Ok(flow) => flow,
+        Err(error) => {
+            conn.send_error(protocol, &error, &id, keep_alive, head_only)
+                .await
+        }
+    }
+}
+
+/// Answers with a gateway error before any integration ran, dropping a small unread body so the
+/// connection can stay open.
+async fn reject(
+    conn: &mut ClientConn,
+    head: &RequestHead,
+    limits: &Limits,
+    protocol: Protocol,
+    kind: ResponseType,
+) -> Flow {
+    let id = RequestId::new(protocol);
+    let mut flow = if head.keep_alive {
+        conn.discard_body(head, limits).await
+    } else {
+        Flow::Close
+    };
+    let error = GatewayError::new(kind, "no API, stage or route matched");
+    flow = conn
+        .send_error(protocol, &error, &id, flow, head.method == Method::Head)
+        .await;
+    flow
+}
+
+/// The API kind whose error shapes a listener uses before any API is known (malformed requests).
+pub fn listener_protocol(table: &LoadedTable, listener: u32) -> Protocol {
+    let t = &table.table;
+    let Some(l) = t.listeners.get(listener as usize) else {
+        return Protocol::Http;
+    };
+    let api = l.apis.first().copied().or_else(|| {
+        let domain = &t.domains[*l.domains.first()? as usize];
+        Some(domain.mappings.first()?.api)
+    });
+    api.map_or(Protocol::Http, |a| t.apis[a as usize].protocol)
+}

@@ -1,0 +1,120 @@
+//! Per-worker state: the worker's view of the table, its upstream pool, its connections.
+//!
+//! Everything here is owned by one thread. The only shared memory a request touches is one relaxed
+//! load of the table generation, a read-mostly cache line; a new table is picked up by the first
+//! request after a reload, while requests already running keep the table they started with.
+
+use std::cell::{Cell, RefCell};
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::control::Control;
+use super::event::LocalEvent;
+use crate::integration::pool::Pool;
+use crate::table::loaded::LoadedTable;
+
+pub struct Worker {
+    pub index: usize,
+    control: Arc<Control>,
+    current: RefCell<(u64, Rc<Arc<LoadedTable>>)>,
+    pub pool: Pool,
+    pub conns: ConnRegistry,
+    /// Set once SIGTERM arrived: finish what is in flight, accept nothing new.
+    pub draining: Cell<bool>,
+    pub drain: LocalEvent,
+    pub slot_freed: LocalEvent,
+}
+
+impl Worker {
+    pub fn new(index: usize, control: Arc<Control>) -> Worker {
+        let generation = control.generation.load(Ordering::Acquire);
+        let table = control.table.load_full();
+        Worker {
+            index,
+            control,
+            current: RefCell::new((generation, Rc::new(table))),
+            pool: Pool::default(),
+            conns: ConnRegistry::default(),
+            draining: Cell::new(false),
+            drain: LocalEvent::default(),
+            slot_freed: LocalEvent::default(),
+        }
+    }
+
+    /// The current table; reloaded from the shared slot only when the generation moved.
+    pub fn table(&self) -> Rc<Arc<LoadedTable>> {
+        let generation = self.control.generation.load(Ordering::Acquire);
+        let mut current = self.current.borrow_mut();
+        if current.0 != generation {
+            *current = (generation, Rc::new(self.control.table.load_full()));
+        }
+        current.1.clone()
+    }
+
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+}
+
+/// The worker's open client connections, so that draining can wake the idle ones.
+#[derive(Default)]
+pub struct ConnRegistry {
+    slots: RefCell<Vec<Option<(RawFd, bool)>>>,
+    free: RefCell<Vec<usize>>,
+    count: Cell<usize>,
+}
+
+impl ConnRegistry {
+    pub fn register(&self, fd: RawFd) -> usize {
+        self.count.set(self.count.get() + 1);
+        let mut slots = self.slots.borrow_mut();
+        match self.free.borrow_mut().pop() {
+            Some(i) => {
+                slots[i] = Some((fd, false));
+                i
+            }
+            None => {
+                slots.push(Some((fd, false)));
+                slots.len() - 1
+            }
+        }
+    }
+
+    pub fn unregister(&self, slot: usize) {
+        if let Some(entry) = self.slots.borrow_mut().get_mut(slot) {
+            if entry.take().is_some() {
+                self.count.set(self.count.get() - 1);
+                self.free.borrow_mut().push(slot);
+            }
+        }
+    }
+
+    pub fn set_idle(&self, slot: usize, idle: bool) {
+        if let Some(Some(entry)) = self.slots.borrow_mut().get_mut(slot) {
+            entry.1 = idle;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.count.get()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Ends the pending read of every idle connection (it sees end of stream and closes).
+    pub fn shutdown_idle(&self) {
+        for (fd, idle) in self.slots.borrow().iter().flatten() {
+            if *idle {
+                // SAFETY: `fd` belongs to a connection that is registered, so it is open; shutting down
+                // its read side does not invalidate the descriptor.
+                unsafe {
+                    libc::shutdown(*fd, libc::SHUT_RD);
+                }
+            }
+        }
+    }
+}

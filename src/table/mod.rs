@@ -1,0 +1,219 @@
+//! The compiled routing table: the flat, validated form of a config that workers load.
+//!
+//! The config compiler ([`crate::config::compile`]) produces a [`Table`]; `portico compile` writes it
+//! to a file ([`file`]) so a fleet can ship one artifact; workers turn it into a [`loaded::LoadedTable`]
+//! (routers built, upstream addresses resolved) and swap it atomically on reload. Everything here is
+//! plain data: no sockets, no clocks. Stage variables are already substituted into integrations, one
+//! integration per (stage, route), so the hot path never looks a variable up.
+
+pub mod file;
+pub mod loaded;
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever the serialized layout changes; `serve --table` refuses other versions.
+pub const FORMAT_VERSION: u32 = 1;
+/// The `format` field of every table file.
+pub const FORMAT_NAME: &str = "portico-table";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Table {
+    pub format: String,
+    pub version: u32,
+    /// The config file the table was compiled from (for humans and reloads).
+    pub source: String,
+    pub settings: Settings,
+    pub listeners: Vec<Listener>,
+    pub apis: Vec<Api>,
+    pub domains: Vec<Domain>,
+    pub upstreams: Vec<Upstream>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    pub workers: WorkerSettings,
+    pub limits: Limits,
+    pub upstream: UpstreamSettings,
+    /// How long SIGTERM waits for in-flight requests before exiting anyway.
+    pub drain_timeout_ms: u64,
+    /// Listen backlog of every listening socket.
+    pub backlog: i32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkerSettings {
+    /// `None` = one worker per core (`"auto"`).
+    pub count: Option<usize>,
+    /// CPUs to pin workers to, in order; empty = CPU N for worker N.
+    pub cpus: Vec<usize>,
+    pub pin: bool,
+    pub ring_entries: u32,
+    pub max_connections: usize,
+    pub read_buffer_bytes: usize,
+    pub upstream_buffer_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Limits {
+    pub max_header_bytes: usize,
+    pub max_header_count: usize,
+    pub max_uri_bytes: usize,
+    pub max_body_bytes: u64,
+    pub header_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub body_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UpstreamSettings {
+    pub connect_timeout_ms: u64,
+    pub pool_idle_max_per_upstream: usize,
+    pub pool_idle_timeout_ms: u64,
+}
+
+/// One listening address and what it serves.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Listener {
+    pub addr: SocketAddr,
+    /// Indexes into [`Table::apis`], in config order.
+    pub apis: Vec<u32>,
+    /// Indexes into [`Table::domains`].
+    pub domains: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Protocol {
+    /// AWS HTTP API.
+    Http,
+    /// AWS REST API.
+    Rest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Api {
+    pub name: String,
+    pub protocol: Protocol,
+    /// Lower-case host names this API answers for; empty = any host.
+    pub hosts: Vec<String>,
+    pub routes: Vec<Route>,
+    pub stages: Vec<Stage>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Route {
+    /// The route key as written (`GET /pets/{id}`).
+    pub key: String,
+    pub parsed: RouteKey,
+    /// Path-parameter names in capture order (greedy `{proxy+}` is named `proxy`).
+    pub params: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum RouteKey {
+    /// `$default`: anything no other route matched (HTTP APIs).
+    Default,
+    Path {
+        method: RouteMethod,
+        segments: Vec<Segment>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub enum RouteMethod {
+    Any,
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Options,
+    Patch,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Segment {
+    Literal(String),
+    Param(String),
+    Greedy(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Stage {
+    /// `$default` is served at the root; any other name is the first path segment.
+    pub name: String,
+    pub variables: Vec<(String, String)>,
+    /// One per route of the API, same index, with stage variables already substituted.
+    pub integrations: Vec<Integration>,
+}
+
+impl Stage {
+    pub fn is_default(&self) -> bool {
+        self.name == "$default"
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum Integration {
+    Mock(Mock),
+    HttpProxy(HttpProxy),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Mock {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HttpProxy {
+    /// The URI after stage-variable substitution, for humans.
+    pub uri: String,
+    /// Index into [`Table::upstreams`].
+    pub upstream: u32,
+    pub path: Vec<UriPart>,
+    /// A query string fixed in the URI; the client's query is appended after it.
+    pub query: Option<String>,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum UriPart {
+    Literal(String),
+    /// The n-th captured path parameter of the route, substituted as received (still encoded).
+    Param(u16),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Upstream {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Upstream {
+    /// The `Host` header value sent upstream.
+    pub fn authority(&self) -> String {
+        if self.port == 80 {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// A custom domain: requests whose `Host` is `name` are routed by base-path mappings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Domain {
+    pub name: String,
+    pub mappings: Vec<Mapping>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Mapping {
+    /// Path segments without slashes; empty = the `(none)` mapping, which matches every path.
+    pub base_path: Vec<String>,
+    pub api: u32,
+    pub stage: u32,
+}
