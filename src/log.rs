@@ -21,13 +21,7 @@ impl log::Log for StderrLogger {
         let now = httpdate::fmt_http_date(std::time::SystemTime::now());
         let mut err = std::io::stderr().lock();
         // A failed write to stderr has nowhere to be reported.
-        let _ = writeln!(
-            err,
-            "{now} {:<5} {}: {}",
-            record.level(),
-            record.target(),
-            record.args()
-        );
+        let _ = writeln!(err, "{now} {:<5} {}: {}", record.level(), record.target(), record.args());
     }
 
     fn flush(&self) {}

@@ -10,11 +10,7 @@ use portico::table::{self, Integration, Protocol, RouteKey, loaded::LoadedTable}
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(
-    name = "portico",
-    version,
-    about = "A self-hosted API gateway with Amazon API Gateway semantics"
-)]
+#[command(name = "portico", version, about = "A self-hosted API gateway with Amazon API Gateway semantics")]
 struct Args {
     #[command(subcommand)]
     command: Command,
@@ -25,12 +21,7 @@ enum Command {
     /// Run the gateway.
     Serve {
         /// Config file (TOML).
-        #[arg(
-            short,
-            long,
-            conflicts_with = "table",
-            required_unless_present = "table"
-        )]
+        #[arg(short, long, conflicts_with = "table", required_unless_present = "table")]
         config: Option<PathBuf>,
         /// A compiled table from `portico compile`, instead of a config.
         #[arg(long)]
@@ -50,12 +41,7 @@ enum Command {
     },
     /// Print the compiled routing table.
     Routes {
-        #[arg(
-            short,
-            long,
-            conflicts_with = "table",
-            required_unless_present = "table"
-        )]
+        #[arg(short, long, conflicts_with = "table", required_unless_present = "table")]
         config: Option<PathBuf>,
         #[arg(long)]
         table: Option<PathBuf>,
@@ -104,11 +90,7 @@ fn print_errors(errors: &[String]) {
     for e in errors {
         eprintln!("{e}\n");
     }
-    eprintln!(
-        "{} error{} found",
-        errors.len(),
-        if errors.len() == 1 { "" } else { "s" }
-    );
+    eprintln!("{} error{} found", errors.len(), if errors.len() == 1 { "" } else { "s" });
 }
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -168,43 +150,22 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn print_routes(t: &LoadedTable) {
     for l in &t.table.listeners {
-        let apis: Vec<&str> = l
-            .apis
-            .iter()
-            .map(|&a| t.table.apis[a as usize].name.as_str())
-            .collect();
-        let domains: Vec<&str> = l
-            .domains
-            .iter()
-            .map(|&d| t.table.domains[d as usize].name.as_str())
-            .collect();
-        println!(
-            "listener {}: apis [{}] domains [{}]",
-            l.addr,
-            apis.join(", "),
-            domains.join(", ")
-        );
+        let apis: Vec<&str> = l.apis.iter().map(|&a| t.table.apis[a as usize].name.as_str()).collect();
+        let domains: Vec<&str> = l.domains.iter().map(|&d| t.table.domains[d as usize].name.as_str()).collect();
+        println!("listener {}: apis [{}] domains [{}]", l.addr, apis.join(", "), domains.join(", "));
     }
     for api in &t.table.apis {
         let kind = match api.protocol {
             Protocol::Http => "HTTP API",
             Protocol::Rest => "REST API",
         };
-        let hosts = if api.hosts.is_empty() {
-            "any host".to_owned()
-        } else {
-            api.hosts.join(", ")
-        };
+        let hosts = if api.hosts.is_empty() { "any host".to_owned() } else { api.hosts.join(", ") };
         println!("\napi {} ({kind}, {hosts})", api.name);
         // Priority order: the order in which the router would try them for one path.
         let mut order: Vec<usize> = (0..api.routes.len()).collect();
         order.sort_by_key(|&i| priority(&api.routes[i].parsed));
         for stage in &api.stages {
-            let prefix = if stage.is_default() {
-                String::new()
-            } else {
-                format!("/{}", stage.name)
-            };
+            let prefix = if stage.is_default() { String::new() } else { format!("/{}", stage.name) };
             println!("  stage {}", stage.name);
             for (rank, &i) in order.iter().enumerate() {
                 let target = match &stage.integrations[i] {
@@ -240,11 +201,7 @@ fn priority(key: &RouteKey) -> (u8, Vec<u8>, u8) {
                 })
                 .collect();
             let greedy = segments.iter().any(|s| matches!(s, Segment::Greedy(_)));
-            (
-                u8::from(greedy),
-                shape,
-                u8::from(*method == RouteMethod::Any),
-            )
+            (u8::from(greedy), shape, u8::from(*method == RouteMethod::Any))
         }
     }
 }

@@ -13,7 +13,7 @@
 use crate::error::{GatewayError, ResponseType};
 use crate::http::Method;
 use crate::http::conn::ClientConn;
-use crate::http::head::RequestHead;
+use crate::http::head::{Framing, RequestHead};
 use crate::integration;
 use crate::response::Flow;
 use crate::response::request_id::RequestId;
@@ -34,32 +34,16 @@ pub struct Request<'a> {
     pub limits: &'a Limits,
 }
 
-pub async fn handle(
-    worker: &Worker,
-    table: &LoadedTable,
-    conn: &mut ClientConn,
-    head: RequestHead,
-) -> Flow {
+pub async fn handle(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, head: RequestHead) -> Flow {
     let limits = &table.table.settings.limits;
-    let keep_alive = if head.keep_alive {
-        Flow::KeepAlive
-    } else {
-        Flow::Close
-    };
+    let keep_alive = if head.keep_alive { Flow::KeepAlive } else { Flow::Close };
     let head_only = head.method == Method::Head;
 
     // Step 1 — stage: which API and stage, and the path left for the router.
     let target = match stage::select(table, conn.listener, head.host_name(), head.path()) {
         Ok(target) => target,
         Err(protocol) => {
-            return reject(
-                conn,
-                &head,
-                limits,
-                protocol,
-                ResponseType::MissingAuthenticationToken,
-            )
-            .await;
+            return reject(conn, &head, limits, protocol, ResponseType::MissingAuthenticationToken).await;
         }
     };
     let api = &table.table.apis[target.api as usize];
@@ -68,41 +52,28 @@ pub async fn handle(
 
     // Step 2 — route: most specific route key wins, `$default` last.
     let Some(matched) = table.routers[target.api as usize].find(head.method, routed_path) else {
-        return reject(
-            conn,
-            &head,
-            limits,
-            protocol,
-            ResponseType::MissingAuthenticationToken,
-        )
-        .await;
+        return reject(conn, &head, limits, protocol, ResponseType::MissingAuthenticationToken).await;
     };
 
-    // Step 3 — integration.
+    // Step 3 — integration, for bodies within the limit (10 MB by default, like AWS).
     let id = RequestId::new(protocol);
-    let request = Request {
-        head: &head,
-        id,
-        protocol,
-        routed_path,
-        captures: &matched.captures,
-        limits,
-    };
+    if let Framing::Length(n) = head.framing {
+        if n > limits.max_body_bytes {
+            let error = GatewayError::new(ResponseType::RequestTooLarge, "request body over the limit");
+            return conn.send_error(protocol, &error, &id, Flow::Close, head_only).await;
+        }
+    }
+    let request = Request { head: &head, id, protocol, routed_path, captures: &matched.captures, limits };
     let stage = &api.stages[target.stage as usize];
     let outcome = match &stage.integrations[matched.route as usize] {
-        Integration::Mock(mock) => Ok(integration::mock::respond(conn, &request, mock).await),
-        Integration::HttpProxy(proxy) => {
-            integration::http_proxy::forward(worker, table, conn, &request, proxy).await
-        }
+        Integration::Mock(mock) => integration::mock::respond(conn, &request, mock).await,
+        Integration::HttpProxy(proxy) => integration::http_proxy::forward(worker, table, conn, &request, proxy).await,
     };
 
     // Step 4 — response: integrations write their own; failures become gateway responses here.
     match outcome {
         Ok(flow) => flow,
-        Err(error) => {
-            conn.send_error(protocol, &error, &id, keep_alive, head_only)
-                .await
-        }
+        Err(error) => conn.send_error(protocol, &error, &id, keep_alive, head_only).await,
     }
 }
 
@@ -116,16 +87,16 @@ async fn reject(
     kind: ResponseType,
 ) -> Flow {
     let id = RequestId::new(protocol);
-    let mut flow = if head.keep_alive {
-        conn.discard_body(head, limits).await
+    let not_found = GatewayError::new(kind, "no API, stage or route matched");
+    let (error, flow) = if head.keep_alive {
+        match conn.discard_body(head, limits).await {
+            Ok(flow) => (not_found, flow),
+            Err(bad_body) => (bad_body, Flow::Close),
+        }
     } else {
-        Flow::Close
+        (not_found, Flow::Close)
     };
-    let error = GatewayError::new(kind, "no API, stage or route matched");
-    flow = conn
-        .send_error(protocol, &error, &id, flow, head.method == Method::Head)
-        .await;
-    flow
+    conn.send_error(protocol, &error, &id, flow, head.method == Method::Head).await
 }
 
 /// The API kind whose error shapes a listener uses before any API is known (malformed requests).

@@ -1,7 +1,8 @@
 //! Stage selection: which API and stage a request is for, and the path the router sees.
 //!
 //! Order: a custom domain matching `Host` selects API and stage by its base-path mappings (longest
-//! first); otherwise the listener's APIs whose `hosts` list the host, then those with no `hosts`; within
+//! first); otherwise the listener's APIs whose `hosts` list the host or, if none does, those with no
+//! `hosts`; within
 //! an API the first path segment names the stage, or the `$default` stage takes the whole path.
 //! Allocation-free: the result is indexes and an offset.
 
@@ -25,12 +26,7 @@ pub fn routed_path(path: &[u8], offset: usize) -> &[u8] {
 }
 
 /// Selects API and stage; on failure returns the API kind whose "not found" response to send.
-pub fn select(
-    table: &LoadedTable,
-    listener: u32,
-    host: Option<&[u8]>,
-    path: &[u8],
-) -> Result<Target, Protocol> {
+pub fn select(table: &LoadedTable, listener: u32, host: Option<&[u8]>, path: &[u8]) -> Result<Target, Protocol> {
     let t = &table.table;
     let Some(listener) = t.listeners.get(listener as usize) else {
         return Err(Protocol::Http);
@@ -44,11 +40,7 @@ pub fn select(
             // Mappings are sorted longest base path first by the compiler.
             for m in &domain.mappings {
                 if let Some(offset) = strip_segments(path, &m.base_path) {
-                    return Ok(Target {
-                        api: m.api,
-                        stage: m.stage,
-                        path_offset: offset,
-                    });
+                    return Ok(Target { api: m.api, stage: m.stage, path_offset: offset });
                 }
             }
             return Err(t
@@ -57,54 +49,32 @@ pub fn select(
                 .map_or(Protocol::Http, |a| a.protocol));
         }
     }
-    let host_matches = |hosts: &[String]| {
-        host.is_some_and(|h| hosts.iter().any(|x| x.as_bytes().eq_ignore_ascii_case(h)))
-    };
-    let explicit = listener
-        .apis
-        .iter()
-        .filter(|&&a| host_matches(&t.apis[a as usize].hosts));
-    let wildcard = listener
-        .apis
-        .iter()
-        .filter(|&&a| t.apis[a as usize].hosts.is_empty());
+    let host_matches =
+        |hosts: &[String]| host.is_some_and(|h| hosts.iter().any(|x| x.as_bytes().eq_ignore_ascii_case(h)));
+    // An API that names this host owns it: requests for it never fall through to host-less APIs.
+    let named_here = listener.apis.iter().any(|&a| host_matches(&t.apis[a as usize].hosts));
+    let candidates = listener.apis.iter().filter(|&&a| {
+        let hosts = &t.apis[a as usize].hosts;
+        if named_here { host_matches(hosts) } else { hosts.is_empty() }
+    });
     let mut fallback = None;
-    for &a in explicit.chain(wildcard) {
+    for &a in candidates {
         let api = &t.apis[a as usize];
         fallback.get_or_insert(api.protocol);
         let first = first_segment(path);
-        if let Some(s) = api
-            .stages
-            .iter()
-            .position(|s| !s.is_default() && s.name.as_bytes() == first)
-        {
-            return Ok(Target {
-                api: a,
-                stage: s as u32,
-                path_offset: 1 + first.len(),
-            });
+        if let Some(s) = api.stages.iter().position(|s| !s.is_default() && s.name.as_bytes() == first) {
+            return Ok(Target { api: a, stage: s as u32, path_offset: 1 + first.len() });
         }
         if let Some(s) = api.stages.iter().position(|s| s.is_default()) {
-            return Ok(Target {
-                api: a,
-                stage: s as u32,
-                path_offset: 0,
-            });
+            return Ok(Target { api: a, stage: s as u32, path_offset: 0 });
         }
     }
-    Err(fallback.unwrap_or_else(|| {
-        listener
-            .apis
-            .first()
-            .map_or(Protocol::Http, |&a| t.apis[a as usize].protocol)
-    }))
+    Err(fallback.unwrap_or_else(|| listener.apis.first().map_or(Protocol::Http, |&a| t.apis[a as usize].protocol)))
 }
 
 fn first_segment(path: &[u8]) -> &[u8] {
     let rest = path.strip_prefix(b"/").unwrap_or(path);
-    rest.iter()
-        .position(|&b| b == b'/')
-        .map_or(rest, |i| &rest[..i])
+    rest.iter().position(|&b| b == b'/').map_or(rest, |i| &rest[..i])
 }
 
 /// If `path` starts with the `base` segments (whole segments), returns the offset after them.
@@ -132,10 +102,7 @@ mod tests {
         assert_eq!(strip_segments(b"/v1/pets", &["v1".into()]), Some(3));
         assert_eq!(strip_segments(b"/v1", &["v1".into()]), Some(3));
         assert_eq!(strip_segments(b"/v10/pets", &["v1".into()]), None);
-        assert_eq!(
-            strip_segments(b"/a/b/c", &["a".into(), "b".into()]),
-            Some(4)
-        );
+        assert_eq!(strip_segments(b"/a/b/c", &["a".into(), "b".into()]), Some(4));
         assert_eq!(strip_segments(b"/x", &[]), Some(0));
         assert_eq!(routed_path(b"/prod", 5), b"/");
         assert_eq!(routed_path(b"/prod/pets", 5), b"/pets");

@@ -20,11 +20,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
         let routes: Vec<Route> = api
             .routes
             .iter()
-            .map(|r| Route {
-                key: r.key.value.clone(),
-                parsed: r.parsed.clone(),
-                params: r.params.clone(),
-            })
+            .map(|r| Route { key: r.key.value.clone(), parsed: r.parsed.clone(), params: r.params.clone() })
             .collect();
         if let Err(conflict) = Router::build(&routes, api.protocol == Protocol::Rest) {
             let first = &api.routes[conflict.first as usize].key;
@@ -34,13 +30,8 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
                 file,
                 src,
                 second.span.clone(),
-                format!(
-                    "route `{}` has the same method and path as `{}`",
-                    second.value, first.value
-                ),
-                Some(format!(
-                    "the first is on line {line}; parameter names do not make paths different"
-                )),
+                format!("route `{}` has the same method and path as `{}`", second.value, first.value),
+                Some(format!("the first is on line {line}; parameter names do not make paths different")),
             ));
         }
         let mut stages = Vec::new();
@@ -48,19 +39,10 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
             let mut integrations = Vec::new();
             for route in &api.routes {
                 let integration = match &route.integration {
-                    IntegrationModel::Mock {
-                        status,
-                        headers,
-                        body,
-                    } => Integration::Mock(Mock {
-                        status: *status,
-                        headers: headers.clone(),
-                        body: body.clone(),
-                    }),
-                    IntegrationModel::HttpProxy {
-                        uri: template,
-                        timeout_ms,
-                    } => {
+                    IntegrationModel::Mock { status, headers, body } => {
+                        Integration::Mock(Mock { status: *status, headers: headers.clone(), body: body.clone() })
+                    }
+                    IntegrationModel::HttpProxy { uri: template, timeout_ms } => {
                         let substituted = match uri::substitute(&template.value, &stage.variables) {
                             Ok(s) => s,
                             Err(missing) => {
@@ -78,10 +60,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
                         };
                         match uri::parse(&substituted, &route.params) {
                             Ok(parsed) => {
-                                let upstream = Upstream {
-                                    host: parsed.host,
-                                    port: parsed.port,
-                                };
+                                let upstream = Upstream { host: parsed.host, port: parsed.port };
                                 let index = match upstreams.iter().position(|u| *u == upstream) {
                                     Some(i) => i,
                                     None => {
@@ -98,19 +77,9 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
                                 })
                             }
                             Err(message) => {
-                                let hint = (substituted != template.value).then(|| {
-                                    format!(
-                                        "in stage `{}` it reads `{substituted}`",
-                                        stage.name.value
-                                    )
-                                });
-                                errors.push(Diagnostic::new(
-                                    file,
-                                    src,
-                                    template.span.clone(),
-                                    message,
-                                    hint,
-                                ));
+                                let hint = (substituted != template.value)
+                                    .then(|| format!("in stage `{}` it reads `{substituted}`", stage.name.value));
+                                errors.push(Diagnostic::new(file, src, template.span.clone(), message, hint));
                                 continue;
                             }
                         }
@@ -118,11 +87,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
                 };
                 integrations.push(integration);
             }
-            stages.push(Stage {
-                name: stage.name.value.clone(),
-                variables: stage.variables.clone(),
-                integrations,
-            });
+            stages.push(Stage { name: stage.name.value.clone(), variables: stage.variables.clone(), integrations });
         }
         apis.push(Api {
             name: api.name.value.clone(),
@@ -138,11 +103,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
         match listeners.iter().position(|l| l.addr == addr) {
             Some(i) => i,
             None => {
-                listeners.push(Listener {
-                    addr,
-                    apis: Vec::new(),
-                    domains: Vec::new(),
-                });
+                listeners.push(Listener { addr, apis: Vec::new(), domains: Vec::new() });
                 listeners.len() - 1
             }
         }
@@ -151,11 +112,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
         listener_for(*addr, &mut listeners);
     }
     for (i, api) in config.apis.iter().enumerate() {
-        let addrs = if api.listen.is_empty() {
-            &config.listen
-        } else {
-            &api.listen
-        };
+        let addrs = if api.listen.is_empty() { &config.listen } else { &api.listen };
         for addr in addrs {
             let l = listener_for(*addr, &mut listeners);
             listeners[l].apis.push(i as u32);
@@ -166,22 +123,11 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
         let mut mappings: Vec<Mapping> = d
             .mappings
             .iter()
-            .map(|m| Mapping {
-                base_path: m.base_path.clone(),
-                api: m.api as u32,
-                stage: m.stage as u32,
-            })
+            .map(|m| Mapping { base_path: m.base_path.clone(), api: m.api as u32, stage: m.stage as u32 })
             .collect();
         mappings.sort_by(|a, b| b.base_path.len().cmp(&a.base_path.len()));
-        domains.push(Domain {
-            name: d.name.value.clone(),
-            mappings,
-        });
-        let addrs = if d.listen.is_empty() {
-            &config.listen
-        } else {
-            &d.listen
-        };
+        domains.push(Domain { name: d.name.value.clone(), mappings });
+        let addrs = if d.listen.is_empty() { &config.listen } else { &d.listen };
         for addr in addrs {
             let l = listener_for(*addr, &mut listeners);
             listeners[l].domains.push(i as u32);

@@ -54,12 +54,7 @@ impl fmt::Display for Diagnostic {
         writeln!(f, "{pad}--> {}:{}:{}", self.file, self.line, self.column)?;
         writeln!(f, "{pad} |")?;
         writeln!(f, "{number} | {}", self.source_line)?;
-        write!(
-            f,
-            "{pad} | {}{}",
-            " ".repeat(self.underline.0),
-            "^".repeat(self.underline.1)
-        )?;
+        write!(f, "{pad} | {}{}", " ".repeat(self.underline.0), "^".repeat(self.underline.1))?;
         if let Some(hint) = &self.hint {
             write!(f, "\n{pad} = hint: {hint}")?;
         }
@@ -98,13 +93,8 @@ mod tests {
     #[test]
     fn locates_and_renders() {
         let src = "a = 1\nbad_key = 2\n";
-        let d = Diagnostic::new(
-            "x.toml",
-            src,
-            Some(6..13),
-            "unknown key `bad_key`",
-            Some("did you mean `bad`?".into()),
-        );
+        let d =
+            Diagnostic::new("x.toml", src, Some(6..13), "unknown key `bad_key`", Some("did you mean `bad`?".into()));
         assert_eq!((d.line, d.column), (2, 1));
         let text = d.to_string();
         assert!(text.contains("--> x.toml:2:1"), "{text}");
@@ -113,10 +103,7 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(
-            did_you_mean("timout_ms", &["timeout_ms", "uri"]),
-            Some("timeout_ms")
-        );
+        assert_eq!(did_you_mean("timout_ms", &["timeout_ms", "uri"]), Some("timeout_ms"));
         assert_eq!(did_you_mean("zzz", &["timeout_ms", "uri"]), None);
     }
 }

@@ -28,13 +28,7 @@ pub fn compile_file(path: &Path) -> Result<Table, Vec<Diagnostic>> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
         Ok(src) => compile_str(&file, &src),
-        Err(e) => Err(vec![Diagnostic::new(
-            &file,
-            "",
-            None,
-            format!("cannot read the config: {e}"),
-            None,
-        )]),
+        Err(e) => Err(vec![Diagnostic::new(&file, "", None, format!("cannot read the config: {e}"), None)]),
     }
 }
 

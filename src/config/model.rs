@@ -45,15 +45,8 @@ pub struct RouteModel {
 
 #[derive(Debug, Clone)]
 pub enum IntegrationModel {
-    Mock {
-        status: u16,
-        headers: Vec<(String, String)>,
-        body: String,
-    },
-    HttpProxy {
-        uri: Spanned<String>,
-        timeout_ms: u64,
-    },
+    Mock { status: u16, headers: Vec<(String, String)>, body: String },
+    HttpProxy { uri: Spanned<String>, timeout_ms: u64 },
 }
 
 #[derive(Debug, Clone)]

@@ -55,36 +55,18 @@ fn type_name(item: &Item) -> &'static str {
 
 impl<'s> Reader<'s> {
     pub fn new(file: &'s str, src: &'s str) -> Self {
-        Reader {
-            file,
-            src,
-            errors: Vec::new(),
-        }
+        Reader { file, src, errors: Vec::new() }
     }
 
-    pub fn error(
-        &mut self,
-        span: Option<Range<usize>>,
-        message: impl Into<String>,
-        hint: Option<String>,
-    ) {
-        self.errors
-            .push(Diagnostic::new(self.file, self.src, span, message, hint));
+    pub fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>, hint: Option<String>) {
+        self.errors.push(Diagnostic::new(self.file, self.src, span, message, hint));
     }
 
     pub fn obj<'d>(&mut self, item: &'d Item, what: &'static str) -> Option<Obj<'d>> {
         match item.as_table_like() {
-            Some(table) => Some(Obj {
-                table,
-                span: item.span().map(|r| (r.start, r.end)),
-                what,
-            }),
+            Some(table) => Some(Obj { table, span: item.span().map(|r| (r.start, r.end)), what }),
             None => {
-                self.error(
-                    item.span(),
-                    format!("{what} must be a table, found {}", type_name(item)),
-                    None,
-                );
+                self.error(item.span(), format!("{what} must be a table, found {}", type_name(item)), None);
                 None
             }
         }
@@ -96,20 +78,12 @@ impl<'s> Reader<'s> {
             if allowed.contains(&key) {
                 continue;
             }
-            let span = obj
-                .table
-                .get_key_value(key)
-                .and_then(|(k, _)| k.span())
-                .or_else(|| obj.span());
+            let span = obj.table.get_key_value(key).and_then(|(k, _)| k.span()).or_else(|| obj.span());
             let hint = match did_you_mean(key, allowed) {
                 Some(close) => format!("did you mean `{close}`?"),
                 None => format!("allowed here: {}", allowed.join(", ")),
             };
-            self.error(
-                span,
-                format!("unknown key `{key}` in {}", obj.what),
-                Some(hint),
-            );
+            self.error(span, format!("unknown key `{key}` in {}", obj.what), Some(hint));
         }
     }
 
@@ -125,18 +99,11 @@ impl<'s> Reader<'s> {
     pub fn opt_str(&mut self, obj: Obj<'_>, key: &str) -> Option<Spanned<String>> {
         let item = self.get(obj, key)?;
         match item.as_str() {
-            Some(s) => Some(Spanned {
-                value: s.to_owned(),
-                span: item.span(),
-            }),
+            Some(s) => Some(Spanned { value: s.to_owned(), span: item.span() }),
             None => {
                 self.error(
                     item.span(),
-                    format!(
-                        "`{key}` in {} must be a string, found {}",
-                        obj.what,
-                        type_name(item)
-                    ),
+                    format!("`{key}` in {} must be a string, found {}", obj.what, type_name(item)),
                     None,
                 );
                 None
@@ -170,11 +137,7 @@ impl<'s> Reader<'s> {
             None => {
                 self.error(
                     item.span(),
-                    format!(
-                        "`{key}` in {} must be an integer, found {}",
-                        obj.what,
-                        type_name(item)
-                    ),
+                    format!("`{key}` in {} must be an integer, found {}", obj.what, type_name(item)),
                     None,
                 );
                 default
@@ -189,11 +152,7 @@ impl<'s> Reader<'s> {
         item.as_bool().unwrap_or_else(|| {
             self.error(
                 item.span(),
-                format!(
-                    "`{key}` in {} must be true or false, found {}",
-                    obj.what,
-                    type_name(item)
-                ),
+                format!("`{key}` in {} must be true or false, found {}", obj.what, type_name(item)),
                 None,
             );
             default
@@ -212,11 +171,7 @@ impl<'s> Reader<'s> {
         let Some(array) = item.as_array() else {
             self.error(
                 item.span(),
-                format!(
-                    "`{key}` in {} must be an array of strings, found {}",
-                    obj.what,
-                    type_name(item)
-                ),
+                format!("`{key}` in {} must be an array of strings, found {}", obj.what, type_name(item)),
                 None,
             );
             return Vec::new();
@@ -224,10 +179,7 @@ impl<'s> Reader<'s> {
         let mut out = Vec::new();
         for v in array.iter() {
             match v.as_str() {
-                Some(s) => out.push(Spanned {
-                    value: s.to_owned(),
-                    span: v.span(),
-                }),
+                Some(s) => out.push(Spanned { value: s.to_owned(), span: v.span() }),
                 None => self.error(v.span(), format!("`{key}` must hold only strings"), None),
             }
         }
@@ -239,22 +191,14 @@ impl<'s> Reader<'s> {
             return Vec::new();
         };
         let Some(array) = item.as_array() else {
-            self.error(
-                item.span(),
-                format!("`{key}` in {} must be an array of integers", obj.what),
-                None,
-            );
+            self.error(item.span(), format!("`{key}` in {} must be an array of integers", obj.what), None);
             return Vec::new();
         };
         let mut out = Vec::new();
         for v in array.iter() {
             match v.as_integer() {
                 Some(n) if (0..=max).contains(&n) => out.push(n),
-                _ => self.error(
-                    v.span(),
-                    format!("`{key}` must hold integers from 0 to {max}"),
-                    None,
-                ),
+                _ => self.error(v.span(), format!("`{key}` must hold integers from 0 to {max}"), None),
             }
         }
         out
@@ -268,11 +212,7 @@ impl<'s> Reader<'s> {
         let Some(table) = item.as_table_like() else {
             self.error(
                 item.span(),
-                format!(
-                    "`{key}` in {} must be a table of strings, found {}",
-                    obj.what,
-                    type_name(item)
-                ),
+                format!("`{key}` in {} must be a table of strings, found {}", obj.what, type_name(item)),
                 None,
             );
             return Vec::new();
@@ -282,20 +222,12 @@ impl<'s> Reader<'s> {
             let key_span = table.get_key_value(k).and_then(|(key, _)| key.span());
             match v.as_str() {
                 Some(s) => out.push((
-                    Spanned {
-                        value: k.to_owned(),
-                        span: key_span,
-                    },
-                    Spanned {
-                        value: s.to_owned(),
-                        span: v.span(),
-                    },
+                    Spanned { value: k.to_owned(), span: key_span },
+                    Spanned { value: s.to_owned(), span: v.span() },
                 )),
-                None => self.error(
-                    v.span(),
-                    format!("`{k}` in `{key}` must be a string, found {}", type_name(v)),
-                    None,
-                ),
+                None => {
+                    self.error(v.span(), format!("`{k}` in `{key}` must be a string, found {}", type_name(v)), None)
+                }
             }
         }
         out
@@ -307,38 +239,19 @@ impl<'s> Reader<'s> {
             return Vec::new();
         };
         if let Some(aot) = item.as_array_of_tables() {
-            return aot
-                .iter()
-                .map(|t| Obj {
-                    table: t,
-                    span: t.span().map(|r| (r.start, r.end)),
-                    what,
-                })
-                .collect();
+            return aot.iter().map(|t| Obj { table: t, span: t.span().map(|r| (r.start, r.end)), what }).collect();
         }
         if let Some(array) = item.as_array() {
             let mut out = Vec::new();
             for v in array.iter() {
                 match v.as_inline_table() {
-                    Some(t) => out.push(Obj {
-                        table: t,
-                        span: t.span().map(|r| (r.start, r.end)),
-                        what,
-                    }),
-                    None => self.error(
-                        v.span(),
-                        format!("each `{key}` entry must be a table"),
-                        None,
-                    ),
+                    Some(t) => out.push(Obj { table: t, span: t.span().map(|r| (r.start, r.end)), what }),
+                    None => self.error(v.span(), format!("each `{key}` entry must be a table"), None),
                 }
             }
             return out;
         }
-        self.error(
-            item.span(),
-            format!("`{key}` must be written as [[{key}]] tables"),
-            None,
-        );
+        self.error(item.span(), format!("`{key}` must be written as [[{key}]] tables"), None);
         Vec::new()
     }
 }

@@ -7,15 +7,8 @@ fn errors(src: &str) -> Vec<Diagnostic> {
 }
 
 fn ok(src: &str) -> Table {
-    compile_str("test.toml", src).unwrap_or_else(|es| {
-        panic!(
-            "{}",
-            es.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })
+    compile_str("test.toml", src)
+        .unwrap_or_else(|es| panic!("{}", es.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))
 }
 
 const MINIMAL: &str = r#"
@@ -31,30 +24,18 @@ integration = { type = "http_proxy", uri = "http://${stageVariables.backend}/pet
 
 #[test]
 fn quickstart_compiles() {
-    let src = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/configs/quickstart.toml"
-    ))
-    .unwrap();
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/configs/quickstart.toml")).unwrap();
     let table = compile_str("quickstart.toml", &src).unwrap();
     assert_eq!(table.apis.len(), 2);
     assert_eq!(table.listeners.len(), 2);
-    assert_eq!(
-        table.upstreams,
-        [crate::table::Upstream {
-            host: "127.0.0.1".into(),
-            port: 9000
-        }]
-    );
+    assert_eq!(table.upstreams, [crate::table::Upstream { host: "127.0.0.1".into(), port: 9000 }]);
 }
 
 #[test]
 fn defaults_and_substitution() {
     let t = ok(MINIMAL);
     assert_eq!(t.settings.limits.max_body_bytes, 10 * 1024 * 1024);
-    let crate::table::Integration::HttpProxy(p) = &t.apis[0].stages[0].integrations[0] else {
-        panic!()
-    };
+    let crate::table::Integration::HttpProxy(p) = &t.apis[0].stages[0].integrations[0] else { panic!() };
     assert_eq!(p.uri, "http://127.0.0.1:9000/pets/{id}");
     assert_eq!(p.timeout_ms, 29_000);
 }
@@ -79,10 +60,7 @@ key = "GET /y"
 integration = { type = "http_proxy", uri = "http://h/y", timout_ms = 5 }
 "#;
     let es = errors(src);
-    let found: Vec<(usize, usize, &str)> = es
-        .iter()
-        .map(|e| (e.line, e.column, e.message.as_str()))
-        .collect();
+    let found: Vec<(usize, usize, &str)> = es.iter().map(|e| (e.line, e.column, e.message.as_str())).collect();
     assert_eq!(
         found,
         [
@@ -128,14 +106,8 @@ key = "GET /b"
 integration = { type = "http_proxy", uri = "http://h/{id}" }
 "#;
     let messages: Vec<String> = errors(src).into_iter().map(|e| e.message).collect();
-    assert!(
-        messages.contains(&"REST APIs have no `$default` route".to_owned()),
-        "{messages:?}"
-    );
-    assert!(
-        messages.contains(&"the URI uses `{id}`, which the route key does not capture".to_owned()),
-        "{messages:?}"
-    );
+    assert!(messages.contains(&"REST APIs have no `$default` route".to_owned()), "{messages:?}");
+    assert!(messages.contains(&"the URI uses `{id}`, which the route key does not capture".to_owned()), "{messages:?}");
 }
 
 #[test]
@@ -153,20 +125,14 @@ key = "GET /a/{y}"
 integration = { type = "mock" }
 "#;
     let es = errors(src);
-    assert_eq!(
-        es[0].message,
-        "route `GET /a/{y}` has the same method and path as `GET /a/{x}`"
-    );
+    assert_eq!(es[0].message, "route `GET /a/{y}` has the same method and path as `GET /a/{x}`");
     assert_eq!(es[0].line, 10);
 }
 
 #[test]
 fn structural_errors() {
     for (src, want) in [
-        (
-            "x = 1\n[[api]]\nname='a'\n",
-            "unknown key `x` in the config",
-        ),
+        ("x = 1\n[[api]]\nname='a'\n", "unknown key `x` in the config"),
         (
             "[[api]]\nname = 'a'\n[[api.route]]\nkey = 'GET /'\nintegration = { type = 'mock' }\n",
             "this API has no stage",
@@ -175,14 +141,8 @@ fn structural_errors() {
             "[server]\nworkers = 0\n[[api]]\nname='a'\n",
             "`workers` must be \"auto\" or a number of workers from 1 to 1024",
         ),
-        (
-            "[limits]\nmax_header_count = 100000\n",
-            "`max_header_count` = 100000 is out of range",
-        ),
-        (
-            "[[api]]\nname = 'a'\n[[api]]\nname = 'a'\n",
-            "two APIs are named `a`",
-        ),
+        ("[limits]\nmax_header_count = 100000\n", "`max_header_count` = 100000 is out of range"),
+        ("[[api]]\nname = 'a'\n[[api]]\nname = 'a'\n", "two APIs are named `a`"),
         ("not toml", "invalid TOML"),
         ("", "the config defines no API"),
     ] {
@@ -202,14 +162,7 @@ fn domains_map_base_paths() {
     );
     let t = ok(&src);
     assert_eq!(t.domains[0].name, "api.example.com");
-    assert_eq!(
-        t.domains[0].mappings[0].base_path,
-        ["v1"],
-        "longest base path first"
-    );
-    let bad = src.replace(
-        "stage = \"prod\"\n[[domain.mapping]]",
-        "stage = \"nope\"\n[[domain.mapping]]",
-    );
+    assert_eq!(t.domains[0].mappings[0].base_path, ["v1"], "longest base path first");
+    let bad = src.replace("stage = \"prod\"\n[[domain.mapping]]", "stage = \"nope\"\n[[domain.mapping]]");
     assert_eq!(errors(&bad)[0].message, "API `a` has no stage `nope`");
 }

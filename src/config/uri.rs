@@ -46,11 +46,7 @@ pub fn substitute(template: &str, vars: &[(String, String)]) -> Result<String, V
         rest = &after[end + 1..];
     }
     out.push_str(rest);
-    if missing.is_empty() {
-        Ok(out)
-    } else {
-        Err(missing)
-    }
+    if missing.is_empty() { Ok(out) } else { Err(missing) }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +62,10 @@ pub fn parse(uri: &str, params: &[String]) -> Result<ParsedUri, String> {
     let rest = if let Some(rest) = uri.strip_prefix("http://") {
         rest
     } else if uri.starts_with("https://") {
-        return Err("https:// integrations are not supported yet (TLS to upstreams arrives with the TLS issue); use http://".into());
+        return Err(
+            "https:// integrations are not supported yet (TLS to upstreams arrives with the TLS issue); use http://"
+                .into(),
+        );
     } else {
         return Err(format!("`{uri}` is not an http:// URI"));
     };
@@ -86,10 +85,7 @@ pub fn parse(uri: &str, params: &[String]) -> Result<ParsedUri, String> {
         None => (path_and_query, None),
     };
     let path = if path.is_empty() { "/" } else { path };
-    if let Some(bad) = path
-        .bytes()
-        .find(|&b| !(0x21..0x7f).contains(&b) || b == b'#')
-    {
+    if let Some(bad) = path.bytes().find(|&b| !(0x21..0x7f).contains(&b) || b == b'#') {
         return Err(format!("the URI path has the character {:?}", bad as char));
     }
     let mut parts = Vec::new();
@@ -101,9 +97,10 @@ pub fn parse(uri: &str, params: &[String]) -> Result<ParsedUri, String> {
             return Err("unclosed `{` in the URI path".into());
         };
         let name = rest[open + 1..open + close].trim_end_matches('+');
-        let index = params.iter().position(|p| p == name).ok_or_else(|| {
-            format!("the URI uses `{{{name}}}`, which the route key does not capture")
-        })?;
+        let index = params
+            .iter()
+            .position(|p| p == name)
+            .ok_or_else(|| format!("the URI uses `{{{name}}}`, which the route key does not capture"))?;
         if !literal.is_empty() {
             parts.push(UriPart::Literal(std::mem::take(&mut literal)));
         }
@@ -114,12 +111,7 @@ pub fn parse(uri: &str, params: &[String]) -> Result<ParsedUri, String> {
     if !literal.is_empty() {
         parts.push(UriPart::Literal(literal));
     }
-    Ok(ParsedUri {
-        host,
-        port,
-        path: parts,
-        query,
-    })
+    Ok(ParsedUri { host, port, path: parts, query })
 }
 
 fn split_host_port(authority: &str) -> Result<(String, u16), String> {
@@ -137,20 +129,12 @@ fn split_host_port(authority: &str) -> Result<(String, u16), String> {
             None => (authority, None),
         }
     };
-    if host.is_empty()
-        || host
-            .bytes()
-            .any(|b| !(b.is_ascii_alphanumeric() || b"-._[]:".contains(&b)))
-    {
+    if host.is_empty() || host.bytes().any(|b| !(b.is_ascii_alphanumeric() || b"-._[]:".contains(&b))) {
         return Err(format!("`{host}` is not a valid host"));
     }
     let port = match port {
         None => 80,
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|&p| p != 0)
-            .ok_or_else(|| format!("`{p}` is not a valid port"))?,
+        Some(p) => p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(|| format!("`{p}` is not a valid port"))?,
     };
     Ok((host.to_ascii_lowercase(), port))
 }
@@ -161,35 +145,20 @@ mod tests {
 
     #[test]
     fn params_and_variables() {
-        assert_eq!(
-            path_params("http://${stageVariables.b}/pets/{id}/{proxy+}"),
-            ["id", "proxy"]
-        );
+        assert_eq!(path_params("http://${stageVariables.b}/pets/{id}/{proxy+}"), ["id", "proxy"]);
         let vars = vec![("backend".to_owned(), "127.0.0.1:9000".to_owned())];
-        assert_eq!(
-            substitute("http://${stageVariables.backend}/x", &vars).unwrap(),
-            "http://127.0.0.1:9000/x"
-        );
-        assert_eq!(
-            substitute("http://${stageVariables.nope}/${context.x}", &vars).unwrap_err(),
-            ["nope", "context.x"]
-        );
+        assert_eq!(substitute("http://${stageVariables.backend}/x", &vars).unwrap(), "http://127.0.0.1:9000/x");
+        assert_eq!(substitute("http://${stageVariables.nope}/${context.x}", &vars).unwrap_err(), ["nope", "context.x"]);
     }
 
     #[test]
     fn parses_uris() {
         let p = parse("http://127.0.0.1:9000/pets/{id}?src=gw", &["id".into()]).unwrap();
         assert_eq!((p.host.as_str(), p.port), ("127.0.0.1", 9000));
-        assert_eq!(
-            p.path,
-            [UriPart::Literal("/pets/".into()), UriPart::Param(0)]
-        );
+        assert_eq!(p.path, [UriPart::Literal("/pets/".into()), UriPart::Param(0)]);
         assert_eq!(p.query.as_deref(), Some("src=gw"));
         let p = parse("http://Example.com", &[]).unwrap();
-        assert_eq!(
-            (p.host.as_str(), p.port, p.path.clone()),
-            ("example.com", 80, vec![UriPart::Literal("/".into())])
-        );
+        assert_eq!((p.host.as_str(), p.port, p.path.clone()), ("example.com", 80, vec![UriPart::Literal("/".into())]));
         let p = parse("http://[::1]:81/{proxy+}", &["proxy".into()]).unwrap();
         assert_eq!((p.host.as_str(), p.port), ("[::1]", 81));
         for bad in [

@@ -16,22 +16,9 @@ use crate::route::key;
 use crate::table::{Limits, Protocol, RouteKey, UpstreamSettings, WorkerSettings};
 
 const TOP_KEYS: &[&str] = &["server", "workers", "limits", "upstream", "api", "domain"];
-const SERVER_KEYS: &[&str] = &[
-    "listen",
-    "workers",
-    "pin_workers",
-    "drain_timeout_ms",
-    "backlog",
-];
-const WORKERS_KEYS: &[&str] = &[
-    "count",
-    "cpus",
-    "pin",
-    "ring_entries",
-    "max_connections",
-    "read_buffer_bytes",
-    "upstream_buffer_bytes",
-];
+const SERVER_KEYS: &[&str] = &["listen", "workers", "pin_workers", "drain_timeout_ms", "backlog"];
+const WORKERS_KEYS: &[&str] =
+    &["count", "cpus", "pin", "ring_entries", "max_connections", "read_buffer_bytes", "upstream_buffer_bytes"];
 const LIMITS_KEYS: &[&str] = &[
     "max_header_bytes",
     "max_header_count",
@@ -41,11 +28,7 @@ const LIMITS_KEYS: &[&str] = &[
     "idle_timeout_ms",
     "body_timeout_ms",
 ];
-const UPSTREAM_KEYS: &[&str] = &[
-    "connect_timeout_ms",
-    "pool_idle_max_per_upstream",
-    "pool_idle_timeout_ms",
-];
+const UPSTREAM_KEYS: &[&str] = &["connect_timeout_ms", "pool_idle_max_per_upstream", "pool_idle_timeout_ms"];
 const API_KEYS: &[&str] = &["name", "protocol", "hosts", "listen", "stage", "route"];
 const STAGE_KEYS: &[&str] = &["name", "variables"];
 const ROUTE_KEYS: &[&str] = &["key", "integration"];
@@ -62,21 +45,11 @@ pub fn validate(file: &str, src: &str) -> Result<Config, Vec<Diagnostic>> {
         Ok(doc) => doc,
         Err(e) => {
             let message = e.message().trim().to_owned();
-            return Err(vec![Diagnostic::new(
-                file,
-                src,
-                e.span(),
-                format!("invalid TOML: {message}"),
-                None,
-            )]);
+            return Err(vec![Diagnostic::new(file, src, e.span(), format!("invalid TOML: {message}"), None)]);
         }
     };
     let mut r = Reader::new(file, src);
-    let root = Obj {
-        table: doc.as_table(),
-        span: Some((0, 0)),
-        what: "the config",
-    };
+    let root = Obj { table: doc.as_table(), span: Some((0, 0)), what: "the config" };
     r.allow_keys(root, TOP_KEYS);
 
     let mut config = Config {
@@ -178,19 +151,13 @@ fn read_server(r: &mut Reader<'_>, root: Obj<'_>, config: &mut Config) {
                 );
             }
             count_from_server = count_from_server.or(count);
-            config.workers.cpus = r
-                .int_list(workers, "cpus", 4095)
-                .into_iter()
-                .map(|c| c as usize)
-                .collect();
+            config.workers.cpus = r.int_list(workers, "cpus", 4095).into_iter().map(|c| c as usize).collect();
             if r.item(workers, "pin").is_some() {
                 config.workers.pin = r.bool(workers, "pin", false);
             }
             config.workers.ring_entries = r.int(workers, "ring_entries", 1024, 256, 32_768) as u32;
-            config.workers.max_connections =
-                r.int(workers, "max_connections", 65_536, 1, 1 << 24) as usize;
-            config.workers.read_buffer_bytes =
-                r.int(workers, "read_buffer_bytes", 4096, 1024, 1 << 20) as usize;
+            config.workers.max_connections = r.int(workers, "max_connections", 65_536, 1, 1 << 24) as usize;
+            config.workers.read_buffer_bytes = r.int(workers, "read_buffer_bytes", 4096, 1024, 1 << 20) as usize;
             config.workers.upstream_buffer_bytes =
                 r.int(workers, "upstream_buffer_bytes", 16 * 1024, 1024, 1 << 22) as usize;
         }
@@ -207,11 +174,7 @@ fn worker_count(r: &mut Reader<'_>, obj: Obj<'_>, key: &str) -> Option<Option<us
     match item.as_integer() {
         Some(n) if (1..=1024).contains(&n) => Some(Some(n as usize)),
         _ => {
-            r.error(
-                item.span(),
-                format!("`{key}` must be \"auto\" or a number of workers from 1 to 1024"),
-                None,
-            );
+            r.error(item.span(), format!("`{key}` must be \"auto\" or a number of workers from 1 to 1024"), None);
             None
         }
     }
@@ -238,8 +201,7 @@ fn read_limits(r: &mut Reader<'_>, root: Obj<'_>, config: &mut Config) {
             r.allow_keys(o, LIMITS_KEYS);
             let l = &mut config.limits;
             l.max_header_bytes = r.int(o, "max_header_bytes", 10_240, 256, 1 << 20) as usize;
-            l.max_header_count =
-                r.int(o, "max_header_count", 100, 1, HEADER_COUNT_CEILING as i64) as usize;
+            l.max_header_count = r.int(o, "max_header_count", 100, 1, HEADER_COUNT_CEILING as i64) as usize;
             l.max_uri_bytes = r.int(o, "max_uri_bytes", 8192, 64, 1 << 20) as usize;
             l.max_body_bytes = r.int(o, "max_body_bytes", 10 * 1024 * 1024, 0, i64::MAX) as u64;
             l.header_timeout_ms = r.int(o, "header_timeout_ms", 10_000, 1, DAY_MS) as u64;
@@ -252,8 +214,7 @@ fn read_limits(r: &mut Reader<'_>, root: Obj<'_>, config: &mut Config) {
             r.allow_keys(o, UPSTREAM_KEYS);
             let u = &mut config.upstream;
             u.connect_timeout_ms = r.int(o, "connect_timeout_ms", 5000, 1, DAY_MS) as u64;
-            u.pool_idle_max_per_upstream =
-                r.int(o, "pool_idle_max_per_upstream", 1024, 0, 1 << 20) as usize;
+            u.pool_idle_max_per_upstream = r.int(o, "pool_idle_max_per_upstream", 1024, 0, 1 << 20) as usize;
             u.pool_idle_timeout_ms = r.int(o, "pool_idle_timeout_ms", 60_000, 1, DAY_MS) as u64;
         }
     }
@@ -261,22 +222,14 @@ fn read_limits(r: &mut Reader<'_>, root: Obj<'_>, config: &mut Config) {
 
 fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
     r.allow_keys(api, API_KEYS);
-    let name = r.str(
-        api,
-        "name",
-        "every API needs a `name`, like name = \"petstore\"",
-    );
+    let name = r.str(api, "name", "every API needs a `name`, like name = \"petstore\"");
     let protocol = match r.opt_str(api, "protocol") {
         None => Protocol::Http,
         Some(p) => match p.value.as_str() {
             "http" => Protocol::Http,
             "rest" => Protocol::Rest,
             "websocket" => {
-                r.error(
-                    p.span,
-                    "WebSocket APIs are not supported yet",
-                    Some("use \"http\" or \"rest\"".into()),
-                );
+                r.error(p.span, "WebSocket APIs are not supported yet", Some("use \"http\" or \"rest\"".into()));
                 Protocol::Http
             }
             other => {
@@ -306,37 +259,29 @@ fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
     let mut stages: Vec<StageModel> = Vec::new();
     for s in r.tables(api, "stage", "[[api.stage]]") {
         r.allow_keys(s, STAGE_KEYS);
-        let Some(stage_name) = r.str(
-            s,
-            "name",
-            "every stage needs a `name`; \"$default\" serves at the root",
-        ) else {
+        let Some(stage_name) = r.str(s, "name", "every stage needs a `name`; \"$default\" serves at the root") else {
             continue;
         };
         let n = &stage_name.value;
         let valid = n == "$default"
             || (!n.is_empty()
                 && n.len() <= 128
-                && n.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+                && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         if !valid {
-            r.error(stage_name.span.clone(), format!("`{n}` is not a valid stage name"), Some("stage names use letters, digits, `-` and `_` (at most 128), or are \"$default\"".into()));
-        }
-        if stages.iter().any(|x| x.name.value == *n) {
             r.error(
                 stage_name.span.clone(),
-                format!("stage `{n}` is defined twice in this API"),
-                None,
+                format!("`{n}` is not a valid stage name"),
+                Some("stage names use letters, digits, `-` and `_` (at most 128), or are \"$default\"".into()),
             );
+        }
+        if stages.iter().any(|x| x.name.value == *n) {
+            r.error(stage_name.span.clone(), format!("stage `{n}` is defined twice in this API"), None);
         }
         let mut variables = Vec::new();
         for (k, v) in r.str_map(s, "variables") {
             if k.value.is_empty()
                 || k.value.len() > 64
-                || !k
-                    .value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                || !k.value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
             {
                 r.error(
                     k.span.clone(),
@@ -346,28 +291,24 @@ fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
             }
             let ok_value = !v.value.is_empty()
                 && v.value.len() <= 512
-                && v.value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-._~:/?#&=,".contains(&b));
+                && v.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~:/?#&=,".contains(&b));
             if !ok_value {
                 r.error(
                     v.span.clone(),
                     format!("stage variable `{}` has a value AWS would refuse", k.value),
-                    Some(
-                        "values use letters, digits and `-._~:/?#&=,`, at most 512 characters"
-                            .into(),
-                    ),
+                    Some("values use letters, digits and `-._~:/?#&=,`, at most 512 characters".into()),
                 );
             }
             variables.push((k.value, v.value));
         }
-        stages.push(StageModel {
-            name: stage_name,
-            variables,
-        });
+        stages.push(StageModel { name: stage_name, variables });
     }
     if stages.is_empty() {
-        r.error(api.span(), "this API has no stage", Some("add [[api.stage]] with name = \"prod\" (served under /prod) or \"$default\" (served at /)".into()));
+        r.error(
+            api.span(),
+            "this API has no stage",
+            Some("add [[api.stage]] with name = \"prod\" (served under /prod) or \"$default\" (served at /)".into()),
+        );
     }
 
     let mut routes = Vec::new();
@@ -380,29 +321,15 @@ fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
         r.error(
             api.span(),
             "this API has no route",
-            Some(
-                "add [[api.route]] with a `key` like \"GET /pets/{id}\" and an `integration`"
-                    .into(),
-            ),
+            Some("add [[api.route]] with a `key` like \"GET /pets/{id}\" and an `integration`".into()),
         );
     }
-    Some(ApiModel {
-        name: name?,
-        protocol,
-        hosts,
-        listen,
-        stages,
-        routes,
-    })
+    Some(ApiModel { name: name?, protocol, hosts, listen, stages, routes })
 }
 
 fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<RouteModel> {
     r.allow_keys(route, ROUTE_KEYS);
-    let key = r.str(
-        route,
-        "key",
-        "a route key is like \"GET /pets/{id}\", \"ANY /{proxy+}\" or \"$default\"",
-    );
+    let key = r.str(route, "key", "a route key is like \"GET /pets/{id}\", \"ANY /{proxy+}\" or \"$default\"");
     let parsed = key.as_ref().and_then(|k| match key::parse(&k.value) {
         Ok(p) => Some(p),
         Err(e) => {
@@ -422,33 +349,20 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<
             r.error(route.span(), "this route has no `integration`", Some("add integration = { type = \"http_proxy\", uri = \"http://host:port/path\" } or { type = \"mock\", ... }".into()));
             None
         }
-        Some(item) => r
-            .obj(item, "the integration")
-            .and_then(|o| read_integration(r, o, parsed.as_ref().map(|p| p.1.as_slice()))),
+        Some(item) => {
+            r.obj(item, "the integration").and_then(|o| read_integration(r, o, parsed.as_ref().map(|p| p.1.as_slice())))
+        }
     };
     let (parsed, params) = parsed?;
-    Some(RouteModel {
-        key: key?,
-        parsed,
-        params,
-        integration: integration?,
-    })
+    Some(RouteModel { key: key?, parsed, params, integration: integration? })
 }
 
-fn read_integration(
-    r: &mut Reader<'_>,
-    o: Obj<'_>,
-    params: Option<&[String]>,
-) -> Option<IntegrationModel> {
+fn read_integration(r: &mut Reader<'_>, o: Obj<'_>, params: Option<&[String]>) -> Option<IntegrationModel> {
     let kind = r.str(o, "type", "integration types: \"http_proxy\", \"mock\"")?;
     match kind.value.as_str() {
         "http_proxy" => {
             r.allow_keys(o, PROXY_KEYS);
-            let uri = r.str(
-                o,
-                "uri",
-                "like uri = \"http://${stageVariables.backend}/pets/{id}\"",
-            );
+            let uri = r.str(o, "uri", "like uri = \"http://${stageVariables.backend}/pets/{id}\"");
             let timeout_ms = r.int(o, "timeout_ms", 29_000, 1, DAY_MS) as u64;
             if let (Some(uri), Some(params)) = (&uri, params) {
                 for name in super::uri::path_params(&uri.value) {
@@ -460,18 +374,13 @@ fn read_integration(
                         };
                         r.error(
                             uri.span.clone(),
-                            format!(
-                                "the URI uses `{{{name}}}`, which the route key does not capture"
-                            ),
+                            format!("the URI uses `{{{name}}}`, which the route key does not capture"),
                             Some(hint),
                         );
                     }
                 }
             }
-            Some(IntegrationModel::HttpProxy {
-                uri: uri?,
-                timeout_ms,
-            })
+            Some(IntegrationModel::HttpProxy { uri: uri?, timeout_ms })
         }
         "mock" => {
             r.allow_keys(o, MOCK_KEYS);
@@ -479,22 +388,12 @@ fn read_integration(
             let mut headers = Vec::new();
             for (k, v) in r.str_map(o, "headers") {
                 let name_ok = !k.value.is_empty()
-                    && k.value
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                    && k.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
                 if !name_ok {
-                    r.error(
-                        k.span.clone(),
-                        format!("`{}` is not a valid header name", k.value),
-                        None,
-                    );
+                    r.error(k.span.clone(), format!("`{}` is not a valid header name", k.value), None);
                 }
                 if v.value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                    r.error(
-                        v.span.clone(),
-                        "header values cannot hold CR, LF or NUL",
-                        None,
-                    );
+                    r.error(v.span.clone(), "header values cannot hold CR, LF or NUL", None);
                 }
                 let reserved = ["content-length", "transfer-encoding", "connection", "date"];
                 if reserved.iter().any(|x| k.value.eq_ignore_ascii_case(x)) {
@@ -507,11 +406,7 @@ fn read_integration(
                 headers.push((k.value, v.value));
             }
             let body = r.opt_str(o, "body").map(|b| b.value).unwrap_or_default();
-            Some(IntegrationModel::Mock {
-                status,
-                headers,
-                body,
-            })
+            Some(IntegrationModel::Mock { status, headers, body })
         }
         other => {
             r.error(
@@ -526,39 +421,23 @@ fn read_integration(
 
 fn read_domain(r: &mut Reader<'_>, d: Obj<'_>, apis: &[ApiModel]) -> Option<DomainModel> {
     r.allow_keys(d, DOMAIN_KEYS);
-    let name = r.str(
-        d,
-        "name",
-        "the host name clients use, like name = \"api.example.com\"",
-    );
+    let name = r.str(d, "name", "the host name clients use, like name = \"api.example.com\"");
     let listen = addrs(r, d);
     let mut mappings = Vec::new();
     for m in r.tables(d, "mapping", "[[domain.mapping]]") {
         r.allow_keys(m, MAPPING_KEYS);
-        let base = r
-            .opt_str(m, "base_path")
-            .map(|b| b.value)
-            .unwrap_or_default();
+        let base = r.opt_str(m, "base_path").map(|b| b.value).unwrap_or_default();
         let base_path: Vec<String> = if base.is_empty() || base == "(none)" {
             Vec::new()
         } else {
-            base.trim_matches('/')
-                .split('/')
-                .map(str::to_owned)
-                .collect()
+            base.trim_matches('/').split('/').map(str::to_owned).collect()
         };
-        if base_path
-            .iter()
-            .any(|s| s.is_empty() || !s.bytes().all(key::is_path_char))
-        {
+        if base_path.iter().any(|s| s.is_empty() || !s.bytes().all(key::is_path_char)) {
             let span = r.item(m, "base_path").and_then(|i| i.span());
             r.error(
                 span,
                 format!("`{base}` is not a valid base path"),
-                Some(
-                    "like \"v1\" or \"orders/v2\"; empty or \"(none)\" maps the whole domain"
-                        .into(),
-                ),
+                Some("like \"v1\" or \"orders/v2\"; empty or \"(none)\" maps the whole domain".into()),
             );
         }
         let api_name = r.str(m, "api", "the name of the [[api]] this base path maps to");
@@ -567,51 +446,21 @@ fn read_domain(r: &mut Reader<'_>, d: Obj<'_>, apis: &[ApiModel]) -> Option<Doma
             continue;
         };
         let Some(api) = apis.iter().position(|a| a.name.value == api_name.value) else {
-            r.error(
-                api_name.span,
-                format!("no API is named `{}`", api_name.value),
-                None,
-            );
+            r.error(api_name.span, format!("no API is named `{}`", api_name.value), None);
             continue;
         };
-        let Some(stage) = apis[api]
-            .stages
-            .iter()
-            .position(|s| s.name.value == stage_name.value)
-        else {
-            r.error(
-                stage_name.span,
-                format!(
-                    "API `{}` has no stage `{}`",
-                    api_name.value, stage_name.value
-                ),
-                None,
-            );
+        let Some(stage) = apis[api].stages.iter().position(|s| s.name.value == stage_name.value) else {
+            r.error(stage_name.span, format!("API `{}` has no stage `{}`", api_name.value, stage_name.value), None);
             continue;
         };
-        if mappings
-            .iter()
-            .any(|x: &MappingModel| x.base_path == base_path)
-        {
-            r.error(
-                d.span(),
-                format!("base path `{base}` is mapped twice"),
-                None,
-            );
+        if mappings.iter().any(|x: &MappingModel| x.base_path == base_path) {
+            r.error(d.span(), format!("base path `{base}` is mapped twice"), None);
         }
-        mappings.push(MappingModel {
-            base_path,
-            api,
-            stage,
-        });
+        mappings.push(MappingModel { base_path, api, stage });
     }
     if let Some(n) = &name {
         if n.value.is_empty() || n.value.contains(['/', ' ', ':']) {
-            r.error(
-                n.span.clone(),
-                format!("`{}` is not a host name", n.value),
-                None,
-            );
+            r.error(n.span.clone(), format!("`{}` is not a host name", n.value), None);
         }
         if mappings.is_empty() {
             r.error(
@@ -623,12 +472,5 @@ fn read_domain(r: &mut Reader<'_>, d: Obj<'_>, apis: &[ApiModel]) -> Option<Doma
     }
     let mut name = name?;
     name.value = name.value.to_ascii_lowercase();
-    Some(DomainModel {
-        name: Spanned {
-            value: name.value,
-            span: name.span,
-        },
-        listen,
-        mappings,
-    })
+    Some(DomainModel { name: Spanned { value: name.value, span: name.span }, listen, mappings })
 }

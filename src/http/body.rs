@@ -70,12 +70,7 @@ impl Default for ChunkedDecoder {
 
 impl ChunkedDecoder {
     pub fn new() -> Self {
-        Self {
-            state: State::Size { digits: 0 },
-            remaining: 0,
-            line_bytes: 0,
-            trailer_bytes: 0,
-        }
+        Self { state: State::Size { digits: 0 }, remaining: 0, line_bytes: 0, trailer_bytes: 0 }
     }
 
     pub fn is_done(&self) -> bool {
@@ -120,11 +115,7 @@ impl ChunkedDecoder {
                     if b != b'\n' {
                         return Err(ChunkError::Size);
                     }
-                    self.state = if self.remaining == 0 {
-                        State::TrailerStart
-                    } else {
-                        State::Data
-                    };
+                    self.state = if self.remaining == 0 { State::TrailerStart } else { State::Data };
                 }
                 State::Data => {
                     let available = (input.len() - i) as u64;
@@ -133,11 +124,7 @@ impl ChunkedDecoder {
                     if self.remaining == 0 {
                         self.state = State::DataCr;
                     }
-                    return Ok(Step {
-                        consumed: i + take,
-                        data: Some((i, i + take)),
-                        done: false,
-                    });
+                    return Ok(Step { consumed: i + take, data: Some((i, i + take)), done: false });
                 }
                 State::DataCr => {
                     if b != b'\r' {
@@ -181,29 +168,17 @@ impl ChunkedDecoder {
                     }
                     if empty {
                         self.state = State::Done;
-                        return Ok(Step {
-                            consumed: i + 1,
-                            data: None,
-                            done: true,
-                        });
+                        return Ok(Step { consumed: i + 1, data: None, done: true });
                     }
                     self.state = State::TrailerStart;
                 }
                 State::Done => {
-                    return Ok(Step {
-                        consumed: i,
-                        data: None,
-                        done: true,
-                    });
+                    return Ok(Step { consumed: i, data: None, done: true });
                 }
             }
             i += 1;
         }
-        Ok(Step {
-            consumed: i,
-            data: None,
-            done: self.state == State::Done,
-        })
+        Ok(Step { consumed: i, data: None, done: self.state == State::Done })
     }
 
     fn count_trailer(&mut self) -> Result<(), ChunkError> {
@@ -299,11 +274,7 @@ mod tests {
             b"0\r\n\n",
             b"-1\r\n",
         ] {
-            assert!(
-                decode(bad, 64).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+            assert!(decode(bad, 64).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
     }
 

@@ -71,11 +71,7 @@ impl ClientConn {
 
     /// Reads the next request head. `Ok(None)`: the connection should close quietly (end of stream,
     /// idle or header timeout, drain).
-    async fn read_head(
-        &mut self,
-        worker: &Worker,
-        limits: &Limits,
-    ) -> Result<Option<RequestHead>, GatewayError> {
+    async fn read_head(&mut self, worker: &Worker, limits: &Limits) -> Result<Option<RequestHead>, GatewayError> {
         let head_limits = HeadLimits {
             max_header_bytes: limits.max_header_bytes,
             max_header_count: limits.max_header_count,
@@ -96,9 +92,8 @@ impl ClientConn {
                 }
                 Duration::from_millis(limits.idle_timeout_ms)
             } else {
-                let d = *deadline.get_or_insert_with(|| {
-                    Instant::now() + Duration::from_millis(limits.header_timeout_ms)
-                });
+                let d =
+                    *deadline.get_or_insert_with(|| Instant::now() + Duration::from_millis(limits.header_timeout_ms));
                 d.saturating_duration_since(Instant::now())
             };
             worker.conns.set_idle(self.slot, idle);
@@ -112,22 +107,23 @@ impl ClientConn {
     }
 
     /// Reads and drops a request body no integration wants, if it is small; otherwise says to close.
-    pub async fn discard_body(&mut self, head: &RequestHead, limits: &Limits) -> Flow {
+    /// A malformed chunked body is a bad request.
+    pub async fn discard_body(&mut self, head: &RequestHead, limits: &Limits) -> Result<Flow, GatewayError> {
         let body_timeout = Duration::from_millis(limits.body_timeout_ms);
         match head.framing {
-            Framing::None => Flow::KeepAlive,
+            Framing::None => Ok(Flow::KeepAlive),
             // The client waits for `100 Continue` before sending: closing is cheaper than inviting it.
-            _ if head.expect_continue => Flow::Close,
-            Framing::Length(n) if n > DISCARD_MAX_BYTES => Flow::Close,
+            _ if head.expect_continue => Ok(Flow::Close),
+            Framing::Length(n) if n > DISCARD_MAX_BYTES => Ok(Flow::Close),
             Framing::Length(mut n) => loop {
                 let take = (self.rbuf.len() as u64).min(n) as usize;
                 let _ = self.rbuf.split_to(take);
                 n -= take as u64;
                 if n == 0 {
-                    return Flow::KeepAlive;
+                    return Ok(Flow::KeepAlive);
                 }
                 if !matches!(self.fill(body_timeout).await, Ok(1..)) {
-                    return Flow::Close;
+                    return Ok(Flow::Close);
                 }
             },
             Framing::Chunked => {
@@ -139,18 +135,21 @@ impl ClientConn {
                             seen += step.consumed as u64;
                             let _ = self.rbuf.split_to(step.consumed);
                             if step.done {
-                                return Flow::KeepAlive;
+                                return Ok(Flow::KeepAlive);
                             }
-                            if seen > DISCARD_MAX_BYTES {
-                                return Flow::Close;
+                            if seen > DISCARD_MAX_BYTES.min(limits.max_body_bytes) {
+                                return Ok(Flow::Close);
                             }
-                            if step.consumed == 0
-                                && !matches!(self.fill(body_timeout).await, Ok(1..))
-                            {
-                                return Flow::Close;
+                            if step.consumed == 0 && !matches!(self.fill(body_timeout).await, Ok(1..)) {
+                                return Ok(Flow::Close);
                             }
                         }
-                        Err(_) => return Flow::Close,
+                        Err(_) => {
+                            return Err(GatewayError::new(
+                                crate::error::ResponseType::BadRequest,
+                                "invalid chunked body",
+                            ));
+                        }
                     }
                 }
             }
@@ -166,11 +165,7 @@ impl ClientConn {
         flow: Flow,
         head_only: bool,
     ) -> Flow {
-        let flow = if error.closes_connection() {
-            Flow::Close
-        } else {
-            flow
-        };
+        let flow = if error.closes_connection() { Flow::Close } else { flow };
         if error.side() != crate::error::Side::Client {
             log::warn!("request {id:?} from {}: {error}", self.peer);
         }
@@ -204,10 +199,7 @@ impl ClientConn {
 pub async fn serve(worker: Rc<Worker>, listener: u32, stream: TcpStream, peer: SocketAddr) {
     let local_port = stream.local_addr().map_or(0, |a| a.port());
     let slot = worker.conns.register(stream.as_raw_fd());
-    let _guard = SlotGuard {
-        worker: &worker,
-        slot,
-    };
+    let _guard = SlotGuard { worker: &worker, slot };
     let settings = worker.table().table.settings.workers.clone();
     let mut conn = ClientConn {
         stream,
@@ -228,12 +220,13 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, stream: TcpStream, peer: S
             Err(error) => {
                 let protocol = pipeline::listener_protocol(&table, listener);
                 let id = RequestId::new(protocol);
-                conn.send_error(protocol, &error, &id, Flow::Close, false)
-                    .await;
+                conn.send_error(protocol, &error, &id, Flow::Close, false).await;
                 conn.linger_close().await;
                 return;
             }
         };
+        // Fetched again: a reload may have landed while this connection sat idle.
+        let table = worker.table();
         match pipeline::handle(&worker, &table, &mut conn, head).await {
             Flow::KeepAlive if !worker.draining.get() => {}
             Flow::KeepAlive => return,

@@ -54,10 +54,7 @@ impl Method {
 
     /// RFC 9110 idempotent methods: a request that failed on a stale pooled connection may be retried.
     pub fn is_idempotent(self) -> bool {
-        matches!(
-            self,
-            Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options
-        )
+        matches!(self, Method::Get | Method::Head | Method::Put | Method::Delete | Method::Options)
     }
 }
 
@@ -80,15 +77,8 @@ pub fn is_hop_by_hop(name: &[u8]) -> bool {
 }
 
 /// Whether `name` is listed in any of the `Connection` header values.
-pub fn named_in_connection<'a>(
-    name: &[u8],
-    mut connection_values: impl Iterator<Item = &'a [u8]>,
-) -> bool {
-    connection_values.any(|value| {
-        value
-            .split(|&b| b == b',')
-            .any(|token| trim(token).eq_ignore_ascii_case(name))
-    })
+pub fn named_in_connection<'a>(name: &[u8], mut connection_values: impl Iterator<Item = &'a [u8]>) -> bool {
+    connection_values.any(|value| value.split(|&b| b == b',').any(|token| trim(token).eq_ignore_ascii_case(name)))
 }
 
 pub fn trim(mut s: &[u8]) -> &[u8] {

@@ -41,16 +41,10 @@ pub struct ResponseHead {
 }
 
 /// Parses a response head at the start of `buf`; `Ok(None)` means more bytes are needed.
-pub fn parse(
-    buf: &[u8],
-    head_request: bool,
-    max_bytes: usize,
-) -> Result<Option<ResponseHead>, ResponseHeadError> {
+pub fn parse(buf: &[u8], head_request: bool, max_bytes: usize) -> Result<Option<ResponseHead>, ResponseHeadError> {
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADER_COUNT_CEILING];
     let mut res = httparse::Response::new(&mut []);
-    let len = match httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut res, buf, &mut slots)
-    {
+    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut res, buf, &mut slots) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() >= max_bytes => {
             return Err(ResponseHeadError::TooLarge);
@@ -84,10 +78,7 @@ pub fn parse(
                 let part = trim(part);
                 let ok = !part.is_empty() && part.len() < 20 && part.iter().all(u8::is_ascii_digit);
                 let n: u64 = if ok {
-                    std::str::from_utf8(part)
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .ok_or(ResponseHeadError::Framing)?
+                    std::str::from_utf8(part).ok().and_then(|s| s.parse().ok()).ok_or(ResponseHeadError::Framing)?
                 } else {
                     return Err(ResponseHeadError::Framing);
                 };
@@ -98,12 +89,8 @@ pub fn parse(
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             transfer_encoding = true;
-            chunked = h
-                .value
-                .split(|&b| b == b',')
-                .map(trim)
-                .next_back()
-                .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
+            chunked =
+                h.value.split(|&b| b == b',').map(trim).next_back().is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in h.value.split(|&b| b == b',').map(trim) {
                 if token.eq_ignore_ascii_case(b"close") {
@@ -119,11 +106,7 @@ pub fn parse(
         ResponseFraming::Empty
     } else if transfer_encoding {
         // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length; a non-chunked coding runs to close.
-        if chunked {
-            ResponseFraming::Chunked
-        } else {
-            ResponseFraming::UntilClose
-        }
+        if chunked { ResponseFraming::Chunked } else { ResponseFraming::UntilClose }
     } else if let Some(n) = length {
         ResponseFraming::Length(n)
     } else {
@@ -133,15 +116,7 @@ pub fn parse(
         keep_alive = false;
     }
     let reason = span(res.reason.unwrap_or("").as_bytes());
-    Ok(Some(ResponseHead {
-        len,
-        status,
-        version_minor: version,
-        reason,
-        headers,
-        framing,
-        keep_alive,
-    }))
+    Ok(Some(ResponseHead { len, status, version_minor: version, reason, headers, framing, keep_alive }))
 }
 
 #[cfg(test)]
@@ -150,62 +125,24 @@ mod tests {
 
     #[test]
     fn parses_framing() {
-        let h = parse(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
-            false,
-            8192,
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(
-            (h.status, h.framing, h.keep_alive, h.len),
-            (200, ResponseFraming::Length(3), true, 38)
-        );
-        let h = parse(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-            false,
-            8192,
-        )
-        .unwrap()
-        .unwrap();
+        let h = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", false, 8192).unwrap().unwrap();
+        assert_eq!((h.status, h.framing, h.keep_alive, h.len), (200, ResponseFraming::Length(3), true, 38));
+        let h = parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, 8192).unwrap().unwrap();
         assert_eq!(h.framing, ResponseFraming::Chunked);
-        let h = parse(b"HTTP/1.0 200 OK\r\n\r\n", false, 8192)
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (h.framing, h.keep_alive),
-            (ResponseFraming::UntilClose, false)
-        );
-        let h = parse(b"HTTP/1.1 204 No Content\r\n\r\n", false, 8192)
-            .unwrap()
-            .unwrap();
+        let h = parse(b"HTTP/1.0 200 OK\r\n\r\n", false, 8192).unwrap().unwrap();
+        assert_eq!((h.framing, h.keep_alive), (ResponseFraming::UntilClose, false));
+        let h = parse(b"HTTP/1.1 204 No Content\r\n\r\n", false, 8192).unwrap().unwrap();
         assert_eq!(h.framing, ResponseFraming::Empty);
-        let h = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true, 8192)
-            .unwrap()
-            .unwrap();
+        let h = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true, 8192).unwrap().unwrap();
         assert_eq!(h.framing, ResponseFraming::Empty);
     }
 
     #[test]
     fn rejects_bad_heads() {
-        assert!(
-            parse(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
-                false,
-                8192
-            )
-            .is_err()
-        );
+        assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", false, 8192).is_err());
         assert!(parse(b"HTTP/1.1 200 OK\nX: y\r\n\r\n", false, 8192).is_err());
         assert!(parse(b"SSH-2.0-OpenSSH\r\n\r\n", false, 8192).is_err());
-        assert_eq!(
-            parse(b"HTTP/1.1 200 OK\r\nX: y", false, 10).unwrap_err(),
-            ResponseHeadError::TooLarge
-        );
-        assert!(
-            parse(b"HTTP/1.1 200 OK\r\nX: y", false, 8192)
-                .unwrap()
-                .is_none()
-        );
+        assert_eq!(parse(b"HTTP/1.1 200 OK\r\nX: y", false, 10).unwrap_err(), ResponseHeadError::TooLarge);
+        assert!(parse(b"HTTP/1.1 200 OK\r\nX: y", false, 8192).unwrap().is_none());
     }
 }

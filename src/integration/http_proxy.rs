@@ -31,18 +31,10 @@ use crate::runtime::worker::Worker;
 use crate::table::loaded::LoadedTable;
 use crate::table::{HttpProxy, UriPart};
 
-const TIMEOUT: GatewayError =
-    GatewayError::new(ResponseType::IntegrationTimeout, "integration timed out");
-const CONNECT_FAILED: GatewayError = GatewayError::new(
-    ResponseType::IntegrationFailure,
-    "cannot connect to upstream",
-);
-const SEND_FAILED: GatewayError = GatewayError::new(
-    ResponseType::IntegrationFailure,
-    "upstream closed while sending",
-);
-const TOO_LARGE: GatewayError =
-    GatewayError::new(ResponseType::RequestTooLarge, "request body over the limit");
+const TIMEOUT: GatewayError = GatewayError::new(ResponseType::IntegrationTimeout, "integration timed out");
+const CONNECT_FAILED: GatewayError = GatewayError::new(ResponseType::IntegrationFailure, "cannot connect to upstream");
+const SEND_FAILED: GatewayError = GatewayError::new(ResponseType::IntegrationFailure, "upstream closed while sending");
+const TOO_LARGE: GatewayError = GatewayError::new(ResponseType::RequestTooLarge, "request body over the limit");
 
 /// Where sending the request body failed.
 enum BodyFailure {
@@ -58,24 +50,13 @@ pub async fn forward(
     proxy: &HttpProxy,
 ) -> Result<Flow, GatewayError> {
     let head = req.head;
-    if let Framing::Length(n) = head.framing {
-        if n > req.limits.max_body_bytes {
-            return Err(TOO_LARGE);
-        }
-    }
     let settings = &table.table.settings;
     let addr = table.upstream_addrs[proxy.upstream as usize];
     let deadline = Instant::now() + Duration::from_millis(proxy.timeout_ms);
 
     let mut out = std::mem::take(&mut conn.wbuf);
     out.clear();
-    write_request_head(
-        &mut out,
-        conn,
-        req,
-        proxy,
-        &table.upstream_authorities[proxy.upstream as usize],
-    );
+    write_request_head(&mut out, conn, req, proxy, &table.upstream_authorities[proxy.upstream as usize]);
     // A body already fully buffered is sent with the head, which also makes the request replayable.
     let replayable = match head.framing {
         Framing::None => true,
@@ -95,30 +76,23 @@ pub async fn forward(
     let mut attempt = 0;
     let (up, response) = loop {
         attempt += 1;
-        let pooled = worker.pool.checkout(
-            addr,
-            Duration::from_millis(settings.upstream.pool_idle_timeout_ms),
-        );
+        // A request that cannot be retried first makes sure a pooled connection is still open.
+        let must_be_live = !(replayable && head.method.is_idempotent());
+        let idle_timeout = Duration::from_millis(settings.upstream.pool_idle_timeout_ms);
+        let pooled = worker.pool.checkout(addr, idle_timeout, must_be_live);
         let reused = pooled.is_some();
         let mut up = match pooled {
             Some(up) => up,
             None => {
-                connect(
-                    addr,
-                    deadline,
-                    settings.upstream.connect_timeout_ms,
-                    settings.workers.upstream_buffer_bytes,
-                )
-                .await?
+                connect(addr, deadline, settings.upstream.connect_timeout_ms, settings.workers.upstream_buffer_bytes)
+                    .await?
             }
         };
         let retry_ok = reused && replayable && head.method.is_idempotent() && attempt == 1;
-        let (res, buf) = monoio::time::timeout_at(deadline, up.stream.write_all(out))
-            .await
-            .unwrap_or_else(|_| {
-                // Timed out: the buffer went with the cancelled write.
-                (Err(std::io::ErrorKind::TimedOut.into()), Vec::new())
-            });
+        let (res, buf) = monoio::time::timeout_at(deadline, up.stream.write_all(out)).await.unwrap_or_else(|_| {
+            // Timed out: the buffer went with the cancelled write.
+            (Err(std::io::ErrorKind::TimedOut.into()), Vec::new())
+        });
         out = buf;
         match res {
             Ok(_) => {}
@@ -171,10 +145,7 @@ async fn connect(
     match monoio::time::timeout_at(connect_deadline, TcpStream::connect_addr(addr)).await {
         Ok(Ok(stream)) => {
             let _ = stream.set_nodelay(true);
-            Ok(UpstreamConn {
-                stream,
-                rbuf: BytesMut::with_capacity(buffer_bytes),
-            })
+            Ok(UpstreamConn { stream, rbuf: BytesMut::with_capacity(buffer_bytes) })
         }
         Ok(Err(_)) => Err(CONNECT_FAILED),
         Err(_) if connect_deadline < deadline => Err(CONNECT_FAILED),
@@ -182,13 +153,7 @@ async fn connect(
     }
 }
 
-fn write_request_head(
-    out: &mut Vec<u8>,
-    conn: &ClientConn,
-    req: &Request<'_>,
-    proxy: &HttpProxy,
-    authority: &str,
-) {
+fn write_request_head(out: &mut Vec<u8>, conn: &ClientConn, req: &Request<'_>, proxy: &HttpProxy, authority: &str) {
     let head = req.head;
     out.extend_from_slice(head.method_bytes());
     out.push(b' ');
@@ -265,12 +230,7 @@ async fn send_body(
     out: &mut Vec<u8>,
 ) -> Result<(), BodyFailure> {
     let body_timeout = Duration::from_millis(req.limits.body_timeout_ms);
-    let client_gone = || {
-        BodyFailure::Client(GatewayError::new(
-            ResponseType::BadRequest,
-            "client body ended early",
-        ))
-    };
+    let client_gone = || BodyFailure::Client(GatewayError::new(ResponseType::BadRequest, "client body ended early"));
     match req.head.framing {
         Framing::None => Ok(()),
         Framing::Length(mut remaining) => loop {
@@ -293,10 +253,7 @@ async fn send_body(
             let mut total = 0u64;
             loop {
                 let step = decoder.step(&conn.rbuf).map_err(|_| {
-                    BodyFailure::Client(GatewayError::new(
-                        ResponseType::BadRequest,
-                        "invalid chunked body",
-                    ))
+                    BodyFailure::Client(GatewayError::new(ResponseType::BadRequest, "invalid chunked body"))
                 })?;
                 if let Some((s, e)) = step.data {
                     total += (e - s) as u64;
@@ -309,8 +266,7 @@ async fn send_body(
                 if step.done {
                     out.extend_from_slice(body::LAST_CHUNK);
                 }
-                if step.done || (conn.rbuf.is_empty() && !out.is_empty()) || out.len() >= 64 * 1024
-                {
+                if step.done || (conn.rbuf.is_empty() && !out.is_empty()) || out.len() >= 64 * 1024 {
                     let (res, buf) = up.stream.write_all(std::mem::take(out)).await;
                     *out = buf;
                     out.clear();

@@ -2,18 +2,15 @@
 //!
 //! Cost: the response is written into the connection's reused buffer; no allocation, one write.
 
+use crate::error::GatewayError;
 use crate::http::conn::ClientConn;
 use crate::http::{Method, encode};
 use crate::pipeline::Request;
 use crate::response::{Flow, common_headers};
 use crate::table::Mock;
 
-pub async fn respond(conn: &mut ClientConn, req: &Request<'_>, mock: &Mock) -> Flow {
-    let mut flow = if req.head.keep_alive {
-        conn.discard_body(req.head, req.limits).await
-    } else {
-        Flow::Close
-    };
+pub async fn respond(conn: &mut ClientConn, req: &Request<'_>, mock: &Mock) -> Result<Flow, GatewayError> {
+    let mut flow = if req.head.keep_alive { conn.discard_body(req.head, req.limits).await? } else { Flow::Close };
     let out = &mut conn.wbuf;
     out.clear();
     encode::status_line(out, mock.status, b"");
@@ -37,5 +34,5 @@ pub async fn respond(conn: &mut ClientConn, req: &Request<'_>, mock: &Mock) -> F
     if conn.flush().await.is_err() {
         flow = Flow::Close;
     }
-    flow
+    Ok(flow)
 }

@@ -24,15 +24,22 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn checkout(&self, addr: SocketAddr, idle_timeout: Duration) -> Option<UpstreamConn> {
+    /// Takes the most recently used idle connection. With `check_live`, connections the upstream
+    /// has closed meanwhile are dropped first (one non-blocking `recv(MSG_PEEK)` each), for requests
+    /// that could not be retried on a stale connection.
+    pub fn checkout(&self, addr: SocketAddr, idle_timeout: Duration, check_live: bool) -> Option<UpstreamConn> {
         let mut idle = self.idle.borrow_mut();
         let stack = idle.get_mut(&addr)?;
-        let (conn, since) = stack.pop()?;
-        if since.elapsed() >= idle_timeout {
-            stack.clear();
-            return None;
+        while let Some((conn, since)) = stack.pop() {
+            if since.elapsed() >= idle_timeout {
+                stack.clear();
+                return None;
+            }
+            if !check_live || is_open(&conn) {
+                return Some(conn);
+            }
         }
-        Some(conn)
+        None
     }
 
     pub fn checkin(&self, addr: SocketAddr, conn: UpstreamConn, max_idle: usize) {
@@ -46,4 +53,16 @@ impl Pool {
     pub fn idle_count(&self) -> usize {
         self.idle.borrow().values().map(Vec::len).sum()
     }
+}
+
+/// An idle connection is open if reading would block: EOF, a reset, or unexpected bytes mean the
+/// upstream closed it (or broke framing) while it sat in the pool.
+fn is_open(conn: &UpstreamConn) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: the fd is open (owned by `conn.stream`); we read at most one byte into `byte`.
+    let n = unsafe {
+        libc::recv(conn.stream.as_raw_fd(), (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+    };
+    n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
 }

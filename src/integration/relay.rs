@@ -41,17 +41,13 @@ pub enum HeadFailure {
 impl HeadFailure {
     pub fn into_error(self) -> GatewayError {
         match self {
-            HeadFailure::Closed => GatewayError::new(
-                ResponseType::IntegrationFailure,
-                "upstream closed before responding",
-            ),
-            HeadFailure::Timeout => {
-                GatewayError::new(ResponseType::IntegrationTimeout, "integration timed out")
+            HeadFailure::Closed => {
+                GatewayError::new(ResponseType::IntegrationFailure, "upstream closed before responding")
             }
-            HeadFailure::Invalid => GatewayError::new(
-                ResponseType::IntegrationFailure,
-                "upstream sent an invalid response head",
-            ),
+            HeadFailure::Timeout => GatewayError::new(ResponseType::IntegrationTimeout, "integration timed out"),
+            HeadFailure::Invalid => {
+                GatewayError::new(ResponseType::IntegrationFailure, "upstream sent an invalid response head")
+            }
         }
     }
 }
@@ -102,9 +98,7 @@ async fn fill(up: &mut UpstreamConn) -> std::io::Result<usize> {
 }
 
 async fn fill_timeout(up: &mut UpstreamConn, timeout: Duration) -> std::io::Result<usize> {
-    monoio::time::timeout(timeout, fill(up))
-        .await
-        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+    monoio::time::timeout(timeout, fill(up)).await.unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
 }
 
 pub async fn relay(
@@ -117,21 +111,14 @@ pub async fn relay(
     addr: SocketAddr,
 ) -> Flow {
     let client_11 = req.head.version_minor == 1;
-    let length_known = matches!(
-        rh.framing,
-        ResponseFraming::Empty | ResponseFraming::Length(_)
-    );
+    let length_known = matches!(rh.framing, ResponseFraming::Empty | ResponseFraming::Length(_));
     let mut flow = if req.head.keep_alive && !worker.draining.get() && (client_11 || length_known) {
         Flow::KeepAlive
     } else {
         Flow::Close
     };
     // The request body was consumed by forwarding, so the connection is clean for the next request.
-    let chunk_to_client = client_11
-        && matches!(
-            rh.framing,
-            ResponseFraming::Chunked | ResponseFraming::UntilClose
-        );
+    let chunk_to_client = client_11 && matches!(rh.framing, ResponseFraming::Chunked | ResponseFraming::UntilClose);
     write_response_head(&mut conn.wbuf, req, &up, &rh, flow, chunk_to_client);
     up.rbuf.advance(rh.len);
     let body_timeout = Duration::from_millis(req.limits.body_timeout_ms);
@@ -151,10 +138,7 @@ pub async fn relay(
             }
         },
         ResponseFraming::Chunked => {
-            if relay_chunked(conn, &mut up, chunk_to_client, body_timeout)
-                .await
-                .is_err()
-            {
+            if relay_chunked(conn, &mut up, chunk_to_client, body_timeout).await.is_err() {
                 flow = Flow::Close;
                 false
             } else {
@@ -162,19 +146,14 @@ pub async fn relay(
             }
         }
         ResponseFraming::UntilClose => {
-            if relay_until_close(conn, &mut up, chunk_to_client, body_timeout)
-                .await
-                .is_err()
-            {
+            if relay_until_close(conn, &mut up, chunk_to_client, body_timeout).await.is_err() {
                 flow = Flow::Close;
             }
             false
         }
     };
     if upstream_clean && rh.keep_alive {
-        worker
-            .pool
-            .checkin(addr, up, settings.upstream.pool_idle_max_per_upstream);
+        worker.pool.checkin(addr, up, settings.upstream.pool_idle_max_per_upstream);
     }
     flow
 }
@@ -192,12 +171,8 @@ fn write_response_head(
     let rest = req.protocol == Protocol::Rest;
     out.clear();
     encode::status_line(out, rh.status, slice(rh.reason));
-    let connection_values = || {
-        rh.headers
-            .iter()
-            .filter(|(n, _)| slice(*n).eq_ignore_ascii_case(b"connection"))
-            .map(|&(_, v)| slice(v))
-    };
+    let connection_values =
+        || rh.headers.iter().filter(|(n, _)| slice(*n).eq_ignore_ascii_case(b"connection")).map(|&(_, v)| slice(v));
     let mut has_type = false;
     let mut head_length: Option<&[u8]> = None;
     for &(n, v) in &rh.headers {
@@ -206,20 +181,14 @@ fn write_response_head(
             head_length = Some(value);
         }
         let remap = rest
-            && [&b"connection"[..], b"content-length", b"date", b"server"]
-                .iter()
-                .any(|r| r.eq_ignore_ascii_case(name));
+            && [&b"connection"[..], b"content-length", b"date", b"server"].iter().any(|r| r.eq_ignore_ascii_case(name));
         if remap {
             out.extend_from_slice(b"x-amzn-Remapped-");
             encode::header(out, name, value);
             continue;
         }
         // Our own request id is authoritative; an upstream's header of the same name would duplicate it.
-        let id_header: &[u8] = if rest {
-            b"x-amzn-requestid"
-        } else {
-            b"apigw-requestid"
-        };
+        let id_header: &[u8] = if rest { b"x-amzn-requestid" } else { b"apigw-requestid" };
         if is_hop_by_hop(name)
             || name.eq_ignore_ascii_case(b"date")
             || name.eq_ignore_ascii_case(id_header)
@@ -251,12 +220,7 @@ fn write_response_head(
 }
 
 /// Relays a `Content-Length` body; `Ok(clean)` tells whether the upstream sent exactly that much.
-async fn relay_length(
-    conn: &mut ClientConn,
-    up: &mut UpstreamConn,
-    n: u64,
-    timeout: Duration,
-) -> Result<bool, ()> {
+async fn relay_length(conn: &mut ClientConn, up: &mut UpstreamConn, n: u64, timeout: Duration) -> Result<bool, ()> {
     let mut remaining = n;
     let first = (up.rbuf.len() as u64).min(remaining) as usize;
     if first <= COALESCE_MAX_BYTES {

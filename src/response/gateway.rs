@@ -23,44 +23,26 @@ pub struct Rendered {
 pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
     use ResponseType::*;
     let (status, message, error_type) = match (protocol, kind) {
-        (Protocol::Rest, MissingAuthenticationToken) => (
-            403,
-            "Missing Authentication Token",
-            "MissingAuthenticationTokenException",
-        ),
+        (Protocol::Rest, MissingAuthenticationToken) => {
+            (403, "Missing Authentication Token", "MissingAuthenticationTokenException")
+        }
         (Protocol::Http, MissingAuthenticationToken) => (404, "Not Found", ""),
         (_, BadRequest) => (400, "Bad Request", "BadRequestException"),
         (_, UriTooLong) => (414, "Request URI too long", "BadRequestException"),
-        (_, HeadersTooLarge) => (
-            431,
-            "Request Header Fields Too Large",
-            "BadRequestException",
-        ),
+        (_, HeadersTooLarge) => (431, "Request Header Fields Too Large", "BadRequestException"),
         (Protocol::Rest, RequestTooLarge) => (413, "Request Too Long", "RequestTooLargeException"),
         (Protocol::Http, RequestTooLarge) => (413, "Request Entity Too Large", ""),
         (_, NotImplemented) => (501, "Not Implemented", "BadRequestException"),
-        (Protocol::Rest, IntegrationTimeout) => (
-            504,
-            "Endpoint request timed out",
-            "InternalServerErrorException",
-        ),
+        (Protocol::Rest, IntegrationTimeout) => (504, "Endpoint request timed out", "InternalServerErrorException"),
         (Protocol::Http, IntegrationTimeout) => (503, "Service Unavailable", ""),
-        (Protocol::Rest, IntegrationFailure) => {
-            (502, "Internal server error", "InternalServerErrorException")
-        }
+        (Protocol::Rest, IntegrationFailure) => (502, "Internal server error", "InternalServerErrorException"),
         (Protocol::Http, IntegrationFailure) => (502, "Bad Gateway", ""),
-        (Protocol::Rest, Internal) => {
-            (500, "Internal server error", "InternalServerErrorException")
-        }
+        (Protocol::Rest, Internal) => (500, "Internal server error", "InternalServerErrorException"),
         (Protocol::Http, Internal) => (500, "Internal Server Error", ""),
     };
     // HTTP APIs carry no x-amzn-ErrorType (AWS-DG http-api-vs-rest: no gateway responses).
     let error_type = (protocol == Protocol::Rest && !error_type.is_empty()).then_some(error_type);
-    Rendered {
-        status,
-        message,
-        error_type,
-    }
+    Rendered { status, message, error_type }
 }
 
 /// Appends the complete error response (head and body) to `out`.
@@ -110,17 +92,8 @@ mod tests {
     #[test]
     fn http_apis_have_no_error_type() {
         let r = lookup(Protocol::Http, ResponseType::MissingAuthenticationToken);
-        assert_eq!(
-            (r.status, r.message, r.error_type),
-            (404, "Not Found", None)
-        );
-        assert_eq!(
-            lookup(Protocol::Http, ResponseType::IntegrationTimeout).status,
-            503
-        );
-        assert_eq!(
-            lookup(Protocol::Rest, ResponseType::IntegrationTimeout).status,
-            504
-        );
+        assert_eq!((r.status, r.message, r.error_type), (404, "Not Found", None));
+        assert_eq!(lookup(Protocol::Http, ResponseType::IntegrationTimeout).status, 503);
+        assert_eq!(lookup(Protocol::Rest, ResponseType::IntegrationTimeout).status, 504);
     }
 }

@@ -12,9 +12,7 @@ thread_local! {
 }
 
 fn seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     let local = 0u8;
     let addr = &local as *const u8 as u64;
     (nanos ^ addr.rotate_left(32) ^ u64::from(std::process::id())) | 1
@@ -62,8 +60,7 @@ impl RequestId {
                 Self { text, len: 36 }
             }
             Protocol::Http => {
-                const B64: &[u8; 64] =
-                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+                const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
                 // 11 random bytes → 15 characters and one `=`, as AWS's ids look.
                 let mut bits = 0u32;
                 let mut nbits = 0;
@@ -109,16 +106,10 @@ mod tests {
         let s = rest.as_str();
         assert_eq!(s.len(), 36);
         assert_eq!(s.as_bytes()[14], b'4', "UUID version 4: {s}");
-        assert_eq!(
-            s.split('-').map(str::len).collect::<Vec<_>>(),
-            [8, 4, 4, 4, 12]
-        );
+        assert_eq!(s.split('-').map(str::len).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
         let http = RequestId::new(Protocol::Http);
         assert_eq!(http.as_str().len(), 16);
         assert!(http.as_str().ends_with('='));
-        assert_ne!(
-            RequestId::new(Protocol::Rest).as_str(),
-            RequestId::new(Protocol::Rest).as_str()
-        );
+        assert_ne!(RequestId::new(Protocol::Rest).as_str(), RequestId::new(Protocol::Rest).as_str());
     }
 }

@@ -12,13 +12,11 @@ pub struct KeyError {
 }
 
 fn err(message: impl Into<String>, hint: &'static str) -> KeyError {
-    KeyError {
-        message: message.into(),
-        hint,
-    }
+    KeyError { message: message.into(), hint }
 }
 
-const KEY_HINT: &str = "a route key is `METHOD /path` (METHOD one of ANY GET HEAD POST PUT DELETE OPTIONS PATCH), or `$default`";
+const KEY_HINT: &str =
+    "a route key is `METHOD /path` (METHOD one of ANY GET HEAD POST PUT DELETE OPTIONS PATCH), or `$default`";
 
 pub fn parse_method(word: &str) -> Option<RouteMethod> {
     Some(match word {
@@ -43,16 +41,10 @@ pub fn parse(key: &str) -> Result<(RouteKey, Vec<String>), KeyError> {
         return Err(err(format!("route key `{key}` has no method"), KEY_HINT));
     };
     let Some(method) = parse_method(method_word) else {
-        return Err(err(
-            format!("`{method_word}` is not a route method"),
-            KEY_HINT,
-        ));
+        return Err(err(format!("`{method_word}` is not a route method"), KEY_HINT));
     };
     if !path.starts_with('/') {
-        return Err(err(
-            format!("route path `{path}` does not start with `/`"),
-            KEY_HINT,
-        ));
+        return Err(err(format!("route path `{path}` does not start with `/`"), KEY_HINT));
     }
     let mut segments = Vec::new();
     let mut params: Vec<String> = Vec::new();
@@ -70,9 +62,7 @@ pub fn parse(key: &str) -> Result<(RouteKey, Vec<String>), KeyError> {
                     }
                     if matches!(segment, Segment::Greedy(_)) && i + 1 != parts.len() {
                         return Err(err(
-                            format!(
-                                "greedy parameter `{{{name}+}}` must be the last segment of `{path}`"
-                            ),
+                            format!("greedy parameter `{{{name}+}}` must be the last segment of `{path}`"),
                             "AWS allows `{proxy+}` only at the end of a path",
                         ));
                     }
@@ -88,38 +78,24 @@ pub fn parse(key: &str) -> Result<(RouteKey, Vec<String>), KeyError> {
 
 fn parse_segment(part: &str) -> Result<Segment, KeyError> {
     if part.is_empty() {
-        return Err(err(
-            "route path has an empty segment (`//` or a trailing `/`)",
-            "remove the extra `/`",
-        ));
+        return Err(err("route path has an empty segment (`//` or a trailing `/`)", "remove the extra `/`"));
     }
     if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
         let (name, greedy) = match inner.strip_suffix('+') {
             Some(name) => (name, true),
             None => (inner, false),
         };
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-        {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') {
             return Err(err(
                 format!("`{part}` is not a valid path parameter"),
                 "parameter names use letters, digits, `_`, `-` and `.`, as in `{id}` or `{proxy+}`",
             ));
         }
-        return Ok(if greedy {
-            Segment::Greedy(name.to_owned())
-        } else {
-            Segment::Param(name.to_owned())
-        });
+        return Ok(if greedy { Segment::Greedy(name.to_owned()) } else { Segment::Param(name.to_owned()) });
     }
     if let Some(bad) = part.bytes().find(|&b| !is_path_char(b)) {
         return Err(err(
-            format!(
-                "route path segment `{part}` has the character `{}`",
-                bad as char
-            ),
+            format!("route path segment `{part}` has the character `{}`", bad as char),
             "a literal segment may hold letters, digits and `-._~!$&'()*+,;=:@%`; a parameter is written `{name}`",
         ));
     }
@@ -139,9 +115,7 @@ mod tests {
     fn parses_literal_param_and_greedy() {
         let (key, params) = parse("GET /pets/{id}/toys/{rest+}").unwrap();
         assert_eq!(params, ["id", "rest"]);
-        let RouteKey::Path { method, segments } = key else {
-            panic!("not a path key")
-        };
+        let RouteKey::Path { method, segments } = key else { panic!("not a path key") };
         assert_eq!(method, RouteMethod::Get);
         assert_eq!(
             segments,
@@ -156,13 +130,7 @@ mod tests {
 
     #[test]
     fn root_and_default() {
-        assert_eq!(
-            parse("ANY /").unwrap().0,
-            RouteKey::Path {
-                method: RouteMethod::Any,
-                segments: vec![]
-            }
-        );
+        assert_eq!(parse("ANY /").unwrap().0, RouteKey::Path { method: RouteMethod::Any, segments: vec![] });
         assert_eq!(parse("$default").unwrap().0, RouteKey::Default);
     }
 

@@ -93,20 +93,13 @@ pub struct Conflict {
 
 impl Router {
     pub fn build(routes: &[Route], ignore_trailing_slash: bool) -> Result<Router, Conflict> {
-        let mut router = Router {
-            nodes: vec![Node::default()],
-            default_route: None,
-            ignore_trailing_slash,
-        };
+        let mut router = Router { nodes: vec![Node::default()], default_route: None, ignore_trailing_slash };
         for (index, route) in routes.iter().enumerate() {
             let index = index as u32;
             match &route.parsed {
                 RouteKey::Default => match router.default_route {
                     Some(first) => {
-                        return Err(Conflict {
-                            first,
-                            second: index,
-                        });
+                        return Err(Conflict { first, second: index });
                     }
                     None => router.default_route = Some(index),
                 },
@@ -119,28 +112,17 @@ impl Router {
         Ok(router)
     }
 
-    fn insert(
-        &mut self,
-        method: RouteMethod,
-        segments: &[Segment],
-        route: u32,
-    ) -> Result<(), Conflict> {
+    fn insert(&mut self, method: RouteMethod, segments: &[Segment], route: u32) -> Result<(), Conflict> {
         let mut node = 0usize;
         for segment in segments {
             match segment {
                 Segment::Literal(text) => {
-                    let found = self.nodes[node]
-                        .literals
-                        .iter()
-                        .find(|(t, _)| **t == *text.as_bytes())
-                        .map(|l| l.1);
+                    let found = self.nodes[node].literals.iter().find(|(t, _)| **t == *text.as_bytes()).map(|l| l.1);
                     node = match found {
                         Some(child) => child as usize,
                         None => {
                             let child = self.push_node();
-                            self.nodes[node]
-                                .literals
-                                .push((text.as_bytes().into(), child as u32));
+                            self.nodes[node].literals.push((text.as_bytes().into(), child as u32));
                             child
                         }
                     };
@@ -159,20 +141,11 @@ impl Router {
                     return self.nodes[node]
                         .greedy
                         .insert(method, route)
-                        .map_err(|first| Conflict {
-                            first,
-                            second: route,
-                        });
+                        .map_err(|first| Conflict { first, second: route });
                 }
             }
         }
-        self.nodes[node]
-            .methods
-            .insert(method, route)
-            .map_err(|first| Conflict {
-                first,
-                second: route,
-            })
+        self.nodes[node].methods.insert(method, route).map_err(|first| Conflict { first, second: route })
     }
 
     fn push_node(&mut self) -> usize {
@@ -196,20 +169,10 @@ impl Router {
         if let Some(route) = self.walk(0, path, start, method, &mut captures) {
             return Some(Match { route, captures });
         }
-        self.default_route.map(|route| Match {
-            route,
-            captures: Captures::new(),
-        })
+        self.default_route.map(|route| Match { route, captures: Captures::new() })
     }
 
-    fn walk(
-        &self,
-        node: usize,
-        path: &[u8],
-        start: Option<usize>,
-        method: Method,
-        caps: &mut Captures,
-    ) -> Option<u32> {
+    fn walk(&self, node: usize, path: &[u8], start: Option<usize>, method: Method, caps: &mut Captures) -> Option<u32> {
         let here = &self.nodes[node];
         let Some(start) = start else {
             return here.methods.pick(method);
@@ -219,10 +182,7 @@ impl Router {
             Some(slash) => (&rest[..slash], Some(start + slash + 1)),
             None => (rest, None),
         };
-        if let Ok(i) = here
-            .literals
-            .binary_search_by(|(text, _)| (**text).cmp(segment))
-        {
+        if let Ok(i) = here.literals.binary_search_by(|(text, _)| (**text).cmp(segment)) {
             if let Some(found) = self.walk(here.literals[i].1 as usize, path, next, method, caps) {
                 return Some(found);
             }

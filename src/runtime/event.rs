@@ -22,10 +22,7 @@ impl LocalEvent {
 
     /// Resolves at the next [`notify`](Self::notify) after this call.
     pub fn wait(&self) -> Wait<'_> {
-        Wait {
-            event: self,
-            seen: self.generation.get(),
-        }
+        Wait { event: self, seen: self.generation.get() }
     }
 }
 

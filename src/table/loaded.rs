@@ -11,17 +11,9 @@ use crate::route::Router;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("api `{api}`: routes `{first}` and `{second}` have the same method and path")]
-    RouteConflict {
-        api: String,
-        first: String,
-        second: String,
-    },
+    RouteConflict { api: String, first: String, second: String },
     #[error("upstream `{host}:{port}` does not resolve: {reason}")]
-    Resolve {
-        host: String,
-        port: u16,
-        reason: String,
-    },
+    Resolve { host: String, port: u16, reason: String },
 }
 
 #[derive(Debug)]
@@ -40,22 +32,16 @@ impl LoadedTable {
         let mut routers = Vec::with_capacity(table.apis.len());
         for api in &table.apis {
             let router =
-                Router::build(&api.routes, api.protocol == Protocol::Rest).map_err(|c| {
-                    LoadError::RouteConflict {
-                        api: api.name.clone(),
-                        first: api.routes[c.first as usize].key.clone(),
-                        second: api.routes[c.second as usize].key.clone(),
-                    }
+                Router::build(&api.routes, api.protocol == Protocol::Rest).map_err(|c| LoadError::RouteConflict {
+                    api: api.name.clone(),
+                    first: api.routes[c.first as usize].key.clone(),
+                    second: api.routes[c.second as usize].key.clone(),
                 })?;
             routers.push(router);
         }
         let mut upstream_addrs = Vec::with_capacity(table.upstreams.len());
         for up in &table.upstreams {
-            let resolve_err = |reason: String| LoadError::Resolve {
-                host: up.host.clone(),
-                port: up.port,
-                reason,
-            };
+            let resolve_err = |reason: String| LoadError::Resolve { host: up.host.clone(), port: up.port, reason };
             let host = up.host.trim_start_matches('[').trim_end_matches(']');
             let addr = (host, up.port)
                 .to_socket_addrs()
@@ -65,12 +51,7 @@ impl LoadedTable {
             upstream_addrs.push(addr);
         }
         let upstream_authorities = table.upstreams.iter().map(|u| u.authority()).collect();
-        Ok(LoadedTable {
-            table,
-            routers,
-            upstream_addrs,
-            upstream_authorities,
-        })
+        Ok(LoadedTable { table, routers, upstream_addrs, upstream_authorities })
     }
 
     pub fn route_count(&self) -> usize {

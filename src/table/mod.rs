@@ -195,11 +195,7 @@ pub struct Upstream {
 impl Upstream {
     /// The `Host` header value sent upstream.
     pub fn authority(&self) -> String {
-        if self.port == 80 {
-            self.host.clone()
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        if self.port == 80 { self.host.clone() } else { format!("{}:{}", self.host, self.port) }
     }
 }
 

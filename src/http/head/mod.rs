@@ -83,9 +83,7 @@ impl RequestHead {
     }
     /// Values of every header called `name` (case-insensitive).
     pub fn values<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.headers()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.headers().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
     pub fn first<'a>(&'a self, name: &'a [u8]) -> Option<&'a [u8]> {
         self.values(name).next()
@@ -95,17 +93,10 @@ impl RequestHead {
         let host = self.slice(self.host?);
         if host.starts_with(b"[") {
             // IPv6 literal: keep the brackets, drop a port after them.
-            let end = host
-                .iter()
-                .position(|&b| b == b']')
-                .map_or(host.len(), |i| i + 1);
+            let end = host.iter().position(|&b| b == b']').map_or(host.len(), |i| i + 1);
             return Some(&host[..end]);
         }
-        Some(
-            host.iter()
-                .position(|&b| b == b':')
-                .map_or(host, |i| &host[..i]),
-        )
+        Some(host.iter().position(|&b| b == b':').map_or(host, |i| &host[..i]))
     }
 }
 
@@ -155,33 +146,21 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
         Ok(httparse::Status::Partial) => {
             let line_done = buf.contains(&b'\n');
             if !line_done && buf.len() > limits.max_uri_bytes + 32 {
-                return Err(GatewayError::new(
-                    ResponseType::UriTooLong,
-                    "request line over the URI limit",
-                ));
+                return Err(GatewayError::new(ResponseType::UriTooLong, "request line over the URI limit"));
             }
             if buf.len() >= limits.max_header_bytes {
-                return Err(GatewayError::new(
-                    ResponseType::HeadersTooLarge,
-                    "header section over the limit",
-                ));
+                return Err(GatewayError::new(ResponseType::HeadersTooLarge, "header section over the limit"));
             }
             return Ok(None);
         }
         Err(httparse::Error::TooManyHeaders) => {
-            return Err(GatewayError::new(
-                ResponseType::HeadersTooLarge,
-                "more header lines than allowed",
-            ));
+            return Err(GatewayError::new(ResponseType::HeadersTooLarge, "more header lines than allowed"));
         }
         Err(httparse::Error::Version) => return Err(bad("unsupported HTTP version")),
         Err(_) => return Err(bad("malformed request head")),
     };
     if len > limits.max_header_bytes {
-        return Err(GatewayError::new(
-            ResponseType::HeadersTooLarge,
-            "header section over the limit",
-        ));
+        return Err(GatewayError::new(ResponseType::HeadersTooLarge, "header section over the limit"));
     }
     check_line_ends(&buf[..len])?;
     let base = buf.as_ptr() as usize;
@@ -193,24 +172,16 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
         return Err(bad("incomplete request line"));
     };
     if target.len() > limits.max_uri_bytes {
-        return Err(GatewayError::new(
-            ResponseType::UriTooLong,
-            "request target over the URI limit",
-        ));
+        return Err(GatewayError::new(ResponseType::UriTooLong, "request target over the URI limit"));
     }
     if !target.starts_with('/') {
         return Err(bad("request target is not in origin form"));
     }
-    if target
-        .bytes()
-        .any(|b| b == b'#' || !(0x21..0x7f).contains(&b))
-    {
+    if target.bytes().any(|b| b == b'#' || !(0x21..0x7f).contains(&b)) {
         return Err(bad("request target has a byte that is not allowed"));
     }
     let target_span = span(target.as_bytes());
-    let path_end = target
-        .find('?')
-        .map_or(target_span.1, |q| target_span.0 + q as u32);
+    let path_end = target.find('?').map_or(target_span.1, |q| target_span.0 + q as u32);
 
     let mut index = HeadIndex {
         len,
@@ -256,10 +227,7 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
                 } else if coding.is_empty() {
                     return Err(bad("empty transfer coding"));
                 } else {
-                    return Err(GatewayError::new(
-                        ResponseType::NotImplemented,
-                        "unsupported transfer coding",
-                    ));
+                    return Err(GatewayError::new(ResponseType::NotImplemented, "unsupported transfer coding"));
                 }
             }
         } else if name.eq_ignore_ascii_case(b"connection") {
@@ -270,9 +238,7 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
                     index.keep_alive = true;
                 }
             }
-        } else if name.eq_ignore_ascii_case(b"expect")
-            && trim(h.value).eq_ignore_ascii_case(b"100-continue")
-        {
+        } else if name.eq_ignore_ascii_case(b"expect") && trim(h.value).eq_ignore_ascii_case(b"100-continue") {
             index.expect_continue = version == 1;
         }
     }
@@ -291,11 +257,7 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
         }
         index.framing = Framing::Chunked;
     } else if let Some(n) = content_length {
-        index.framing = if n == 0 {
-            Framing::None
-        } else {
-            Framing::Length(n)
-        };
+        index.framing = if n == 0 { Framing::None } else { Framing::Length(n) };
     }
     Ok(Some(index))
 }
@@ -320,9 +282,7 @@ fn parse_length(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    digits.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
+    digits.iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
 }
 
 #[cfg(test)]

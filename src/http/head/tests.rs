@@ -1,10 +1,6 @@
 use super::*;
 
-const LIMITS: HeadLimits = HeadLimits {
-    max_header_bytes: 10240,
-    max_header_count: 100,
-    max_uri_bytes: 8192,
-};
+const LIMITS: HeadLimits = HeadLimits { max_header_bytes: 10240, max_header_count: 100, max_uri_bytes: 8192 };
 
 fn parse_all(raw: &[u8]) -> Result<RequestHead, GatewayError> {
     match parse(raw, &LIMITS)? {
@@ -22,10 +18,7 @@ fn kind(raw: &[u8]) -> ResponseType {
 
 #[test]
 fn parses_a_simple_get() {
-    let head = parse_all(
-        b"GET /pets/7?x=1&y=2 HTTP/1.1\r\nHost: example.com:8080\r\nAccept: */*\r\n\r\nBODY",
-    )
-    .unwrap();
+    let head = parse_all(b"GET /pets/7?x=1&y=2 HTTP/1.1\r\nHost: example.com:8080\r\nAccept: */*\r\n\r\nBODY").unwrap();
     assert_eq!(head.bytes.len(), 69);
     assert_eq!(head.method, Method::Get);
     assert_eq!(head.path(), b"/pets/7");
@@ -38,18 +31,12 @@ fn parses_a_simple_get() {
 
 #[test]
 fn partial_until_blank_line() {
-    assert!(
-        parse(b"GET / HTTP/1.1\r\nHost: a\r\n", &LIMITS)
-            .unwrap()
-            .is_none()
-    );
+    assert!(parse(b"GET / HTTP/1.1\r\nHost: a\r\n", &LIMITS).unwrap().is_none());
 }
 
 #[test]
 fn framing_and_connection() {
-    let h =
-        parse_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\n")
-            .unwrap();
+    let h = parse_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\n").unwrap();
     assert_eq!(h.framing, Framing::Length(5));
     assert!(!h.keep_alive);
     let h = parse_all(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
@@ -58,10 +45,7 @@ fn framing_and_connection() {
     assert!(!h.keep_alive, "HTTP/1.0 closes by default");
     let h = parse_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap();
     assert!(h.keep_alive);
-    let h = parse_all(
-        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\nExpect: 100-continue\r\n\r\n",
-    )
-    .unwrap();
+    let h = parse_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\nExpect: 100-continue\r\n\r\n").unwrap();
     assert_eq!(h.framing, Framing::Length(3));
     assert!(h.expect_continue);
 }
@@ -101,14 +85,8 @@ fn limits() {
     let long_uri = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
     assert_eq!(kind(long_uri.as_bytes()), ResponseType::UriTooLong);
     let unfinished = format!("GET /{}", "a".repeat(9000));
-    assert_eq!(
-        parse(unfinished.as_bytes(), &LIMITS).unwrap_err().kind,
-        ResponseType::UriTooLong
-    );
-    let big = format!(
-        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
-        "b".repeat(11000)
-    );
+    assert_eq!(parse(unfinished.as_bytes(), &LIMITS).unwrap_err().kind, ResponseType::UriTooLong);
+    let big = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "b".repeat(11000));
     assert_eq!(kind(big.as_bytes()), ResponseType::HeadersTooLarge);
     let many: String = (0..101).map(|i| format!("X{i}: y\r\n")).collect();
     let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n");

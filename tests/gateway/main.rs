@@ -1,0 +1,8 @@
+//! Black-box tests: the real `portico` binary on loopback, real sockets, a real upstream.
+//! Behaviour tests run on both I/O drivers (io_uring and the epoll fallback).
+
+mod lifecycle;
+mod malformed;
+mod proxy;
+mod routing;
+mod support;

@@ -1,0 +1,198 @@
+//! HTTP proxy integration: what the upstream receives, what the client gets back, failures, pooling.
+
+use std::time::Duration;
+
+use crate::support::*;
+
+fn start(protocol: &str, upstream: &Upstream, driver: Driver) -> Gateway {
+    Gateway::start(&proxy_config(protocol, upstream.addr, ""), driver)
+}
+
+#[test]
+fn proxies_path_params_query_and_forwarding_headers() {
+    for driver in DRIVERS {
+        let up = Upstream::start(|_| ok_json(r#"{"id":7}"#));
+        let gw = start("http", &up, driver);
+        let r = gw.send(
+            b"GET /prod/pets/a%20b?x=1&y=%2F HTTP/1.1\r\nHost: api.test\r\nX-Forwarded-For: 10.0.0.1\r\nConnection: keep-alive, X-Secret\r\nX-Secret: hop\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nX-Custom: kept\r\n\r\n",
+        );
+        assert_eq!(r.status, 200, "{driver:?}");
+        assert_eq!(r.text(), r#"{"id":7}"#);
+        assert_eq!(r.header("server"), Some("test-upstream"), "end-to-end response headers pass through (HTTP API)");
+        assert_eq!(r.header("apigw-requestid").map(str::len), Some(16));
+        let seen = up.last();
+        assert_eq!(seen.target, "/pets/a%20b?from=gw&x=1&y=%2F", "path parameter kept encoded, queries joined");
+        assert_eq!(seen.header("host"), Some(up.addr.to_string().as_str()));
+        assert_eq!(seen.header("x-forwarded-for"), Some("10.0.0.1, 127.0.0.1"));
+        assert_eq!(seen.header("x-forwarded-proto"), Some("http"));
+        assert_eq!(seen.header("x-forwarded-port"), Some(gw.port.to_string().as_str()));
+        assert_eq!(seen.header("x-custom"), Some("kept"));
+        for hop in ["connection", "keep-alive", "te", "x-secret"] {
+            assert!(!seen.has(hop), "{hop} must not be forwarded ({driver:?})");
+        }
+    }
+}
+
+#[test]
+fn greedy_proxy_and_request_bodies() {
+    for driver in DRIVERS {
+        let up = Upstream::start(|s| {
+            let body = String::from_utf8_lossy(&s.body).into_owned();
+            Reply::Raw(format!("HTTP/1.1 201 Created\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes())
+        });
+        let gw = start("http", &up, driver);
+        let mut c = gw.connect();
+        // Content-Length body.
+        c.send(b"POST /prod/orders/1/items HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world");
+        let r = c.read_response().unwrap();
+        assert_eq!((r.status, r.text().as_str()), (201, "hello world"));
+        assert_eq!(up.last().target, "/orders/1/items");
+        // Chunked body, sent in pieces, on the same connection.
+        c.send(b"PUT /prod/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+        std::thread::sleep(Duration::from_millis(50));
+        c.send(b"6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n");
+        let r = c.read_response().unwrap();
+        assert_eq!(r.text(), "hello world");
+        assert_eq!(up.last().header("transfer-encoding"), Some("chunked"));
+        // A large body streamed across many reads.
+        let big = "z".repeat(300_000);
+        c.send(format!("POST /prod/big HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n{big}", big.len()).as_bytes());
+        let r = c.read_response().unwrap();
+        assert_eq!(r.body.len(), 300_000, "{driver:?}");
+        // Expect: 100-continue gets an interim response before the body is sent.
+        c.send(b"POST /prod/e HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+        let interim = c.read_response().unwrap();
+        assert_eq!(interim.status, 100);
+        c.send(b"ok");
+        assert_eq!(c.read_response().unwrap().text(), "ok");
+        assert!(!up.last().has("expect"));
+    }
+}
+
+#[test]
+fn response_framings_are_relayed() {
+    for driver in DRIVERS {
+        let up = Upstream::start(|s| match s.target.as_str() {
+            "/chunked" => Reply::Raw(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n".to_vec(),
+            ),
+            "/close" => Reply::RawClose(b"HTTP/1.1 200 OK\r\n\r\nuntil close".to_vec()),
+            "/204" => Reply::Raw(b"HTTP/1.1 204 No Content\r\n\r\n".to_vec()),
+            "/interim" => {
+                Reply::Raw(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi".to_vec())
+            }
+            "/big" => {
+                let body = "y".repeat(1_000_000);
+                Reply::Raw(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes())
+            }
+            _ => ok_json("{}"),
+        });
+        let gw = start("http", &up, driver);
+        let mut c = gw.connect();
+        for (path, want) in [
+            ("/chunked", "abcdefg"),
+            ("/close", "until close"),
+            ("/204", ""),
+            ("/interim", "hi"),
+            ("/chunked", "abcdefg"),
+        ] {
+            c.send(format!("GET /prod{path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+            let r = c.read_response().unwrap();
+            assert_eq!(r.text(), want, "{path} {driver:?}");
+            if path == "/close" || path == "/chunked" {
+                assert_eq!(r.header("transfer-encoding"), Some("chunked"), "{path}: re-framed for HTTP/1.1");
+            }
+        }
+        let r = gw.get("/prod/big");
+        assert_eq!(r.body.len(), 1_000_000);
+        // HTTP/1.0 client: a close-delimited body, not chunks.
+        let r = gw.send(b"GET /prod/chunked HTTP/1.0\r\n\r\n");
+        assert_eq!(r.text(), "abcdefg");
+        assert!(r.header("transfer-encoding").is_none());
+        // HEAD: headers only.
+        let mut c = gw.connect();
+        c.send(b"HEAD /prod/big HTTP/1.1\r\nHost: a\r\n\r\n");
+        let r = c.read_response_for(true).unwrap();
+        assert_eq!(r.header("content-length"), Some("1000000"));
+    }
+}
+
+#[test]
+fn upstream_failures_map_to_aws_errors() {
+    for (protocol, timeout_status, timeout_body, failure_body) in [
+        ("rest", 504, r#"{"message":"Endpoint request timed out"}"#, r#"{"message":"Internal server error"}"#),
+        ("http", 503, r#"{"message":"Service Unavailable"}"#, r#"{"message":"Bad Gateway"}"#),
+    ] {
+        let up = Upstream::start(|s| match s.target.as_str() {
+            "/slow" => Reply::After(Duration::from_millis(2000), Box::new(ok_json("{}"))),
+            "/reset" => Reply::Close,
+            "/garbage" => Reply::RawClose(b"SSH-2.0-nope\r\n\r\n".to_vec()),
+            _ => ok_json("{}"),
+        });
+        let gw = start(protocol, &up, Driver::Uring);
+        let r = gw.get("/prod/slow");
+        assert_eq!((r.status, r.text().as_str()), (timeout_status, timeout_body), "{protocol}");
+        if protocol == "rest" {
+            assert_eq!(r.header("x-amzn-ErrorType"), Some("InternalServerErrorException"));
+            assert_eq!(r.header("x-amzn-RequestId").map(str::len), Some(36));
+        } else {
+            assert!(r.header("x-amzn-ErrorType").is_none());
+        }
+        for path in ["/prod/reset", "/prod/garbage"] {
+            let r = gw.get(path);
+            assert_eq!((r.status, r.text().as_str()), (502, failure_body), "{protocol} {path}");
+        }
+        // Nothing listens on the upstream port: connection refused.
+        let dead = free_port();
+        let cfg = proxy_config(protocol, format!("127.0.0.1:{dead}").parse().unwrap(), "");
+        let gw2 = Gateway::start(&cfg, Driver::Uring);
+        let r = gw2.get("/prod/anything");
+        assert_eq!((r.status, r.text().as_str()), (502, failure_body));
+    }
+}
+
+#[test]
+fn keep_alive_pool_reuses_and_retries_stale_connections() {
+    for driver in DRIVERS {
+        // The upstream closes every connection after its second response (like a server with a
+        // short keep-alive limit), without saying so.
+        let up = Upstream::start(|s| {
+            let n = s.target.trim_start_matches("/n").parse::<usize>().unwrap_or(0);
+            let body = format!("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            if n % 2 == 1 { Reply::RawClose(body.into_bytes()) } else { Reply::Raw(body.into_bytes()) }
+        });
+        let gw = start("http", &up, driver);
+        for n in 0..6 {
+            let r = gw.get(&format!("/prod/n{n}"));
+            assert_eq!(r.status, 200, "request {n} {driver:?}: {}", r.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let seen = up.seen();
+        let conns: std::collections::BTreeSet<usize> = seen.iter().map(|s| s.connection).collect();
+        assert_eq!(conns.len(), 3, "two requests per upstream connection: the pool reused them ({driver:?})");
+        // A POST cannot be retried, so a pooled connection the upstream closed is detected before
+        // use: the POST goes out once, on a live connection, and succeeds.
+        std::thread::sleep(Duration::from_millis(50));
+        let before = up.seen().len();
+        let r = gw.send(b"POST /prod/n1 HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx");
+        assert_eq!(r.status, 200, "{driver:?}: {}", r.text());
+        assert_eq!(up.seen().len(), before + 1);
+    }
+}
+
+#[test]
+fn rest_api_remaps_upstream_headers() {
+    let up = Upstream::start(|_| {
+        Reply::Raw(
+            b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nContent-Length: 2\r\n\r\nhi"
+                .to_vec(),
+        )
+    });
+    let gw = start("rest", &up, Driver::Uring);
+    let r = gw.get("/prod/x");
+    assert_eq!(r.header("x-amzn-Remapped-Server"), Some("nginx"));
+    assert_eq!(r.header("x-amzn-Remapped-Date"), Some("Mon, 01 Jan 2024 00:00:00 GMT"));
+    assert_eq!(r.header("Content-Type"), Some("application/json"), "REST adds a default content type");
+    assert_eq!(r.header_count("date"), 1);
+    assert_eq!(r.text(), "hi");
+}
