@@ -57,11 +57,11 @@ pub async fn handle(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn,
 
     // Step 3 — integration, for bodies within the limit (10 MB by default, like AWS).
     let id = RequestId::new(protocol);
-    if let Framing::Length(n) = head.framing {
-        if n > limits.max_body_bytes {
-            let error = GatewayError::new(ResponseType::RequestTooLarge, "request body over the limit");
-            return conn.send_error(protocol, &error, &id, Flow::Close, head_only).await;
-        }
+    if let Framing::Length(n) = head.framing
+        && n > limits.max_body_bytes
+    {
+        let error = GatewayError::new(ResponseType::RequestTooLarge, "request body over the limit");
+        return conn.send_error(protocol, &error, &id, Flow::Close, head_only).await;
     }
     let request = Request { head: &head, id, protocol, routed_path, captures: &matched.captures, limits };
     let stage = &api.stages[target.stage as usize];

@@ -125,7 +125,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
             .iter()
             .map(|m| Mapping { base_path: m.base_path.clone(), api: m.api as u32, stage: m.stage as u32 })
             .collect();
-        mappings.sort_by(|a, b| b.base_path.len().cmp(&a.base_path.len()));
+        mappings.sort_by_key(|m| std::cmp::Reverse(m.base_path.len()));
         domains.push(Domain { name: d.name.value.clone(), mappings });
         let addrs = if d.listen.is_empty() { &config.listen } else { &d.listen };
         for addr in addrs {

@@ -11,11 +11,12 @@ pub fn path_params(template: &str) -> Vec<String> {
     let bytes = template.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'{' && (i == 0 || bytes[i - 1] != b'$') {
-            if let Some(end) = template[i..].find('}') {
-                out.push(template[i + 1..i + end].trim_end_matches('+').to_owned());
-                i += end;
-            }
+        if bytes[i] == b'{'
+            && (i == 0 || bytes[i - 1] != b'$')
+            && let Some(end) = template[i..].find('}')
+        {
+            out.push(template[i + 1..i + end].trim_end_matches('+').to_owned());
+            i += end;
         }
         i += 1;
     }

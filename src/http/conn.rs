@@ -79,11 +79,11 @@ impl ClientConn {
         };
         let mut deadline: Option<Instant> = None;
         loop {
-            if !self.rbuf.is_empty() {
-                if let Some(index) = head::parse(&self.rbuf, &head_limits)? {
-                    let bytes = self.rbuf.split_to(index.len).freeze();
-                    return Ok(Some(index.into_head(bytes)));
-                }
+            if !self.rbuf.is_empty()
+                && let Some(index) = head::parse(&self.rbuf, &head_limits)?
+            {
+                let bytes = self.rbuf.split_to(index.len).freeze();
+                return Ok(Some(index.into_head(bytes)));
             }
             let idle = self.rbuf.is_empty();
             let timeout = if idle {

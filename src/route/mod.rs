@@ -182,10 +182,10 @@ impl Router {
             Some(slash) => (&rest[..slash], Some(start + slash + 1)),
             None => (rest, None),
         };
-        if let Ok(i) = here.literals.binary_search_by(|(text, _)| (**text).cmp(segment)) {
-            if let Some(found) = self.walk(here.literals[i].1 as usize, path, next, method, caps) {
-                return Some(found);
-            }
+        if let Ok(i) = here.literals.binary_search_by(|(text, _)| (**text).cmp(segment))
+            && let Some(found) = self.walk(here.literals[i].1 as usize, path, next, method, caps)
+        {
+            return Some(found);
         }
         if let (Some(child), false) = (here.param, segment.is_empty()) {
             caps.push((start as u32, (start + segment.len()) as u32));
@@ -194,11 +194,12 @@ impl Router {
             }
             caps.pop();
         }
-        if !here.greedy.is_empty() && !rest.is_empty() {
-            if let Some(found) = here.greedy.pick(method) {
-                caps.push((start as u32, path.len() as u32));
-                return Some(found);
-            }
+        if !here.greedy.is_empty()
+            && !rest.is_empty()
+            && let Some(found) = here.greedy.pick(method)
+        {
+            caps.push((start as u32, path.len() as u32));
+            return Some(found);
         }
         None
     }

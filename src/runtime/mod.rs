@@ -164,10 +164,10 @@ fn run_worker(
     force_legacy: bool,
     report: Report,
 ) {
-    if let Some(cpu) = cpu {
-        if let Err(e) = pin_to_cpu(cpu) {
-            log::warn!("worker {index}: cannot pin to CPU {cpu}: {e}");
-        }
+    if let Some(cpu) = cpu
+        && let Err(e) = pin_to_cpu(cpu)
+    {
+        log::warn!("worker {index}: cannot pin to CPU {cpu}: {e}");
     }
     let main = worker_main(index, control, listeners);
     let mut reason = "MONOIO_FORCE_LEGACY_DRIVER=1".to_owned();

@@ -18,6 +18,9 @@ use crate::table::loaded::LoadedTable;
 pub struct Worker {
     pub index: usize,
     control: Arc<Control>,
+    // `Rc` over the `Arc` on purpose: requests clone the `Rc` (a plain increment) instead of the
+    // `Arc`, whose atomic count would be a cache line shared by every worker.
+    #[allow(clippy::redundant_allocation)]
     current: RefCell<(u64, Rc<Arc<LoadedTable>>)>,
     pub pool: Pool,
     pub conns: ConnRegistry,
@@ -44,6 +47,7 @@ impl Worker {
     }
 
     /// The current table; reloaded from the shared slot only when the generation moved.
+    #[allow(clippy::redundant_allocation)]
     pub fn table(&self) -> Rc<Arc<LoadedTable>> {
         let generation = self.control.generation.load(Ordering::Acquire);
         let mut current = self.current.borrow_mut();
@@ -83,11 +87,11 @@ impl ConnRegistry {
     }
 
     pub fn unregister(&self, slot: usize) {
-        if let Some(entry) = self.slots.borrow_mut().get_mut(slot) {
-            if entry.take().is_some() {
-                self.count.set(self.count.get() - 1);
-                self.free.borrow_mut().push(slot);
-            }
+        if let Some(entry) = self.slots.borrow_mut().get_mut(slot)
+            && entry.take().is_some()
+        {
+            self.count.set(self.count.get() - 1);
+            self.free.borrow_mut().push(slot);
         }
     }
 

@@ -158,7 +158,7 @@ fn keep_alive_pool_reuses_and_retries_stale_connections() {
         // short keep-alive limit), without saying so.
         let up = Upstream::start(|s| {
             let n = s.target.trim_start_matches("/n").parse::<usize>().unwrap_or(0);
-            let body = format!("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            let body = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_string();
             if n % 2 == 1 { Reply::RawClose(body.into_bytes()) } else { Reply::Raw(body.into_bytes()) }
         });
         let gw = start("http", &up, driver);

@@ -221,6 +221,7 @@ impl Client {
 /// A request as the upstream saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    #[allow(dead_code)]
     pub method: String,
     pub target: String,
     pub headers: Vec<(String, String)>,
@@ -260,6 +261,7 @@ type Handler = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
 pub struct Upstream {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    #[allow(dead_code)]
     pub connections: Arc<AtomicUsize>,
 }
 

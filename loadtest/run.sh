@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Portico vs nginx on this machine, bounded in time, loopback only.
+#
+#   loadtest/run.sh                 # all scenarios, 3 interleaved rounds of 10 s each
+#   DURATION=5 ROUNDS=1 loadtest/run.sh proxy
+#
+# Layout (2 cores): the proxy under test (Portico with 1 worker, or nginx with 1 worker process)
+# is pinned to CPU 1; wrk (1 thread) and the upstream (nginx, 1 worker, `return 200`) share CPU 0.
+# nginx as proxy keeps an upstream keep-alive pool of 1024 (never smaller than the connection count)
+# and adds the same X-Forwarded-* headers Portico adds, so both do the same work.
+#
+# Scenarios:
+#   proxy  GET /pets/7 proxied to the upstream, at 50 and 256 connections
+#   mock   Portico mock integration vs nginx `return 200` (no upstream), at 50 and 256 connections
+# Prints requests/s and p99 per run, the median per server, and the ratio Portico / nginx.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-"50 256"}
+SCENARIOS=${*:-"proxy mock"}
+PROXY_CPU=${PROXY_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need wrk || ! need nginx; then
+    apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null
+fi
+cargo build --release --quiet
+BIN=target/release/portico
+
+WORK=$(mktemp -d /tmp/portico-loadtest.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    sleep 0.3
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+UP_PORT=18090; NGX_PORT=18081; PTC_PORT=18080
+BODY='{"id":7,"type":"fish","price":0.99}'
+
+nginx_conf() { # $1 = name, $2 = server block
+    cat > "$WORK/$1.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $WORK/$1.pid;
+error_log $WORK/$1.err warn;
+events { worker_connections 8192; multi_accept on; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    upstream up { server 127.0.0.1:$UP_PORT; keepalive 1024; keepalive_requests 1000000; }
+    $2
+}
+NGX
+}
+
+nginx_conf upstream "server { listen 127.0.0.1:$UP_PORT reuseport; location / { default_type application/json; return 200 '$BODY'; } }"
+nginx_conf proxy "server { listen 127.0.0.1:$NGX_PORT reuseport;
+    location = /ping { default_type application/json; return 200 '{\"pong\":true}'; }
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\";
+        proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto \$scheme;
+        proxy_set_header X-Forwarded-Port \$server_port; } }"
+
+cat > "$WORK/portico.toml" <<TOML
+[server]
+listen = ["127.0.0.1:$PTC_PORT"]
+[workers]
+count = 1
+pin = true
+cpus = [$PROXY_CPU]
+[[api]]
+name = "bench"
+[[api.stage]]
+name = "\$default"
+variables = { backend = "127.0.0.1:$UP_PORT" }
+[[api.route]]
+key = "GET /pets/{id}"
+integration = { type = "http_proxy", uri = "http://\${stageVariables.backend}/pets/{id}" }
+[[api.route]]
+key = "GET /ping"
+integration = { type = "mock", body = '{"pong":true}' }
+TOML
+
+taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" & PIDS+=($!)
+taskset -c "$PROXY_CPU" nginx -c "$WORK/proxy.conf" & PIDS+=($!)
+PORTICO_LOG=warn "$BIN" serve -c "$WORK/portico.toml" 2>"$WORK/portico.log" & PIDS+=($!)
+for port in $UP_PORT $NGX_PORT $PTC_PORT; do
+    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+done
+curl -sf "http://127.0.0.1:$PTC_PORT/pets/7" >/dev/null && curl -sf "http://127.0.0.1:$NGX_PORT/pets/7" >/dev/null
+
+# wrk → "rps p99_ms"
+run_wrk() { # $1 url, $2 connections
+    local out rps p99
+    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$2" -d"${DURATION}s" --latency "$1")
+    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+    p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v=v*1000}; print v}' <<<"$out")
+    errs=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)
+    [ -n "$errs" ] && echo "    ($errs)" >&2
+    echo "$rps $p99"
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "# $(date -u +%FT%TZ) $(uname -r) commit $(git rev-parse --short HEAD 2>/dev/null || echo none) duration=${DURATION}s rounds=$ROUNDS"
+for scenario in $SCENARIOS; do
+    case $scenario in
+        proxy) P_URL="http://127.0.0.1:$PTC_PORT/pets/7"; N_URL="http://127.0.0.1:$NGX_PORT/pets/7" ;;
+        mock)  P_URL="http://127.0.0.1:$PTC_PORT/ping";   N_URL="http://127.0.0.1:$NGX_PORT/ping" ;;
+        *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+    esac
+    for c in $CONNS; do
+        : > "$WORK/p"; : > "$WORK/n"
+        for r in $(seq "$ROUNDS"); do
+            run_wrk "$P_URL" "$c" >> "$WORK/p"
+            run_wrk "$N_URL" "$c" >> "$WORK/n"
+            printf '  %-5s c=%-3s round %s  portico %s rps p99 %s ms | nginx %s rps p99 %s ms\n' "$scenario" "$c" "$r" \
+                $(tail -1 "$WORK/p") $(tail -1 "$WORK/n")
+        done
+        prps=$(cut -d' ' -f1 "$WORK/p" | median); nrps=$(cut -d' ' -f1 "$WORK/n" | median)
+        pp99=$(cut -d' ' -f2 "$WORK/p" | median); np99=$(cut -d' ' -f2 "$WORK/n" | median)
+        ratio=$(awk -v a="$prps" -v b="$nrps" 'BEGIN {printf "%.3f", a/b}')
+        printf '%-5s c=%-3s median: portico %s rps (p99 %s ms)  nginx %s rps (p99 %s ms)  ratio %s\n' \
+            "$scenario" "$c" "$prps" "$pp99" "$nrps" "$np99" "$ratio"
+    done
+done
