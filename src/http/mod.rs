@@ -11,6 +11,9 @@ pub mod encode;
 pub mod head;
 pub mod response_head;
 
+#[cfg(test)]
+mod robustness;
+
 /// Request methods the router knows; AWS's `ANY` covers exactly the first seven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {

@@ -49,6 +49,7 @@ pub fn worker_count(table: &LoadedTable) -> usize {
 
 /// Runs the gateway until SIGTERM or SIGINT; returns after draining.
 pub fn serve(table: LoadedTable, mut reload: Reload) -> Result<(), RuntimeError> {
+    raise_fd_limit();
     let workers = worker_count(&table);
     let settings = table.table.settings.clone();
     let addrs: Vec<_> = table.table.listeners.iter().map(|l| l.addr).collect();
@@ -218,6 +219,21 @@ async fn worker_main(index: usize, control: Arc<Control>, listeners: Vec<std::ne
     }
     if !worker.conns.is_empty() {
         log::warn!("worker {index}: drain timeout with {} connections still open", worker.conns.len());
+    }
+}
+
+/// Raises the soft open-files limit to the hard limit: every client and upstream connection is a
+/// descriptor, and the usual soft default (1024) would cap a gateway far below its capacity.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit read and write exactly one `rlimit` we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                log::warn!("cannot raise the open-files limit: {}", std::io::Error::last_os_error());
+            }
+        }
     }
 }
 
