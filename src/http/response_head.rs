@@ -115,7 +115,8 @@ pub fn parse(buf: &[u8], head_request: bool, max_bytes: usize) -> Result<Option<
     if framing == ResponseFraming::UntilClose || (transfer_encoding && length.is_some()) {
         keep_alive = false;
     }
-    let reason = span(res.reason.unwrap_or("").as_bytes());
+    // An empty reason phrase may not point into `buf` at all.
+    let reason = res.reason.filter(|r| !r.is_empty()).map_or((0, 0), |r| span(r.as_bytes()));
     Ok(Some(ResponseHead { len, status, version_minor: version, reason, headers, framing, keep_alive }))
 }
 
@@ -135,6 +136,16 @@ mod tests {
         assert_eq!(h.framing, ResponseFraming::Empty);
         let h = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true, 8192).unwrap().unwrap();
         assert_eq!(h.framing, ResponseFraming::Empty);
+    }
+
+    /// Regression: a status line without a reason phrase panicked (span arithmetic on a `""` that
+    /// lies outside the buffer). Found by the mutation test.
+    #[test]
+    fn status_line_without_reason() {
+        let h = parse(b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", false, 8192).unwrap().unwrap();
+        assert_eq!((h.status, h.reason), (200, (0, 0)));
+        let h = parse(b"HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n", false, 8192).unwrap().unwrap();
+        assert_eq!(h.status, 200);
     }
 
     #[test]
