@@ -78,7 +78,9 @@ impl<F: Future<Output = ()>> Future for Isolated<F> {
         match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(poll) => poll,
             Err(_) => {
-                log::error!("BUG: the connection from {peer} panicked; it was closed, other connections are unaffected");
+                log::error!(
+                    "BUG: the connection from {peer} panicked; it was closed, other connections are unaffected"
+                );
                 Poll::Ready(())
             }
         }

@@ -174,12 +174,15 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
     if target.len() > limits.max_uri_bytes {
         return Err(GatewayError::new(ResponseType::UriTooLong, "request target over the URI limit"));
     }
-    if !target.starts_with('/') {
-        return Err(bad("request target is not in origin form"));
-    }
     if target.bytes().any(|b| b == b'#' || !(0x21..0x7f).contains(&b)) {
         return Err(bad("request target has a byte that is not allowed"));
     }
+    // RFC 9112 §3.2.2: absolute-form must be accepted; its authority replaces the Host header.
+    let (target, absolute_authority) = match split_absolute_form(target) {
+        Some((authority, path)) => (path, Some(authority)),
+        None if target.starts_with('/') => (target, None),
+        None => return Err(bad("request target is neither origin nor absolute form")),
+    };
     let target_span = span(target.as_bytes());
     let path_end = target.find('?').map_or(target_span.1, |q| target_span.0 + q as u32);
 
@@ -242,6 +245,9 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
             index.expect_continue = version == 1;
         }
     }
+    if let Some(authority) = absolute_authority {
+        index.host = Some(span(authority.as_bytes()));
+    }
     if version == 1 && index.host.is_none() {
         return Err(bad("HTTP/1.1 request without Host"));
     }
@@ -262,19 +268,27 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
     Ok(Some(index))
 }
 
-/// Every line ends in CRLF: no bare LF (httparse takes it), no bare CR, no NUL anywhere.
+/// Every line ends in CRLF: no bare LF (httparse takes it), no bare CR, no NUL anywhere. Only the
+/// bytes `memchr3` finds (about two per line) are looked at, so this costs little beyond httparse.
 fn check_line_ends(head: &[u8]) -> Result<(), GatewayError> {
-    let mut prev = 0u8;
-    for &b in head {
-        match b {
-            b'\n' if prev != b'\r' => return Err(bad("bare LF in request head")),
+    for i in memchr::memchr3_iter(b'\n', b'\r', 0, head) {
+        match head[i] {
+            b'\n' if i == 0 || head[i - 1] != b'\r' => return Err(bad("bare LF in request head")),
+            b'\r' if head.get(i + 1) != Some(&b'\n') => return Err(bad("bare CR in request head")),
             0 => return Err(bad("NUL in request head")),
-            _ if prev == b'\r' && b != b'\n' => return Err(bad("bare CR in request head")),
             _ => {}
         }
-        prev = b;
     }
     Ok(())
+}
+
+/// Splits `http://authority/path?q` into the authority and the origin-form rest. A target without a
+/// path (`http://a`) is refused: the path must be a slice of the head, and there is none to point to.
+fn split_absolute_form(target: &str) -> Option<(&str, &str)> {
+    let rest = target.strip_prefix("http://").or_else(|| target.strip_prefix("https://"))?;
+    let slash = rest.find('/')?;
+    let (authority, path) = rest.split_at(slash);
+    (!authority.is_empty() && !authority.contains('@')).then_some((authority, path))
 }
 
 /// RFC 9110 Content-Length: one or more digits, no sign, no overflow.

@@ -72,12 +72,24 @@ fn rejects_smuggling_shapes() {
         (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", BadRequest),
         (b"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", BadRequest),
         (b"GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", BadRequest),
-        (b"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", BadRequest),
+        (b"GET http://a HTTP/1.1\r\nHost: a\r\n\r\n", BadRequest),
+        (b"GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", BadRequest),
+        (b"GET *x HTTP/1.1\r\nHost: a\r\n\r\n", BadRequest),
         (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", BadRequest),
     ];
     for (raw, want) in cases {
         assert_eq!(kind(raw), *want, "{:?}", String::from_utf8_lossy(raw));
     }
+}
+
+#[test]
+fn absolute_form_target_takes_its_host_from_the_authority() {
+    let h = parse_all(b"GET http://api.example.com:8080/pets/7?x=1 HTTP/1.1\r\nHost: other\r\n\r\n").unwrap();
+    assert_eq!(h.path(), b"/pets/7");
+    assert_eq!(h.query(), Some(&b"x=1"[..]));
+    assert_eq!(h.host_name(), Some(&b"api.example.com"[..]));
+    let h = parse_all(b"GET http://a.test/ HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(h.host_name(), Some(&b"a.test"[..]), "the authority stands in for a missing Host");
 }
 
 #[test]
