@@ -134,6 +134,8 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
         }
     }
 
+    // `[server] listen` addresses that every API and domain replaced with its own serve nothing.
+    listeners.retain(|l| !l.apis.is_empty() || !l.domains.is_empty());
     if !errors.is_empty() {
         errors.sort_by_key(|e| (e.line, e.column));
         return Err(errors);

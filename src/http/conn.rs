@@ -177,6 +177,17 @@ impl ClientConn {
         flow
     }
 
+    /// After a large transfer, gives back buffers that grew past what an idle connection should
+    /// hold, so that memory per idle keep-alive connection stays small whatever it carried before.
+    fn shrink_idle_buffers(&mut self) {
+        if self.wbuf.capacity() > 16 * 1024 {
+            self.wbuf = Vec::new();
+        }
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * self.read_chunk {
+            self.rbuf = BytesMut::with_capacity(self.read_chunk);
+        }
+    }
+
     /// Half-closes, then reads and drops what the client still sends for a moment, so that unread
     /// request bytes do not turn our close into a reset that destroys the response in flight.
     async fn linger_close(&mut self) {
@@ -227,7 +238,9 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, stream: TcpStream, peer: S
         };
         // Fetched again: a reload may have landed while this connection sat idle.
         let table = worker.table();
-        match pipeline::handle(&worker, &table, &mut conn, head).await {
+        let flow = pipeline::handle(&worker, &table, &mut conn, head).await;
+        conn.shrink_idle_buffers();
+        match flow {
             Flow::KeepAlive if !worker.draining.get() => {}
             Flow::KeepAlive => return,
             Flow::Close => {

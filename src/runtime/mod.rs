@@ -118,12 +118,24 @@ pub fn serve(table: LoadedTable, mut reload: Reload) -> Result<(), RuntimeError>
         match signal {
             SIGHUP => reload_table(&control, &mut reload, &addrs),
             _ => {
-                log::info!("signal {signal}: draining (at most {} ms)", settings.drain_timeout_ms);
+                log::info!(
+                    "signal {signal}: draining (at most {} ms; send it again to exit now)",
+                    settings.drain_timeout_ms
+                );
                 control.shutdown.store(true, std::sync::atomic::Ordering::Relaxed);
                 break;
             }
         }
     }
+    // A second SIGTERM/SIGINT while draining means "now".
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            if signal != SIGHUP {
+                log::warn!("signal {signal} again: exiting without waiting for the drain");
+                std::process::exit(1);
+            }
+        }
+    });
     for h in handles {
         let _ = h.join();
     }

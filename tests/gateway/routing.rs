@@ -142,3 +142,40 @@ fn keep_alive_pipelining_and_http10() {
         assert!(c.is_closed(std::time::Duration::from_secs(2)));
     }
 }
+
+#[test]
+fn connection_cap_and_idle_timeout() {
+    let cfg = r#"
+[server]
+listen = ["127.0.0.1:{port}"]
+workers = 1
+[workers]
+max_connections = 2
+[limits]
+idle_timeout_ms = 400
+[[api]]
+name = "a"
+[[api.stage]]
+name = "$default"
+[[api.route]]
+key = "GET /x"
+integration = { type = "mock", body = "x" }
+"#;
+    for driver in DRIVERS {
+        let gw = Gateway::start(cfg, driver);
+        let mut a = gw.connect();
+        let mut b = gw.connect();
+        for c in [&mut a, &mut b] {
+            c.send(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+            assert_eq!(c.read_response().unwrap().text(), "x");
+        }
+        // The third connection waits in the backlog while two are open...
+        let mut third = gw.connect();
+        third.send(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert!(!third.is_closed(std::time::Duration::from_millis(150)), "{driver:?}");
+        // ...and is served once the idle timeout closes the first two.
+        third.reader.get_ref().set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        assert_eq!(third.read_response().expect("served after a slot frees").text(), "x", "{driver:?}");
+        assert!(a.is_closed(std::time::Duration::from_secs(2)), "idle connections close after idle_timeout_ms");
+    }
+}

@@ -208,9 +208,13 @@ impl Client {
 
     /// True if the server closed the connection (EOF or reset) within `within`.
     pub fn is_closed(&mut self, within: Duration) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return false;
+        }
         self.reader.get_ref().set_read_timeout(Some(within)).unwrap();
         let mut buf = [0u8; 1];
-        match self.reader.read(&mut buf) {
+        // Peek, so a response that does arrive is left for `read_response`.
+        match self.reader.get_ref().peek(&mut buf) {
             Ok(0) => true,
             Ok(_) => false,
             Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
