@@ -196,3 +196,21 @@ fn rest_api_remaps_upstream_headers() {
     assert_eq!(r.header_count("date"), 1);
     assert_eq!(r.text(), "hi");
 }
+
+#[test]
+fn hop_by_hop_response_headers_are_not_relayed() {
+    let up = Upstream::start(|_| {
+        Reply::Raw(
+            b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Internal\r\nX-Internal: secret\r\nKeep-Alive: timeout=5\r\nProxy-Authenticate: Basic\r\nTrailer: X-T\r\nUpgrade: h2c\r\nX-Public: yes\r\nContent-Length: 2\r\n\r\nhi"
+                .to_vec(),
+        )
+    });
+    let gw = start("http", &up, Driver::Uring);
+    let r = gw.get("/prod/x");
+    assert_eq!(r.text(), "hi");
+    assert_eq!(r.header("x-public"), Some("yes"));
+    for hop in ["x-internal", "keep-alive", "proxy-authenticate", "trailer", "upgrade"] {
+        assert!(r.header(hop).is_none(), "{hop} must not reach the client");
+    }
+    assert!(r.header("connection").is_none(), "the upstream's Connection header is not relayed");
+}
