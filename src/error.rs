@@ -44,11 +44,20 @@ pub struct GatewayError {
     pub kind: ResponseType,
     /// Extra detail for the log (never sent to the client: AWS sends only the generic message).
     pub detail: &'static str,
+    /// The client connection cannot carry another request (e.g. part of this request's body is
+    /// still unread), whatever the kind.
+    unusable_connection: bool,
 }
 
 impl GatewayError {
     pub const fn new(kind: ResponseType, detail: &'static str) -> Self {
-        Self { kind, detail }
+        Self { kind, detail, unusable_connection: false }
+    }
+
+    /// Marks the error as leaving the client connection unusable for further requests.
+    pub const fn closing(mut self) -> Self {
+        self.unusable_connection = true;
+        self
     }
 
     pub fn side(&self) -> Side {
@@ -67,14 +76,15 @@ impl GatewayError {
     /// Whether the client connection must be closed after the error response: framing errors leave
     /// the byte stream in an unknown state, so the next request cannot be found safely.
     pub fn closes_connection(&self) -> bool {
-        matches!(
-            self.kind,
-            ResponseType::BadRequest
-                | ResponseType::UriTooLong
-                | ResponseType::HeadersTooLarge
-                | ResponseType::RequestTooLarge
-                | ResponseType::NotImplemented
-        )
+        self.unusable_connection
+            || matches!(
+                self.kind,
+                ResponseType::BadRequest
+                    | ResponseType::UriTooLong
+                    | ResponseType::HeadersTooLarge
+                    | ResponseType::RequestTooLarge
+                    | ResponseType::NotImplemented
+            )
     }
 }
 

@@ -79,13 +79,17 @@ pub async fn forward(
         // A request that cannot be retried first makes sure a pooled connection is still open.
         let must_be_live = !(replayable && head.method.is_idempotent());
         let idle_timeout = Duration::from_millis(settings.upstream.pool_idle_timeout_ms);
-        let pooled = worker.pool.checkout(addr, idle_timeout, must_be_live);
+        // The one retry goes out on a new connection, never on another pooled one.
+        let pooled = if attempt == 1 { worker.pool.checkout(addr, idle_timeout, must_be_live) } else { None };
         let reused = pooled.is_some();
+        // Until the body is sent, a failure leaves unread body bytes on the client connection.
+        let unread_body = |e: GatewayError| if replayable { e } else { e.closing() };
         let mut up = match pooled {
             Some(up) => up,
             None => {
                 connect(addr, deadline, settings.upstream.connect_timeout_ms, settings.workers.upstream_buffer_bytes)
-                    .await?
+                    .await
+                    .map_err(unread_body)?
             }
         };
         let retry_ok = reused && replayable && head.method.is_idempotent() && attempt == 1;
@@ -98,12 +102,12 @@ pub async fn forward(
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 conn.wbuf = out;
-                return Err(TIMEOUT);
+                return Err(unread_body(TIMEOUT));
             }
             Err(_) if retry_ok => continue,
             Err(_) => {
                 conn.wbuf = out;
-                return Err(SEND_FAILED);
+                return Err(unread_body(SEND_FAILED));
             }
         }
         if !replayable {
@@ -116,7 +120,7 @@ pub async fn forward(
                 }
                 Err(BodyFailure::Upstream) => {
                     conn.wbuf = out;
-                    return Err(SEND_FAILED);
+                    return Err(SEND_FAILED.closing());
                 }
             }
         }

@@ -214,3 +214,34 @@ fn hop_by_hop_response_headers_are_not_relayed() {
     }
     assert!(r.header("connection").is_none(), "the upstream's Connection header is not relayed");
 }
+
+/// Regression: an upstream failing while the request body was still streaming left the unread rest
+/// of the body on a keep-alive client connection, to be misread as the next request.
+#[test]
+fn upstream_failure_mid_body_closes_the_client_connection() {
+    for driver in DRIVERS {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut stream = stream;
+                let mut buf = [0u8; 512];
+                let _ = std::io::Read::read(&mut stream, &mut buf);
+                // Dies after reading a little of the request.
+                drop(stream);
+            }
+        });
+        let gw = Gateway::start(&proxy_config("http", addr, ""), driver);
+        let mut c = gw.connect();
+        c.send(b"POST /prod/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 900000\r\n\r\n");
+        for _ in 0..10 {
+            std::thread::sleep(Duration::from_millis(30));
+            if std::io::Write::write_all(c.reader.get_mut(), &[b'q'; 10_000]).is_err() {
+                break;
+            }
+        }
+        let r = c.read_response().expect("an error response");
+        assert_eq!(r.status, 502, "{driver:?}");
+        assert_eq!(r.header("connection"), Some("close"), "{driver:?}");
+    }
+}
