@@ -40,6 +40,8 @@ pub struct ClientConn {
     pub listener: u32,
     read_chunk: usize,
     slot: usize,
+    /// The current request is HTTP/1.0 (its keep-alive must be confirmed in the response).
+    http10: bool,
 }
 
 impl ClientConn {
@@ -170,7 +172,7 @@ impl ClientConn {
             log::warn!("request {id:?} from {}: {error}", self.peer);
         }
         self.wbuf.clear();
-        gateway::render(&mut self.wbuf, protocol, error, id, flow, head_only);
+        gateway::render(&mut self.wbuf, protocol, error, id, flow, head_only, self.http10);
         if self.flush().await.is_err() {
             return Flow::Close;
         }
@@ -221,6 +223,7 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, stream: TcpStream, peer: S
         listener,
         read_chunk: settings.read_buffer_bytes,
         slot,
+        http10: false,
     };
     loop {
         let table = worker.table();
@@ -236,6 +239,7 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, stream: TcpStream, peer: S
                 return;
             }
         };
+        conn.http10 = head.version_minor == 0;
         // Fetched again: a reload may have landed while this connection sat idle.
         let table = worker.table();
         let flow = pipeline::handle(&worker, &table, &mut conn, head).await;

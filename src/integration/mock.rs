@@ -26,7 +26,7 @@ pub async fn respond(conn: &mut ClientConn, req: &Request<'_>, mock: &Mock) -> R
     if !bodyless {
         encode::header_u64(out, b"Content-Length", mock.body.len() as u64);
     }
-    common_headers(out, req.protocol, &req.id, flow);
+    common_headers(out, req.protocol, &req.id, flow, req.head.version_minor == 0);
     out.extend_from_slice(b"\r\n");
     if req.head.method != Method::Head && !bodyless {
         out.extend_from_slice(mock.body.as_bytes());

@@ -215,7 +215,7 @@ fn write_response_head(
         }
         ResponseFraming::Chunked | ResponseFraming::UntilClose => {}
     }
-    common_headers(out, req.protocol, &req.id, flow);
+    common_headers(out, req.protocol, &req.id, flow, req.head.version_minor == 0);
     out.extend_from_slice(b"\r\n");
 }
 

@@ -53,6 +53,7 @@ pub fn render(
     id: &RequestId,
     flow: Flow,
     head_only: bool,
+    http10: bool,
 ) {
     let r = lookup(protocol, error.kind);
     encode::status_line(out, r.status, b"");
@@ -62,7 +63,7 @@ pub fn render(
     if let Some(t) = r.error_type {
         encode::header(out, b"x-amzn-ErrorType", t.as_bytes());
     }
-    common_headers(out, protocol, id, flow);
+    common_headers(out, protocol, id, flow, http10);
     out.extend_from_slice(b"\r\n");
     if !head_only {
         out.extend_from_slice(b"{\"message\":\"");
@@ -80,7 +81,7 @@ mod tests {
         let id = RequestId::new(Protocol::Rest);
         let mut out = Vec::new();
         let err = GatewayError::new(ResponseType::MissingAuthenticationToken, "");
-        render(&mut out, Protocol::Rest, &err, &id, Flow::KeepAlive, false);
+        render(&mut out, Protocol::Rest, &err, &id, Flow::KeepAlive, false, false);
         let text = String::from_utf8(out).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"));

@@ -135,6 +135,13 @@ fn keep_alive_pipelining_and_http10() {
         assert_eq!(r.text(), "literal");
         assert_eq!(r.header("connection"), Some("close"));
         assert!(c.is_closed(std::time::Duration::from_secs(2)));
+        // HTTP/1.0 asking for keep-alive: told so, and the connection serves a second request.
+        let mut c = gw.connect();
+        for _ in 0..2 {
+            c.send(b"GET /pets/dog/1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+            let r = c.read_response().unwrap();
+            assert_eq!((r.text().as_str(), r.header("connection")), ("literal", Some("keep-alive")), "{driver:?}");
+        }
         // Connection: close on HTTP/1.1.
         let mut c = gw.connect();
         c.send(b"GET /pets/dog/1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
