@@ -1,0 +1,206 @@
+//! `[[api]]` with its stages and routes, and route integrations.
+
+use super::server::addrs;
+use super::*;
+use crate::config::reader::{Obj, Reader};
+use crate::route::key;
+use crate::table::{Protocol, RouteKey};
+
+pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
+    r.allow_keys(api, API_KEYS);
+    let name = r.str(api, "name", "every API needs a `name`, like name = \"petstore\"");
+    let protocol = match r.opt_str(api, "protocol") {
+        None => Protocol::Http,
+        Some(p) => match p.value.as_str() {
+            "http" => Protocol::Http,
+            "rest" => Protocol::Rest,
+            "websocket" => {
+                r.error(p.span, "WebSocket APIs are not supported yet", Some("use \"http\" or \"rest\"".into()));
+                Protocol::Http
+            }
+            other => {
+                r.error(
+                    p.span,
+                    format!("unknown protocol `{other}`"),
+                    Some("use \"http\" (AWS HTTP API) or \"rest\" (AWS REST API)".into()),
+                );
+                Protocol::Http
+            }
+        },
+    };
+    let mut hosts = Vec::new();
+    for h in r.str_list(api, "hosts") {
+        if h.value.is_empty() || h.value.contains(['/', ' ', ':']) {
+            r.error(
+                h.span,
+                format!("`{}` is not a host name", h.value),
+                Some("give the name without scheme, port or path, like \"api.example.com\"".into()),
+            );
+        } else {
+            hosts.push(h.value.to_ascii_lowercase());
+        }
+    }
+    let listen = addrs(r, api);
+
+    let mut stages: Vec<StageModel> = Vec::new();
+    for s in r.tables(api, "stage", "[[api.stage]]") {
+        r.allow_keys(s, STAGE_KEYS);
+        let Some(stage_name) = r.str(s, "name", "every stage needs a `name`; \"$default\" serves at the root") else {
+            continue;
+        };
+        let n = &stage_name.value;
+        let valid = n == "$default"
+            || (!n.is_empty()
+                && n.len() <= 128
+                && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        if !valid {
+            r.error(
+                stage_name.span.clone(),
+                format!("`{n}` is not a valid stage name"),
+                Some("stage names use letters, digits, `-` and `_` (at most 128), or are \"$default\"".into()),
+            );
+        }
+        if stages.iter().any(|x| x.name.value == *n) {
+            r.error(stage_name.span.clone(), format!("stage `{n}` is defined twice in this API"), None);
+        }
+        let mut variables = Vec::new();
+        for (k, v) in r.str_map(s, "variables") {
+            if k.value.is_empty()
+                || k.value.len() > 64
+                || !k.value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                r.error(
+                    k.span.clone(),
+                    format!("`{}` is not a valid stage variable name", k.value),
+                    Some("names use letters, digits and `_`, at most 64 (AWS's rule)".into()),
+                );
+            }
+            let ok_value = !v.value.is_empty()
+                && v.value.len() <= 512
+                && v.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~:/?#&=,".contains(&b));
+            if !ok_value {
+                r.error(
+                    v.span.clone(),
+                    format!("stage variable `{}` has a value AWS would refuse", k.value),
+                    Some("values use letters, digits and `-._~:/?#&=,`, at most 512 characters".into()),
+                );
+            }
+            variables.push((k.value, v.value));
+        }
+        stages.push(StageModel { name: stage_name, variables });
+    }
+    if stages.is_empty() {
+        r.error(
+            api.span(),
+            "this API has no stage",
+            Some("add [[api.stage]] with name = \"prod\" (served under /prod) or \"$default\" (served at /)".into()),
+        );
+    }
+
+    let mut routes = Vec::new();
+    for route in r.tables(api, "route", "[[api.route]]") {
+        if let Some(route) = read_route(r, route, protocol) {
+            routes.push(route);
+        }
+    }
+    if routes.is_empty() {
+        r.error(
+            api.span(),
+            "this API has no route",
+            Some("add [[api.route]] with a `key` like \"GET /pets/{id}\" and an `integration`".into()),
+        );
+    }
+    Some(ApiModel { name: name?, protocol, hosts, listen, stages, routes })
+}
+
+fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<RouteModel> {
+    r.allow_keys(route, ROUTE_KEYS);
+    let key = r.str(route, "key", "a route key is like \"GET /pets/{id}\", \"ANY /{proxy+}\" or \"$default\"");
+    let parsed = key.as_ref().and_then(|k| match key::parse(&k.value) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            r.error(k.span.clone(), e.message, Some(e.hint.into()));
+            None
+        }
+    });
+    if let (Some(k), Some((RouteKey::Default, _)), Protocol::Rest) = (&key, &parsed, protocol) {
+        r.error(
+            k.span.clone(),
+            "REST APIs have no `$default` route",
+            Some("use \"ANY /{proxy+}\" to catch everything".into()),
+        );
+    }
+    let integration = match r.item(route, "integration") {
+        None => {
+            r.error(route.span(), "this route has no `integration`", Some("add integration = { type = \"http_proxy\", uri = \"http://host:port/path\" } or { type = \"mock\", ... }".into()));
+            None
+        }
+        Some(item) => {
+            r.obj(item, "the integration").and_then(|o| read_integration(r, o, parsed.as_ref().map(|p| p.1.as_slice())))
+        }
+    };
+    let (parsed, params) = parsed?;
+    Some(RouteModel { key: key?, parsed, params, integration: integration? })
+}
+
+fn read_integration(r: &mut Reader<'_>, o: Obj<'_>, params: Option<&[String]>) -> Option<IntegrationModel> {
+    let kind = r.str(o, "type", "integration types: \"http_proxy\", \"mock\"")?;
+    match kind.value.as_str() {
+        "http_proxy" => {
+            r.allow_keys(o, PROXY_KEYS);
+            let uri = r.str(o, "uri", "like uri = \"http://${stageVariables.backend}/pets/{id}\"");
+            let timeout_ms = r.int(o, "timeout_ms", 29_000, 1, DAY_MS) as u64;
+            if let (Some(uri), Some(params)) = (&uri, params) {
+                for name in crate::config::uri::path_params(&uri.value) {
+                    if !params.contains(&name) {
+                        let hint = if params.is_empty() {
+                            "this route key has no path parameters".to_owned()
+                        } else {
+                            format!("this route's parameters: {}", params.join(", "))
+                        };
+                        r.error(
+                            uri.span.clone(),
+                            format!("the URI uses `{{{name}}}`, which the route key does not capture"),
+                            Some(hint),
+                        );
+                    }
+                }
+            }
+            Some(IntegrationModel::HttpProxy { uri: uri?, timeout_ms })
+        }
+        "mock" => {
+            r.allow_keys(o, MOCK_KEYS);
+            let status = r.int(o, "status", 200, 100, 599) as u16;
+            let mut headers = Vec::new();
+            for (k, v) in r.str_map(o, "headers") {
+                let name_ok = !k.value.is_empty()
+                    && k.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                if !name_ok {
+                    r.error(k.span.clone(), format!("`{}` is not a valid header name", k.value), None);
+                }
+                if v.value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                    r.error(v.span.clone(), "header values cannot hold CR, LF or NUL", None);
+                }
+                let reserved = ["content-length", "transfer-encoding", "connection", "date"];
+                if reserved.iter().any(|x| k.value.eq_ignore_ascii_case(x)) {
+                    r.error(
+                        k.span.clone(),
+                        format!("`{}` is set by Portico", k.value),
+                        Some("remove it from the mock's headers".into()),
+                    );
+                }
+                headers.push((k.value, v.value));
+            }
+            let body = r.opt_str(o, "body").map(|b| b.value).unwrap_or_default();
+            Some(IntegrationModel::Mock { status, headers, body })
+        }
+        other => {
+            r.error(
+                kind.span,
+                format!("unknown integration type `{other}`"),
+                Some("use \"http_proxy\" or \"mock\"".into()),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Reading the TOML document into the validated [`Config`] model, collecting every error.
+//!
+//! Checks here are about one config in isolation: types, ranges, names, route keys, references
+//! between APIs, stages and domains. Checks that need the compiled form (stage variables in
+//! integration URIs, route conflicts) are the compiler's.
+
+use std::net::SocketAddr;
+
+use toml_edit::ImDocument;
+
+mod api;
+mod domain;
+mod server;
+
+use super::diagnostic::Diagnostic;
+use super::model::*;
+use super::reader::{Obj, Reader};
+use crate::table::{Limits, UpstreamSettings, WorkerSettings};
+
+/// Parses and validates `src` (the contents of `file`).
+pub fn validate(file: &str, src: &str) -> Result<Config, Vec<Diagnostic>> {
+    let doc = match ImDocument::parse(src) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let message = e.message().trim().to_owned();
+            return Err(vec![Diagnostic::new(file, src, e.span(), format!("invalid TOML: {message}"), None)]);
+        }
+    };
+    let mut r = Reader::new(file, src);
+    let root = Obj { table: doc.as_table(), span: Some((0, 0)), what: "the config" };
+    r.allow_keys(root, TOP_KEYS);
+
+    let mut config = Config {
+        listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
+        workers: WorkerSettings {
+            count: None,
+            cpus: Vec::new(),
+            pin: false,
+            ring_entries: 1024,
+            max_connections: 65_536,
+            read_buffer_bytes: 4096,
+            upstream_buffer_bytes: 16 * 1024,
+        },
+        limits: Limits {
+            max_header_bytes: 10_240,
+            max_header_count: 100,
+            max_uri_bytes: 8192,
+            max_body_bytes: 10 * 1024 * 1024,
+            header_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            body_timeout_ms: 30_000,
+        },
+        upstream: UpstreamSettings {
+            connect_timeout_ms: 5000,
+            pool_idle_max_per_upstream: 1024,
+            pool_idle_timeout_ms: 60_000,
+        },
+        drain_timeout_ms: 10_000,
+        backlog: 4096,
+        apis: Vec::new(),
+        domains: Vec::new(),
+    };
+    server::read_server(&mut r, root, &mut config);
+    server::read_limits(&mut r, root, &mut config);
+    for api in r.tables(root, "api", "[[api]]") {
+        if let Some(api) = api::read_api(&mut r, api) {
+            if let Some(first) = config.apis.iter().find(|a| a.name.value == api.name.value) {
+                let line = Diagnostic::new(file, src, first.name.span.clone(), "", None).line;
+                r.error(
+                    api.name.span.clone(),
+                    format!("two APIs are named `{}`", api.name.value),
+                    Some(format!("the first is on line {line}")),
+                );
+            }
+            config.apis.push(api);
+        }
+    }
+    for domain in r.tables(root, "domain", "[[domain]]") {
+        if let Some(d) = domain::read_domain(&mut r, domain, &config.apis) {
+            config.domains.push(d);
+        }
+    }
+    if config.apis.is_empty() && r.errors.is_empty() {
+        r.error(
+            Some(0..0),
+            "the config defines no API",
+            Some("add an [[api]] table with a [[api.stage]] and a [[api.route]]".into()),
+        );
+    }
+    if r.errors.is_empty() {
+        Ok(config)
+    } else {
+        r.errors.sort_by_key(|e| (e.line, e.column));
+        Err(r.errors)
+    }
+}
+
+pub(super) const TOP_KEYS: &[&str] = &["server", "workers", "limits", "upstream", "api", "domain"];
+pub(super) const SERVER_KEYS: &[&str] = &["listen", "workers", "pin_workers", "drain_timeout_ms", "backlog"];
+pub(super) const WORKERS_KEYS: &[&str] =
+    &["count", "cpus", "pin", "ring_entries", "max_connections", "read_buffer_bytes", "upstream_buffer_bytes"];
+pub(super) const LIMITS_KEYS: &[&str] = &[
+    "max_header_bytes",
+    "max_header_count",
+    "max_uri_bytes",
+    "max_body_bytes",
+    "header_timeout_ms",
+    "idle_timeout_ms",
+    "body_timeout_ms",
+];
+pub(super) const UPSTREAM_KEYS: &[&str] = &["connect_timeout_ms", "pool_idle_max_per_upstream", "pool_idle_timeout_ms"];
+pub(super) const API_KEYS: &[&str] = &["name", "protocol", "hosts", "listen", "stage", "route"];
+pub(super) const STAGE_KEYS: &[&str] = &["name", "variables"];
+pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration"];
+pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms"];
+pub(super) const MOCK_KEYS: &[&str] = &["type", "status", "headers", "body"];
+pub(super) const DOMAIN_KEYS: &[&str] = &["name", "listen", "mapping"];
+pub(super) const MAPPING_KEYS: &[&str] = &["base_path", "api", "stage"];
+
+pub(super) const DAY_MS: i64 = 86_400_000;

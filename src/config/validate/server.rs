@@ -1,0 +1,110 @@
+//! `[server]`, `[workers]`, `[limits]` and `[upstream]`: process-wide settings.
+
+use std::net::SocketAddr;
+
+use super::*;
+use crate::config::reader::{Obj, Reader};
+use crate::http::head::HEADER_COUNT_CEILING;
+
+pub(super) fn read_server(r: &mut Reader<'_>, root: Obj<'_>, config: &mut Config) {
+    let mut count_from_server = None;
+    if let Some(item) = r.item(root, "server")
+        && let Some(server) = r.obj(item, "[server]")
+    {
+        r.allow_keys(server, SERVER_KEYS);
+        if let Some(item) = r.item(server, "listen") {
+            config.listen = addrs(r, server);
+            if item.as_array().is_some_and(|a| a.is_empty()) {
+                r.error(
+                    server.span(),
+                    "`listen` in [server] is empty",
+                    Some("give at least one address, like \"127.0.0.1:8080\"".into()),
+                );
+            }
+        }
+        count_from_server = worker_count(r, server, "workers");
+        config.workers.pin = r.bool(server, "pin_workers", false);
+        config.drain_timeout_ms = r.int(server, "drain_timeout_ms", 10_000, 0, DAY_MS) as u64;
+        config.backlog = r.int(server, "backlog", 4096, 1, 65_535) as i32;
+    }
+    if let Some(item) = r.item(root, "workers")
+        && let Some(workers) = r.obj(item, "[workers]")
+    {
+        r.allow_keys(workers, WORKERS_KEYS);
+        let count = worker_count(r, workers, "count");
+        if count.is_some() && count_from_server.is_some() {
+            let span = r.item(workers, "count").and_then(|i| i.span());
+            r.error(
+                span,
+                "the worker count is set twice",
+                Some("set it in [server] `workers` or in [workers] `count`, not both".into()),
+            );
+        }
+        count_from_server = count_from_server.or(count);
+        config.workers.cpus = r.int_list(workers, "cpus", 4095).into_iter().map(|c| c as usize).collect();
+        if r.item(workers, "pin").is_some() {
+            config.workers.pin = r.bool(workers, "pin", false);
+        }
+        config.workers.ring_entries = r.int(workers, "ring_entries", 1024, 256, 32_768) as u32;
+        config.workers.max_connections = r.int(workers, "max_connections", 65_536, 1, 1 << 24) as usize;
+        config.workers.read_buffer_bytes = r.int(workers, "read_buffer_bytes", 4096, 1024, 1 << 20) as usize;
+        config.workers.upstream_buffer_bytes =
+            r.int(workers, "upstream_buffer_bytes", 16 * 1024, 1024, 1 << 22) as usize;
+    }
+    config.workers.count = count_from_server.flatten();
+}
+
+/// `"auto"` (→ `Some(None)`) or a positive integer (→ `Some(Some(n))`); `None` when absent.
+fn worker_count(r: &mut Reader<'_>, obj: Obj<'_>, key: &str) -> Option<Option<usize>> {
+    let item = r.item(obj, key)?;
+    if item.as_str() == Some("auto") {
+        return Some(None);
+    }
+    match item.as_integer() {
+        Some(n) if (1..=1024).contains(&n) => Some(Some(n as usize)),
+        _ => {
+            r.error(item.span(), format!("`{key}` must be \"auto\" or a number of workers from 1 to 1024"), None);
+            None
+        }
+    }
+}
+
+pub(super) fn addrs(r: &mut Reader<'_>, obj: Obj<'_>) -> Vec<SocketAddr> {
+    let mut out = Vec::new();
+    for a in r.str_list(obj, "listen") {
+        match a.value.parse::<SocketAddr>() {
+            Ok(addr) => out.push(addr),
+            Err(_) => r.error(
+                a.span,
+                format!("`{}` is not an address and port", a.value),
+                Some("write it like \"127.0.0.1:8080\" or \"[::1]:8080\"".into()),
+            ),
+        }
+    }
+    out
+}
+
+pub(super) fn read_limits(r: &mut Reader<'_>, root: Obj<'_>, config: &mut Config) {
+    if let Some(item) = r.item(root, "limits")
+        && let Some(o) = r.obj(item, "[limits]")
+    {
+        r.allow_keys(o, LIMITS_KEYS);
+        let l = &mut config.limits;
+        l.max_header_bytes = r.int(o, "max_header_bytes", 10_240, 256, 1 << 20) as usize;
+        l.max_header_count = r.int(o, "max_header_count", 100, 1, HEADER_COUNT_CEILING as i64) as usize;
+        l.max_uri_bytes = r.int(o, "max_uri_bytes", 8192, 64, 1 << 20) as usize;
+        l.max_body_bytes = r.int(o, "max_body_bytes", 10 * 1024 * 1024, 0, i64::MAX) as u64;
+        l.header_timeout_ms = r.int(o, "header_timeout_ms", 10_000, 1, DAY_MS) as u64;
+        l.idle_timeout_ms = r.int(o, "idle_timeout_ms", 60_000, 1, DAY_MS) as u64;
+        l.body_timeout_ms = r.int(o, "body_timeout_ms", 30_000, 1, DAY_MS) as u64;
+    }
+    if let Some(item) = r.item(root, "upstream")
+        && let Some(o) = r.obj(item, "[upstream]")
+    {
+        r.allow_keys(o, UPSTREAM_KEYS);
+        let u = &mut config.upstream;
+        u.connect_timeout_ms = r.int(o, "connect_timeout_ms", 5000, 1, DAY_MS) as u64;
+        u.pool_idle_max_per_upstream = r.int(o, "pool_idle_max_per_upstream", 1024, 0, 1 << 20) as usize;
+        u.pool_idle_timeout_ms = r.int(o, "pool_idle_timeout_ms", 60_000, 1, DAY_MS) as u64;
+    }
+}
