@@ -139,3 +139,24 @@ fn wait_for(mut cond: impl FnMut() -> bool) {
     }
     panic!("condition not reached");
 }
+
+#[test]
+fn in_flight_requests_finish_on_the_old_table() {
+    let up = Upstream::start(|_| Reply::After(Duration::from_millis(600), Box::new(ok_json("from upstream"))));
+    let gw = Gateway::start(&proxy_config("http", up.addr, ""), Driver::Uring);
+    let mut busy = gw.connect();
+    busy.send(b"GET /prod/pets/1 HTTP/1.1\r\nHost: a\r\n\r\n");
+    std::thread::sleep(Duration::from_millis(150));
+    // The new table answers the same route with a mock.
+    let config = std::fs::read_to_string(&gw.config_path).unwrap().replace(
+        "integration = { type = \"http_proxy\", uri = \"http://${stageVariables.backend}/pets/{id}?from=gw\" }",
+        "integration = { type = \"mock\", body = \"from new table\" }",
+    );
+    assert!(config.contains("from new table"));
+    std::fs::write(&gw.config_path, config).unwrap();
+    gw.signal(libc::SIGHUP);
+    wait_for(|| gw.log().contains("reloaded"));
+    assert_eq!(gw.get("/prod/pets/1").text(), "from new table");
+    let r = busy.read_response().unwrap();
+    assert_eq!(r.text(), "from upstream", "the request in flight during the reload finishes on the old table");
+}
