@@ -245,3 +245,27 @@ fn upstream_failure_mid_body_closes_the_client_connection() {
         assert_eq!(r.header("connection"), Some("close"), "{driver:?}");
     }
 }
+
+#[test]
+fn connect_timeout_is_bounded() {
+    // A listener that never accepts, with its accept queue filled: the kernel drops further SYNs,
+    // so connecting to it hangs until our connect timeout.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            fillers.push(s);
+        }
+    }
+    let cfg = proxy_config("rest", addr, "").replace("[limits]", "[upstream]\nconnect_timeout_ms = 300\n\n[limits]");
+    let gw = Gateway::start(&cfg, Driver::Uring);
+    let started = std::time::Instant::now();
+    let r = gw.get("/prod/pets/1");
+    let took = started.elapsed();
+    assert_eq!((r.status, r.text().as_str()), (502, r#"{"message":"Internal server error"}"#));
+    assert!(took >= Duration::from_millis(250) && took < Duration::from_secs(3), "took {took:?}");
+    drop(socket);
+}
