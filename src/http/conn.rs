@@ -13,8 +13,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use super::body::ChunkedDecoder;
@@ -56,19 +55,7 @@ impl ClientConn {
 
     /// Reads more bytes into the read buffer; `Ok(0)` at end of stream.
     pub async fn fill(&mut self, timeout: Duration) -> io::Result<usize> {
-        if self.rbuf.capacity() - self.rbuf.len() < 512 {
-            self.rbuf.reserve(self.read_chunk);
-        }
-        let buf = std::mem::take(&mut self.rbuf);
-        let (len, cap) = (buf.len(), buf.capacity());
-        match monoio::time::timeout(timeout, self.stream.read(buf.slice_mut(len..cap))).await {
-            Ok((res, slice)) => {
-                self.rbuf = slice.into_inner();
-                res
-            }
-            // The buffer went with the cancelled read; the caller closes the connection.
-            Err(_) => Err(io::ErrorKind::TimedOut.into()),
-        }
+        super::read_more_within(&mut self.stream, &mut self.rbuf, self.read_chunk, timeout).await
     }
 
     /// Reads the next request head. `Ok(None)`: the connection should close quietly (end of stream,

@@ -5,6 +5,13 @@
 //! Parsing is in place: heads are parsed by `httparse` over the connection's read buffer and kept as
 //! byte ranges into a frozen `Bytes`, never copied header by header.
 
+use std::time::Duration;
+
+use bytes::BytesMut;
+use monoio::buf::IoBufMut;
+use monoio::io::AsyncReadRent;
+use monoio::net::TcpStream;
+
 pub mod body;
 pub mod conn;
 pub mod encode;
@@ -13,6 +20,32 @@ pub mod response_head;
 
 #[cfg(test)]
 mod robustness;
+
+/// Reads what the peer sends next into the spare capacity of `buf`, growing it by `chunk` when
+/// little room is left; no copy. `Ok(0)` is end of stream. If the future is dropped (a timeout),
+/// the buffer goes with the cancelled read and `buf` is left empty: callers then close.
+pub async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut, chunk: usize) -> std::io::Result<usize> {
+    if buf.capacity() - buf.len() < chunk / 8 {
+        buf.reserve(chunk);
+    }
+    let owned = std::mem::take(buf);
+    let (len, cap) = (owned.len(), owned.capacity());
+    let (res, slice) = stream.read(owned.slice_mut(len..cap)).await;
+    *buf = slice.into_inner();
+    res
+}
+
+/// [`read_more`] with a timeout, which reads as `ErrorKind::TimedOut`.
+pub async fn read_more_within(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    chunk: usize,
+    timeout: Duration,
+) -> std::io::Result<usize> {
+    monoio::time::timeout(timeout, read_more(stream, buf, chunk))
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+}
 
 /// Request methods the router knows; AWS's `ANY` covers exactly the first seven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

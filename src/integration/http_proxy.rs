@@ -149,7 +149,7 @@ async fn connect(
     match monoio::time::timeout_at(connect_deadline, TcpStream::connect_addr(addr)).await {
         Ok(Ok(stream)) => {
             let _ = stream.set_nodelay(true);
-            Ok(UpstreamConn { stream, rbuf: BytesMut::with_capacity(buffer_bytes) })
+            Ok(UpstreamConn { stream, rbuf: BytesMut::with_capacity(buffer_bytes), chunk: buffer_bytes })
         }
         Ok(Err(_)) => Err(CONNECT_FAILED),
         Err(_) if connect_deadline < deadline => Err(CONNECT_FAILED),

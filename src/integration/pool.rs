@@ -16,6 +16,8 @@ use monoio::net::TcpStream;
 pub struct UpstreamConn {
     pub stream: TcpStream,
     pub rbuf: BytesMut,
+    /// How much the read buffer grows by when it runs out of room (`upstream_buffer_bytes`).
+    pub chunk: usize,
 }
 
 #[derive(Default)]

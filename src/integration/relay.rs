@@ -12,8 +12,7 @@ use std::time::Duration;
 use monoio::time::Instant;
 
 use bytes::Buf;
-use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::AsyncWriteRentExt;
 
 use super::pool::UpstreamConn;
 use crate::error::{GatewayError, ResponseType};
@@ -87,18 +86,11 @@ pub async fn read_head(
 }
 
 async fn fill(up: &mut UpstreamConn) -> std::io::Result<usize> {
-    if up.rbuf.capacity() - up.rbuf.len() < 1024 {
-        up.rbuf.reserve(16 * 1024);
-    }
-    let buf = std::mem::take(&mut up.rbuf);
-    let (len, cap) = (buf.len(), buf.capacity());
-    let (res, slice) = up.stream.read(buf.slice_mut(len..cap)).await;
-    up.rbuf = slice.into_inner();
-    res
+    crate::http::read_more(&mut up.stream, &mut up.rbuf, up.chunk).await
 }
 
 async fn fill_timeout(up: &mut UpstreamConn, timeout: Duration) -> std::io::Result<usize> {
-    monoio::time::timeout(timeout, fill(up)).await.unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+    crate::http::read_more_within(&mut up.stream, &mut up.rbuf, up.chunk, timeout).await
 }
 
 pub async fn relay(
