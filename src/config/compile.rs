@@ -52,7 +52,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
                                         src,
                                         template.span.clone(),
                                         format!("stage `{}` has no variable `{name}`", stage.name.value),
-                                        Some(format!("add it to the stage: variables = {{ {name} = \"...\" }}; only ${{stageVariables.NAME}} is substituted")),
+                                        Some(missing_variable_hint(&name, &stage.variables)),
                                     ));
                                 }
                                 continue;
@@ -156,4 +156,14 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
         domains,
         upstreams,
     })
+}
+
+fn missing_variable_hint(name: &str, variables: &[(String, String)]) -> String {
+    let known: Vec<&str> = variables.iter().map(|(k, _)| k.as_str()).collect();
+    match super::diagnostic::did_you_mean(name, &known) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => format!(
+            "add it to the stage: variables = {{ {name} = \"...\" }}; only ${{stageVariables.NAME}} is substituted"
+        ),
+    }
 }

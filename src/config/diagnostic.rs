@@ -46,8 +46,31 @@ impl Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// An error about the file as a whole (it cannot be read, say): no position to show.
+    pub fn whole_file(file: &str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            file: file.to_owned(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+            hint: None,
+            source_line: String::new(),
+            underline: (0, 0),
+        }
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(
+                f,
+                "error: {}
+ --> {}",
+                self.message, self.file
+            );
+        }
         let number = self.line.to_string();
         let pad = " ".repeat(number.len());
         writeln!(f, "error: {}", self.message)?;

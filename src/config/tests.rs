@@ -85,6 +85,45 @@ fn missing_stage_variable_names_the_stage() {
 }
 
 #[test]
+fn validation_and_compile_errors_come_in_one_pass() {
+    let src = r#"
+[server]
+workers = "many"
+[[api]]
+name = "a"
+[[api.stage]]
+name = "prod"
+variables = { backend = "127.0.0.1:9000" }
+[[api.route]]
+key = "GET /pets/{id}"
+integration = { type = "http_proxy", uri = "http://${stageVariables.backnd}/pets/{id}" }
+[[api.route]]
+key = "GET /pets/{x}"
+integration = { type = "mock" }
+"#;
+    let es = errors(src);
+    let messages: Vec<&str> = es.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "`workers` must be \"auto\" or a number of workers from 1 to 1024",
+            "stage `prod` has no variable `backnd`",
+            "route `GET /pets/{x}` has the same method and path as `GET /pets/{id}`",
+        ]
+    );
+    assert_eq!(es[1].hint.as_deref(), Some("did you mean `backend`?"));
+}
+
+#[test]
+fn unreadable_file_has_no_position() {
+    let es = compile_file(std::path::Path::new("/nonexistent/portico.toml")).unwrap_err();
+    assert_eq!(
+        es[0].to_string(),
+        "error: cannot read the config: No such file or directory (os error 2)\n --> /nonexistent/portico.toml"
+    );
+}
+
+#[test]
 fn conflicting_and_invalid_routes() {
     let src = r#"
 [[api]]

@@ -17,8 +17,10 @@ use super::model::*;
 use super::reader::{Obj, Reader};
 use crate::table::{Limits, UpstreamSettings, WorkerSettings};
 
-/// Parses and validates `src` (the contents of `file`).
-pub fn validate(file: &str, src: &str) -> Result<Config, Vec<Diagnostic>> {
+/// Parses and validates `src` (the contents of `file`). Returns the model of everything that was
+/// valid together with the errors found, so the compiler can look for more in the same pass;
+/// `Err` only when the file is not TOML at all.
+pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
     let doc = match ImDocument::parse(src) {
         Ok(doc) => doc,
         Err(e) => {
@@ -87,12 +89,7 @@ pub fn validate(file: &str, src: &str) -> Result<Config, Vec<Diagnostic>> {
             Some("add an [[api]] table with a [[api.stage]] and a [[api.route]]".into()),
         );
     }
-    if r.errors.is_empty() {
-        Ok(config)
-    } else {
-        r.errors.sort_by_key(|e| (e.line, e.column));
-        Err(r.errors)
-    }
+    Ok((config, r.errors))
 }
 
 pub(super) const TOP_KEYS: &[&str] = &["server", "workers", "limits", "upstream", "api", "domain"];
