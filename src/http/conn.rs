@@ -41,16 +41,32 @@ pub struct ClientConn {
     slot: usize,
     /// The current request is HTTP/1.0 (its keep-alive must be confirmed in the response).
     http10: bool,
+    /// Longest wait for the client to accept more of a response.
+    write_timeout: Duration,
 }
 
 impl ClientConn {
     /// Writes and clears the write buffer.
+    /// Writes and clears the write buffer. A client that accepts nothing for `body_timeout_ms` is
+    /// cut off (a slow reader must not hold a connection, and an upstream, forever).
     pub async fn flush(&mut self) -> io::Result<()> {
         let buf = std::mem::take(&mut self.wbuf);
-        let (res, mut buf) = self.stream.write_all(buf).await;
-        buf.clear();
-        self.wbuf = buf;
-        res.map(drop)
+        match monoio::time::timeout(self.write_timeout, self.stream.write_all(buf)).await {
+            Ok((res, mut buf)) => {
+                buf.clear();
+                self.wbuf = buf;
+                res.map(drop)
+            }
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+
+    /// Writes bytes that are not in the write buffer (a body straight from an upstream's buffer).
+    pub async fn write_bytes(&mut self, bytes: bytes::Bytes) -> io::Result<()> {
+        match monoio::time::timeout(self.write_timeout, self.stream.write_all(bytes)).await {
+            Ok((res, _)) => res.map(drop),
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        }
     }
 
     /// Reads more bytes into the read buffer; `Ok(0)` at end of stream.
@@ -211,6 +227,7 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, stream: TcpStream, peer: S
         read_chunk: settings.read_buffer_bytes,
         slot,
         http10: false,
+        write_timeout: Duration::from_millis(worker.table().table.settings.limits.body_timeout_ms),
     };
     loop {
         let table = worker.table();
@@ -227,6 +244,7 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, stream: TcpStream, peer: S
             }
         };
         conn.http10 = head.version_minor == 0;
+        conn.write_timeout = Duration::from_millis(limits.body_timeout_ms);
         // Fetched again: a reload may have landed while this connection sat idle.
         let table = worker.table();
         let flow = pipeline::handle(&worker, &table, &mut conn, head).await;

@@ -12,7 +12,6 @@ use std::time::Duration;
 use monoio::time::Instant;
 
 use bytes::Buf;
-use monoio::io::AsyncWriteRentExt;
 
 use super::pool::UpstreamConn;
 use crate::error::{GatewayError, ResponseType};
@@ -226,8 +225,7 @@ async fn relay_length(conn: &mut ClientConn, up: &mut UpstreamConn, n: u64, time
         if take > 0 {
             let chunk = up.rbuf.split_to(take).freeze();
             remaining -= take as u64;
-            let (res, _) = conn.stream.write_all(chunk).await;
-            res.map_err(drop)?;
+            conn.write_bytes(chunk).await.map_err(drop)?;
         }
         if remaining == 0 {
             return Ok(up.rbuf.is_empty());

@@ -269,3 +269,35 @@ fn connect_timeout_is_bounded() {
     assert!(took >= Duration::from_millis(250) && took < Duration::from_secs(3), "took {took:?}");
     drop(socket);
 }
+
+/// A client that stops reading a response is cut off after `body_timeout_ms` instead of holding its
+/// connection (and an upstream connection) forever.
+#[test]
+fn slow_reader_is_cut_off() {
+    const SIZE: usize = 20_000_000;
+    let up = Upstream::start(|_| {
+        let mut reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {SIZE}\r\n\r\n").into_bytes();
+        reply.resize(reply.len() + SIZE, b'z');
+        Reply::Raw(reply)
+    });
+    let cfg = proxy_config("http", up.addr, "").replace("[limits]", "[limits]\nbody_timeout_ms = 400");
+    for driver in DRIVERS {
+        let gw = Gateway::start(&cfg, driver);
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket.connect(&gw.addr().into()).unwrap();
+        let mut stream: std::net::TcpStream = socket.into();
+        std::io::Write::write_all(&mut stream, b"GET /prod/big HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut received = 0usize;
+        let mut buf = vec![0u8; 65536];
+        loop {
+            match std::io::Read::read(&mut stream, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received += n,
+            }
+        }
+        assert!(received < SIZE, "{driver:?}: the gateway should have given up on the slow reader");
+    }
+}
