@@ -73,10 +73,7 @@ pub async fn read_head(
             }
         }
         match monoio::time::timeout_at(deadline, fill(up)).await {
-            Ok(Ok(n @ 1..)) => {
-                let _ = n;
-                received_any = true;
-            }
+            Ok(Ok(1..)) => received_any = true,
             Ok(_) if received_any => return Err(HeadFailure::Invalid),
             Ok(_) => return Err(HeadFailure::Closed),
             Err(_) => return Err(HeadFailure::Timeout),
