@@ -216,18 +216,21 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, stream: TcpStream, peer: S
     let local_port = stream.local_addr().map_or(0, |a| a.port());
     let slot = worker.conns.register(stream.as_raw_fd());
     let _guard = SlotGuard { worker: &worker, slot };
-    let settings = worker.table().table.settings.workers.clone();
+    let (read_chunk, body_timeout_ms) = {
+        let table = worker.table();
+        (table.table.settings.workers.read_buffer_bytes, table.table.settings.limits.body_timeout_ms)
+    };
     let mut conn = ClientConn {
         stream,
-        rbuf: BytesMut::with_capacity(settings.read_buffer_bytes),
+        rbuf: BytesMut::with_capacity(read_chunk),
         wbuf: Vec::new(),
         peer,
         local_port,
         listener,
-        read_chunk: settings.read_buffer_bytes,
+        read_chunk,
         slot,
         http10: false,
-        write_timeout: Duration::from_millis(worker.table().table.settings.limits.body_timeout_ms),
+        write_timeout: Duration::from_millis(body_timeout_ms),
     };
     loop {
         let table = worker.table();

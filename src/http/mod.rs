@@ -47,6 +47,21 @@ pub async fn read_more_within(
         .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
 }
 
+/// What is wrong with a head's line ends, if anything: every line must end in CRLF — no bare LF
+/// (httparse takes it), no bare CR, no NUL anywhere. Used for client requests and upstream
+/// responses alike. Only the bytes `memchr3` finds (about two per line) are looked at.
+pub fn line_end_fault(head: &[u8]) -> Option<&'static str> {
+    for i in memchr::memchr3_iter(b'\n', b'\r', 0, head) {
+        match head[i] {
+            b'\n' if i == 0 || head[i - 1] != b'\r' => return Some("bare LF in head"),
+            b'\r' if head.get(i + 1) != Some(&b'\n') => return Some("bare CR in head"),
+            0 => return Some("NUL in head"),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Request methods the router knows; AWS's `ANY` covers exactly the first seven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {

@@ -56,8 +56,7 @@ pub fn parse(buf: &[u8], head_request: bool, max_bytes: usize) -> Result<Option<
     let (Some(status), Some(version)) = (res.code, res.version) else {
         return Err(ResponseHeadError::Malformed);
     };
-    let head = &buf[..len];
-    if head.contains(&0) || head.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r') {
+    if super::line_end_fault(&buf[..len]).is_some() {
         return Err(ResponseHeadError::Malformed);
     }
     let base = buf.as_ptr() as usize;
@@ -152,6 +151,7 @@ mod tests {
     fn rejects_bad_heads() {
         assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", false, 8192).is_err());
         assert!(parse(b"HTTP/1.1 200 OK\nX: y\r\n\r\n", false, 8192).is_err());
+        assert!(parse(b"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", false, 8192).is_err());
         assert!(parse(b"SSH-2.0-OpenSSH\r\n\r\n", false, 8192).is_err());
         assert_eq!(parse(b"HTTP/1.1 200 OK\r\nX: y", false, 10).unwrap_err(), ResponseHeadError::TooLarge);
         assert!(parse(b"HTTP/1.1 200 OK\r\nX: y", false, 8192).unwrap().is_none());

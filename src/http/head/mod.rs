@@ -162,7 +162,9 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
     if len > limits.max_header_bytes {
         return Err(GatewayError::new(ResponseType::HeadersTooLarge, "header section over the limit"));
     }
-    check_line_ends(&buf[..len])?;
+    if let Some(fault) = super::line_end_fault(&buf[..len]) {
+        return Err(bad(fault));
+    }
     let base = buf.as_ptr() as usize;
     let span = |s: &[u8]| -> Span {
         let start = s.as_ptr() as usize - base;
@@ -266,20 +268,6 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
         index.framing = if n == 0 { Framing::None } else { Framing::Length(n) };
     }
     Ok(Some(index))
-}
-
-/// Every line ends in CRLF: no bare LF (httparse takes it), no bare CR, no NUL anywhere. Only the
-/// bytes `memchr3` finds (about two per line) are looked at, so this costs little beyond httparse.
-fn check_line_ends(head: &[u8]) -> Result<(), GatewayError> {
-    for i in memchr::memchr3_iter(b'\n', b'\r', 0, head) {
-        match head[i] {
-            b'\n' if i == 0 || head[i - 1] != b'\r' => return Err(bad("bare LF in request head")),
-            b'\r' if head.get(i + 1) != Some(&b'\n') => return Err(bad("bare CR in request head")),
-            0 => return Err(bad("NUL in request head")),
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 /// Splits `http://authority/path?q` into the authority and the origin-form rest. A target without a
