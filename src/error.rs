@@ -38,6 +38,24 @@ pub enum ResponseType {
     Internal,
 }
 
+impl ResponseType {
+    /// AWS's gateway-response type name (`$context.error.responseType`).
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            ResponseType::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
+            // AWS has no type of its own for malformed HTTP; its catch-all for client errors.
+            ResponseType::BadRequest
+            | ResponseType::UriTooLong
+            | ResponseType::HeadersTooLarge
+            | ResponseType::NotImplemented => "DEFAULT_4XX",
+            ResponseType::RequestTooLarge => "REQUEST_TOO_LARGE",
+            ResponseType::IntegrationTimeout => "INTEGRATION_TIMEOUT",
+            ResponseType::IntegrationFailure => "INTEGRATION_FAILURE",
+            ResponseType::Internal => "DEFAULT_5XX",
+        }
+    }
+}
+
 /// One failure on the request path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayError {

@@ -8,14 +8,18 @@
 //! file into the validated model and [`table`] is the compiled, flat routing table that workers load.
 //! The compiler never imports the runtime.
 
+pub mod access_log;
+pub mod admin;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod integration;
 pub mod log;
+pub mod metrics;
 pub mod pipeline;
 pub mod response;
 pub mod route;
 pub mod runtime;
 pub mod stage;
 pub mod table;
+pub mod trace;

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use super::diagnostic::Diagnostic;
 use super::model::{Config, IntegrationModel};
 use super::uri;
+use crate::access_log::format;
 use crate::route::Router;
 use crate::table::*;
 
@@ -87,7 +88,41 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
                 };
                 integrations.push(integration);
             }
-            stages.push(Stage { name: stage.name.value.clone(), variables: stage.variables.clone(), integrations });
+            let access_log = stage.access_log.as_ref().and_then(|log| {
+                let rest = api.protocol == Protocol::Rest;
+                let template = format::preset(&log.format.value, rest).unwrap_or(&log.format.value);
+                let lookup = |name: &str| stage.variables.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+                match format::compile(template, lookup) {
+                    Ok(parts) => Some(StageLog {
+                        destination: log.destination.as_str().into(),
+                        json: format::is_json(&parts),
+                        format: parts,
+                    }),
+                    Err(unknown) => {
+                        let hint = match unknown.suggestion {
+                            Some(s) => format!("did you mean `$context.{s}`?"),
+                            None if unknown.name.starts_with("$stageVariables.") => {
+                                format!("stage `{}` has no such variable", stage.name.value)
+                            }
+                            None => "see docs/observability.md for the variables".to_owned(),
+                        };
+                        errors.push(Diagnostic::new(
+                            file,
+                            src,
+                            log.format.span.clone(),
+                            format!("unknown access log variable `{}`", unknown.name),
+                            Some(hint),
+                        ));
+                        None
+                    }
+                }
+            });
+            stages.push(Stage {
+                name: stage.name.value.clone(),
+                variables: stage.variables.clone(),
+                integrations,
+                access_log,
+            });
         }
         apis.push(Api {
             name: api.name.value.clone(),
@@ -150,6 +185,8 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
             upstream: config.upstream.clone(),
             drain_timeout_ms: config.drain_timeout_ms,
             backlog: config.backlog,
+            admin: config.admin.clone(),
+            access_log: config.access_log.clone(),
         },
         listeners,
         apis,

@@ -14,6 +14,8 @@ pub struct Config {
     pub upstream: UpstreamSettings,
     pub drain_timeout_ms: u64,
     pub backlog: i32,
+    pub admin: Option<crate::table::Admin>,
+    pub access_log: crate::table::AccessLogSettings,
     pub apis: Vec<ApiModel>,
     pub domains: Vec<DomainModel>,
 }
@@ -33,6 +35,14 @@ pub struct ApiModel {
 pub struct StageModel {
     pub name: Spanned<String>,
     pub variables: Vec<(String, String)>,
+    pub access_log: Option<AccessLogModel>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessLogModel {
+    pub destination: String,
+    /// A preset name (`clf`, `json`) or a template of `$context` variables.
+    pub format: Spanned<String>,
 }
 
 #[derive(Debug, Clone)]

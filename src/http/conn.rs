@@ -20,6 +20,7 @@ use super::body::ChunkedDecoder;
 use super::head::{self, Framing, HeadLimits, RequestHead};
 use crate::error::GatewayError;
 use crate::pipeline;
+use crate::pipeline::record::Record;
 use crate::response::Flow;
 use crate::response::gateway;
 use crate::response::request_id::RequestId;
@@ -43,6 +44,13 @@ pub struct ClientConn {
     http10: bool,
     /// Longest wait for the client to accept more of a response.
     write_timeout: Duration,
+    /// Bytes read from and written to the client since the connection opened.
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    /// `bytes_read`/`bytes_written` when the previous request ended: the difference is this one's.
+    pub bytes_mark: (u64, u64),
+    /// What the current request's steps did, for metrics and the access log.
+    pub record: Record,
 }
 
 impl ClientConn {
@@ -51,6 +59,7 @@ impl ClientConn {
     /// cut off (a slow reader must not hold a connection, and an upstream, forever).
     pub async fn flush(&mut self) -> io::Result<()> {
         let buf = std::mem::take(&mut self.wbuf);
+        self.bytes_written += buf.len() as u64;
         match monoio::time::timeout(self.write_timeout, self.stream.write_all(buf)).await {
             Ok((res, mut buf)) => {
                 buf.clear();
@@ -63,6 +72,7 @@ impl ClientConn {
 
     /// Writes bytes that are not in the write buffer (a body straight from an upstream's buffer).
     pub async fn write_bytes(&mut self, bytes: bytes::Bytes) -> io::Result<()> {
+        self.bytes_written += bytes.len() as u64;
         match monoio::time::timeout(self.write_timeout, self.stream.write_all(bytes)).await {
             Ok((res, _)) => res.map(drop),
             Err(_) => Err(io::ErrorKind::TimedOut.into()),
@@ -71,7 +81,11 @@ impl ClientConn {
 
     /// Reads more bytes into the read buffer; `Ok(0)` at end of stream.
     pub async fn fill(&mut self, timeout: Duration) -> io::Result<usize> {
-        super::read_more_within(&mut self.stream, &mut self.rbuf, self.read_chunk, timeout).await
+        let read = super::read_more_within(&mut self.stream, &mut self.rbuf, self.read_chunk, timeout).await;
+        if let Ok(n) = read {
+            self.bytes_read += n as u64;
+        }
+        read
     }
 
     /// Reads the next request head. `Ok(None)`: the connection should close quietly (end of stream,
@@ -175,7 +189,10 @@ impl ClientConn {
             log::warn!("request {id:?} from {}: {error}", self.peer);
         }
         self.wbuf.clear();
-        gateway::render(&mut self.wbuf, protocol, error, id, flow, head_only, self.http10);
+        let (status, body_bytes) = gateway::render(&mut self.wbuf, protocol, error, id, flow, head_only, self.http10);
+        self.record.response(status, self.wbuf.len() - body_bytes);
+        self.record.error = Some(error.clone());
+        self.record.request_id = Some(*id);
         if self.flush().await.is_err() {
             return Flow::Close;
         }
@@ -215,6 +232,7 @@ impl ClientConn {
 pub async fn serve(worker: Rc<Worker>, listener: u32, stream: TcpStream, peer: SocketAddr) {
     let local_port = stream.local_addr().map_or(0, |a| a.port());
     let slot = worker.conns.register(stream.as_raw_fd());
+    worker.metrics.worker.connections_open.set(worker.conns.len() as u64);
     let _guard = SlotGuard { worker: &worker, slot };
     let (read_chunk, body_timeout_ms) = {
         let table = worker.table();
@@ -231,6 +249,10 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, stream: TcpStream, peer: S
         slot,
         http10: false,
         write_timeout: Duration::from_millis(body_timeout_ms),
+        bytes_read: 0,
+        bytes_written: 0,
+        bytes_mark: (0, 0),
+        record: Record::default(),
     };
     loop {
         let table = worker.table();
@@ -241,7 +263,9 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, stream: TcpStream, peer: S
             Err(error) => {
                 let protocol = pipeline::listener_protocol(&table, listener);
                 let id = RequestId::new(protocol);
+                conn.record = Record::default();
                 conn.send_error(protocol, &error, &id, Flow::Close, false).await;
+                pipeline::observe::malformed(&worker, &table, &mut conn);
                 conn.linger_close().await;
                 return;
             }
@@ -271,6 +295,7 @@ struct SlotGuard<'a> {
 impl Drop for SlotGuard<'_> {
     fn drop(&mut self) {
         self.worker.conns.unregister(self.slot);
+        self.worker.metrics.worker.connections_open.set(self.worker.conns.len() as u64);
         self.worker.slot_freed.notify();
     }
 }

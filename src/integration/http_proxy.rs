@@ -30,6 +30,7 @@ use crate::response::Flow;
 use crate::runtime::worker::Worker;
 use crate::table::loaded::LoadedTable;
 use crate::table::{HttpProxy, UriPart};
+use crate::trace::TraceContext;
 
 const TIMEOUT: GatewayError = GatewayError::new(ResponseType::IntegrationTimeout, "integration timed out");
 const CONNECT_FAILED: GatewayError = GatewayError::new(ResponseType::IntegrationFailure, "cannot connect to upstream");
@@ -53,10 +54,13 @@ pub async fn forward(
     let settings = &table.table.settings;
     let addr = table.upstream_addrs[proxy.upstream as usize];
     let deadline = Instant::now() + Duration::from_millis(proxy.timeout_ms);
+    conn.record.integration_started = Some(quanta::Instant::now());
+    let trace = TraceContext::continue_or_start(single(head.values(b"traceparent")));
+    conn.record.trace = Some(trace);
 
     let mut out = std::mem::take(&mut conn.wbuf);
     out.clear();
-    write_request_head(&mut out, conn, req, proxy, &table.upstream_authorities[proxy.upstream as usize]);
+    write_request_head(&mut out, conn, req, proxy, &table.upstream_authorities[proxy.upstream as usize], &trace);
     // A body already fully buffered is sent with the head, which also makes the request replayable.
     let replayable = match head.framing {
         Framing::None => true,
@@ -82,11 +86,15 @@ pub async fn forward(
         // The one retry goes out on a new connection, never on another pooled one.
         let pooled = if attempt == 1 { worker.pool.checkout(addr, idle_timeout, must_be_live) } else { None };
         let reused = pooled.is_some();
+        if reused {
+            worker.metrics.worker.upstream_reused.inc();
+        }
         // Until the body is sent, a failure leaves unread body bytes on the client connection.
         let unread_body = |e: GatewayError| if replayable { e } else { e.closing() };
         let mut up = match pooled {
             Some(up) => up,
             None => {
+                worker.metrics.worker.upstream_connected.inc();
                 connect(addr, deadline, settings.upstream.connect_timeout_ms, settings.workers.upstream_buffer_bytes)
                     .await
                     .map_err(unread_body)?
@@ -125,7 +133,10 @@ pub async fn forward(
             }
         }
         match relay::read_head(&mut up, head.method == crate::http::Method::Head, deadline).await {
-            Ok(response) => break (up, response),
+            Ok(response) => {
+                conn.record.integration_answered(response.status);
+                break (up, response);
+            }
             Err(relay::HeadFailure::Closed) if retry_ok => continue,
             Err(failure) => {
                 conn.wbuf = out;
@@ -157,7 +168,14 @@ async fn connect(
     }
 }
 
-fn write_request_head(out: &mut Vec<u8>, conn: &ClientConn, req: &Request<'_>, proxy: &HttpProxy, authority: &str) {
+fn write_request_head(
+    out: &mut Vec<u8>,
+    conn: &ClientConn,
+    req: &Request<'_>,
+    proxy: &HttpProxy,
+    authority: &str,
+    trace: &TraceContext,
+) {
     let head = req.head;
     out.extend_from_slice(head.method_bytes());
     out.push(b' ');
@@ -198,6 +216,9 @@ fn write_request_head(out: &mut Vec<u8>, conn: &ClientConn, req: &Request<'_>, p
             || name.eq_ignore_ascii_case(b"expect")
             || name.eq_ignore_ascii_case(b"x-forwarded-proto")
             || name.eq_ignore_ascii_case(b"x-forwarded-port")
+            || name.eq_ignore_ascii_case(b"traceparent")
+            // A trace Portico had to restart drops the old trace's vendor state, as W3C asks.
+            || (!trace.continued && name.eq_ignore_ascii_case(b"tracestate"))
             || named_in_connection(name, head.values(b"connection"))
         {
             continue;
@@ -218,6 +239,7 @@ fn write_request_head(out: &mut Vec<u8>, conn: &ClientConn, req: &Request<'_>, p
     let _ = std::io::Write::write_fmt(out, format_args!("{}", conn.peer.ip()));
     out.extend_from_slice(b"\r\nX-Forwarded-Proto: http\r\n");
     encode::header_u64(out, b"X-Forwarded-Port", u64::from(conn.local_port));
+    encode::header(out, b"traceparent", &trace.header_value());
     match head.framing {
         Framing::None => {}
         Framing::Length(n) => encode::header_u64(out, b"Content-Length", n),
@@ -285,4 +307,10 @@ async fn send_body(
             }
         }
     }
+}
+
+/// The only value of a header that must appear once (several `traceparent`s are invalid).
+fn single<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Option<&'a [u8]> {
+    let first = values.next()?;
+    values.next().is_none().then_some(first)
 }

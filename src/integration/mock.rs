@@ -28,6 +28,8 @@ pub async fn respond(conn: &mut ClientConn, req: &Request<'_>, mock: &Mock) -> R
     }
     common_headers(out, req.protocol, &req.id, flow, req.head.version_minor == 0);
     out.extend_from_slice(b"\r\n");
+    conn.record.response(mock.status, conn.wbuf.len());
+    let out = &mut conn.wbuf;
     if req.head.method != Method::Head && !bodyless {
         out.extend_from_slice(mock.body.as_bytes());
     }

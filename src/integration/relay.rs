@@ -108,6 +108,7 @@ pub async fn relay(
     // The request body was consumed by forwarding, so the connection is clean for the next request.
     let chunk_to_client = client_11 && matches!(rh.framing, ResponseFraming::Chunked | ResponseFraming::UntilClose);
     write_response_head(&mut conn.wbuf, req, &up, &rh, flow, chunk_to_client);
+    conn.record.response(rh.status, conn.wbuf.len());
     up.rbuf.advance(rh.len);
     let body_timeout = Duration::from_millis(req.limits.body_timeout_ms);
 

@@ -45,7 +45,8 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
     Rendered { status, message, error_type }
 }
 
-/// Appends the complete error response (head and body) to `out`.
+/// Appends the complete error response (head and body) to `out`; returns the status and the body's
+/// length.
 pub fn render(
     out: &mut Vec<u8>,
     protocol: Protocol,
@@ -54,7 +55,7 @@ pub fn render(
     flow: Flow,
     head_only: bool,
     http10: bool,
-) {
+) -> (u16, usize) {
     let r = lookup(protocol, error.kind);
     encode::status_line(out, r.status, b"");
     encode::header(out, b"Content-Type", b"application/json");
@@ -65,11 +66,13 @@ pub fn render(
     }
     common_headers(out, protocol, id, flow, http10);
     out.extend_from_slice(b"\r\n");
-    if !head_only {
-        out.extend_from_slice(b"{\"message\":\"");
-        out.extend_from_slice(r.message.as_bytes());
-        out.extend_from_slice(b"\"}");
+    if head_only {
+        return (r.status, 0);
     }
+    out.extend_from_slice(b"{\"message\":\"");
+    out.extend_from_slice(r.message.as_bytes());
+    out.extend_from_slice(b"\"}");
+    (r.status, body_len)
 }
 
 #[cfg(test)]

@@ -18,7 +18,8 @@ fn seed() -> u64 {
     (nanos ^ addr.rotate_left(32) ^ u64::from(std::process::id())) | 1
 }
 
-fn next() -> u64 {
+/// A fast per-thread pseudo-random number (not for secrets).
+pub fn random_u64() -> u64 {
     STATE.with(|s| {
         // xorshift64*
         let mut x = s.get();
@@ -39,8 +40,8 @@ pub struct RequestId {
 impl RequestId {
     pub fn new(protocol: Protocol) -> Self {
         let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&next().to_le_bytes());
-        bytes[8..].copy_from_slice(&next().to_le_bytes());
+        bytes[..8].copy_from_slice(&random_u64().to_le_bytes());
+        bytes[8..].copy_from_slice(&random_u64().to_le_bytes());
         let mut text = [0u8; 36];
         match protocol {
             Protocol::Rest => {

@@ -6,25 +6,41 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
+use crate::metrics::Metrics;
 use crate::table::loaded::LoadedTable;
 
 pub struct Control {
     pub table: ArcSwap<LoadedTable>,
     pub generation: AtomicU64,
     pub shutdown: AtomicBool,
+    pub metrics: Arc<Metrics>,
+    /// Workers whose runtime is up and serving; `/readyz` wants all of them.
+    pub workers_running: AtomicU64,
+    pub workers: usize,
 }
 
 impl Control {
-    pub fn new(table: LoadedTable) -> Arc<Control> {
+    pub fn new(mut table: LoadedTable, workers: usize) -> Arc<Control> {
+        let metrics = Metrics::new(workers);
+        if table.table.settings.admin.is_some() {
+            table.series = metrics.assign(&table.table);
+        }
         Arc::new(Control {
             table: ArcSwap::from_pointee(table),
             generation: AtomicU64::new(1),
             shutdown: AtomicBool::new(false),
+            metrics,
+            workers_running: AtomicU64::new(0),
+            workers,
         })
     }
 
-    /// Publishes a new table: workers pick it up on their next request.
-    pub fn swap(&self, table: LoadedTable) -> u64 {
+    /// Publishes a new table: workers pick it up on their next request. Its metric series are
+    /// allocated first, so no worker ever sees a table whose series do not exist.
+    pub fn swap(&self, mut table: LoadedTable) -> u64 {
+        if table.table.settings.admin.is_some() {
+            table.series = self.metrics.assign(&table.table);
+        }
         self.table.store(Arc::new(table));
         self.generation.fetch_add(1, Ordering::AcqRel) + 1
     }

@@ -48,6 +48,7 @@ pub async fn accept_loop(worker: Rc<Worker>, index: u32, listener: monoio::net::
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
+                worker.metrics.worker.connections_accepted.inc();
                 monoio::spawn(Isolated { inner: conn::serve(worker.clone(), index, stream, peer), peer });
             }
             Err(e) => {

@@ -14,11 +14,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 use control::Control;
 use worker::Worker;
 
+use crate::access_log::sink::{self, WorkerLog};
 use crate::table::loaded::LoadedTable;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,10 @@ pub enum RuntimeError {
     Spawn { index: usize, source: std::io::Error },
     #[error("worker {0} could not start a runtime: {1}")]
     Runtime(usize, String),
+    #[error("cannot start the access log writer: {0}")]
+    LogWriter(std::io::Error),
+    #[error("cannot start the admin listener on {addr}: {source}")]
+    Admin { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
 /// Which I/O driver a worker ended up on.
@@ -62,22 +67,29 @@ pub fn serve(table: LoadedTable, mut reload: Reload) -> Result<(), RuntimeError>
         }
         sockets.push(per_worker);
     }
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(RuntimeError::Signals)?;
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1]).map_err(RuntimeError::Signals)?;
     let routes = table.route_count();
     let apis = table.table.apis.len();
-    let control = Control::new(table);
+    let admin = settings.admin.clone();
+    let control = Control::new(table, workers);
+    let (logs, writer) = sink::start(workers, control.metrics.clone()).map_err(RuntimeError::LogWriter)?;
+    if let Some(admin) = &admin {
+        crate::admin::start(admin.addr, control.clone())
+            .map_err(|source| RuntimeError::Admin { addr: admin.addr, source })?;
+    }
     let force_legacy = std::env::var("MONOIO_FORCE_LEGACY_DRIVER").is_ok_and(|v| v == "1");
 
     let (report_tx, report_rx) = mpsc::channel();
     let mut handles = Vec::with_capacity(workers);
-    for (index, listeners) in sockets.into_iter().enumerate() {
+    for (index, (listeners, log)) in sockets.into_iter().zip(logs).enumerate() {
         let control = control.clone();
         let report = report_tx.clone();
         let cpu = settings.workers.pin.then(|| settings.workers.cpus.get(index).copied().unwrap_or(index));
         let ring = settings.workers.ring_entries;
         let handle = std::thread::Builder::new()
             .name(format!("portico-w{index}"))
-            .spawn(move || run_worker(index, control, listeners, cpu, ring, force_legacy, report))
+            .spawn(move || run_worker(index, control, listeners, log, cpu, ring, force_legacy, report))
             .map_err(|source| RuntimeError::Spawn { index, source })?;
         handles.push(handle);
     }
@@ -92,7 +104,10 @@ pub fn serve(table: LoadedTable, mut reload: Reload) -> Result<(), RuntimeError>
             }
         }
     }
-    let listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    let mut listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    if let Some(admin) = &admin {
+        listen.push(format!("admin {}", admin.addr));
+    }
     let uring = drivers.iter().filter(|d| **d == Driver::IoUring).count();
     if uring == workers {
         log::info!(
@@ -116,7 +131,8 @@ pub fn serve(table: LoadedTable, mut reload: Reload) -> Result<(), RuntimeError>
 
     for signal in signals.forever() {
         match signal {
-            SIGHUP => reload_table(&control, &mut reload, &addrs),
+            SIGHUP => reload_table(&control, &mut reload, &addrs, &admin),
+            SIGUSR1 => writer.reopen(),
             _ => {
                 log::info!(
                     "signal {signal}: draining (at most {} ms; send it again to exit now)",
@@ -130,7 +146,7 @@ pub fn serve(table: LoadedTable, mut reload: Reload) -> Result<(), RuntimeError>
     // A second SIGTERM/SIGINT while draining means "now".
     std::thread::spawn(move || {
         for signal in signals.forever() {
-            if signal != SIGHUP {
+            if signal != SIGHUP && signal != SIGUSR1 {
                 log::warn!("signal {signal} again: exiting without waiting for the drain");
                 std::process::exit(1);
             }
@@ -139,11 +155,18 @@ pub fn serve(table: LoadedTable, mut reload: Reload) -> Result<(), RuntimeError>
     for h in handles {
         let _ = h.join();
     }
+    writer.finish(Duration::from_secs(2));
     log::info!("stopped");
     Ok(())
 }
 
-fn reload_table(control: &Control, reload: &mut Reload, addrs: &[std::net::SocketAddr]) {
+fn reload_table(
+    control: &Control,
+    reload: &mut Reload,
+    addrs: &[std::net::SocketAddr],
+    admin: &Option<crate::table::Admin>,
+) {
+    let failed = &control.metrics.gateway.reloads_failed;
     match reload() {
         Ok(table) => {
             let new_addrs: Vec<_> = table.table.listeners.iter().map(|l| l.addr).collect();
@@ -151,8 +174,15 @@ fn reload_table(control: &Control, reload: &mut Reload, addrs: &[std::net::Socke
                 log::error!(
                     "reload rejected: listener addresses changed ({addrs:?} → {new_addrs:?}); restart to apply them; keeping the current table"
                 );
+                failed.inc();
                 return;
             }
+            if table.table.settings.admin != *admin {
+                log::error!("reload rejected: [admin] changed; restart to apply it; keeping the current table");
+                failed.inc();
+                return;
+            }
+            control.metrics.gateway.reloads_ok.inc();
             let routes = table.route_count();
             let generation = control.swap(table);
             log::info!("reloaded: table generation {generation}, {routes} routes");
@@ -162,16 +192,19 @@ fn reload_table(control: &Control, reload: &mut Reload, addrs: &[std::net::Socke
                 log::error!("reload: {e}");
             }
             log::error!("reload rejected ({} errors); keeping the current table", errors.len());
+            failed.inc();
         }
     }
 }
 
 type Report = mpsc::Sender<Result<Driver, String>>;
 
+#[allow(clippy::too_many_arguments)]
 fn run_worker(
     index: usize,
     control: Arc<Control>,
     listeners: Vec<std::net::TcpListener>,
+    log: WorkerLog,
     cpu: Option<usize>,
     ring: u32,
     force_legacy: bool,
@@ -182,7 +215,7 @@ fn run_worker(
     {
         log::warn!("worker {index}: cannot pin to CPU {cpu}: {e}");
     }
-    let main = worker_main(index, control, listeners);
+    let main = worker_main(index, control, listeners, log);
     let mut reason = "MONOIO_FORCE_LEGACY_DRIVER=1".to_owned();
     if !force_legacy {
         let mut urb = io_uring::IoUring::builder();
@@ -208,8 +241,8 @@ fn run_worker(
     }
 }
 
-async fn worker_main(index: usize, control: Arc<Control>, listeners: Vec<std::net::TcpListener>) {
-    let worker = Rc::new(Worker::new(index, control));
+async fn worker_main(index: usize, control: Arc<Control>, listeners: Vec<std::net::TcpListener>, log: WorkerLog) {
+    let worker = Rc::new(Worker::new(index, control, log));
     for (i, std_listener) in listeners.into_iter().enumerate() {
         match monoio::net::TcpListener::from_std(std_listener) {
             Ok(l) => {
@@ -218,8 +251,12 @@ async fn worker_main(index: usize, control: Arc<Control>, listeners: Vec<std::ne
             Err(e) => log::error!("worker {index}: cannot register listener {i}: {e}"),
         }
     }
+    worker.control().workers_running.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    // The worker's tick: hand access log lines to the writer, refresh gauges, watch for shutdown.
     while !worker.control().is_shutting_down() {
-        monoio::time::sleep(Duration::from_millis(50)).await;
+        monoio::time::sleep(Duration::from_millis(TICK_MS)).await;
+        worker.log.flush();
+        worker.metrics.worker.upstream_idle.set(worker.pool.idle_count() as u64);
     }
     worker.draining.set(true);
     worker.drain.notify();
@@ -232,7 +269,13 @@ async fn worker_main(index: usize, control: Arc<Control>, listeners: Vec<std::ne
     if !worker.conns.is_empty() {
         log::warn!("worker {index}: drain timeout with {} connections still open", worker.conns.len());
     }
+    worker.log.flush();
+    worker.control().workers_running.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
 }
+
+/// How often a worker hands its access log buffers to the writer and refreshes its gauges: a log
+/// line reaches its file at most this much (plus the writer's write) after its request ended.
+const TICK_MS: u64 = 50;
 
 /// Raises the soft open-files limit to the hard limit: every client and upstream connection is a
 /// descriptor, and the usual soft default (1024) would cap a gateway far below its capacity.

@@ -1,4 +1,5 @@
-//! Per-worker state: the worker's view of the table, its upstream pool, its connections.
+//! Per-worker state: the worker's view of the table, its upstream pool, its connections, its metrics
+//! shard and its access log buffers.
 //!
 //! Everything here is owned by one thread. The only shared memory a request touches is one relaxed
 //! load of the table generation, a read-mostly cache line; a new table is picked up by the first
@@ -12,7 +13,9 @@ use std::sync::atomic::Ordering;
 
 use super::control::Control;
 use super::event::LocalEvent;
+use crate::access_log::sink::WorkerLog;
 use crate::integration::pool::Pool;
+use crate::metrics::Shard;
 use crate::table::loaded::LoadedTable;
 
 pub struct Worker {
@@ -28,13 +31,19 @@ pub struct Worker {
     pub draining: Cell<bool>,
     pub drain: LocalEvent,
     pub slot_freed: LocalEvent,
+    /// This worker's metrics; only this thread writes them.
+    pub metrics: Arc<Shard>,
+    pub log: WorkerLog,
 }
 
 impl Worker {
-    pub fn new(index: usize, control: Arc<Control>) -> Worker {
+    pub fn new(index: usize, control: Arc<Control>, log: WorkerLog) -> Worker {
         let generation = control.generation.load(Ordering::Acquire);
         let table = control.table.load_full();
+        let metrics = control.metrics.shards[index].clone();
         Worker {
+            metrics,
+            log,
             index,
             control,
             current: RefCell::new((generation, Rc::new(table))),

@@ -14,6 +14,8 @@ pub enum LoadError {
     RouteConflict { api: String, first: String, second: String },
     #[error("upstream `{host}:{port}` does not resolve: {reason}")]
     Resolve { host: String, port: u16, reason: String },
+    #[error("access log `{destination}` cannot be opened for appending: {reason}")]
+    AccessLog { destination: String, reason: String },
 }
 
 #[derive(Debug)]
@@ -25,6 +27,10 @@ pub struct LoadedTable {
     pub upstream_addrs: Vec<SocketAddr>,
     /// `Host` header value per upstream, same index.
     pub upstream_authorities: Vec<String>,
+    /// Metric series ids per API: `stages × (routes + 1)`, row-major by stage, the last of each row
+    /// for requests that matched no route. Empty until the runtime assigns them
+    /// ([`crate::metrics::Metrics::assign`]); then also a sign that metrics are counted.
+    pub series: Vec<Vec<u32>>,
 }
 
 impl LoadedTable {
@@ -51,10 +57,49 @@ impl LoadedTable {
             upstream_addrs.push(addr);
         }
         let upstream_authorities = table.upstreams.iter().map(|u| u.authority()).collect();
-        Ok(LoadedTable { table, routers, upstream_addrs, upstream_authorities })
+        for api in &table.apis {
+            for stage in &api.stages {
+                if let Some(log) = &stage.access_log {
+                    check_destination(&log.destination)?;
+                }
+            }
+        }
+        Ok(LoadedTable { table, routers, upstream_addrs, upstream_authorities, series: Vec::new() })
+    }
+
+    /// The metric series of a request: `route` is `None` when no route matched. `None` when metrics
+    /// are off.
+    #[inline]
+    pub fn series_of(&self, api: u32, stage: u32, route: Option<u32>) -> Option<u32> {
+        let ids = self.series.get(api as usize)?;
+        let width = self.table.apis[api as usize].routes.len() + 1;
+        let column = route.map_or(width - 1, |r| r as usize);
+        ids.get(stage as usize * width + column).copied()
     }
 
     pub fn route_count(&self) -> usize {
         self.table.apis.iter().map(|a| a.routes.len()).sum()
     }
+}
+
+/// A destination that cannot be opened is a load error, so `serve` and a reload say so at once
+/// instead of losing every line. Pipes and devices are not opened here: opening a pipe blocks until
+/// it has a reader, which is the writer thread's business.
+fn check_destination(destination: &str) -> Result<(), LoadError> {
+    use std::os::unix::fs::FileTypeExt;
+    if destination == "stdout" {
+        return Ok(());
+    }
+    if let Ok(meta) = std::fs::metadata(destination) {
+        let kind = meta.file_type();
+        if kind.is_fifo() || kind.is_char_device() || kind.is_socket() {
+            return Ok(());
+        }
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(destination)
+        .map(drop)
+        .map_err(|e| LoadError::AccessLog { destination: destination.to_owned(), reason: e.to_string() })
 }

@@ -10,11 +10,14 @@ pub mod file;
 pub mod loaded;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::access_log::format::Part;
 
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the serialized layout changes; `serve --table` refuses other versions.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The `format` field of every table file.
 pub const FORMAT_NAME: &str = "portico-table";
 
@@ -40,6 +43,20 @@ pub struct Settings {
     pub drain_timeout_ms: u64,
     /// Listen backlog of every listening socket.
     pub backlog: i32,
+    /// The admin listener; `None` = no admin listener and no metrics are counted.
+    pub admin: Option<Admin>,
+    pub access_log: AccessLogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Admin {
+    pub addr: SocketAddr,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AccessLogSettings {
+    /// Per worker and destination: lines beyond this while the writer is behind are dropped.
+    pub buffer_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -146,6 +163,17 @@ pub struct Stage {
     pub variables: Vec<(String, String)>,
     /// One per route of the API, same index, with stage variables already substituted.
     pub integrations: Vec<Integration>,
+    pub access_log: Option<StageLog>,
+}
+
+/// A stage's access log: where, and the compiled format.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StageLog {
+    /// A file path, or `stdout`.
+    pub destination: Arc<str>,
+    pub format: Vec<Part>,
+    /// Values are JSON-escaped (the format is a JSON object).
+    pub json: bool,
 }
 
 impl Stage {

@@ -87,7 +87,8 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
             }
             variables.push((k.value, v.value));
         }
-        stages.push(StageModel { name: stage_name, variables });
+        let access_log = read_stage_log(r, s);
+        stages.push(StageModel { name: stage_name, variables, access_log });
     }
     if stages.is_empty() {
         r.error(
@@ -111,6 +112,29 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
         );
     }
     Some(ApiModel { name: name?, protocol, hosts, listen, stages, routes })
+}
+
+/// `access_log = { destination = "...", format = "..." }`; the format is compiled (and its
+/// variables checked) by the compiler, which knows the stage variables and the API kind.
+fn read_stage_log(r: &mut Reader<'_>, stage: Obj<'_>) -> Option<AccessLogModel> {
+    let item = r.item(stage, "access_log")?;
+    let o = r.obj(item, "`access_log`")?;
+    r.allow_keys(o, STAGE_LOG_KEYS);
+    let destination = r.str(o, "destination", "destination = \"stdout\" or a file path")?;
+    if destination.value.is_empty() || destination.value.contains('\0') {
+        r.error(destination.span, "the access log destination is empty", Some("use \"stdout\" or a file path".into()));
+        return None;
+    }
+    let format = r.str(o, "format", "format = \"clf\", \"json\", or a template of $context variables")?;
+    if format.value.trim().is_empty() {
+        r.error(
+            format.span,
+            "the access log format is empty",
+            Some("use \"clf\" or \"json\" for AWS's presets".into()),
+        );
+        return None;
+    }
+    Some(AccessLogModel { destination: destination.value, format })
 }
 
 fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<RouteModel> {

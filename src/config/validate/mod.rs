@@ -59,11 +59,14 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
         },
         drain_timeout_ms: 10_000,
         backlog: 4096,
+        admin: None,
+        access_log: crate::table::AccessLogSettings { buffer_bytes: 256 * 1024 },
         apis: Vec::new(),
         domains: Vec::new(),
     };
     server::read_server(&mut r, root, &mut config);
     server::read_limits(&mut r, root, &mut config);
+    server::read_observability(&mut r, root, &mut config);
     for api in r.tables(root, "api", "[[api]]") {
         if let Some(api) = api::read_api(&mut r, api) {
             if let Some(first) = config.apis.iter().find(|a| a.name.value == api.name.value) {
@@ -92,7 +95,11 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
     Ok((config, r.errors))
 }
 
-pub(super) const TOP_KEYS: &[&str] = &["server", "workers", "limits", "upstream", "api", "domain"];
+pub(super) const TOP_KEYS: &[&str] =
+    &["server", "workers", "limits", "upstream", "admin", "access_log", "api", "domain"];
+pub(super) const ADMIN_KEYS: &[&str] = &["listen", "allow_remote"];
+pub(super) const ACCESS_LOG_KEYS: &[&str] = &["buffer_bytes"];
+pub(super) const STAGE_LOG_KEYS: &[&str] = &["destination", "format"];
 pub(super) const SERVER_KEYS: &[&str] = &["listen", "workers", "pin_workers", "drain_timeout_ms", "backlog"];
 pub(super) const WORKERS_KEYS: &[&str] =
     &["count", "cpus", "pin", "ring_entries", "max_connections", "read_buffer_bytes", "upstream_buffer_bytes"];
@@ -107,7 +114,7 @@ pub(super) const LIMITS_KEYS: &[&str] = &[
 ];
 pub(super) const UPSTREAM_KEYS: &[&str] = &["connect_timeout_ms", "pool_idle_max_per_upstream", "pool_idle_timeout_ms"];
 pub(super) const API_KEYS: &[&str] = &["name", "protocol", "hosts", "listen", "stage", "route"];
-pub(super) const STAGE_KEYS: &[&str] = &["name", "variables"];
+pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log"];
 pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration"];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms"];
 pub(super) const MOCK_KEYS: &[&str] = &["type", "status", "headers", "body"];

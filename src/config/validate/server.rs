@@ -84,6 +84,47 @@ pub(super) fn addrs(r: &mut Reader<'_>, obj: Obj<'_>) -> Vec<SocketAddr> {
     out
 }
 
+/// `[admin]` and `[access_log]`.
+pub(super) fn read_observability(r: &mut Reader<'_>, root: Obj<'_>, config: &mut Config) {
+    if let Some(item) = r.item(root, "admin")
+        && let Some(o) = r.obj(item, "[admin]")
+    {
+        r.allow_keys(o, ADMIN_KEYS);
+        let allow_remote = r.bool(o, "allow_remote", false);
+        let mut addr = SocketAddr::from(([127, 0, 0, 1], 9901));
+        if let Some(a) = r.opt_str(o, "listen") {
+            match a.value.parse::<SocketAddr>() {
+                Ok(parsed) if !parsed.ip().is_loopback() && !allow_remote => r.error(
+                    a.span,
+                    format!("the admin listener `{}` is not a loopback address", a.value),
+                    Some("metrics and the config view are for operators: keep it on 127.0.0.1, or set allow_remote = true".into()),
+                ),
+                Ok(parsed) => addr = parsed,
+                Err(_) => r.error(
+                    a.span,
+                    format!("`{}` is not an address and port", a.value),
+                    Some("write it like \"127.0.0.1:9901\"".into()),
+                ),
+            }
+        }
+        if config.listen.contains(&addr) {
+            let span = r.item(o, "listen").and_then(|i| i.span()).or(o.span());
+            r.error(
+                span,
+                format!("the admin listener `{addr}` is also a gateway listener"),
+                Some("give the admin listener an address of its own".into()),
+            );
+        }
+        config.admin = Some(crate::table::Admin { addr });
+    }
+    if let Some(item) = r.item(root, "access_log")
+        && let Some(o) = r.obj(item, "[access_log]")
+    {
+        r.allow_keys(o, ACCESS_LOG_KEYS);
+        config.access_log.buffer_bytes = r.int(o, "buffer_bytes", 256 * 1024, 4096, 1 << 30) as usize;
+    }
+}
+
 pub(super) fn read_limits(r: &mut Reader<'_>, root: Obj<'_>, config: &mut Config) {
     if let Some(item) = r.item(root, "limits")
         && let Some(o) = r.obj(item, "[limits]")

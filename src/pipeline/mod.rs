@@ -1,14 +1,19 @@
 //! The request pipeline: the one function that decides the order of the steps.
 //!
 //! ```text
-//! head ─▶ stage::select ─▶ Router::find ─▶ integration (mock | http_proxy) ─▶ response
-//!              │                 │                     │
-//!              └─────────────────┴─────────────────────┴──▶ response::gateway (AWS error)
+//! head ─▶ stage::select ─▶ Router::find ─▶ integration (mock | http_proxy) ─▶ response ─▶ observe
+//!              │                 │                     │                                (metrics,
+//!              └─────────────────┴─────────────────────┴──▶ response::gateway (AWS error)  access log)
 //! ```
 //!
 //! Later steps (auth, throttle, cache) slot in between routing and the integration. Each step is a
 //! plain function over concrete types that yields the next step's input or a [`GatewayError`]; the
-//! error is rendered in one place. This function allocates nothing itself.
+//! error is rendered in one place. Every request, whatever its outcome, ends in [`observe`], which
+//! reads what the steps left in the connection's [`record::Record`]. This function allocates nothing
+//! itself.
+
+pub mod observe;
+pub mod record;
 
 use crate::error::{GatewayError, ResponseType};
 use crate::http::Method;
@@ -22,6 +27,7 @@ use crate::runtime::worker::Worker;
 use crate::stage;
 use crate::table::loaded::LoadedTable;
 use crate::table::{Integration, Limits, Protocol};
+use record::Record;
 
 /// What the integration step needs to know about the request.
 pub struct Request<'a> {
@@ -34,7 +40,30 @@ pub struct Request<'a> {
     pub limits: &'a Limits,
 }
 
+/// Where a request landed, for metrics and the access log.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Place {
+    /// API and stage; `None` when no API or stage matched.
+    pub api_stage: Option<(u32, u32)>,
+    pub route: Option<u32>,
+}
+
 pub async fn handle(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, head: RequestHead) -> Flow {
+    let started = quanta::Instant::now();
+    conn.record = Record::default();
+    let mut place = Place::default();
+    let flow = steps(worker, table, conn, &head, &mut place).await;
+    observe::request(worker, table, conn, &head, place, started);
+    flow
+}
+
+async fn steps(
+    worker: &Worker,
+    table: &LoadedTable,
+    conn: &mut ClientConn,
+    head: &RequestHead,
+    place: &mut Place,
+) -> Flow {
     let limits = &table.table.settings.limits;
     let keep_alive = if head.keep_alive { Flow::KeepAlive } else { Flow::Close };
     let head_only = head.method == Method::Head;
@@ -43,27 +72,30 @@ pub async fn handle(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn,
     let target = match stage::select(table, conn.listener, head.host_name(), head.path()) {
         Ok(target) => target,
         Err(protocol) => {
-            return reject(conn, &head, limits, protocol, ResponseType::MissingAuthenticationToken).await;
+            return reject(conn, head, limits, protocol, ResponseType::MissingAuthenticationToken).await;
         }
     };
+    place.api_stage = Some((target.api, target.stage));
     let api = &table.table.apis[target.api as usize];
     let protocol = api.protocol;
     let routed_path = stage::routed_path(head.path(), target.path_offset);
 
     // Step 2 — route: most specific route key wins, `$default` last.
     let Some(matched) = table.routers[target.api as usize].find(head.method, routed_path) else {
-        return reject(conn, &head, limits, protocol, ResponseType::MissingAuthenticationToken).await;
+        return reject(conn, head, limits, protocol, ResponseType::MissingAuthenticationToken).await;
     };
+    place.route = Some(matched.route);
 
     // Step 3 — integration, for bodies within the limit (10 MB by default, like AWS).
     let id = RequestId::new(protocol);
+    conn.record.request_id = Some(id);
     if let Framing::Length(n) = head.framing
         && n > limits.max_body_bytes
     {
         let error = GatewayError::new(ResponseType::RequestTooLarge, "request body over the limit");
         return conn.send_error(protocol, &error, &id, Flow::Close, head_only).await;
     }
-    let request = Request { head: &head, id, protocol, routed_path, captures: &matched.captures, limits };
+    let request = Request { head, id, protocol, routed_path, captures: &matched.captures, limits };
     let stage = &api.stages[target.stage as usize];
     let outcome = match &stage.integrations[matched.route as usize] {
         Integration::Mock(mock) => integration::mock::respond(conn, &request, mock).await,

@@ -1,0 +1,330 @@
+//! Access log formats: a template of literal text and AWS `$context` variables, compiled once by the
+//! config compiler into [`Part`]s, rendered per request into a worker's log buffer.
+//!
+//! Every variable AWS documents for access logs is accepted; the ones Portico has no value for
+//! (account ids, Cognito identities, WAF, ...) render as `-`, which is what AWS writes for a missing
+//! value. A name AWS does not know is a config error with a suggestion. Values are escaped so a
+//! client cannot forge a log line: JSON-escaped in templates that start with `{`, otherwise `"`, `\`
+//! and control bytes become `\xHH` (as nginx does). Rendering allocates nothing.
+
+use std::io::Write;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// One piece of a compiled template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Part {
+    Literal(String),
+    Var(Var),
+}
+
+/// The `$context` variables Portico fills in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Var {
+    RequestId,
+    SourceIp,
+    UserAgent,
+    HttpMethod,
+    RouteKey,
+    ResourcePath,
+    Path,
+    Protocol,
+    Status,
+    ResponseLength,
+    ResponseLatency,
+    ResponseLatencyUs,
+    IntegrationLatency,
+    IntegrationLatencyUs,
+    IntegrationStatus,
+    IntegrationErrorMessage,
+    ErrorMessage,
+    ErrorMessageString,
+    ErrorResponseType,
+    RequestTime,
+    RequestTimeEpoch,
+    Stage,
+    ApiId,
+    DomainName,
+    DomainPrefix,
+    TraceId,
+    /// A variable AWS has and Portico cannot fill (yet): always `-`.
+    Missing,
+}
+
+/// Names Portico fills, with their variable.
+const KNOWN: &[(&str, Var)] = &[
+    ("requestId", Var::RequestId),
+    ("extendedRequestId", Var::RequestId),
+    ("identity.sourceIp", Var::SourceIp),
+    ("identity.userAgent", Var::UserAgent),
+    ("httpMethod", Var::HttpMethod),
+    ("routeKey", Var::RouteKey),
+    ("resourcePath", Var::ResourcePath),
+    ("path", Var::Path),
+    ("protocol", Var::Protocol),
+    ("status", Var::Status),
+    ("responseLength", Var::ResponseLength),
+    ("responseLatency", Var::ResponseLatency),
+    ("responseLatencyUs", Var::ResponseLatencyUs),
+    ("integrationLatency", Var::IntegrationLatency),
+    ("integration.latency", Var::IntegrationLatency),
+    ("integrationLatencyUs", Var::IntegrationLatencyUs),
+    ("integrationStatus", Var::IntegrationStatus),
+    ("integration.status", Var::IntegrationStatus),
+    ("integration.integrationStatus", Var::IntegrationStatus),
+    ("integrationErrorMessage", Var::IntegrationErrorMessage),
+    ("integration.error", Var::IntegrationErrorMessage),
+    ("error.message", Var::ErrorMessage),
+    ("error.messageString", Var::ErrorMessageString),
+    ("error.responseType", Var::ErrorResponseType),
+    ("requestTime", Var::RequestTime),
+    ("requestTimeEpoch", Var::RequestTimeEpoch),
+    ("stage", Var::Stage),
+    ("apiId", Var::ApiId),
+    ("domainName", Var::DomainName),
+    ("domainPrefix", Var::DomainPrefix),
+    ("traceId", Var::TraceId),
+];
+
+/// AWS access-log variables with no Portico value (rendered `-`).
+const MISSING: &[&str] = &[
+    "accountId",
+    "awsEndpointRequestId",
+    "awsEndpointRequestId2",
+    "dataProcessed",
+    "deploymentId",
+    "error.validationErrorString",
+    "identity.accountId",
+    "identity.apiKey",
+    "identity.apiKeyId",
+    "identity.caller",
+    "identity.cognitoAuthenticationProvider",
+    "identity.cognitoAuthenticationType",
+    "identity.cognitoIdentityId",
+    "identity.cognitoIdentityPoolId",
+    "identity.principalOrgId",
+    "identity.user",
+    "identity.userArn",
+    "identity.vpcId",
+    "identity.vpceId",
+    "integration.requestId",
+    "isCanaryRequest",
+    "resourceId",
+    "wafResponseCode",
+    "webaclArn",
+    "xrayTraceId",
+    "customDomain.basePathMatched",
+    "authorizer.principalId",
+    "authorizer.error",
+    "authorizer.integrationLatency",
+    "authorizer.integrationStatus",
+    "authorizer.latency",
+    "authorizer.requestId",
+    "authorizer.status",
+    "authorize.error",
+    "authorize.latency",
+    "authorize.status",
+    "authenticate.error",
+    "authenticate.latency",
+    "authenticate.status",
+    "waf.error",
+    "waf.latency",
+    "waf.status",
+    "identity.clientCert.clientCertPem",
+    "identity.clientCert.subjectDN",
+    "identity.clientCert.issuerDN",
+    "identity.clientCert.serialNumber",
+    "identity.clientCert.validity.notBefore",
+    "identity.clientCert.validity.notAfter",
+];
+
+/// AWS's console presets, per API kind (REST APIs log `resourcePath`, HTTP APIs `routeKey`).
+pub fn preset(name: &str, rest: bool) -> Option<&'static str> {
+    Some(match (name, rest) {
+        ("clf", false) => {
+            r#"$context.identity.sourceIp - - [$context.requestTime] "$context.httpMethod $context.routeKey $context.protocol" $context.status $context.responseLength $context.requestId"#
+        }
+        ("clf", true) => {
+            r#"$context.identity.sourceIp $context.identity.caller $context.identity.user [$context.requestTime] "$context.httpMethod $context.resourcePath $context.protocol" $context.status $context.responseLength $context.requestId $context.extendedRequestId"#
+        }
+        ("json", false) => {
+            r#"{ "requestId":"$context.requestId", "ip": "$context.identity.sourceIp", "requestTime":"$context.requestTime", "httpMethod":"$context.httpMethod","routeKey":"$context.routeKey", "status":"$context.status","protocol":"$context.protocol", "responseLength":"$context.responseLength" }"#
+        }
+        ("json", true) => {
+            r#"{ "requestId":"$context.requestId", "ip": "$context.identity.sourceIp", "caller":"$context.identity.caller", "user":"$context.identity.user","requestTime":"$context.requestTime", "httpMethod":"$context.httpMethod","resourcePath":"$context.resourcePath", "status":"$context.status","protocol":"$context.protocol", "responseLength":"$context.responseLength" }"#
+        }
+        _ => return None,
+    })
+}
+
+/// A template that does not compile: the offending name and, maybe, the name meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownVariable {
+    pub name: String,
+    pub suggestion: Option<&'static str>,
+}
+
+/// Compiles a template. `stage_variable` resolves `$stageVariables.name` at compile time.
+pub fn compile(
+    template: &str,
+    mut stage_variable: impl FnMut(&str) -> Option<String>,
+) -> Result<Vec<Part>, UnknownVariable> {
+    let mut parts = Vec::new();
+    let mut literal = String::new();
+    let mut rest = template;
+    while let Some(at) = rest.find('$') {
+        literal.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (family, tail) = if let Some(t) = after.strip_prefix("context.") {
+            ("context", t)
+        } else if let Some(t) = after.strip_prefix("stageVariables.") {
+            ("stageVariables", t)
+        } else {
+            literal.push('$');
+            rest = after;
+            continue;
+        };
+        let len = tail.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'_').count();
+        // A sentence may end right after a variable: the dot is text.
+        let name = tail[..len].trim_end_matches('.');
+        rest = &tail[name.len()..];
+        if family == "stageVariables" {
+            match stage_variable(name) {
+                Some(value) => literal.push_str(&value),
+                None => return Err(UnknownVariable { name: format!("$stageVariables.{name}"), suggestion: None }),
+            }
+            continue;
+        }
+        let var = KNOWN.iter().find(|(n, _)| *n == name).map(|&(_, v)| v).or_else(|| {
+            let missing =
+                MISSING.contains(&name) || name.starts_with("authorizer.") || name.starts_with("authorizer.claims.");
+            missing.then_some(Var::Missing)
+        });
+        let Some(var) = var else {
+            let names: Vec<&'static str> = KNOWN.iter().map(|(n, _)| *n).chain(MISSING.iter().copied()).collect();
+            let suggestion = crate::config::diagnostic::did_you_mean(name, &names);
+            return Err(UnknownVariable { name: format!("$context.{name}"), suggestion });
+        };
+        if !literal.is_empty() {
+            parts.push(Part::Literal(std::mem::take(&mut literal)));
+        }
+        parts.push(Part::Var(var));
+    }
+    literal.push_str(rest);
+    if !literal.is_empty() {
+        parts.push(Part::Literal(literal));
+    }
+    Ok(parts)
+}
+
+/// Whether values must be JSON-escaped: the template is a JSON object.
+pub fn is_json(parts: &[Part]) -> bool {
+    matches!(parts.first(), Some(Part::Literal(l)) if l.trim_start().starts_with('{'))
+}
+
+/// What one request contributes to its log line.
+pub struct Fields<'a> {
+    pub request_id: &'a str,
+    pub source_ip: IpAddr,
+    pub user_agent: Option<&'a [u8]>,
+    pub method: &'a [u8],
+    pub route_key: &'a str,
+    pub resource_path: &'a str,
+    pub path: &'a [u8],
+    pub protocol: &'a str,
+    pub status: u16,
+    pub response_length: u64,
+    pub latency_us: u64,
+    pub integration_latency_us: Option<u64>,
+    pub integration_status: Option<u16>,
+    pub integration_error: Option<&'a str>,
+    /// The message sent to the client and AWS's response type, for gateway errors.
+    pub error: Option<(&'a str, &'a str)>,
+    /// Unix time of the request in milliseconds.
+    pub time_ms: u64,
+    pub stage: &'a str,
+    pub api: &'a str,
+    pub host: Option<&'a [u8]>,
+    pub trace_id: Option<[u8; 32]>,
+}
+
+/// Appends one line (with its `\n`) to `out`.
+pub fn render(out: &mut Vec<u8>, parts: &[Part], json: bool, f: &Fields<'_>) {
+    for part in parts {
+        match part {
+            Part::Literal(text) => out.extend_from_slice(text.as_bytes()),
+            Part::Var(var) => render_var(out, *var, json, f),
+        }
+    }
+    out.push(b'\n');
+}
+
+fn render_var(out: &mut Vec<u8>, var: Var, json: bool, f: &Fields<'_>) {
+    let text = |out: &mut Vec<u8>, value: Option<&[u8]>| match value {
+        Some(v) if !v.is_empty() => escape(out, v, json),
+        _ => out.push(b'-'),
+    };
+    let number = |out: &mut Vec<u8>, value: Option<u64>| match value {
+        Some(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+        None => out.push(b'-'),
+    };
+    match var {
+        Var::RequestId => text(out, Some(f.request_id.as_bytes())),
+        Var::SourceIp => {
+            let _ = write!(out, "{}", f.source_ip);
+        }
+        Var::UserAgent => text(out, f.user_agent),
+        Var::HttpMethod => text(out, Some(f.method)),
+        Var::RouteKey => text(out, Some(f.route_key.as_bytes())),
+        Var::ResourcePath => text(out, Some(f.resource_path.as_bytes())),
+        Var::Path => text(out, Some(f.path)),
+        Var::Protocol => text(out, Some(f.protocol.as_bytes())),
+        Var::Status => number(out, Some(u64::from(f.status))),
+        Var::ResponseLength => number(out, Some(f.response_length)),
+        Var::ResponseLatency => number(out, Some(f.latency_us / 1000)),
+        Var::ResponseLatencyUs => number(out, Some(f.latency_us)),
+        Var::IntegrationLatency => number(out, f.integration_latency_us.map(|us| us / 1000)),
+        Var::IntegrationLatencyUs => number(out, f.integration_latency_us),
+        Var::IntegrationStatus => number(out, f.integration_status.map(u64::from)),
+        Var::IntegrationErrorMessage => text(out, f.integration_error.map(str::as_bytes)),
+        Var::ErrorMessage => text(out, f.error.map(|(m, _)| m.as_bytes())),
+        Var::ErrorMessageString => match f.error {
+            Some((m, _)) => {
+                out.push(b'"');
+                escape(out, m.as_bytes(), json);
+                out.push(b'"');
+            }
+            None => out.push(b'-'),
+        },
+        Var::ErrorResponseType => text(out, f.error.map(|(_, t)| t.as_bytes())),
+        Var::RequestTime => super::time::clf(out, f.time_ms / 1000),
+        Var::RequestTimeEpoch => number(out, Some(f.time_ms)),
+        Var::Stage => text(out, Some(f.stage.as_bytes())),
+        Var::ApiId => text(out, Some(f.api.as_bytes())),
+        Var::DomainName => text(out, f.host),
+        Var::DomainPrefix => text(out, f.host.map(|h| h.split(|&b| b == b'.').next().unwrap_or(h))),
+        Var::TraceId => text(out, f.trace_id.as_ref().map(|t| &t[..])),
+        Var::Missing => out.push(b'-'),
+    }
+}
+
+fn escape(out: &mut Vec<u8>, value: &[u8], json: bool) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in value {
+        match b {
+            b'"' | b'\\' if json => out.extend_from_slice(&[b'\\', b]),
+            0..=0x1f | 0x7f.. if json => {
+                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]])
+            }
+            b'"' | b'\\' | 0..=0x1f | 0x7f.. => {
+                out.extend_from_slice(&[b'\\', b'x', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]])
+            }
+            _ => out.push(b),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "format_tests.rs"]
+mod tests;

@@ -1,0 +1,149 @@
+//! The admin listener: `/metrics`, `/healthz`, `/readyz` and `/config`, on an address of its own
+//! (loopback unless the config says otherwise).
+//!
+//! It runs on its own thread with its own small runtime (epoll: it serves a scrape every few
+//! seconds, not traffic), so a slow scrape or a stuck admin client never touches a worker. It reads
+//! shared state only: the table slot, the metric shards (relaxed loads), the control flags.
+//! One request per connection (`Connection: close`); heads over 8 KiB or slower than 5 s are cut.
+//! Later features add endpoints in [`respond`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::{TcpListener, TcpStream};
+
+use crate::metrics::expose;
+use crate::runtime::control::Control;
+
+const MAX_HEAD_BYTES: usize = 8 * 1024;
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Binds the admin listener and serves it on a new thread.
+pub fn start(addr: SocketAddr, control: Arc<Control>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    std::thread::Builder::new().name("portico-admin".into()).spawn(move || {
+        let runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().enable_timer().build();
+        match runtime {
+            Ok(mut rt) => rt.block_on(serve(listener, control)),
+            Err(e) => log::error!("admin listener: cannot start its runtime: {e}"),
+        }
+    })
+}
+
+async fn serve(listener: std::net::TcpListener, control: Arc<Control>) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("admin listener: {e}");
+            return;
+        }
+    };
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                monoio::spawn(connection(stream, control.clone()));
+            }
+            Err(e) => {
+                log::warn!("admin listener: accept failed: {e}");
+                monoio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn connection(mut stream: TcpStream, control: Arc<Control>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let request = loop {
+        let spare = Vec::with_capacity(1024);
+        let (res, chunk) = match monoio::time::timeout(READ_TIMEOUT, stream.read(spare)).await {
+            Ok(r) => r,
+            Err(_) => return,
+        };
+        match res {
+            Ok(0) | Err(_) => return,
+            Ok(_) => buf.extend_from_slice(&chunk),
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&buf) {
+            Ok(httparse::Status::Complete(_)) => {
+                break (req.method.unwrap_or("").to_owned(), req.path.unwrap_or("").to_owned());
+            }
+            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD_BYTES => {}
+            _ => {
+                let _ = stream.write_all(response(400, "text/plain", "bad request\n".into())).await;
+                return;
+            }
+        }
+    };
+    let (method, target) = request;
+    let path = target.split('?').next().unwrap_or("");
+    let (status, content_type, body) = respond(&control, &method, path);
+    // HEAD gets the length a GET would get, and no body.
+    let out = if method == "HEAD" {
+        response_with_length(status, content_type, body.len())
+    } else {
+        response(status, content_type, body)
+    };
+    let _ = stream.write_all(out).await;
+}
+
+/// The endpoints. Returns status, content type and body.
+fn respond(control: &Control, method: &str, path: &str) -> (u16, &'static str, String) {
+    if method != "GET" && method != "HEAD" {
+        return (405, "application/json", "{\"message\":\"Method Not Allowed\"}\n".into());
+    }
+    let generation = control.generation.load(Ordering::Acquire);
+    match path {
+        "/metrics" => (200, expose::CONTENT_TYPE, expose::render(&control.metrics, generation)),
+        "/healthz" => (200, "text/plain", "ok\n".into()),
+        "/readyz" => {
+            let running = control.workers_running.load(Ordering::Acquire) as usize;
+            if control.is_shutting_down() {
+                (503, "text/plain", "draining\n".into())
+            } else if running < control.workers {
+                (503, "text/plain", format!("starting: {running} of {} workers running\n", control.workers))
+            } else {
+                (200, "text/plain", format!("ready: table generation {generation}, {running} workers\n"))
+            }
+        }
+        "/config" => {
+            let table = control.table.load();
+            let view = serde_json::json!({ "generation": generation, "table": &table.table });
+            match serde_json::to_string_pretty(&view) {
+                Ok(text) => (200, "application/json", text + "\n"),
+                Err(e) => (500, "application/json", serde_json::json!({ "message": e.to_string() }).to_string()),
+            }
+        }
+        _ => (
+            404,
+            "application/json",
+            "{\"message\":\"Not Found\",\"endpoints\":[\"/metrics\",\"/healthz\",\"/readyz\",\"/config\"]}\n".into(),
+        ),
+    }
+}
+
+fn response(status: u16, content_type: &str, body: String) -> Vec<u8> {
+    let mut out = response_with_length(status, content_type, body.len());
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+fn response_with_length(status: u16, content_type: &str, length: usize) -> Vec<u8> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        500 => "Internal Server Error",
+        _ => "Service Unavailable",
+    };
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes()
+}

@@ -1,0 +1,173 @@
+//! The Prometheus text exposition format (version 0.0.4): every shard summed, per-route series
+//! labelled `api`, `stage`, `route`, per-worker metrics labelled `worker`.
+//!
+//! Runs on the admin thread; allocates freely (a scrape is rare). Reads the shards with relaxed
+//! loads, never blocks a worker.
+
+use std::fmt::Write;
+
+use super::Metrics;
+use super::cell::{Describe, Kind};
+use super::histogram::{BOUNDS_US, Snapshot};
+use super::series::{Labels, RouteCounters};
+
+/// The `Content-Type` of a scrape.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Renders every metric. `generation` is the loaded table's generation.
+pub fn render(metrics: &Metrics, generation: u64) -> String {
+    let mut out = String::with_capacity(64 * 1024);
+    let labels = metrics.registry.labels();
+    render_series(&mut out, metrics, &labels);
+    render_workers(&mut out, metrics);
+
+    let gateway = metrics.gateway.values();
+    for (d, v) in super::GatewayCounters::DESCRIBE.iter().zip(gateway) {
+        header(&mut out, d);
+        let _ = writeln!(out, "{} {v}", d.name);
+    }
+    let gauges: [(&str, &str, u64); 3] = [
+        ("portico_config_generation", "Generation of the loaded table (1 at start, +1 per reload).", generation),
+        ("portico_workers", "Worker threads.", metrics.shards.len() as u64),
+        ("process_start_time_seconds", "Start time of the process since the Unix epoch.", metrics.started_unix_s),
+    ];
+    for (name, help, v) in gauges {
+        header(&mut out, &Describe { name, help, kind: Kind::Gauge });
+        let _ = writeln!(out, "{name} {v}");
+    }
+    header(
+        &mut out,
+        &Describe { name: "portico_build_info", help: "Always 1; the label says the version.", kind: Kind::Gauge },
+    );
+    let _ = writeln!(out, "portico_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+    out
+}
+
+fn render_series(out: &mut String, metrics: &Metrics, labels: &[Labels]) {
+    // Sum each series over the workers once, then print metric by metric.
+    let mut counters: Vec<Vec<u64>> = Vec::with_capacity(labels.len());
+    let mut latency: Vec<Snapshot> = Vec::with_capacity(labels.len());
+    let mut integration: Vec<Snapshot> = Vec::with_capacity(labels.len());
+    for id in 0..labels.len() as u32 {
+        let mut sum = vec![0u64; RouteCounters::DESCRIBE.len()];
+        let (mut lat, mut integ) = (Snapshot::default(), Snapshot::default());
+        for shard in &metrics.shards {
+            if let Some(series) = shard.series.get(id) {
+                for (total, v) in sum.iter_mut().zip(series.counters.values()) {
+                    *total += v;
+                }
+                lat.add(&series.latency);
+                integ.add(&series.integration_latency);
+            }
+        }
+        counters.push(sum);
+        latency.push(lat);
+        integration.push(integ);
+    }
+    for (i, d) in RouteCounters::DESCRIBE.iter().enumerate() {
+        header(out, d);
+        for (l, values) in labels.iter().zip(&counters) {
+            let _ = write!(out, "{}{{", d.name);
+            route_labels(out, l);
+            let _ = writeln!(out, "}} {}", values[i]);
+        }
+    }
+    let histograms = [
+        ("portico_request_duration_seconds", "Request head received to response written (AWS Latency).", &latency),
+        (
+            "portico_integration_duration_seconds",
+            "Request sent to the upstream to its response head received (AWS IntegrationLatency).",
+            &integration,
+        ),
+    ];
+    for (name, help, snapshots) in histograms {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (l, s) in labels.iter().zip(snapshots.iter()) {
+            let mut cumulative = 0;
+            for (i, count) in s.buckets.iter().enumerate() {
+                cumulative += count;
+                let _ = write!(out, "{name}_bucket{{");
+                route_labels(out, l);
+                match BOUNDS_US.get(i) {
+                    Some(&b) => {
+                        let _ = writeln!(out, ",le=\"{}\"}} {cumulative}", b as f64 / 1e6);
+                    }
+                    None => {
+                        let _ = writeln!(out, ",le=\"+Inf\"}} {cumulative}");
+                    }
+                }
+            }
+            let _ = write!(out, "{name}_sum{{");
+            route_labels(out, l);
+            let _ = writeln!(out, "}} {}", s.sum_us as f64 / 1e6);
+            let _ = write!(out, "{name}_count{{");
+            route_labels(out, l);
+            let _ = writeln!(out, "}} {}", s.count);
+        }
+    }
+}
+
+fn render_workers(out: &mut String, metrics: &Metrics) {
+    let values: Vec<Vec<u64>> = metrics.shards.iter().map(|s| s.worker.values()).collect();
+    for (i, d) in super::WorkerCounters::DESCRIBE.iter().enumerate() {
+        header(out, d);
+        for (worker, v) in values.iter().enumerate() {
+            let _ = writeln!(out, "{}{{worker=\"{worker}\"}} {}", d.name, v[i]);
+        }
+    }
+}
+
+fn header(out: &mut String, d: &Describe) {
+    let _ = writeln!(out, "# HELP {} {}\n# TYPE {} {}", d.name, d.help, d.name, d.kind.as_str());
+}
+
+fn route_labels(out: &mut String, l: &Labels) {
+    out.push_str("api=\"");
+    escape(out, &l.api);
+    out.push_str("\",stage=\"");
+    escape(out, &l.stage);
+    out.push_str("\",route=\"");
+    escape(out, &l.route);
+    out.push('"');
+}
+
+/// Label values escape backslash, double quote and line feed.
+fn escape(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_shards_and_escapes_labels() {
+        let metrics = Metrics::new(2);
+        let id = metrics
+            .registry
+            .id(Labels { api: "a\"pi".into(), stage: "prod".into(), route: "GET /x\\y".into() }, &metrics.shards);
+        for shard in &metrics.shards {
+            let s = shard.series.get(id).expect("series allocated");
+            s.counters.requests.add(2);
+            s.latency.observe_us(120);
+        }
+        metrics.shards[1].worker.connections_open.set(5);
+        let text = render(&metrics, 3);
+        assert!(
+            text.contains("portico_requests_total{api=\"a\\\"pi\",stage=\"prod\",route=\"GET /x\\\\y\"} 4\n"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "portico_request_duration_seconds_bucket{api=\"a\\\"pi\",stage=\"prod\",route=\"GET /x\\\\y\",le=\"0.00025\"} 2\n"
+        ));
+        assert!(text.contains("portico_connections_open{worker=\"1\"} 5\n"));
+        assert!(text.contains("portico_config_generation 3\n"));
+    }
+}

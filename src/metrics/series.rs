@@ -1,0 +1,135 @@
+//! Per-route series: the counters and histograms kept for each (API, stage, route), and the registry
+//! that gives each label set a stable id across reloads.
+//!
+//! The registry lives on the control thread and is touched only when a table loads and when the
+//! admin thread renders a scrape. A series id never changes meaning, so counters stay monotonic
+//! across reloads; a route that disappears keeps its last values until restart. Each worker stores
+//! its series in fixed chunks that are allocated by the control thread before the table that uses
+//! them is published, so the hot path finds them with one acquire load and never allocates.
+
+use std::sync::{Mutex, OnceLock};
+
+use ahash::AHashMap;
+
+use super::histogram::Histogram;
+
+crate::counters! {
+    /// The counters kept per route (AWS's Count, 4XXError, 5XXError, and bytes).
+    pub struct RouteCounters {
+        requests: Counter, "portico_requests_total", "Requests answered (AWS Count).";
+        errors_4xx: Counter, "portico_requests_4xx_total", "Requests answered with a 4xx status (AWS 4XXError).";
+        errors_5xx: Counter, "portico_requests_5xx_total", "Requests answered with a 5xx status (AWS 5XXError).";
+        bytes_in: Counter, "portico_request_bytes_total", "Bytes received from clients (heads and bodies).";
+        bytes_out: Counter, "portico_response_bytes_total", "Bytes sent to clients (heads and bodies).";
+    }
+}
+
+/// Everything kept for one series on one worker. Aligned so two series never share a cache line.
+#[derive(Default, Debug)]
+#[repr(align(128))]
+pub struct RouteSeries {
+    pub counters: RouteCounters,
+    /// Head received to response written (AWS Latency).
+    pub latency: Histogram,
+    /// Request sent to upstream to its response head received (AWS IntegrationLatency).
+    pub integration_latency: Histogram,
+}
+
+/// The labels of one series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Labels {
+    pub api: String,
+    pub stage: String,
+    pub route: String,
+}
+
+/// Series per chunk, and chunks per worker: at most 65,536 series for the life of the process.
+const CHUNK: usize = 64;
+const CHUNKS: usize = 1024;
+pub const MAX_SERIES: usize = CHUNK * CHUNKS;
+/// Requests that matched no API or stage, or were malformed before routing.
+pub const UNMATCHED: u32 = 0;
+
+/// One worker's series.
+pub struct SeriesStore {
+    chunks: Box<[OnceLock<Box<[RouteSeries]>>]>,
+}
+
+impl Default for SeriesStore {
+    fn default() -> Self {
+        Self { chunks: (0..CHUNKS).map(|_| OnceLock::new()).collect() }
+    }
+}
+
+impl SeriesStore {
+    #[inline]
+    pub fn get(&self, id: u32) -> Option<&RouteSeries> {
+        let id = id as usize;
+        self.chunks.get(id / CHUNK)?.get().map(|chunk| &chunk[id % CHUNK])
+    }
+
+    pub(super) fn ensure_unmatched(&self) {
+        self.ensure(UNMATCHED);
+    }
+
+    /// Makes sure the chunk holding `id` exists (control thread, before publishing a table).
+    fn ensure(&self, id: u32) {
+        if let Some(slot) = self.chunks.get(id as usize / CHUNK) {
+            slot.get_or_init(|| (0..CHUNK).map(|_| RouteSeries::default()).collect());
+        }
+    }
+}
+
+/// Label sets by id. Grows only.
+pub struct Registry {
+    inner: Mutex<RegistryInner>,
+}
+
+#[derive(Default)]
+struct RegistryInner {
+    labels: Vec<Labels>,
+    ids: AHashMap<Labels, u32>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        let unmatched = Labels { api: String::new(), stage: String::new(), route: String::new() };
+        let mut inner = RegistryInner::default();
+        inner.ids.insert(unmatched.clone(), UNMATCHED);
+        inner.labels.push(unmatched);
+        Registry { inner: Mutex::new(inner) }
+    }
+}
+
+impl Registry {
+    /// The id of a label set, new or known; past [`MAX_SERIES`] everything shares [`UNMATCHED`] (and
+    /// a warning is logged once per load).
+    pub fn id(&self, labels: Labels, stores: &[std::sync::Arc<super::Shard>]) -> u32 {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&id) = inner.ids.get(&labels) {
+            return id;
+        }
+        if inner.labels.len() >= MAX_SERIES {
+            return UNMATCHED;
+        }
+        let id = inner.labels.len() as u32;
+        for shard in stores {
+            shard.series.ensure(id);
+        }
+        inner.ids.insert(labels.clone(), id);
+        inner.labels.push(labels);
+        id
+    }
+
+    pub fn labels(&self) -> Vec<Labels> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).labels.clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

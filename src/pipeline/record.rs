@@ -1,0 +1,40 @@
+//! What the steps of one request leave behind for metrics and the access log: the status sent, how
+//! long the integration took, which error was rendered. Lives on the client connection and is reset
+//! per request; filling it is a few stores, no allocation.
+
+use crate::error::GatewayError;
+use crate::trace::TraceContext;
+
+#[derive(Debug, Default)]
+pub struct Record {
+    /// Status line sent to the client (0 = nothing sent).
+    pub status: u16,
+    /// Size of the response head, so the payload length is what was written minus this.
+    pub head_bytes: u64,
+    /// Set when an integration that talks to an upstream started.
+    pub integration_started: Option<quanta::Instant>,
+    /// Request sent to response head received (or to failure).
+    pub integration_us: Option<u64>,
+    pub integration_status: Option<u16>,
+    /// The gateway error rendered for this request, if any.
+    pub error: Option<GatewayError>,
+    pub request_id: Option<crate::response::request_id::RequestId>,
+    /// The trace the request was forwarded under.
+    pub trace: Option<TraceContext>,
+}
+
+impl Record {
+    /// Notes the response head about to be written.
+    #[inline]
+    pub fn response(&mut self, status: u16, head_bytes: usize) {
+        self.status = status;
+        self.head_bytes = head_bytes as u64;
+    }
+
+    /// Notes the upstream's response head (integration latency ends here).
+    #[inline]
+    pub fn integration_answered(&mut self, status: u16) {
+        self.integration_status = Some(status);
+        self.integration_us = self.integration_started.map(|s| s.elapsed().as_micros() as u64);
+    }
+}
