@@ -2,7 +2,7 @@
 //! the blocking file I/O.
 //!
 //! A worker appends a line to its buffer for the stage's destination. A buffer past
-//! [`HANDOFF_BYTES`] (or any non-empty buffer, on the worker's periodic tick) is handed to the writer
+//! [`HANDOFF_BYTES`] or half its bound (or any non-empty buffer, on the worker's periodic tick) is handed to the writer
 //! with `try_send` on a bounded channel; if the channel is full the worker keeps appending until its
 //! buffer reaches `buffer_bytes`, then drops lines and counts them. The writer returns emptied
 //! buffers to their worker, so steady state allocates nothing. Memory is bounded by
@@ -75,7 +75,7 @@ impl WorkerLog {
             },
         };
         let buffer = &mut buffers[i];
-        if buffer.bytes.len() >= HANDOFF_BYTES {
+        if buffer.bytes.len() >= HANDOFF_BYTES.min(max_bytes / 2) {
             self.hand_off(buffer);
         }
         let before = buffer.bytes.len();

@@ -3,6 +3,7 @@
 
 mod lifecycle;
 mod malformed;
+mod observability;
 mod proxy;
 mod routing;
 mod support;
