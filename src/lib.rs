@@ -22,4 +22,5 @@ pub mod route;
 pub mod runtime;
 pub mod stage;
 pub mod table;
+pub mod top;
 pub mod trace;

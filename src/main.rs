@@ -39,6 +39,18 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Live per-route request rates, error ratios and latencies, from the admin listener's /metrics.
+    Top {
+        /// The admin listener's address (`[admin] listen`).
+        #[arg(long, default_value = "127.0.0.1:9901")]
+        admin: std::net::SocketAddr,
+        /// Seconds between refreshes.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+        /// Print one table (two scrapes `interval` apart) and exit, for scripts.
+        #[arg(long)]
+        once: bool,
+    },
     /// Print the compiled routing table.
     Routes {
         #[arg(short, long, conflicts_with = "table", required_unless_present = "table")]
@@ -135,6 +147,10 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
+        Command::Top { admin, interval, once } => {
+            top(admin, std::time::Duration::from_secs_f64(interval.clamp(0.1, 3600.0)), once)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Routes { config, table } => match Source::from(config, table).load() {
             Ok(t) => {
                 print_routes(&t);
@@ -145,6 +161,28 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
+    }
+}
+
+fn top(admin: std::net::SocketAddr, interval: std::time::Duration, once: bool) -> anyhow::Result<()> {
+    use portico::top;
+    use std::io::IsTerminal;
+    let mut before = (std::time::Instant::now(), top::parse(&top::fetch(admin)?));
+    let clear = !once && std::io::stdout().is_terminal();
+    loop {
+        std::thread::sleep(interval);
+        let now = std::time::Instant::now();
+        let after = top::parse(&top::fetch(admin)?);
+        let rows = top::rows(&before.1, &after, now - before.0);
+        if clear {
+            // Home and clear: redraw in place, like top(1).
+            print!("\x1b[H\x1b[2J");
+        }
+        print!("{}", top::render(&rows, admin, now - before.0));
+        if once {
+            return Ok(());
+        }
+        before = (now, after);
     }
 }
 

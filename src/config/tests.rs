@@ -205,3 +205,39 @@ fn domains_map_base_paths() {
     let bad = src.replace("stage = \"prod\"\n[[domain.mapping]]", "stage = \"nope\"\n[[domain.mapping]]");
     assert_eq!(errors(&bad)[0].message, "API `a` has no stage `nope`");
 }
+
+#[test]
+fn observability_settings_and_their_errors() {
+    let src = format!(
+        "[admin]\nlisten = \"0.0.0.0:9901\"\n\n{}access_log = {{ destination = \"stdout\", format = \"$context.requestID $context.status\" }}\n",
+        MINIMAL.replace("[[api.route]]", "").replace("key = \"GET /pets/{id}\"\nintegration = { type = \"http_proxy\", uri = \"http://${stageVariables.backend}/pets/{id}\" }\n", "")
+    );
+    let src = format!("{src}[[api.route]]\nkey = \"GET /x\"\nintegration = {{ type = \"mock\" }}\n");
+    let es = errors(&src);
+    let texts: Vec<String> = es.iter().map(ToString::to_string).collect();
+    assert!(
+        texts.iter().any(|t| t.contains("test.toml:2:10")
+            && t.contains("not a loopback address")
+            && t.contains("allow_remote")),
+        "{texts:#?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("unknown access log variable `$context.requestID`")
+            && t.contains("did you mean `$context.requestId`?")),
+        "{texts:#?}"
+    );
+
+    let good = src
+        .replace("requestID", "requestId")
+        .replace("listen = \"0.0.0.0:9901\"", "listen = \"0.0.0.0:9901\"\nallow_remote = true");
+    let t = ok(&good);
+    assert_eq!(t.settings.admin.as_ref().map(|a| a.addr.port()), Some(9901));
+    let log = t.apis[0].stages[0].access_log.as_ref().expect("stage log");
+    assert_eq!(&*log.destination, "stdout");
+    assert!(!log.json);
+    assert_eq!(t.settings.access_log.buffer_bytes, 256 * 1024);
+    // Presets follow the API kind: HTTP APIs log the route key.
+    let preset = ok(&good.replace("$context.requestId $context.status", "json"));
+    let parts = &preset.apis[0].stages[0].access_log.as_ref().unwrap().format;
+    assert!(parts.contains(&crate::access_log::format::Part::Var(crate::access_log::format::Var::RouteKey)));
+}

@@ -327,3 +327,37 @@ fn admin_endpoints_report_health_readiness_and_the_loaded_config() {
         text.starts_with("HTTP/1.1 200 OK\r\n") && text.contains("Content-Length: 3\r\n") && text.ends_with("\r\n\r\n")
     );
 }
+
+#[test]
+fn top_shows_live_rates_per_route() {
+    let s = start(Driver::Uring, &temp_path("access.log"), "clf", 256 * 1024);
+    let addr = s.gw.addr();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let load = std::thread::spawn(move || {
+        let mut c = Client::connect(addr);
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            c.send(b"GET /prod/ping HTTP/1.1\r\nHost: x\r\n\r\n");
+            assert_eq!(c.read_response().expect("response").status, 200);
+        }
+    });
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args(["top", "--admin", &s.admin.to_string(), "--interval", "0.5", "--once"])
+        .output()
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    load.join().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ping = text.lines().find(|l| l.contains("GET /ping")).unwrap_or_else(|| panic!("{text}"));
+    let rps: f64 = ping.split_whitespace().nth(4).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{ping}"));
+    assert!(rps > 0.0, "{text}");
+    assert!(text.lines().next().unwrap().starts_with("portico top"), "{text}");
+
+    let down = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args(["top", "--admin", &format!("127.0.0.1:{}", free_port()), "--once"])
+        .output()
+        .unwrap();
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach the admin listener"));
+}
