@@ -271,9 +271,7 @@ fn render_var(out: &mut Vec<u8>, var: Var, json: bool, f: &Fields<'_>) {
     };
     match var {
         Var::RequestId => text(out, Some(f.request_id.as_bytes())),
-        Var::SourceIp => {
-            let _ = write!(out, "{}", f.source_ip);
-        }
+        Var::SourceIp => ip(out, f.source_ip),
         Var::UserAgent => text(out, f.user_agent),
         Var::HttpMethod => text(out, Some(f.method)),
         Var::RouteKey => text(out, Some(f.route_key.as_bytes())),
@@ -309,8 +307,30 @@ fn render_var(out: &mut Vec<u8>, var: Var, json: bool, f: &Fields<'_>) {
     }
 }
 
+/// IPv4 without the formatting machinery (this runs for every line).
+fn ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(itoa::Buffer::new().format(*octet).as_bytes());
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
 fn escape(out: &mut Vec<u8>, value: &[u8], json: bool) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Almost every value is plain printable ASCII: copy it whole.
+    if value.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+        out.extend_from_slice(value);
+        return;
+    }
     for &b in value {
         match b {
             b'"' | b'\\' if json => out.extend_from_slice(&[b'\\', b]),

@@ -1,7 +1,25 @@
 //! Common Log Format time (`25/Nov/2026:10:00:00 +0000`), AWS's `$context.requestTime`, always UTC.
 //! Civil date from Unix days by Howard Hinnant's algorithm: no allocation, no time zone lookups.
 
+thread_local! {
+    /// The last second formatted on this thread: lines come in bursts within one second.
+    static LAST: std::cell::Cell<(u64, [u8; 26])> = const { std::cell::Cell::new((u64::MAX, [0; 26])) };
+}
+
 pub fn clf(out: &mut Vec<u8>, unix_s: u64) {
+    let (second, text) = LAST.get();
+    if second == unix_s {
+        out.extend_from_slice(&text);
+        return;
+    }
+    let start = out.len();
+    format(out, unix_s);
+    if let Ok(text) = <[u8; 26]>::try_from(&out[start..]) {
+        LAST.set((unix_s, text));
+    }
+}
+
+fn format(out: &mut Vec<u8>, unix_s: u64) {
     const MONTHS: [&[u8; 3]; 12] =
         [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
     let (year, month, day) = civil(unix_s / 86_400);

@@ -24,17 +24,17 @@ use crate::table::loaded::LoadedTable;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
-    #[error("cannot install signal handlers: {0}")]
-    Signals(std::io::Error),
-    #[error("cannot start worker {index}: {source}")]
+    #[error("cannot install signal handlers")]
+    Signals(#[source] std::io::Error),
+    #[error("cannot start worker {index}")]
     Spawn { index: usize, source: std::io::Error },
     #[error("worker {0} could not start a runtime: {1}")]
     Runtime(usize, String),
-    #[error("cannot start the access log writer: {0}")]
-    LogWriter(std::io::Error),
-    #[error("cannot start the admin listener on {addr}: {source}")]
+    #[error("cannot start the access log writer")]
+    LogWriter(#[source] std::io::Error),
+    #[error("cannot start the admin listener on {addr}")]
     Admin { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
