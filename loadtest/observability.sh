@@ -115,7 +115,7 @@ measure() {
     curl -sf "http://127.0.0.1:$PTC_PORT/pets/7" >/dev/null
     if [ "$1" != off ]; then
         ( end=$((SECONDS + DURATION)); while [ $SECONDS -lt $end ]; do
-            curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" >/dev/null || true; sleep 1; done ) &
+            taskset -c "$LOAD_CPU" curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" >/dev/null || true; sleep 1; done ) &
         scraper=$!
     fi
     run_wrk "$2" "$3"

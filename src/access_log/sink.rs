@@ -8,6 +8,9 @@
 //! buffers to their worker, so steady state allocates nothing. Memory is bounded by
 //! `workers × destinations × buffer_bytes` plus [`QUEUE_BATCHES`] batches in flight.
 //!
+//! The writer thread runs at nice 10: on a saturated box it yields to the workers, and its backlog
+//! is absorbed by the buffers (or dropped and counted) rather than taken out of request time.
+//!
 //! The writer opens files in append mode on first use and reopens them all after SIGUSR1 (log
 //! rotation: rename the file, send SIGUSR1, the next batch goes to a new file). Destination `stdout`
 //! writes to standard output.
@@ -28,6 +31,12 @@ pub const HANDOFF_BYTES: usize = 32 * 1024;
 /// Batches queued for the writer at most.
 pub const QUEUE_BATCHES: usize = 64;
 
+enum Message {
+    Batch(Batch),
+    /// Every worker has stopped and flushed: write what is queued, then exit.
+    Stop,
+}
+
 struct Batch {
     worker: usize,
     destination: Arc<str>,
@@ -44,7 +53,7 @@ struct Buffer {
 /// One worker's side: its buffers and its ends of the channels. Used by that worker only.
 pub struct WorkerLog {
     index: usize,
-    to_writer: SyncSender<Batch>,
+    to_writer: SyncSender<Message>,
     returned: Receiver<Vec<u8>>,
     buffers: RefCell<Vec<Buffer>>,
 }
@@ -100,13 +109,14 @@ impl WorkerLog {
     fn hand_off(&self, buffer: &mut Buffer) {
         let bytes = std::mem::take(&mut buffer.bytes);
         let batch = Batch { worker: self.index, destination: buffer.destination.clone(), bytes, lines: buffer.lines };
-        match self.to_writer.try_send(batch) {
+        match self.to_writer.try_send(Message::Batch(batch)) {
             Ok(()) => {
                 buffer.lines = 0;
                 buffer.bytes = self.returned.try_recv().unwrap_or_default();
             }
             // The writer is behind: keep the lines; new ones are dropped once the buffer is full.
-            Err(TrySendError::Full(batch)) => buffer.bytes = batch.bytes,
+            Err(TrySendError::Full(Message::Batch(batch))) => buffer.bytes = batch.bytes,
+            Err(TrySendError::Full(Message::Stop)) => {}
             Err(TrySendError::Disconnected(_)) => buffer.lines = 0,
         }
     }
@@ -114,6 +124,7 @@ impl WorkerLog {
 
 /// The control thread's handle on the writer.
 pub struct Writer {
+    to_writer: SyncSender<Message>,
     reopen: Arc<AtomicBool>,
     thread: JoinHandle<()>,
 }
@@ -129,13 +140,13 @@ pub fn start(workers: usize, metrics: Arc<Metrics>) -> std::io::Result<(Vec<Work
         returns.push(tx);
         logs.push(WorkerLog { index, to_writer: to_writer.clone(), returned: rx, buffers: RefCell::new(Vec::new()) });
     }
-    drop(to_writer);
     let reopen = Arc::new(AtomicBool::new(false));
     let flag = reopen.clone();
-    let thread = std::thread::Builder::new()
-        .name("portico-log".into())
-        .spawn(move || write_loop(from_workers, returns, flag, metrics))?;
-    Ok((logs, Writer { reopen, thread }))
+    let thread = std::thread::Builder::new().name("portico-log".into()).spawn(move || {
+        crate::runtime::deprioritize_this_thread("access log writer");
+        write_loop(from_workers, returns, flag, metrics)
+    })?;
+    Ok((logs, Writer { to_writer, reopen, thread }))
 }
 
 impl Writer {
@@ -146,10 +157,17 @@ impl Writer {
 
     /// Waits, at most `timeout`, for the writer to write what the workers handed over before they
     /// stopped. A blocked destination (a full pipe) cannot hold the exit up longer than that.
+    /// Call it after every worker stopped (their last batches are queued before the stop).
     pub fn finish(self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
+        let mut stop = Some(Message::Stop);
         while !self.thread.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
+            if let Some(message) = stop.take()
+                && let Err(TrySendError::Full(message)) = self.to_writer.try_send(message)
+            {
+                stop = Some(message);
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
         if self.thread.is_finished() {
             let _ = self.thread.join();
@@ -164,12 +182,18 @@ enum Output {
     File(std::fs::File),
 }
 
-fn write_loop(rx: Receiver<Batch>, returns: Vec<SyncSender<Vec<u8>>>, reopen: Arc<AtomicBool>, metrics: Arc<Metrics>) {
+fn write_loop(
+    rx: Receiver<Message>,
+    returns: Vec<SyncSender<Vec<u8>>>,
+    reopen: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+) {
     let mut outputs: HashMap<Arc<str>, Output> = HashMap::new();
     let mut failing: HashMap<Arc<str>, ()> = HashMap::new();
     loop {
         let batch = match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(batch) => Some(batch),
+            Ok(Message::Batch(batch)) => Some(batch),
+            Ok(Message::Stop) => return,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
         };

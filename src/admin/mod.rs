@@ -1,8 +1,8 @@
 //! The admin listener: `/metrics`, `/healthz`, `/readyz` and `/config`, on an address of its own
 //! (loopback unless the config says otherwise).
 //!
-//! It runs on its own thread with its own small runtime (epoll: it serves a scrape every few
-//! seconds, not traffic), so a slow scrape or a stuck admin client never touches a worker. It reads
+//! It runs on its own thread (at nice 10) with its own small runtime (epoll: it serves a scrape
+//! every few seconds, not traffic), so a slow scrape or a stuck admin client never touches a worker. It reads
 //! shared state only: the table slot, the metric shards (relaxed loads), the control flags.
 //! One request per connection (`Connection: close`); heads over 8 KiB or slower than 5 s are cut.
 //! Later features add endpoints in [`respond`].
@@ -26,6 +26,7 @@ pub fn start(addr: SocketAddr, control: Arc<Control>) -> std::io::Result<std::th
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     std::thread::Builder::new().name("portico-admin".into()).spawn(move || {
+        crate::runtime::deprioritize_this_thread("admin listener");
         let runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().enable_timer().build();
         match runtime {
             Ok(mut rt) => rt.block_on(serve(listener, control)),

@@ -277,6 +277,17 @@ async fn worker_main(index: usize, control: Arc<Control>, listeners: Vec<std::ne
 /// line reaches its file at most this much (plus the writer's write) after its request ended.
 const TICK_MS: u64 = 50;
 
+/// Lowers the calling thread's scheduling priority (nice 10) so that, on a busy box, a helper thread
+/// (the log writer, the admin listener) yields to the workers instead of taking their time slices.
+/// Linux applies `setpriority(PRIO_PROCESS, tid)` to the one thread.
+pub fn deprioritize_this_thread(name: &str) {
+    // SAFETY: gettid has no preconditions; setpriority only reads its integer arguments.
+    let res = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
+    if res != 0 {
+        log::debug!("{name}: cannot lower thread priority: {}", std::io::Error::last_os_error());
+    }
+}
+
 /// Raises the soft open-files limit to the hard limit: every client and upstream connection is a
 /// descriptor, and the usual soft default (1024) would cap a gateway far below its capacity.
 fn raise_fd_limit() {

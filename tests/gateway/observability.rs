@@ -361,3 +361,19 @@ fn top_shows_live_rates_per_route() {
     assert!(!down.status.success());
     assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach the admin listener"));
 }
+
+#[test]
+fn a_clean_exit_writes_every_buffered_line() {
+    let log = temp_path("exit.log");
+    let mut s = start(Driver::Uring, &log, "clf", 256 * 1024);
+    let mut c = s.gw.connect();
+    for _ in 0..500 {
+        c.send(b"GET /prod/ping HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(c.read_response().expect("response").status, 200);
+    }
+    drop(c);
+    s.gw.signal(libc::SIGTERM);
+    assert_eq!(s.gw.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(!s.gw.log().contains("still blocked"), "{}", s.gw.log());
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 500);
+}
