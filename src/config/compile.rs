@@ -117,11 +117,15 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
                     }
                 }
             });
+            let route_caches =
+                api.routes.iter().map(|r| super::validate::cache::resolve(stage.cache.as_ref(), &r.cache)).collect();
             stages.push(Stage {
                 name: stage.name.value.clone(),
                 variables: stage.variables.clone(),
                 integrations,
                 access_log,
+                cache: stage.cache.as_ref().map(|(c, _)| c.clone()),
+                route_caches,
             });
         }
         apis.push(Api {

@@ -36,6 +36,8 @@ pub struct StageModel {
     pub name: Spanned<String>,
     pub variables: Vec<(String, String)>,
     pub access_log: Option<AccessLogModel>,
+    /// The stage cache and its default TTL in seconds.
+    pub cache: Option<(crate::table::StageCache, u64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +53,7 @@ pub struct RouteModel {
     pub parsed: RouteKey,
     pub params: Vec<String>,
     pub integration: IntegrationModel,
+    pub cache: super::validate::cache::RouteCacheModel,
 }
 
 #[derive(Debug, Clone)]

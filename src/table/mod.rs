@@ -164,8 +164,52 @@ pub struct Stage {
     /// One per route of the API, same index, with stage variables already substituted.
     pub integrations: Vec<Integration>,
     pub access_log: Option<StageLog>,
+    /// The stage's response cache; `None` = no caching in this stage.
+    pub cache: Option<StageCache>,
+    /// One per route, same index: how that route caches in this stage (`None` = not cached).
+    pub route_caches: Vec<Option<RouteCache>>,
 }
 
+/// A stage's cache settings (AWS's stage cache and its invalidation policy).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StageCache {
+    /// For the whole stage, split evenly between workers.
+    pub capacity_bytes: u64,
+    pub max_entry_bytes: u64,
+    /// Send RFC 9211 `Cache-Status`.
+    pub status_header: bool,
+    /// `false` = any client may invalidate with `Cache-Control: max-age=0` (AWS's behaviour without
+    /// an InvalidateCache policy).
+    pub require_authorization: bool,
+    pub unauthorized: Unauthorized,
+    /// `x-api-key` values allowed to invalidate (compared in constant time).
+    pub invalidate_api_keys: Vec<String>,
+    /// A header (lower-case name) and the secret it must carry to invalidate.
+    pub invalidate_header: Option<(String, String)>,
+    pub ttl_uncapped: bool,
+}
+
+/// AWS's `unauthorizedCacheControlHeaderStrategy`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Unauthorized {
+    FailWith403,
+    SucceedWithResponseHeader,
+    SucceedWithoutResponseHeader,
+}
+
+/// How one route caches in one stage.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RouteCache {
+    pub ttl_ms: u64,
+    /// Query parameters in the key, as written (not decoded).
+    pub key_query: Vec<String>,
+    /// Headers in the key, lower-case.
+    pub key_headers: Vec<String>,
+    pub methods: Vec<RouteMethod>,
+    /// Statuses stored; empty = any 2xx.
+    pub statuses: Vec<u16>,
+    pub max_entry_bytes: u64,
+}
 /// A stage's access log: where, and the compiled format.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StageLog {

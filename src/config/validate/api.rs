@@ -88,7 +88,8 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
             variables.push((k.value, v.value));
         }
         let access_log = read_stage_log(r, s);
-        stages.push(StageModel { name: stage_name, variables, access_log });
+        let cache = super::cache::read_stage_cache(r, s);
+        stages.push(StageModel { name: stage_name, variables, access_log, cache });
     }
     if stages.is_empty() {
         r.error(
@@ -164,7 +165,8 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<
         }
     };
     let (parsed, params) = parsed?;
-    Some(RouteModel { key: key?, parsed, params, integration: integration? })
+    let cache = super::cache::read_route_cache(r, route);
+    Some(RouteModel { key: key?, parsed, params, integration: integration?, cache })
 }
 
 fn read_integration(r: &mut Reader<'_>, o: Obj<'_>, params: Option<&[String]>) -> Option<IntegrationModel> {

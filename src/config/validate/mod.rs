@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use toml_edit::ImDocument;
 
 mod api;
+pub mod cache;
 mod domain;
 mod server;
 
@@ -114,8 +115,8 @@ pub(super) const LIMITS_KEYS: &[&str] = &[
 ];
 pub(super) const UPSTREAM_KEYS: &[&str] = &["connect_timeout_ms", "pool_idle_max_per_upstream", "pool_idle_timeout_ms"];
 pub(super) const API_KEYS: &[&str] = &["name", "protocol", "hosts", "listen", "stage", "route"];
-pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log"];
-pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration"];
+pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log", "cache"];
+pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration", "cache"];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms"];
 pub(super) const MOCK_KEYS: &[&str] = &["type", "status", "headers", "body"];
 pub(super) const DOMAIN_KEYS: &[&str] = &["name", "listen", "mapping"];
