@@ -36,6 +36,8 @@ pub enum ResponseType {
     IntegrationFailure,
     /// A bug or resource exhaustion inside the gateway.
     Internal,
+    /// `Cache-Control: max-age=0` from a client not allowed to invalidate (FAIL_WITH_403).
+    CacheInvalidationDenied,
 }
 
 impl ResponseType {
@@ -52,6 +54,7 @@ impl ResponseType {
             ResponseType::IntegrationTimeout => "INTEGRATION_TIMEOUT",
             ResponseType::IntegrationFailure => "INTEGRATION_FAILURE",
             ResponseType::Internal => "DEFAULT_5XX",
+            ResponseType::CacheInvalidationDenied => "ACCESS_DENIED",
         }
     }
 }
@@ -85,7 +88,8 @@ impl GatewayError {
             | ResponseType::UriTooLong
             | ResponseType::HeadersTooLarge
             | ResponseType::RequestTooLarge
-            | ResponseType::NotImplemented => Side::Client,
+            | ResponseType::NotImplemented
+            | ResponseType::CacheInvalidationDenied => Side::Client,
             ResponseType::IntegrationTimeout | ResponseType::IntegrationFailure => Side::Upstream,
             ResponseType::Internal => Side::Internal,
         }

@@ -1,5 +1,6 @@
-//! The admin listener: `/metrics`, `/healthz`, `/readyz` and `/config`, on an address of its own
-//! (loopback unless the config says otherwise).
+//! The admin listener: `/metrics`, `/healthz`, `/readyz`, `/config` (secrets redacted), and
+//! `POST /cache/flush` and `/cache/purge`, on an address of its own (loopback unless the config says
+//! otherwise).
 //!
 //! It runs on its own thread (at nice 10) with its own small runtime (epoll: it serves a scrape
 //! every few seconds, not traffic), so a slow scrape or a stuck admin client never touches a worker. It reads
@@ -82,8 +83,8 @@ async fn connection(mut stream: TcpStream, control: Arc<Control>) {
         }
     };
     let (method, target) = request;
-    let path = target.split('?').next().unwrap_or("");
-    let (status, content_type, body) = respond(&control, &method, path);
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let (status, content_type, body) = respond(&control, &method, path, query);
     // HEAD gets the length a GET would get, and no body.
     let out = if method == "HEAD" {
         response_with_length(status, content_type, body.len())
@@ -94,9 +95,12 @@ async fn connection(mut stream: TcpStream, control: Arc<Control>) {
 }
 
 /// The endpoints. Returns status, content type and body.
-fn respond(control: &Control, method: &str, path: &str) -> (u16, &'static str, String) {
+fn respond(control: &Control, method: &str, path: &str, query: &str) -> (u16, &'static str, String) {
+    if let Some(what) = path.strip_prefix("/cache/") {
+        return if method == "POST" { cache_command(control, what, query) } else { method_not_allowed() };
+    }
     if method != "GET" && method != "HEAD" {
-        return (405, "application/json", "{\"message\":\"Method Not Allowed\"}\n".into());
+        return method_not_allowed();
     }
     let generation = control.generation.load(Ordering::Acquire);
     match path {
@@ -114,7 +118,8 @@ fn respond(control: &Control, method: &str, path: &str) -> (u16, &'static str, S
         }
         "/config" => {
             let table = control.table.load();
-            let view = serde_json::json!({ "generation": generation, "table": &table.table });
+            let mut view = serde_json::json!({ "generation": generation, "table": &table.table });
+            redact(&mut view);
             match serde_json::to_string_pretty(&view) {
                 Ok(text) => (200, "application/json", text + "\n"),
                 Err(e) => (500, "application/json", serde_json::json!({ "message": e.to_string() }).to_string()),
@@ -123,8 +128,76 @@ fn respond(control: &Control, method: &str, path: &str) -> (u16, &'static str, S
         _ => (
             404,
             "application/json",
-            "{\"message\":\"Not Found\",\"endpoints\":[\"/metrics\",\"/healthz\",\"/readyz\",\"/config\"]}\n".into(),
+            "{\"message\":\"Not Found\",\"endpoints\":[\"/metrics\",\"/healthz\",\"/readyz\",\"/config\",\"POST /cache/flush\",\"POST /cache/purge\"]}\n".into(),
         ),
+    }
+}
+
+fn method_not_allowed() -> (u16, &'static str, String) {
+    (405, "application/json", "{\"message\":\"Method Not Allowed\"}\n".into())
+}
+
+/// Secrets in the table (cache invalidation keys and header secrets) are not shown.
+fn redact(view: &mut serde_json::Value) {
+    let Some(apis) = view["table"]["apis"].as_array_mut() else { return };
+    for stage in apis.iter_mut().filter_map(|a| a["stages"].as_array_mut()).flatten() {
+        let cache = &mut stage["cache"];
+        if cache.is_object() {
+            if let Some(keys) = cache["invalidate_api_keys"].as_array_mut() {
+                keys.iter_mut().for_each(|k| *k = "<redacted>".into());
+            }
+            if let Some(pair) = cache["invalidate_header"].as_array_mut()
+                && let Some(secret) = pair.get_mut(1)
+            {
+                *secret = "<redacted>".into();
+            }
+        }
+    }
+}
+
+/// `POST /cache/flush?api=A&stage=S` drops a stage's cache on every worker;
+/// `POST /cache/purge?api=A&stage=S&path=/pets/7` drops the entries of one path (as routed, without
+/// the stage), whatever their other key parameters.
+fn cache_command(control: &Control, what: &str, query: &str) -> (u16, &'static str, String) {
+    let param = |name: &str| {
+        query.split('&').find_map(|pair| {
+            let (n, v) = pair.split_once('=')?;
+            (n == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+        })
+    };
+    let bad = |message: &str| (400, "application/json", serde_json::json!({ "message": message }).to_string() + "\n");
+    let (Some(api), Some(stage)) = (param("api"), param("stage")) else {
+        return bad("give the api and stage: ?api=NAME&stage=NAME");
+    };
+    let path = match what {
+        "flush" => None,
+        "purge" => match param("path") {
+            Some(p) if p.starts_with('/') => Some(p),
+            _ => return bad("give the path to purge, as routed (without the stage): &path=/pets/7"),
+        },
+        _ => return (404, "application/json", "{\"message\":\"Not Found\"}\n".into()),
+    };
+    let table = control.table.load();
+    let cached = table
+        .table
+        .apis
+        .iter()
+        .filter(|a| a.name == api)
+        .flat_map(|a| &a.stages)
+        .any(|s| s.name == stage && s.cache.is_some());
+    if !cached {
+        return (
+            404,
+            "application/json",
+            serde_json::json!({ "message": format!("no cached stage `{stage}` in API `{api}`") }).to_string() + "\n",
+        );
+    }
+    let command = crate::cache::command::Command { api, stage, path, removed: Default::default() };
+    match control.cache_commands.run(command, Duration::from_secs(5)) {
+        Some(removed) => {
+            (200, "application/json", serde_json::json!({ "removed_entries": removed }).to_string() + "\n")
+        }
+        None => (503, "application/json", "{\"message\":\"workers did not answer in time\"}\n".into()),
     }
 }
 

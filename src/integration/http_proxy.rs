@@ -20,6 +20,7 @@ use monoio::net::TcpStream;
 
 use super::pool::UpstreamConn;
 use super::relay;
+use crate::cache::capture::Capture;
 use crate::error::{GatewayError, ResponseType};
 use crate::http::body::{self, ChunkedDecoder};
 use crate::http::conn::ClientConn;
@@ -49,6 +50,7 @@ pub async fn forward(
     conn: &mut ClientConn,
     req: &Request<'_>,
     proxy: &HttpProxy,
+    capture: Option<&mut Capture<'_>>,
 ) -> Result<Flow, GatewayError> {
     let head = req.head;
     let settings = &table.table.settings;
@@ -146,7 +148,7 @@ pub async fn forward(
     };
     out.clear();
     conn.wbuf = out;
-    let flow = relay::relay(worker, conn, req, up, response, settings, addr).await;
+    let flow = relay::relay(worker, conn, req, up, response, settings, addr, capture).await;
     Ok(flow)
 }
 

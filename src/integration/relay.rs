@@ -14,6 +14,7 @@ use monoio::time::Instant;
 use bytes::Buf;
 
 use super::pool::UpstreamConn;
+use crate::cache::capture::Capture;
 use crate::error::{GatewayError, ResponseType};
 use crate::http::body::{self, ChunkedDecoder};
 use crate::http::conn::ClientConn;
@@ -89,6 +90,7 @@ async fn fill_timeout(up: &mut UpstreamConn, timeout: Duration) -> std::io::Resu
     crate::http::read_more_within(&mut up.stream, &mut up.rbuf, up.chunk, timeout).await
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn relay(
     worker: &Worker,
     conn: &mut ClientConn,
@@ -97,6 +99,7 @@ pub async fn relay(
     rh: ResponseHead,
     settings: &Settings,
     addr: SocketAddr,
+    mut capture: Option<&mut Capture<'_>>,
 ) -> Flow {
     let client_11 = req.head.version_minor == 1;
     let length_known = matches!(rh.framing, ResponseFraming::Empty | ResponseFraming::Length(_));
@@ -107,30 +110,48 @@ pub async fn relay(
     };
     // The request body was consumed by forwarding, so the connection is clean for the next request.
     let chunk_to_client = client_11 && matches!(rh.framing, ResponseFraming::Chunked | ResponseFraming::UntilClose);
-    write_response_head(&mut conn.wbuf, req, &up, &rh, flow, chunk_to_client);
+    if let Some(c) = capture.as_deref_mut() {
+        let length = match rh.framing {
+            ResponseFraming::Empty => Some(0),
+            ResponseFraming::Length(n) => Some(n),
+            ResponseFraming::Chunked => None,
+            // Complete only when the upstream closes: never stored.
+            ResponseFraming::UntilClose => Some(u64::MAX),
+        };
+        c.decide(rh.status, length, req.head.method == Method::Head);
+    }
+    write_response_head(&mut conn.wbuf, req, &up, &rh, flow, chunk_to_client, capture.as_deref_mut());
     conn.record.response(rh.status, conn.wbuf.len());
     up.rbuf.advance(rh.len);
     let body_timeout = Duration::from_millis(req.limits.body_timeout_ms);
 
+    let mut complete = false;
     let upstream_clean = match rh.framing {
         ResponseFraming::Empty => {
             if conn.flush().await.is_err() {
                 flow = Flow::Close;
             }
+            complete = true;
             up.rbuf.is_empty()
         }
-        ResponseFraming::Length(n) => match relay_length(conn, &mut up, n, body_timeout).await {
-            Ok(clean) => clean,
-            Err(()) => {
-                flow = Flow::Close;
-                false
+        ResponseFraming::Length(n) => {
+            match relay_length(conn, &mut up, n, body_timeout, capture.as_deref_mut()).await {
+                Ok(clean) => {
+                    complete = true;
+                    clean
+                }
+                Err(()) => {
+                    flow = Flow::Close;
+                    false
+                }
             }
-        },
+        }
         ResponseFraming::Chunked => {
-            if relay_chunked(conn, &mut up, chunk_to_client, body_timeout).await.is_err() {
+            if relay_chunked(conn, &mut up, chunk_to_client, body_timeout, capture.as_deref_mut()).await.is_err() {
                 flow = Flow::Close;
                 false
             } else {
+                complete = true;
                 up.rbuf.is_empty()
             }
         }
@@ -141,6 +162,9 @@ pub async fn relay(
             false
         }
     };
+    if let Some(c) = capture {
+        c.complete = complete;
+    }
     if upstream_clean && rh.keep_alive {
         worker.pool.checkin(addr, up, settings.upstream.pool_idle_max_per_upstream);
     }
@@ -154,12 +178,14 @@ fn write_response_head(
     rh: &ResponseHead,
     flow: Flow,
     chunked: bool,
+    capture: Option<&mut Capture<'_>>,
 ) {
     let bytes = &up.rbuf[..rh.len];
     let slice = |(s, e): (u32, u32)| &bytes[s as usize..e as usize];
     let rest = req.protocol == Protocol::Rest;
     out.clear();
     encode::status_line(out, rh.status, slice(rh.reason));
+    let end_to_end_start = out.len();
     let connection_values =
         || rh.headers.iter().filter(|(n, _)| slice(*n).eq_ignore_ascii_case(b"connection")).map(|&(_, v)| slice(v));
     let mut has_type = false;
@@ -191,6 +217,13 @@ fn write_response_head(
     if rest && !has_type {
         encode::header(out, b"Content-Type", b"application/json");
     }
+    if let Some(c) = capture {
+        // What a hit will replay: the end-to-end headers as this client got them.
+        if c.storing {
+            c.headers.extend_from_slice(&out[end_to_end_start..]);
+        }
+        c.write_headers(out);
+    }
     match rh.framing {
         ResponseFraming::Length(n) => encode::header_u64(out, b"Content-Length", n),
         ResponseFraming::Empty if req.head.method == Method::Head => {
@@ -209,10 +242,19 @@ fn write_response_head(
 }
 
 /// Relays a `Content-Length` body; `Ok(clean)` tells whether the upstream sent exactly that much.
-async fn relay_length(conn: &mut ClientConn, up: &mut UpstreamConn, n: u64, timeout: Duration) -> Result<bool, ()> {
+async fn relay_length(
+    conn: &mut ClientConn,
+    up: &mut UpstreamConn,
+    n: u64,
+    timeout: Duration,
+    mut capture: Option<&mut Capture<'_>>,
+) -> Result<bool, ()> {
     let mut remaining = n;
     let first = (up.rbuf.len() as u64).min(remaining) as usize;
     if first <= COALESCE_MAX_BYTES {
+        if let Some(c) = capture.as_deref_mut() {
+            c.body(&up.rbuf[..first]);
+        }
         conn.wbuf.extend_from_slice(&up.rbuf[..first]);
         up.rbuf.advance(first);
         remaining -= first as u64;
@@ -223,6 +265,9 @@ async fn relay_length(conn: &mut ClientConn, up: &mut UpstreamConn, n: u64, time
         if take > 0 {
             let chunk = up.rbuf.split_to(take).freeze();
             remaining -= take as u64;
+            if let Some(c) = capture.as_deref_mut() {
+                c.body(&chunk);
+            }
             conn.write_bytes(chunk).await.map_err(drop)?;
         }
         if remaining == 0 {
@@ -241,10 +286,14 @@ async fn relay_chunked(
     up: &mut UpstreamConn,
     to_chunked: bool,
     timeout: Duration,
+    mut capture: Option<&mut Capture<'_>>,
 ) -> Result<(), ()> {
     let mut decoder = ChunkedDecoder::new();
     loop {
         let step = decoder.step(&up.rbuf).map_err(drop)?;
+        if let (Some(c), Some((s, e))) = (capture.as_deref_mut(), step.data) {
+            c.body(&up.rbuf[s..e]);
+        }
         if to_chunked {
             conn.wbuf.extend_from_slice(&up.rbuf[..step.consumed]);
         } else if let Some((s, e)) = step.data {

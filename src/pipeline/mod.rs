@@ -1,12 +1,13 @@
 //! The request pipeline: the one function that decides the order of the steps.
 //!
 //! ```text
-//! head ─▶ stage::select ─▶ Router::find ─▶ integration (mock | http_proxy) ─▶ response ─▶ observe
-//!              │                 │                     │                                (metrics,
-//!              └─────────────────┴─────────────────────┴──▶ response::gateway (AWS error)  access log)
+//! head ─▶ stage::select ─▶ Router::find ─▶ body limit ─▶ cache ─▶ integration ─▶ response ─▶ observe
+//!              │                 │              │          │ hit      (mock |         (metrics,
+//!              │                 │              │          └──▶ cache::respond        access log)
+//!              └─────────────────┴──────────────┴──────────────┴─────▶ response::gateway (AWS error)
 //! ```
 //!
-//! Later steps (auth, throttle, cache) slot in between routing and the integration. Each step is a
+//! Later steps (auth, throttle) slot in between routing and the cache. Each step is a
 //! plain function over concrete types that yields the next step's input or a [`GatewayError`]; the
 //! error is rendered in one place. Every request, whatever its outcome, ends in [`observe`], which
 //! reads what the steps left in the connection's [`record::Record`]. This function allocates nothing
@@ -15,6 +16,9 @@
 pub mod observe;
 pub mod record;
 
+use crate::cache::capture::Capture;
+use crate::cache::lookup::{self, Decision, Lookup};
+use crate::cache::respond;
 use crate::error::{GatewayError, ResponseType};
 use crate::http::Method;
 use crate::http::conn::ClientConn;
@@ -27,7 +31,7 @@ use crate::runtime::worker::Worker;
 use crate::stage;
 use crate::table::loaded::LoadedTable;
 use crate::table::{Integration, Limits, Protocol};
-use record::Record;
+use record::{CacheOutcome, Record};
 
 /// What the integration step needs to know about the request.
 pub struct Request<'a> {
@@ -86,7 +90,7 @@ async fn steps(
     };
     place.route = Some(matched.route);
 
-    // Step 3 — integration, for bodies within the limit (10 MB by default, like AWS).
+    // Step 3 — bodies within the limit (10 MB by default, like AWS).
     let id = RequestId::new(protocol);
     conn.record.request_id = Some(id);
     if let Framing::Length(n) = head.framing
@@ -97,12 +101,48 @@ async fn steps(
     }
     let request = Request { head, id, protocol, routed_path, captures: &matched.captures, limits };
     let stage = &api.stages[target.stage as usize];
-    let outcome = match &stage.integrations[matched.route as usize] {
-        Integration::Mock(mock) => integration::mock::respond(conn, &request, mock).await,
-        Integration::HttpProxy(proxy) => integration::http_proxy::forward(worker, table, conn, &request, proxy).await,
+    let integration = &stage.integrations[matched.route as usize];
+
+    // Step 4 — cache: a fresh entry answers here; a miss is fetched below and may be stored.
+    let decision = match integration {
+        Integration::HttpProxy(_) => {
+            let store =
+                worker.cache.store(table, worker.generation(), target.api, target.stage, worker.control().workers);
+            let route = stage.route_caches.get(matched.route as usize).and_then(Option::as_ref);
+            lookup::decide(Lookup { cache: &worker.cache, store, route, head, routed_path }).await
+        }
+        // Mocks are answered from the table already.
+        Integration::Mock(_) => Decision::Off,
+    };
+    let (mut capture, fill) = match decision {
+        Decision::Off => (None, None),
+        Decision::Bypass { status_header } => (Some(Capture::new(None, "bypass", status_header, false)), None),
+        Decision::Hit { entry, status_header, collapsed, warning } => {
+            conn.record.cache = CacheOutcome::Hit;
+            let hit = respond::Hit { entry: &entry, now_ms: crate::cache::now_ms(), status_header, collapsed, warning };
+            return respond::write(conn, &request, hit).await;
+        }
+        Decision::Refused => {
+            return reject(conn, head, limits, protocol, ResponseType::CacheInvalidationDenied).await;
+        }
+        Decision::Fill(fill) => {
+            conn.record.cache = CacheOutcome::Miss;
+            (Some(fill.capture()), Some(fill))
+        }
     };
 
-    // Step 4 — response: integrations write their own; failures become gateway responses here.
+    // Step 5 — integration.
+    let outcome = match integration {
+        Integration::Mock(mock) => integration::mock::respond(conn, &request, mock).await,
+        Integration::HttpProxy(proxy) => {
+            integration::http_proxy::forward(worker, table, conn, &request, proxy, capture.as_mut()).await
+        }
+    };
+    if let (Some(fill), Some(capture)) = (fill, capture) {
+        fill.finish(capture);
+    }
+
+    // Step 6 — response: integrations write their own; failures become gateway responses here.
     match outcome {
         Ok(flow) => flow,
         Err(error) => conn.send_error(protocol, &error, &id, keep_alive, head_only).await,
@@ -119,7 +159,11 @@ async fn reject(
     kind: ResponseType,
 ) -> Flow {
     let id = RequestId::new(protocol);
-    let not_found = GatewayError::new(kind, "no API, stage or route matched");
+    let detail = match kind {
+        ResponseType::CacheInvalidationDenied => "cache invalidation not authorised",
+        _ => "no API, stage or route matched",
+    };
+    let not_found = GatewayError::new(kind, detail);
     let (error, flow) = if head.keep_alive {
         match conn.discard_body(head, limits).await {
             Ok(flow) => (not_found, flow),

@@ -14,6 +14,7 @@ use crate::runtime::worker::Worker;
 use crate::table::loaded::LoadedTable;
 
 use super::Place;
+use super::record::CacheOutcome;
 
 pub fn request(
     worker: &Worker,
@@ -37,6 +38,11 @@ pub fn request(
     };
     if let Some(series) = series.and_then(|id| worker.metrics.series.get(id)) {
         count(series, record.status, bytes_in, bytes_out, latency_us);
+        match record.cache {
+            CacheOutcome::Hit => series.counters.cache_hits.inc(),
+            CacheOutcome::Miss => series.counters.cache_misses.inc(),
+            CacheOutcome::None => {}
+        }
         if let Some(us) = record.integration_us {
             series.integration_latency.observe_us(us);
         }

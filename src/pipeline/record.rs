@@ -19,8 +19,18 @@ pub struct Record {
     /// The gateway error rendered for this request, if any.
     pub error: Option<GatewayError>,
     pub request_id: Option<crate::response::request_id::RequestId>,
+    pub cache: CacheOutcome,
     /// The trace the request was forwarded under.
     pub trace: Option<TraceContext>,
+}
+
+/// What the cache did for a request.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    #[default]
+    None,
+    Hit,
+    Miss,
 }
 
 impl Record {

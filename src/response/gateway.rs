@@ -39,6 +39,8 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
         (Protocol::Http, IntegrationFailure) => (502, "Bad Gateway", ""),
         (Protocol::Rest, Internal) => (500, "Internal server error", "InternalServerErrorException"),
         (Protocol::Http, Internal) => (500, "Internal Server Error", ""),
+        (Protocol::Rest, CacheInvalidationDenied) => (403, "Forbidden", "AccessDeniedException"),
+        (Protocol::Http, CacheInvalidationDenied) => (403, "Forbidden", ""),
     };
     // HTTP APIs carry no x-amzn-ErrorType (AWS-DG http-api-vs-rest: no gateway responses).
     let error_type = (protocol == Protocol::Rest && !error_type.is_empty()).then_some(error_type);

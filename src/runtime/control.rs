@@ -17,6 +17,8 @@ pub struct Control {
     /// Workers whose runtime is up and serving; `/readyz` wants all of them.
     pub workers_running: AtomicU64,
     pub workers: usize,
+    /// Cache flush and purge requests from the admin listener to the workers.
+    pub cache_commands: crate::cache::command::Commands,
 }
 
 impl Control {
@@ -32,6 +34,7 @@ impl Control {
             metrics,
             workers_running: AtomicU64::new(0),
             workers,
+            cache_commands: crate::cache::command::Commands::new(workers),
         })
     }
 

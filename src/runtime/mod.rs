@@ -257,6 +257,7 @@ async fn worker_main(index: usize, control: Arc<Control>, listeners: Vec<std::ne
         monoio::time::sleep(Duration::from_millis(TICK_MS)).await;
         worker.log.flush();
         worker.metrics.worker.upstream_idle.set(worker.pool.idle_count() as u64);
+        worker.control().cache_commands.drain(index, |command| worker.cache.apply(command));
     }
     worker.draining.set(true);
     worker.drain.notify();

@@ -34,6 +34,7 @@ pub struct Worker {
     /// This worker's metrics; only this thread writes them.
     pub metrics: Arc<Shard>,
     pub log: WorkerLog,
+    pub cache: crate::cache::WorkerCache,
 }
 
 impl Worker {
@@ -44,6 +45,7 @@ impl Worker {
         Worker {
             metrics,
             log,
+            cache: crate::cache::WorkerCache::default(),
             index,
             control,
             current: RefCell::new((generation, Rc::new(table))),
@@ -64,6 +66,11 @@ impl Worker {
             *current = (generation, Rc::new(self.control.table.load_full()));
         }
         current.1.clone()
+    }
+
+    /// The generation of the table this worker last picked up.
+    pub fn generation(&self) -> u64 {
+        self.current.borrow().0
     }
 
     pub fn control(&self) -> &Control {

@@ -1,0 +1,81 @@
+//! A response on its way from the upstream to the client, collected so a miss can be stored, and
+//! the `Cache-Status` (RFC 9211) the client gets for it.
+//!
+//! Cost on a miss: the end-to-end headers and the body are copied once into buffers that become
+//! the stored entry (the entry must own them); nothing on a bypass but the header line.
+
+use bytes::BytesMut;
+
+use crate::table::RouteCache;
+
+pub struct Capture<'a> {
+    /// The route's cache settings; `None` for a bypass (nothing is stored).
+    pub route: Option<&'a RouteCache>,
+    /// RFC 9211 `fwd` parameter: `miss`, `request` (a client refresh) or `bypass`.
+    pub fwd: &'static str,
+    pub status_header: bool,
+    /// Add the warning of SUCCEED_WITH_RESPONSE_HEADER.
+    pub warning: bool,
+    /// Decided when the response head is seen: the response qualifies for storing.
+    pub storing: bool,
+    pub status: u16,
+    pub headers: Vec<u8>,
+    pub body: BytesMut,
+    /// The whole body was relayed.
+    pub complete: bool,
+}
+
+impl<'a> Capture<'a> {
+    pub fn new(route: Option<&'a RouteCache>, fwd: &'static str, status_header: bool, warning: bool) -> Capture<'a> {
+        Capture {
+            route,
+            fwd,
+            status_header,
+            warning,
+            storing: false,
+            status: 0,
+            headers: Vec::new(),
+            body: BytesMut::new(),
+            complete: false,
+        }
+    }
+
+    /// Decides from the response head whether to store: a cacheable status (2xx unless configured)
+    /// and a body that is known to fit (`None` = chunked, checked as it arrives).
+    pub fn decide(&mut self, status: u16, length: Option<u64>, head_request: bool) {
+        let Some(route) = self.route else { return };
+        let status_ok =
+            if route.statuses.is_empty() { (200..300).contains(&status) } else { route.statuses.contains(&status) };
+        self.status = status;
+        self.storing = status_ok && !head_request && length.is_none_or(|n| n <= route.max_entry_bytes);
+    }
+
+    /// Adds body bytes; gives up storing past the size limit.
+    pub fn body(&mut self, bytes: &[u8]) {
+        if !self.storing {
+            return;
+        }
+        let limit = self.route.map_or(0, |r| r.max_entry_bytes);
+        if (self.body.len() + bytes.len()) as u64 > limit {
+            self.storing = false;
+            self.body = BytesMut::new();
+            return;
+        }
+        self.body.extend_from_slice(bytes);
+    }
+
+    /// Appends the `Cache-Status` (and warning) lines to a response head being written.
+    pub fn write_headers(&self, out: &mut Vec<u8>) {
+        if self.status_header {
+            out.extend_from_slice(b"Cache-Status: portico; fwd=");
+            out.extend_from_slice(self.fwd.as_bytes());
+            if self.storing {
+                out.extend_from_slice(b"; stored");
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+        if self.warning {
+            out.extend_from_slice(super::respond::WARNING);
+        }
+    }
+}
