@@ -80,6 +80,7 @@ mod tests {
             methods: vec![],
             statuses: vec![],
             max_entry_bytes: 1,
+            encrypt: false,
         };
         let h = head(raw);
         let mut out = Vec::new();

@@ -18,6 +18,8 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use super::store::{Inserted, Stored};
 use super::{StageStore, WorkerCache, capture::Capture, key};
 use crate::http::head::RequestHead;
@@ -31,15 +33,9 @@ pub enum Decision<'a> {
     /// The stage does not cache.
     Off,
     /// The stage caches, this request is not cached (method or route not cacheable).
-    Bypass {
-        status_header: bool,
-    },
-    Hit {
-        entry: Rc<Stored>,
-        status_header: bool,
-        collapsed: bool,
-        warning: bool,
-    },
+    Bypass { status_header: bool },
+    /// `body` is the entry's body, opened if it was sealed.
+    Hit { entry: Rc<Stored>, body: Bytes, status_header: bool, collapsed: bool, warning: bool },
     /// Fetch, and store the answer if it qualifies.
     Fill(Fill<'a>),
     /// An unauthorised invalidation under FAIL_WITH_403.
@@ -83,12 +79,21 @@ impl<'a> Fill<'a> {
             return false;
         }
         let now = super::now_ms();
+        let body = if self.route.encrypt {
+            match super::seal::seal(&capture.body) {
+                Some(sealed) => sealed,
+                None => return false,
+            }
+        } else {
+            capture.body.freeze()
+        };
         let stored = Stored {
             key: self.key,
             path_hash: self.path_hash,
             status: capture.status,
             headers: capture.headers.into(),
-            body: capture.body.freeze(),
+            body,
+            sealed: self.route.encrypt,
             stored_at_ms: now,
             expires_at_ms: now + self.route.ttl_ms,
         };
@@ -127,8 +132,8 @@ pub async fn decide(l: Lookup<'_>) -> Decision<'_> {
     let status_header = config.status_header;
     let now = super::now_ms();
     let found = store.store.borrow_mut().get(hash, &l.cache.key_buf.borrow(), now);
-    if let Some(entry) = found {
-        return Decision::Hit { entry, status_header, collapsed: false, warning };
+    if let Some((entry, body)) = found.and_then(|e| readable(&store, hash, e)) {
+        return Decision::Hit { entry, body, status_header, collapsed: false, warning };
     }
     let waiting_on = l.cache.inflight.borrow().get(&hash).cloned();
     if let Some(event) = waiting_on {
@@ -136,8 +141,8 @@ pub async fn decide(l: Lookup<'_>) -> Decision<'_> {
         // The key buffer may have been reused meanwhile: rebuild before looking again.
         key::build(&mut l.cache.key_buf.borrow_mut(), l.head, l.routed_path, route);
         let found = store.store.borrow_mut().get(hash, &l.cache.key_buf.borrow(), super::now_ms());
-        if let Some(entry) = found {
-            return Decision::Hit { entry, status_header, collapsed: true, warning };
+        if let Some((entry, body)) = found.and_then(|e| readable(&store, hash, e)) {
+            return Decision::Hit { entry, body, status_header, collapsed: true, warning };
         }
         let key = l.cache.key_buf.borrow().clone().into_boxed_slice();
         return Decision::Fill(Fill { store, route, key, hash, path_hash, fwd: "miss", warning, _leader: None });
@@ -147,6 +152,22 @@ pub async fn decide(l: Lookup<'_>) -> Decision<'_> {
     let _leader = Some(Leader { cache: l.cache, hash, event });
     let key = l.cache.key_buf.borrow().clone().into_boxed_slice();
     Decision::Fill(Fill { store, route, key, hash, path_hash, fwd: "miss", warning, _leader })
+}
+
+/// The entry with its body opened; an entry that does not open (cannot happen with our own key) is
+/// dropped and the request fetches as on a miss.
+fn readable(store: &StageStore, hash: u64, entry: Rc<Stored>) -> Option<(Rc<Stored>, Bytes)> {
+    if !entry.sealed {
+        let body = entry.body.clone();
+        return Some((entry, body));
+    }
+    match super::seal::open(&entry.body) {
+        Some(body) => Some((entry, body)),
+        None => {
+            store.store.borrow_mut().remove(hash);
+            None
+        }
+    }
 }
 
 fn method_matches(m: RouteMethod, head: &RequestHead) -> bool {

@@ -12,6 +12,7 @@ pub mod command;
 pub mod key;
 pub mod lookup;
 pub mod respond;
+pub mod seal;
 pub mod store;
 
 use std::cell::{Cell, RefCell};

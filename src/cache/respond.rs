@@ -19,6 +19,8 @@ const COALESCE_MAX_BYTES: usize = 16 * 1024;
 
 pub struct Hit<'a> {
     pub entry: &'a Stored,
+    /// The body to send (opened if the entry is sealed).
+    pub body: bytes::Bytes,
     pub now_ms: u64,
     pub status_header: bool,
     pub collapsed: bool,
@@ -35,11 +37,12 @@ pub async fn write(conn: &mut ClientConn, req: &Request<'_>, hit: Hit<'_>) -> Fl
         Flow::Close
     };
     let e = hit.entry;
+    let body = hit.body;
     let out = &mut conn.wbuf;
     out.clear();
     encode::status_line(out, e.status, b"");
     out.extend_from_slice(&e.headers);
-    encode::header_u64(out, b"Content-Length", e.body.len() as u64);
+    encode::header_u64(out, b"Content-Length", body.len() as u64);
     encode::header_u64(out, b"Age", hit.now_ms.saturating_sub(e.stored_at_ms) / 1000);
     if hit.status_header {
         out.extend_from_slice(b"Cache-Status: portico; hit; ttl=");
@@ -56,13 +59,14 @@ pub async fn write(conn: &mut ClientConn, req: &Request<'_>, hit: Hit<'_>) -> Fl
     out.extend_from_slice(b"\r\n");
     let head_len = out.len();
     conn.record.response(e.status, head_len);
-    let send_body = req.head.method != Method::Head && !e.body.is_empty();
-    if send_body && e.body.len() <= COALESCE_MAX_BYTES {
-        conn.wbuf.extend_from_slice(&e.body);
+    let send_body = req.head.method != Method::Head && !body.is_empty();
+    let large = body.len() > COALESCE_MAX_BYTES;
+    if send_body && !large {
+        conn.wbuf.extend_from_slice(&body);
     }
     let mut sent = conn.flush().await.is_ok();
-    if sent && send_body && e.body.len() > COALESCE_MAX_BYTES {
-        sent = conn.write_bytes(e.body.clone()).await.is_ok();
+    if sent && send_body && large {
+        sent = conn.write_bytes(body).await.is_ok();
     }
     if !sent {
         flow = Flow::Close;

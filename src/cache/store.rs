@@ -31,6 +31,8 @@ pub struct Stored {
     /// `Date`, request id or `Connection`.
     pub headers: Bytes,
     pub body: Bytes,
+    /// `body` is sealed ([`super::seal`]).
+    pub sealed: bool,
     pub stored_at_ms: u64,
     pub expires_at_ms: u64,
 }

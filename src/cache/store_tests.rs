@@ -7,6 +7,7 @@ fn stored(key: &str, body_len: usize, expires_at_ms: u64) -> Stored {
         status: 200,
         headers: Bytes::from_static(b"Content-Type: text/plain\r\n"),
         body: Bytes::from(vec![b'x'; body_len]),
+        sealed: false,
         stored_at_ms: 0,
         expires_at_ms,
     }

@@ -117,9 +117,10 @@ async fn steps(
     let (mut capture, fill) = match decision {
         Decision::Off => (None, None),
         Decision::Bypass { status_header } => (Some(Capture::new(None, "bypass", status_header, false)), None),
-        Decision::Hit { entry, status_header, collapsed, warning } => {
+        Decision::Hit { entry, body, status_header, collapsed, warning } => {
             conn.record.cache = CacheOutcome::Hit;
-            let hit = respond::Hit { entry: &entry, now_ms: crate::cache::now_ms(), status_header, collapsed, warning };
+            let now_ms = crate::cache::now_ms();
+            let hit = respond::Hit { entry: &entry, body, now_ms, status_header, collapsed, warning };
             return respond::write(conn, &request, hit).await;
         }
         Decision::Refused => {

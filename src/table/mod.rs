@@ -209,6 +209,8 @@ pub struct RouteCache {
     /// Statuses stored; empty = any 2xx.
     pub statuses: Vec<u16>,
     pub max_entry_bytes: u64,
+    /// Bodies are stored encrypted.
+    pub encrypt: bool,
 }
 /// A stage's access log: where, and the compiled format.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

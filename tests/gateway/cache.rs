@@ -25,6 +25,16 @@ name = "prod"
 variables = { backend = "{upstream}" }
 cache = { capacity_mb = 4, ttl_s = 1, max_entry_bytes = 4000, invalidate_api_keys = ["k-1"], invalidate_header = "x-invalidate", invalidate_secret = "s3cret", unauthorized = "{strategy}" }
 
+[[api.stage]]
+name = "quiet"
+variables = { backend = "{upstream}" }
+cache = { status_header = false }
+
+[[api.route]]
+key = "GET /secret"
+integration = { type = "http_proxy", uri = "http://${stageVariables.backend}/secret" }
+cache = { encrypt = true }
+
 [[api.route]]
 key = "GET /items/{id}"
 integration = { type = "http_proxy", uri = "http://${stageVariables.backend}/items/{id}" }
@@ -236,4 +246,20 @@ fn admin_purges_a_path_and_flushes_a_stage() {
     // Secrets stay out of the config view.
     let (_, config) = http_get(s.admin, "/config");
     assert!(!config.contains("s3cret") && !config.contains("k-1"), "{config}");
+}
+
+#[test]
+fn encrypted_entries_replay_and_the_status_header_can_be_turned_off() {
+    let s = start(Driver::Uring, "FAIL_WITH_403");
+    let first = get(&s.gw, "/prod/secret", "");
+    let second = get(&s.gw, "/prod/secret", "");
+    assert_eq!(second.body, first.body);
+    assert!(second.header("cache-status").unwrap().contains("hit"));
+    assert_eq!(s.seen.load(Ordering::SeqCst), 1);
+
+    let quiet = get(&s.gw, "/quiet/any/q", "");
+    let again = get(&s.gw, "/quiet/any/q", "");
+    assert_eq!(again.body, quiet.body, "cached");
+    assert!(quiet.header("cache-status").is_none() && again.header("cache-status").is_none());
+    assert_eq!(s.seen.load(Ordering::SeqCst), 2);
 }

@@ -98,6 +98,7 @@ pub struct RouteCacheModel {
     pub key_headers: Vec<String>,
     pub methods: Vec<RouteMethod>,
     pub statuses: Vec<u16>,
+    pub encrypt: bool,
 }
 
 pub(super) fn read_route_cache(r: &mut Reader<'_>, route: Obj<'_>) -> RouteCacheModel {
@@ -126,11 +127,8 @@ pub(super) fn read_route_cache(r: &mut Reader<'_>, route: Obj<'_>) -> RouteCache
         .into_iter()
         .filter_map(|s| (200..=599).contains(&s).then_some(s as u16))
         .collect();
-    if r.bool(o, "encrypt", false) {
-        let span = r.item(o, "encrypt").and_then(|i| i.span());
-        r.error(span, "encrypting cached bodies is not supported yet", Some("remove `encrypt`".into()));
-    }
-    RouteCacheModel { enabled, ttl_s, key_query, key_headers, methods, statuses }
+    let encrypt = r.bool(o, "encrypt", false);
+    RouteCacheModel { enabled, ttl_s, key_query, key_headers, methods, statuses, encrypt }
 }
 
 /// The effective cache of one route in one stage.
@@ -151,5 +149,6 @@ pub fn resolve(stage: Option<&(StageCache, u64)>, route: &RouteCacheModel) -> Op
         methods: if route.methods.is_empty() { vec![RouteMethod::Get] } else { route.methods.clone() },
         statuses: route.statuses.clone(),
         max_entry_bytes: stage.max_entry_bytes,
+        encrypt: route.encrypt,
     })
 }
