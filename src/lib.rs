@@ -23,5 +23,6 @@ pub mod route;
 pub mod runtime;
 pub mod stage;
 pub mod table;
+pub mod tls;
 pub mod top;
 pub mod trace;

@@ -138,22 +138,30 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
     }
 
     let mut listeners: Vec<Listener> = Vec::new();
-    let listener_for = |addr: SocketAddr, listeners: &mut Vec<Listener>| -> usize {
+    let listener_for = |addr: SocketAddr, tls: bool, listeners: &mut Vec<Listener>| -> usize {
         match listeners.iter().position(|l| l.addr == addr) {
             Some(i) => i,
             None => {
-                listeners.push(Listener { addr, apis: Vec::new(), domains: Vec::new() });
+                listeners.push(Listener { addr, tls, apis: Vec::new(), domains: Vec::new() });
                 listeners.len() - 1
             }
         }
     };
     for addr in &config.listen {
-        listener_for(*addr, &mut listeners);
+        listener_for(*addr, false, &mut listeners);
     }
+    for addr in &config.listen_tls {
+        listener_for(*addr, true, &mut listeners);
+    }
+    // APIs and domains without their own `listen` are served on every `[server]` listener, plain
+    // and TLS.
+    let server_listeners: Vec<(SocketAddr, bool)> =
+        config.listen.iter().map(|a| (*a, false)).chain(config.listen_tls.iter().map(|a| (*a, true))).collect();
     for (i, api) in config.apis.iter().enumerate() {
-        let addrs = if api.listen.is_empty() { &config.listen } else { &api.listen };
-        for addr in addrs {
-            let l = listener_for(*addr, &mut listeners);
+        let own: Vec<(SocketAddr, bool)> = api.listen.iter().map(|a| (*a, false)).collect();
+        let addrs = if own.is_empty() { &server_listeners } else { &own };
+        for &(addr, tls) in addrs {
+            let l = listener_for(addr, tls, &mut listeners);
             listeners[l].apis.push(i as u32);
         }
     }
@@ -166,15 +174,31 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
             .collect();
         mappings.sort_by_key(|m| std::cmp::Reverse(m.base_path.len()));
         domains.push(Domain { name: d.name.value.clone(), mappings });
-        let addrs = if d.listen.is_empty() { &config.listen } else { &d.listen };
-        for addr in addrs {
-            let l = listener_for(*addr, &mut listeners);
+        let own: Vec<(SocketAddr, bool)> = d.listen.iter().map(|a| (*a, false)).collect();
+        let addrs = if own.is_empty() { &server_listeners } else { &own };
+        for &(addr, tls) in addrs {
+            let l = listener_for(addr, tls, &mut listeners);
             listeners[l].domains.push(i as u32);
         }
     }
 
     // `[server] listen` addresses that every API and domain replaced with its own serve nothing.
     listeners.retain(|l| !l.apis.is_empty() || !l.domains.is_empty());
+    let certificates: Vec<(String, CertFiles)> =
+        config.domains.iter().filter_map(|d| Some((d.name.value.clone(), d.certificate.clone()?))).collect();
+    let (handshake_timeout_ms, session_cache_entries, default_certificate) = config.tls.clone();
+    let tls = listeners.iter().any(|l| l.tls).then_some(TlsSettings {
+        handshake_timeout_ms,
+        session_cache_entries,
+        default_certificate,
+        certificates,
+    });
+    if tls.as_ref().is_some_and(|t| t.default_certificate.is_none() && t.certificates.is_empty()) {
+        errors.push(Diagnostic::whole_file(
+            file,
+            "`listen_tls` is set but no certificate is configured: add [tls] default_certificate = { cert = \"...\", key = \"...\" } or a certificate to a [[domain]]",
+        ));
+    }
     if !errors.is_empty() {
         errors.sort_by_key(|e| (e.line, e.column));
         return Err(errors);
@@ -196,6 +220,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
         apis,
         domains,
         upstreams,
+        tls,
     })
 }
 

@@ -15,6 +15,10 @@ pub struct Config {
     pub drain_timeout_ms: u64,
     pub backlog: i32,
     pub admin: Option<crate::table::Admin>,
+    /// `[server] listen_tls`: served like `listen`, over TLS.
+    pub listen_tls: Vec<SocketAddr>,
+    /// `[tls]`: handshake timeout, session cache entries, default certificate.
+    pub tls: (u64, usize, Option<crate::table::CertFiles>),
     pub access_log: crate::table::AccessLogSettings,
     pub apis: Vec<ApiModel>,
     pub domains: Vec<DomainModel>,
@@ -67,6 +71,7 @@ pub struct DomainModel {
     pub name: Spanned<String>,
     pub listen: Vec<SocketAddr>,
     pub mappings: Vec<MappingModel>,
+    pub certificate: Option<crate::table::CertFiles>,
 }
 
 #[derive(Debug, Clone)]

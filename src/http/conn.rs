@@ -26,13 +26,14 @@ use crate::response::gateway;
 use crate::response::request_id::RequestId;
 use crate::runtime::worker::Worker;
 use crate::table::Limits;
+use crate::tls::stream::ClientStream;
 
 /// Bodies of requests that no integration reads are read and dropped up to this size; a larger
 /// one closes the connection instead.
 const DISCARD_MAX_BYTES: u64 = 64 * 1024;
 
 pub struct ClientConn {
-    pub stream: TcpStream,
+    pub stream: ClientStream,
     pub rbuf: BytesMut,
     pub wbuf: Vec<u8>,
     pub peer: SocketAddr,
@@ -229,11 +230,13 @@ impl ClientConn {
 }
 
 /// Serves one accepted connection until it closes.
-pub async fn serve(worker: Rc<Worker>, listener: u32, stream: TcpStream, peer: SocketAddr) {
-    let local_port = stream.local_addr().map_or(0, |a| a.port());
-    let slot = worker.conns.register(stream.as_raw_fd());
+pub async fn serve(worker: Rc<Worker>, listener: u32, tcp: TcpStream, peer: SocketAddr) {
+    let local_port = tcp.local_addr().map_or(0, |a| a.port());
+    let fd = tcp.as_raw_fd();
+    let slot = worker.conns.register(fd);
     worker.metrics.worker.connections_open.set(worker.conns.len() as u64);
     let _guard = SlotGuard { worker: &worker, slot };
+    let Some(stream) = handshake(&worker, listener, tcp, peer).await else { return };
     let (read_chunk, body_timeout_ms) = {
         let table = worker.table();
         (table.table.settings.workers.read_buffer_bytes, table.table.settings.limits.body_timeout_ms)
@@ -283,6 +286,34 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, stream: TcpStream, peer: S
                 conn.linger_close().await;
                 return;
             }
+        }
+    }
+}
+
+/// Wraps a TLS listener's connection in TLS (bounded by the handshake timeout); plain ones pass.
+async fn handshake(worker: &Worker, listener: u32, tcp: TcpStream, peer: SocketAddr) -> Option<ClientStream> {
+    let table = worker.table();
+    if !table.table.listeners.get(listener as usize).is_some_and(|l| l.tls) {
+        return Some(ClientStream::Plain(tcp));
+    }
+    let (config, timeout_ms) = (table.tls.clone()?, table.table.tls.as_ref()?.handshake_timeout_ms);
+    drop(table);
+    let fd = tcp.as_raw_fd();
+    let acceptor = monoio_rustls::TlsAcceptor::from(config);
+    match monoio::time::timeout(Duration::from_millis(timeout_ms), acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => {
+            worker.metrics.worker.tls_handshakes.inc();
+            Some(ClientStream::Tls(Box::new(tls), fd))
+        }
+        Ok(Err(e)) => {
+            worker.metrics.worker.tls_handshake_failures.inc();
+            log::debug!("TLS handshake with {peer} failed: {e}");
+            None
+        }
+        Err(_) => {
+            worker.metrics.worker.tls_handshake_failures.inc();
+            log::debug!("TLS handshake with {peer} timed out");
+            None
         }
     }
 }

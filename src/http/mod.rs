@@ -10,7 +10,6 @@ use std::time::Duration;
 use bytes::BytesMut;
 use monoio::buf::IoBufMut;
 use monoio::io::AsyncReadRent;
-use monoio::net::TcpStream;
 
 pub mod body;
 pub mod conn;
@@ -24,7 +23,7 @@ mod robustness;
 /// Reads what the peer sends next into the spare capacity of `buf`, growing it by `chunk` when
 /// little room is left; no copy. `Ok(0)` is end of stream. If the future is dropped (a timeout),
 /// the buffer goes with the cancelled read and `buf` is left empty: callers then close.
-pub async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut, chunk: usize) -> std::io::Result<usize> {
+pub async fn read_more(stream: &mut impl AsyncReadRent, buf: &mut BytesMut, chunk: usize) -> std::io::Result<usize> {
     if buf.capacity() - buf.len() < chunk / 8 {
         buf.reserve(chunk);
     }
@@ -37,7 +36,7 @@ pub async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut, chunk: usize)
 
 /// [`read_more`] with a timeout, which reads as `ErrorKind::TimedOut`.
 pub async fn read_more_within(
-    stream: &mut TcpStream,
+    stream: &mut impl AsyncReadRent,
     buf: &mut BytesMut,
     chunk: usize,
     timeout: Duration,

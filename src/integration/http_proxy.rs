@@ -239,7 +239,11 @@ fn write_request_head(
     }
     // Writing into a Vec cannot fail.
     let _ = std::io::Write::write_fmt(out, format_args!("{}", conn.peer.ip()));
-    out.extend_from_slice(b"\r\nX-Forwarded-Proto: http\r\n");
+    out.extend_from_slice(if conn.stream.is_tls() {
+        b"\r\nX-Forwarded-Proto: https\r\n"
+    } else {
+        b"\r\nX-Forwarded-Proto: http\r\n"
+    });
     encode::header_u64(out, b"X-Forwarded-Port", u64::from(conn.local_port));
     encode::header(out, b"traceparent", &trace.header_value());
     match head.framing {

@@ -24,6 +24,8 @@ crate::counters! {
     pub struct WorkerCounters {
         connections_open: Gauge, "portico_connections_open", "Client connections open.";
         connections_accepted: Counter, "portico_connections_accepted_total", "Client connections accepted.";
+        tls_handshakes: Counter, "portico_tls_handshakes_total", "TLS handshakes completed.";
+        tls_handshake_failures: Counter, "portico_tls_handshake_failures_total", "TLS handshakes that failed or timed out.";
         upstream_idle: Gauge, "portico_upstream_connections_idle", "Idle keep-alive connections in the upstream pool.";
         upstream_connected: Counter, "portico_upstream_connections_created_total", "Upstream connections opened.";
         upstream_reused: Counter, "portico_upstream_connections_reused_total", "Upstream requests sent on a pooled connection.";

@@ -16,6 +16,8 @@ pub enum LoadError {
     Resolve { host: String, port: u16, reason: String },
     #[error("access log `{destination}` cannot be opened for appending: {reason}")]
     AccessLog { destination: String, reason: String },
+    #[error(transparent)]
+    Tls(#[from] crate::tls::server::TlsLoadError),
 }
 
 #[derive(Debug)]
@@ -31,6 +33,9 @@ pub struct LoadedTable {
     /// for requests that matched no route. Empty until the runtime assigns them
     /// ([`crate::metrics::Metrics::assign`]); then also a sign that metrics are counted.
     pub series: Vec<Vec<u32>>,
+    /// The TLS configuration of this table's certificates, when it has TLS listeners. A reload
+    /// builds a new one: new connections get the new certificates, open ones keep theirs.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl LoadedTable {
@@ -64,7 +69,11 @@ impl LoadedTable {
                 }
             }
         }
-        Ok(LoadedTable { table, routers, upstream_addrs, upstream_authorities, series: Vec::new() })
+        let tls = match &table.tls {
+            Some(settings) => Some(crate::tls::server::server_config(settings)?),
+            None => None,
+        };
+        Ok(LoadedTable { table, routers, upstream_addrs, upstream_authorities, series: Vec::new(), tls })
     }
 
     /// The metric series of a request: `route` is `None` when no route matched. `None` when metrics

@@ -32,6 +32,25 @@ pub struct Table {
     pub apis: Vec<Api>,
     pub domains: Vec<Domain>,
     pub upstreams: Vec<Upstream>,
+    /// TLS termination; `None` = no TLS listener.
+    pub tls: Option<TlsSettings>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TlsSettings {
+    pub handshake_timeout_ms: u64,
+    pub session_cache_entries: usize,
+    /// For clients without SNI, or naming no custom domain with a certificate.
+    pub default_certificate: Option<CertFiles>,
+    /// By custom domain name (lower-case).
+    pub certificates: Vec<(String, CertFiles)>,
+}
+
+/// PEM files, as absolute paths (relative ones are resolved against the config's directory).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CertFiles {
+    pub cert: String,
+    pub key: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -94,6 +113,8 @@ pub struct UpstreamSettings {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Listener {
     pub addr: SocketAddr,
+    /// Connections are TLS.
+    pub tls: bool,
     /// Indexes into [`Table::apis`], in config order.
     pub apis: Vec<u32>,
     /// Indexes into [`Table::domains`].

@@ -8,3 +8,4 @@ mod observability;
 mod proxy;
 mod routing;
 mod support;
+mod tls;

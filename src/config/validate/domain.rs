@@ -9,6 +9,7 @@ pub(super) fn read_domain(r: &mut Reader<'_>, d: Obj<'_>, apis: &[ApiModel]) -> 
     r.allow_keys(d, DOMAIN_KEYS);
     let name = r.str(d, "name", "the host name clients use, like name = \"api.example.com\"");
     let listen = addrs(r, d);
+    let certificate = super::tls::read_cert(r, d, "certificate");
     let mut mappings = Vec::new();
     for m in r.tables(d, "mapping", "[[domain.mapping]]") {
         r.allow_keys(m, MAPPING_KEYS);
@@ -58,5 +59,5 @@ pub(super) fn read_domain(r: &mut Reader<'_>, d: Obj<'_>, apis: &[ApiModel]) -> 
     }
     let mut name = name?;
     name.value = name.value.to_ascii_lowercase();
-    Some(DomainModel { name: Spanned { value: name.value, span: name.span }, listen, mappings })
+    Some(DomainModel { name: Spanned { value: name.value, span: name.span }, listen, mappings, certificate })
 }

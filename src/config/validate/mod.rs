@@ -12,6 +12,7 @@ mod api;
 pub mod cache;
 mod domain;
 mod server;
+mod tls;
 
 use super::diagnostic::Diagnostic;
 use super::model::*;
@@ -61,6 +62,8 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
         drain_timeout_ms: 10_000,
         backlog: 4096,
         admin: None,
+        listen_tls: Vec::new(),
+        tls: (10_000, 4096, None),
         access_log: crate::table::AccessLogSettings { buffer_bytes: 256 * 1024 },
         apis: Vec::new(),
         domains: Vec::new(),
@@ -68,6 +71,7 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
     server::read_server(&mut r, root, &mut config);
     server::read_limits(&mut r, root, &mut config);
     server::read_observability(&mut r, root, &mut config);
+    config.tls = tls::read_tls(&mut r, root);
     for api in r.tables(root, "api", "[[api]]") {
         if let Some(api) = api::read_api(&mut r, api) {
             if let Some(first) = config.apis.iter().find(|a| a.name.value == api.name.value) {
@@ -97,11 +101,12 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
 }
 
 pub(super) const TOP_KEYS: &[&str] =
-    &["server", "workers", "limits", "upstream", "admin", "access_log", "api", "domain"];
+    &["server", "workers", "limits", "upstream", "admin", "access_log", "tls", "api", "domain"];
 pub(super) const ADMIN_KEYS: &[&str] = &["listen", "allow_remote"];
 pub(super) const ACCESS_LOG_KEYS: &[&str] = &["buffer_bytes"];
 pub(super) const STAGE_LOG_KEYS: &[&str] = &["destination", "format"];
-pub(super) const SERVER_KEYS: &[&str] = &["listen", "workers", "pin_workers", "drain_timeout_ms", "backlog"];
+pub(super) const SERVER_KEYS: &[&str] =
+    &["listen", "listen_tls", "workers", "pin_workers", "drain_timeout_ms", "backlog"];
 pub(super) const WORKERS_KEYS: &[&str] =
     &["count", "cpus", "pin", "ring_entries", "max_connections", "read_buffer_bytes", "upstream_buffer_bytes"];
 pub(super) const LIMITS_KEYS: &[&str] = &[
@@ -119,7 +124,7 @@ pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log", "cac
 pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration", "cache"];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms"];
 pub(super) const MOCK_KEYS: &[&str] = &["type", "status", "headers", "body"];
-pub(super) const DOMAIN_KEYS: &[&str] = &["name", "listen", "mapping"];
+pub(super) const DOMAIN_KEYS: &[&str] = &["name", "listen", "mapping", "certificate"];
 pub(super) const MAPPING_KEYS: &[&str] = &["base_path", "api", "stage"];
 
 pub(super) const DAY_MS: i64 = 86_400_000;

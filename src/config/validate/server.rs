@@ -22,6 +22,15 @@ pub(super) fn read_server(r: &mut Reader<'_>, root: Obj<'_>, config: &mut Config
                 );
             }
         }
+        config.listen_tls = tls_addrs(r, server);
+        if let Some(both) = config.listen_tls.iter().find(|a| config.listen.contains(a)) {
+            let span = r.item(server, "listen_tls").and_then(|i| i.span());
+            r.error(
+                span,
+                format!("`{both}` is in both `listen` and `listen_tls`"),
+                Some("one address serves either plain HTTP or TLS".into()),
+            );
+        }
         count_from_server = worker_count(r, server, "workers");
         config.workers.pin = r.bool(server, "pin_workers", false);
         config.drain_timeout_ms = r.int(server, "drain_timeout_ms", 10_000, 0, DAY_MS) as u64;
@@ -69,9 +78,17 @@ fn worker_count(r: &mut Reader<'_>, obj: Obj<'_>, key: &str) -> Option<Option<us
     }
 }
 
+fn tls_addrs(r: &mut Reader<'_>, obj: Obj<'_>) -> Vec<SocketAddr> {
+    addrs_of(r, obj, "listen_tls")
+}
+
 pub(super) fn addrs(r: &mut Reader<'_>, obj: Obj<'_>) -> Vec<SocketAddr> {
+    addrs_of(r, obj, "listen")
+}
+
+fn addrs_of(r: &mut Reader<'_>, obj: Obj<'_>, key: &str) -> Vec<SocketAddr> {
     let mut out = Vec::new();
-    for a in r.str_list(obj, "listen") {
+    for a in r.str_list(obj, key) {
         match a.value.parse::<SocketAddr>() {
             Ok(addr) => out.push(addr),
             Err(_) => r.error(

@@ -1,0 +1,34 @@
+//! `[server] listen_tls`, `[tls]` and `[[domain]] certificate`: where TLS is served and with which
+//! certificates. Files are only named here; they are read and checked when the table loads.
+
+use crate::config::reader::{Obj, Reader};
+use crate::table::CertFiles;
+
+const TLS_KEYS: &[&str] = &["handshake_timeout_ms", "session_cache_entries", "default_certificate"];
+const CERT_KEYS: &[&str] = &["cert", "key"];
+
+/// `[tls]`: (handshake timeout, session cache entries, default certificate).
+pub(super) fn read_tls(r: &mut Reader<'_>, root: Obj<'_>) -> (u64, usize, Option<CertFiles>) {
+    let Some(item) = r.item(root, "tls") else { return (10_000, 4096, None) };
+    let Some(o) = r.obj(item, "[tls]") else { return (10_000, 4096, None) };
+    r.allow_keys(o, TLS_KEYS);
+    let timeout = r.int(o, "handshake_timeout_ms", 10_000, 1, 600_000) as u64;
+    let entries = r.int(o, "session_cache_entries", 4096, 0, 1 << 24) as usize;
+    let default = read_cert(r, o, "default_certificate");
+    (timeout, entries, default)
+}
+
+/// `key = { cert = "chain.pem", key = "key.pem" }`, paths resolved against the config's directory.
+pub(super) fn read_cert(r: &mut Reader<'_>, o: Obj<'_>, key: &str) -> Option<CertFiles> {
+    let item = r.item(o, key)?;
+    let c = r.obj(item, "a certificate")?;
+    r.allow_keys(c, CERT_KEYS);
+    let cert = r.str(c, "cert", "cert = \"path/to/chain.pem\" (PEM, leaf first)");
+    let key = r.str(c, "key", "key = \"path/to/key.pem\" (PEM: RSA, ECDSA or Ed25519)");
+    let base = std::path::Path::new(r.file).parent().unwrap_or(std::path::Path::new("."));
+    let resolve = |p: String| {
+        let path = std::path::Path::new(&p);
+        if path.is_absolute() { p } else { base.join(path).to_string_lossy().into_owned() }
+    };
+    Some(CertFiles { cert: resolve(cert?.value), key: resolve(key?.value) })
+}

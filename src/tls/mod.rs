@@ -1,0 +1,8 @@
+//! TLS termination with rustls: certificate loading and checks ([`certs`]), the server
+//! configuration with SNI and session resumption ([`server`]), and the client stream that is plain
+//! TCP or TLS ([`stream`]). Handshakes run in the connection's task on its worker, bounded by
+//! `[tls] handshake_timeout_ms`.
+
+pub mod certs;
+pub mod server;
+pub mod stream;
