@@ -11,6 +11,11 @@ struct StderrLogger {
 
 impl log::Log for StderrLogger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        // rustls warns about what clients send (an IP address as SNI, from wrk and others) once per
+        // handshake: a client can fill the log at will. Its own messages come through at debug.
+        if metadata.target().starts_with("rustls") && metadata.level() > log::Level::Error {
+            return self.level >= log::LevelFilter::Debug && metadata.level() <= self.level;
+        }
         metadata.level() <= self.level
     }
 
