@@ -6,11 +6,14 @@ and reads the response (so each connection has been used and sits idle in keep-a
 allocated), then compares the gateway's RSS with the RSS after the same process served one
 connection. Bounded: connections are closed and the gateway stopped at the end.
 
-    python3 loadtest/idle_memory.py [N]      # default 10000
+    python3 loadtest/idle_memory.py [N]          # default 10000
+    python3 loadtest/idle_memory.py [N] --tls    # the same over TLS (a P-256 certificate made with openssl)
 """
-import os, resource, select, signal, socket, subprocess, sys, tempfile, time
+import os, resource, select, signal, socket, ssl, subprocess, sys, tempfile, time
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+args = [a for a in sys.argv[1:] if not a.startswith("--")]
+N = int(args[0]) if args else 10000
+TLS = "--tls" in sys.argv
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "portico")
 
@@ -27,12 +30,25 @@ def rss_kib(pid):
                 return int(line.split()[1])
 
 port = free_port()
+tls_port = free_port()
+tls_conf = ""
+ctx = None
+if TLS:
+    d = tempfile.mkdtemp()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", f"{d}/key.pem", "-out", f"{d}/cert.pem", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True)
+    tls_conf = f'listen_tls = ["127.0.0.1:{tls_port}"]\n[tls]\ndefault_certificate = {{ cert = "{d}/cert.pem", key = "{d}/key.pem" }}'
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
 cfg = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
 cfg.write(f"""
 [server]
 listen = ["127.0.0.1:{port}"]
 workers = 1
 backlog = 65535
+{tls_conf}
 [limits]
 idle_timeout_ms = 600000
 [[api]]
@@ -57,18 +73,22 @@ try:
         data = b""
         while b"\r\n\r\n" not in data or not data.endswith(b"}"):
             data += s.recv(4096)
-    warm = socket.create_connection(("127.0.0.1", port)); use(warm)
+    def connect():
+        if TLS:
+            return ctx.wrap_socket(socket.create_connection(("127.0.0.1", tls_port)), server_hostname="localhost")
+        return socket.create_connection(("127.0.0.1", port))
+    warm = connect(); use(warm)
     time.sleep(0.3)
     base = rss_kib(proc.pid)
     conns = []
     for i in range(N):
-        s = socket.create_connection(("127.0.0.1", port))
+        s = connect()
         use(s)
         conns.append(s)
     time.sleep(1.0)
     loaded = rss_kib(proc.pid)
     per_conn = (loaded - base) * 1024 / N
-    print(f"connections={N} rss_before_kib={base} rss_after_kib={loaded} per_idle_connection_bytes={per_conn:.0f} ({per_conn/1024:.2f} KiB)")
+    print(f"{'tls' if TLS else 'plain'} connections={N} rss_before_kib={base} rss_after_kib={loaded} per_idle_connection_bytes={per_conn:.0f} ({per_conn/1024:.2f} KiB)")
     for s in conns:
         s.close()
 finally:

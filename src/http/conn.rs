@@ -13,7 +13,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
 use super::body::ChunkedDecoder;
@@ -26,6 +25,7 @@ use crate::response::gateway;
 use crate::response::request_id::RequestId;
 use crate::runtime::worker::Worker;
 use crate::table::Limits;
+use crate::tls::session::TlsSession;
 use crate::tls::stream::ClientStream;
 
 /// Bodies of requests that no integration reads are read and dropped up to this size; a larger
@@ -61,11 +61,11 @@ impl ClientConn {
     pub async fn flush(&mut self) -> io::Result<()> {
         let buf = std::mem::take(&mut self.wbuf);
         self.bytes_written += buf.len() as u64;
-        match monoio::time::timeout(self.write_timeout, self.stream.write_all(buf)).await {
+        match monoio::time::timeout(self.write_timeout, self.stream.write_vec(buf)).await {
             Ok((res, mut buf)) => {
                 buf.clear();
                 self.wbuf = buf;
-                res.map(drop)
+                res
             }
             Err(_) => Err(io::ErrorKind::TimedOut.into()),
         }
@@ -74,15 +74,18 @@ impl ClientConn {
     /// Writes bytes that are not in the write buffer (a body straight from an upstream's buffer).
     pub async fn write_bytes(&mut self, bytes: bytes::Bytes) -> io::Result<()> {
         self.bytes_written += bytes.len() as u64;
-        match monoio::time::timeout(self.write_timeout, self.stream.write_all(bytes)).await {
-            Ok((res, _)) => res.map(drop),
+        match monoio::time::timeout(self.write_timeout, self.stream.write_bytes(bytes)).await {
+            Ok(res) => res,
             Err(_) => Err(io::ErrorKind::TimedOut.into()),
         }
     }
 
     /// Reads more bytes into the read buffer; `Ok(0)` at end of stream.
     pub async fn fill(&mut self, timeout: Duration) -> io::Result<usize> {
-        let read = super::read_more_within(&mut self.stream, &mut self.rbuf, self.read_chunk, timeout).await;
+        let read = match monoio::time::timeout(timeout, self.stream.read_into(&mut self.rbuf, self.read_chunk)).await {
+            Ok(read) => read,
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        };
         if let Ok(n) = read {
             self.bytes_read += n as u64;
         }
@@ -209,6 +212,7 @@ impl ClientConn {
         if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * self.read_chunk {
             self.rbuf = BytesMut::with_capacity(self.read_chunk);
         }
+        self.stream.shrink();
     }
 
     /// Half-closes, then reads and drops what the client still sends for a moment, so that unread
@@ -299,8 +303,7 @@ async fn handshake(worker: &Worker, listener: u32, tcp: TcpStream, peer: SocketA
     let (config, timeout_ms) = (table.tls.clone()?, table.table.tls.as_ref()?.handshake_timeout_ms);
     drop(table);
     let fd = tcp.as_raw_fd();
-    let acceptor = monoio_rustls::TlsAcceptor::from(config);
-    match monoio::time::timeout(Duration::from_millis(timeout_ms), acceptor.accept(tcp)).await {
+    match monoio::time::timeout(Duration::from_millis(timeout_ms), TlsSession::accept(tcp, config)).await {
         Ok(Ok(tls)) => {
             worker.metrics.worker.tls_handshakes.inc();
             Some(ClientStream::Tls(Box::new(tls), fd))

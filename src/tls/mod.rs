@@ -5,4 +5,5 @@
 
 pub mod certs;
 pub mod server;
+pub mod session;
 pub mod stream;

@@ -1,24 +1,66 @@
-//! The client connection's byte stream: plain TCP, or TLS over it. One enum so the HTTP codec and
-//! every integration stay the same for both; a `match` per read or write is the whole cost.
+//! The client connection's byte stream: plain TCP, or a TLS session over it. One enum so the HTTP
+//! codec and every integration stay the same for both; a `match` per read or write is the whole
+//! cost on the plain path.
 
+use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
-use monoio::BufResult;
-use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use bytes::{Bytes, BytesMut};
+use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
-use monoio_rustls::ServerTlsStream;
+
+use super::session::TlsSession;
 
 pub enum ClientStream {
     Plain(TcpStream),
-    /// Boxed: a TLS session is a few KiB, and most connections of a busy plain listener are not TLS.
-    /// The descriptor is kept beside it: the TLS stream does not lend out its socket.
-    Tls(Box<ServerTlsStream<TcpStream>>, RawFd),
+    /// Boxed: most connections of a busy plain listener are not TLS. The descriptor is kept beside
+    /// it for the connection registry.
+    Tls(Box<TlsSession>, RawFd),
 }
 
 impl ClientStream {
     pub fn is_tls(&self) -> bool {
         matches!(self, ClientStream::Tls(..))
+    }
+
+    /// Reads more bytes (plaintext) into `buf`; `Ok(0)` at the end of the stream.
+    pub async fn read_into(&mut self, buf: &mut BytesMut, chunk: usize) -> io::Result<usize> {
+        match self {
+            ClientStream::Plain(s) => crate::http::read_more(s, buf, chunk).await,
+            ClientStream::Tls(s, _) => s.read_into(buf).await,
+        }
+    }
+
+    /// Writes all of `buf` and gives it back for reuse.
+    pub async fn write_vec(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        match self {
+            ClientStream::Plain(s) => {
+                let (res, buf) = s.write_all(buf).await;
+                (res.map(drop), buf)
+            }
+            ClientStream::Tls(s, _) => (s.write_all(&buf).await, buf),
+        }
+    }
+
+    pub async fn write_bytes(&mut self, bytes: Bytes) -> io::Result<()> {
+        match self {
+            ClientStream::Plain(s) => s.write_all(bytes).await.0.map(drop),
+            ClientStream::Tls(s, _) => s.write_all(&bytes).await,
+        }
+    }
+
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            ClientStream::Plain(s) => s.shutdown().await,
+            ClientStream::Tls(s, _) => s.shutdown().await,
+        }
+    }
+
+    /// Gives back buffers an idle connection does not need.
+    pub fn shrink(&mut self) {
+        if let ClientStream::Tls(s, _) = self {
+            s.shrink();
+        }
     }
 }
 
@@ -27,52 +69,6 @@ impl AsRawFd for ClientStream {
         match self {
             ClientStream::Plain(s) => s.as_raw_fd(),
             ClientStream::Tls(_, fd) => *fd,
-        }
-    }
-}
-
-impl AsyncReadRent for ClientStream {
-    async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
-        match self {
-            ClientStream::Plain(s) => s.read(buf).await,
-            ClientStream::Tls(s, _) => s.read(buf).await,
-        }
-    }
-
-    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
-        match self {
-            ClientStream::Plain(s) => s.readv(buf).await,
-            ClientStream::Tls(s, _) => s.readv(buf).await,
-        }
-    }
-}
-
-impl AsyncWriteRent for ClientStream {
-    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
-        match self {
-            ClientStream::Plain(s) => s.write(buf).await,
-            ClientStream::Tls(s, _) => s.write(buf).await,
-        }
-    }
-
-    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
-        match self {
-            ClientStream::Plain(s) => s.writev(buf).await,
-            ClientStream::Tls(s, _) => s.writev(buf).await,
-        }
-    }
-
-    async fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            ClientStream::Plain(s) => s.flush().await,
-            ClientStream::Tls(s, _) => s.flush().await,
-        }
-    }
-
-    async fn shutdown(&mut self) -> std::io::Result<()> {
-        match self {
-            ClientStream::Plain(s) => s.shutdown().await,
-            ClientStream::Tls(s, _) => s.shutdown().await,
         }
     }
 }

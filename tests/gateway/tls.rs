@@ -121,7 +121,13 @@ fn start(driver: Driver) -> Setup {
     std::fs::create_dir_all(&dir).unwrap();
     let (default_cert, default_key, default_der) = make_cert(&dir, "default", &["localhost"], false);
     let (a_cert, a_key, a_der) = make_cert(&dir, "a", &["a.example"], false);
-    let upstream = Upstream::start(|_| ok_json(r#"{"ok":true}"#));
+    let upstream = Upstream::start(|seen| {
+        if seen.target == "/big" {
+            let body = "b".repeat(500_000);
+            return Reply::Raw(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes());
+        }
+        ok_json(r#"{"ok":true}"#)
+    });
     let tls_port = free_port();
     let config = format!(
         r#"
@@ -144,6 +150,9 @@ integration = {{ type = "http_proxy", uri = "http://{}/up" }}
 [[api.route]]
 key = "GET /ping"
 integration = {{ type = "mock", body = "pong" }}
+[[api.route]]
+key = "POST /big"
+integration = {{ type = "http_proxy", uri = "http://{}/big" }}
 
 [[domain]]
 name = "a.example"
@@ -154,6 +163,7 @@ stage = "prod"
 "#,
         default_cert.display(),
         default_key.display(),
+        upstream.addr,
         upstream.addr,
     );
     // The domain's certificate paths are relative: they resolve against the config's directory.
@@ -272,5 +282,33 @@ fn check_reports_missing_expired_mismatched_and_garbage_certificates() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{expected}");
         assert!(err.contains(expected), "expected `{expected}` in: {err}");
+    }
+}
+
+#[test]
+fn large_bodies_and_pipelined_requests_cross_tls_intact() {
+    for driver in DRIVERS {
+        let s = start(driver);
+        let config = client_config();
+        let conn = ClientConnection::new(config, ServerName::try_from("a.example").unwrap()).unwrap();
+        let tcp = TcpStream::connect(s.tls).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut tls = StreamOwned::new(conn, tcp);
+        let body = vec![b'q'; 300_000];
+        let mut request =
+            format!("POST /big HTTP/1.1\r\nHost: a.example\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        request.extend_from_slice(&body);
+        // Two pipelined requests after the large one, in the same write.
+        request.extend_from_slice(b"GET /ping HTTP/1.1\r\nHost: a.example\r\n\r\nGET /ping HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n");
+        tls.write_all(&request).unwrap();
+        let mut response = Vec::new();
+        let _ = tls.read_to_end(&mut response);
+        let text = String::from_utf8_lossy(&response);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{driver:?}: {}", &text[..text.len().min(200)]);
+        let body_start = text.find("\r\n\r\n").unwrap() + 4;
+        assert!(response[body_start..body_start + 500_000].iter().all(|&b| b == b'b'), "{driver:?}: the whole body");
+        assert!(text[body_start + 500_000..].starts_with("HTTP/1.1 200 OK\r\n"), "the next response follows it");
+        assert_eq!(text.matches("pong").count(), 2, "both pipelined requests answered");
+        assert_eq!(s.upstream.last().body.len(), 300_000, "the whole request body reached the upstream");
     }
 }

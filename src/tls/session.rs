@@ -1,0 +1,177 @@
+//! A TLS server session over a monoio TCP stream: rustls's `ServerConnection` driven with the
+//! connection's own small buffers.
+//!
+//! Written here rather than taken from monoio-rustls because that crate allocates 32 KiB of
+//! buffers per connection up front (16 KiB each way; measured 52.6 KiB per idle TLS connection
+//! with it) and keeps the rustls session private, which mutual TLS needs to read the client's
+//! certificate. Ciphertext comes in through a buffer that starts at 4 KiB and is dropped when a
+//! connection goes idle; plaintext goes straight into the caller's buffer; ciphertext out is
+//! written from a reused `Vec`. No `unsafe`.
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use bytes::{Buf, BytesMut};
+use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+use rustls::{ServerConfig, ServerConnection};
+
+/// Ciphertext read size; a record larger than this arrives in several reads.
+const RX_CHUNK_BYTES: usize = 4096;
+/// Plaintext is handed to rustls at most this much at a time (its send buffer is bounded).
+const TX_CHUNK_BYTES: usize = 16 * 1024;
+
+pub struct TlsSession {
+    tcp: TcpStream,
+    session: ServerConnection,
+    rx: BytesMut,
+    tx: Vec<u8>,
+}
+
+impl TlsSession {
+    /// Runs the handshake. The caller bounds it with the handshake timeout.
+    pub async fn accept(tcp: TcpStream, config: Arc<ServerConfig>) -> io::Result<TlsSession> {
+        let session = ServerConnection::new(config).map_err(io::Error::other)?;
+        let mut s = TlsSession { tcp, session, rx: BytesMut::new(), tx: Vec::new() };
+        while s.session.is_handshaking() {
+            s.send_pending().await?;
+            if s.session.wants_read() && s.receive().await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        s.send_pending().await?;
+        Ok(s)
+    }
+
+    pub fn session(&self) -> &ServerConnection {
+        &self.session
+    }
+
+    /// Reads plaintext into `buf`; `Ok(0)` at the end of the stream (close_notify or TCP EOF).
+    pub async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        loop {
+            match self.take_plaintext(buf)? {
+                Some(0) => return Ok(0),
+                Some(n) => return Ok(n),
+                None => {}
+            }
+            // Key updates and alerts rustls produced while reading go out before we wait.
+            self.send_pending().await?;
+            if !self.rx.is_empty() {
+                let before = self.rx.len();
+                self.feed_all().await?;
+                if self.rx.len() < before {
+                    continue;
+                }
+            }
+            if self.receive().await? == 0 {
+                return Ok(0);
+            }
+        }
+    }
+
+    /// Encrypts and sends all of `data`.
+    pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let take = data.len().min(TX_CHUNK_BYTES);
+            let n = self.session.writer().write(&data[..take])?;
+            data = &data[n..];
+            self.send_pending().await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends close_notify, then half-closes the TCP stream.
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        self.session.send_close_notify();
+        self.send_pending().await?;
+        self.tcp.shutdown().await
+    }
+
+    /// Gives back the receive buffer of an idle connection (it is re-created on the next read).
+    pub fn shrink(&mut self) {
+        if self.rx.is_empty() {
+            self.rx = BytesMut::new();
+        }
+        if self.tx.capacity() > TX_CHUNK_BYTES * 2 {
+            self.tx = Vec::new();
+        }
+    }
+
+    /// Plaintext rustls has decrypted: `Some(n)` bytes appended (`Some(0)`: the peer closed
+    /// cleanly), `None` when it needs more ciphertext.
+    fn take_plaintext(&mut self, buf: &mut BytesMut) -> io::Result<Option<usize>> {
+        let mut total = 0;
+        loop {
+            let start = buf.len();
+            buf.resize(start + 4096, 0);
+            let read = self.session.reader().read(&mut buf[start..]);
+            match read {
+                Ok(n) => {
+                    buf.truncate(start + n);
+                    if n == 0 {
+                        return Ok(Some(total));
+                    }
+                    total += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    buf.truncate(start);
+                    return Ok((total > 0).then_some(total));
+                }
+                Err(e) => {
+                    buf.truncate(start);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Reads ciphertext from the socket and hands what rustls will take to it; returns the bytes
+    /// read (0 at the end of the stream).
+    async fn receive(&mut self) -> io::Result<usize> {
+        let n = crate::http::read_more(&mut self.tcp, &mut self.rx, RX_CHUNK_BYTES).await?;
+        if n > 0 {
+            self.feed_all().await?;
+        }
+        Ok(n)
+    }
+
+    /// Hands buffered ciphertext to rustls until it is all taken or rustls wants its plaintext
+    /// read first (what it does not take stays in `rx` for the next call).
+    async fn feed_all(&mut self) -> io::Result<()> {
+        while !self.rx.is_empty() {
+            let mut reader = &self.rx[..];
+            let used = match self.session.read_tls(&mut reader) {
+                Ok(used) => used,
+                // Its plaintext buffer is full: the caller drains it, then we continue.
+                Err(_) if !self.session.wants_read() => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            self.rx.advance(used);
+            if let Err(e) = self.session.process_new_packets() {
+                // Tell the peer why (the alert rustls queued), then fail.
+                let _ = self.send_pending().await;
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+            if used == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes whatever ciphertext rustls has queued.
+    async fn send_pending(&mut self) -> io::Result<()> {
+        while self.session.wants_write() {
+            self.tx.clear();
+            self.session.write_tls(&mut self.tx)?;
+            let (res, buf) = self.tcp.write_all(std::mem::take(&mut self.tx)).await;
+            self.tx = buf;
+            res?;
+        }
+        Ok(())
+    }
+}
