@@ -14,6 +14,9 @@
 #   mock   Portico mock integration vs nginx `return 200` (no upstream), at 50 and 256 connections
 #   cache  100% cache hits: Portico's stage cache vs nginx `proxy_cache` (cache files on tmpfs, so
 #          served from memory), the same 35-byte object from the upstream, warmed before measuring
+#   tls        GET /ping (mock vs `return 200`) over TLS keep-alive connections, same P-256 certificate
+#   handshake  the same with `Connection: close`: every request is a new connection and a full TLS
+#              handshake (wrk does not resume sessions), so this is handshakes per second
 # Prints requests/s and p99 per run, the median per server, and the ratio Portico / nginx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +44,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-UP_PORT=18090; NGX_PORT=18081; PTC_PORT=18080
+UP_PORT=18090; NGX_PORT=18081; PTC_PORT=18080; NGX_TLS_PORT=18444; PTC_TLS_PORT=18443
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/key.pem" \
+    -out "$WORK/cert.pem" -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost 2>/dev/null
 BODY='{"id":7,"type":"fish","price":0.99}'
 
 nginx_conf() { # $1 = name, $2 = server block
@@ -62,7 +67,11 @@ NGX
 }
 
 nginx_conf upstream "server { listen 127.0.0.1:$UP_PORT reuseport; location / { default_type application/json; return 200 '$BODY'; } }"
-nginx_conf proxy "server { listen 127.0.0.1:$NGX_PORT reuseport;
+nginx_conf proxy "server { listen 127.0.0.1:$NGX_TLS_PORT ssl reuseport;
+    ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem; ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;
+    location = /ping { default_type application/json; return 200 '{\"pong\":true}'; } }
+  server { listen 127.0.0.1:$NGX_PORT reuseport;
     location = /ping { default_type application/json; return 200 '{\"pong\":true}'; }
     location /cached/ { proxy_cache hot; proxy_cache_valid 200 300s; proxy_pass http://up/;
         proxy_http_version 1.1; proxy_set_header Connection \"\"; }
@@ -73,10 +82,13 @@ nginx_conf proxy "server { listen 127.0.0.1:$NGX_PORT reuseport;
 cat > "$WORK/portico.toml" <<TOML
 [server]
 listen = ["127.0.0.1:$PTC_PORT"]
+listen_tls = ["127.0.0.1:$PTC_TLS_PORT"]
 [workers]
 count = 1
 pin = true
 cpus = [$PROXY_CPU]
+[tls]
+default_certificate = { cert = "$WORK/cert.pem", key = "$WORK/key.pem" }
 [[api]]
 name = "bench"
 [[api.stage]]
@@ -105,7 +117,7 @@ curl -sf "http://127.0.0.1:$PTC_PORT/pets/7" >/dev/null && curl -sf "http://127.
 # wrk → "rps p99_ms"
 run_wrk() { # $1 url, $2 connections
     local out rps p99
-    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$2" -d"${DURATION}s" --latency "$1")
+    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$2" -d"${DURATION}s" --latency "${WRK_ARGS[@]}" "$1")
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v=v*1000}; print v}' <<<"$out")
     errs=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)
@@ -116,8 +128,11 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 
 echo "# $(date -u +%FT%TZ) $(uname -r) commit $(git rev-parse --short HEAD 2>/dev/null || echo none) duration=${DURATION}s rounds=$ROUNDS"
 for scenario in $SCENARIOS; do
+    WRK_ARGS=()
+    [ "$scenario" = handshake ] && WRK_ARGS=(-H "Connection: close")
     case $scenario in
         proxy) P_URL="http://127.0.0.1:$PTC_PORT/pets/7"; N_URL="http://127.0.0.1:$NGX_PORT/pets/7" ;;
+        tls|handshake) P_URL="https://127.0.0.1:$PTC_TLS_PORT/ping"; N_URL="https://127.0.0.1:$NGX_TLS_PORT/ping" ;;
         mock)  P_URL="http://127.0.0.1:$PTC_PORT/ping";   N_URL="http://127.0.0.1:$NGX_PORT/ping" ;;
         cache) P_URL="http://127.0.0.1:$PTC_PORT/cached/pets/7"; N_URL="http://127.0.0.1:$NGX_PORT/cached/pets/7"
                # Warm both caches (Portico: every worker's store; there is one worker here).

@@ -57,6 +57,8 @@ pub fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsLoa
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(SniResolver { by_name, default }));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Our cipher suite order (AES-256-GCM first) rather than the client's, as scanners expect.
+    config.ignore_client_order = true;
     config.session_storage = ServerSessionMemoryCache::new(settings.session_cache_entries);
     config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
     Ok(Arc::new(config))
