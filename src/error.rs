@@ -38,6 +38,9 @@ pub enum ResponseType {
     Internal,
     /// `Cache-Control: max-age=0` from a client not allowed to invalidate (FAIL_WITH_403).
     CacheInvalidationDenied,
+    /// A request for a mutual-TLS domain on a connection that was not verified for it (its SNI
+    /// named another domain).
+    MisdirectedRequest,
 }
 
 impl ResponseType {
@@ -55,6 +58,7 @@ impl ResponseType {
             ResponseType::IntegrationFailure => "INTEGRATION_FAILURE",
             ResponseType::Internal => "DEFAULT_5XX",
             ResponseType::CacheInvalidationDenied => "ACCESS_DENIED",
+            ResponseType::MisdirectedRequest => "ACCESS_DENIED",
         }
     }
 }
@@ -89,7 +93,8 @@ impl GatewayError {
             | ResponseType::HeadersTooLarge
             | ResponseType::RequestTooLarge
             | ResponseType::NotImplemented
-            | ResponseType::CacheInvalidationDenied => Side::Client,
+            | ResponseType::CacheInvalidationDenied
+            | ResponseType::MisdirectedRequest => Side::Client,
             ResponseType::IntegrationTimeout | ResponseType::IntegrationFailure => Side::Upstream,
             ResponseType::Internal => Side::Internal,
         }

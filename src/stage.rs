@@ -15,6 +15,8 @@ pub struct Target {
     pub stage: u32,
     /// Where the routed path starts in the request path (after the stage or base path).
     pub path_offset: usize,
+    /// The custom domain that selected it, if any.
+    pub domain: Option<u32>,
 }
 
 /// The request path with `offset` bytes removed, as the router wants it (always starting with `/`).
@@ -40,7 +42,7 @@ pub fn select(table: &LoadedTable, listener: u32, host: Option<&[u8]>, path: &[u
             // Mappings are sorted longest base path first by the compiler.
             for m in &domain.mappings {
                 if let Some(offset) = strip_segments(path, &m.base_path) {
-                    return Ok(Target { api: m.api, stage: m.stage, path_offset: offset });
+                    return Ok(Target { api: m.api, stage: m.stage, path_offset: offset, domain: Some(d) });
                 }
             }
             return Err(t
@@ -63,10 +65,10 @@ pub fn select(table: &LoadedTable, listener: u32, host: Option<&[u8]>, path: &[u
         fallback.get_or_insert(api.protocol);
         let first = first_segment(path);
         if let Some(s) = api.stages.iter().position(|s| !s.is_default() && s.name.as_bytes() == first) {
-            return Ok(Target { api: a, stage: s as u32, path_offset: 1 + first.len() });
+            return Ok(Target { api: a, stage: s as u32, path_offset: 1 + first.len(), domain: None });
         }
         if let Some(s) = api.stages.iter().position(|s| s.is_default()) {
-            return Ok(Target { api: a, stage: s as u32, path_offset: 0 });
+            return Ok(Target { api: a, stage: s as u32, path_offset: 0, domain: None });
         }
     }
     Err(fallback.unwrap_or_else(|| listener.apis.first().map_or(Protocol::Http, |&a| t.apis[a as usize].protocol)))

@@ -173,10 +173,20 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
             .map(|m| Mapping { base_path: m.base_path.clone(), api: m.api as u32, stage: m.stage as u32 })
             .collect();
         mappings.sort_by_key(|m| std::cmp::Reverse(m.base_path.len()));
-        domains.push(Domain { name: d.name.value.clone(), mappings });
+        domains.push(Domain { name: d.name.value.clone(), mappings, mtls: d.mtls.is_some() });
         let own: Vec<(SocketAddr, bool)> = d.listen.iter().map(|a| (*a, false)).collect();
         let addrs = if own.is_empty() { &server_listeners } else { &own };
-        for &(addr, tls) in addrs {
+        if d.mtls.is_some() && config.listen_tls.is_empty() {
+            errors.push(Diagnostic::new(
+                file,
+                src,
+                d.name.span.clone(),
+                format!("domain `{}` has `mtls` but there is no TLS listener", d.name.value),
+                Some("add [server] listen_tls".into()),
+            ));
+        }
+        // Mutual TLS is a TLS matter: such a domain is not served on plain listeners.
+        for &(addr, tls) in addrs.iter().filter(|(_, tls)| *tls || d.mtls.is_none()) {
             let l = listener_for(addr, tls, &mut listeners);
             listeners[l].domains.push(i as u32);
         }
@@ -187,11 +197,14 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
     let certificates: Vec<(String, CertFiles)> =
         config.domains.iter().filter_map(|d| Some((d.name.value.clone(), d.certificate.clone()?))).collect();
     let (handshake_timeout_ms, session_cache_entries, default_certificate) = config.tls.clone();
+    let mtls: Vec<(String, Mtls)> =
+        config.domains.iter().filter_map(|d| Some((d.name.value.clone(), d.mtls.clone()?))).collect();
     let tls = listeners.iter().any(|l| l.tls).then_some(TlsSettings {
         handshake_timeout_ms,
         session_cache_entries,
         default_certificate,
         certificates,
+        mtls,
     });
     if tls.as_ref().is_some_and(|t| t.default_certificate.is_none() && t.certificates.is_empty()) {
         errors.push(Diagnostic::whole_file(

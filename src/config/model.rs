@@ -72,6 +72,7 @@ pub struct DomainModel {
     pub listen: Vec<SocketAddr>,
     pub mappings: Vec<MappingModel>,
     pub certificate: Option<crate::table::CertFiles>,
+    pub mtls: Option<crate::table::Mtls>,
 }
 
 #[derive(Debug, Clone)]

@@ -303,7 +303,7 @@ async fn handshake(worker: &Worker, listener: u32, tcp: TcpStream, peer: SocketA
     let (config, timeout_ms) = (table.tls.clone()?, table.table.tls.as_ref()?.handshake_timeout_ms);
     drop(table);
     let fd = tcp.as_raw_fd();
-    match monoio::time::timeout(Duration::from_millis(timeout_ms), TlsSession::accept(tcp, config)).await {
+    match monoio::time::timeout(Duration::from_millis(timeout_ms), TlsSession::accept(tcp, &config)).await {
         Ok(Ok(tls)) => {
             worker.metrics.worker.tls_handshakes.inc();
             Some(ClientStream::Tls(Box::new(tls), fd))

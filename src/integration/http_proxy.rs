@@ -62,7 +62,7 @@ pub async fn forward(
 
     let mut out = std::mem::take(&mut conn.wbuf);
     out.clear();
-    write_request_head(&mut out, conn, req, proxy, &table.upstream_authorities[proxy.upstream as usize], &trace);
+    write_request_head(&mut out, conn, req, proxy, table, proxy.upstream as usize, &trace);
     // A body already fully buffered is sent with the head, which also makes the request replayable.
     let replayable = match head.framing {
         Framing::None => true,
@@ -175,9 +175,13 @@ fn write_request_head(
     conn: &ClientConn,
     req: &Request<'_>,
     proxy: &HttpProxy,
-    authority: &str,
+    table: &LoadedTable,
+    upstream: usize,
     trace: &TraceContext,
 ) {
+    let authority = &table.upstream_authorities[upstream];
+    let client_cert_header =
+        |name: &[u8]| table.mtls_header_names.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name));
     let head = req.head;
     out.extend_from_slice(head.method_bytes());
     out.push(b' ');
@@ -221,6 +225,8 @@ fn write_request_head(
             || name.eq_ignore_ascii_case(b"traceparent")
             // A trace Portico had to restart drops the old trace's vendor state, as W3C asks.
             || (!trace.continued && name.eq_ignore_ascii_case(b"tracestate"))
+            // Only Portico sets client-certificate headers: a client's own would be forged.
+            || client_cert_header(name)
             || named_in_connection(name, head.values(b"connection"))
         {
             continue;
@@ -246,6 +252,15 @@ fn write_request_head(
     });
     encode::header_u64(out, b"X-Forwarded-Port", u64::from(conn.local_port));
     encode::header(out, b"traceparent", &trace.header_value());
+    if let Some(identity) = conn.stream.identity() {
+        for (name, field) in &identity.mtls.headers {
+            let value = identity.client_cert.field(*field);
+            // Header values cannot carry line breaks (the PEM has them): percent-encode, as nginx's
+            // $ssl_client_escaped_cert does.
+            let escaped = percent_encoding::utf8_percent_encode(value, percent_encoding::CONTROLS);
+            encode::header(out, name.as_bytes(), escaped.to_string().as_bytes());
+        }
+    }
     match head.framing {
         Framing::None => {}
         Framing::Length(n) => encode::header_u64(out, b"Content-Length", n),

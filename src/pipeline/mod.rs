@@ -80,6 +80,16 @@ async fn steps(
         }
     };
     place.api_stage = Some((target.api, target.stage));
+    // A mutual-TLS domain is reachable only on a connection whose client certificate was verified
+    // for it: its SNI must have named this domain.
+    if let Some(d) = target.domain
+        && let Some(domain) = table.table.domains.get(d as usize)
+        && domain.mtls
+        && conn.stream.identity().is_none_or(|id| id.domain != domain.name)
+    {
+        let protocol = table.table.apis[target.api as usize].protocol;
+        return reject(conn, head, limits, protocol, ResponseType::MisdirectedRequest).await;
+    }
     let api = &table.table.apis[target.api as usize];
     let protocol = api.protocol;
     let routed_path = stage::routed_path(head.path(), target.path_offset);
@@ -162,6 +172,7 @@ async fn reject(
     let id = RequestId::new(protocol);
     let detail = match kind {
         ResponseType::CacheInvalidationDenied => "cache invalidation not authorised",
+        ResponseType::MisdirectedRequest => "mutual-TLS domain on a connection not verified for it",
         _ => "no API, stage or route matched",
     };
     let not_found = GatewayError::new(kind, detail);

@@ -41,6 +41,8 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
         (Protocol::Http, Internal) => (500, "Internal Server Error", ""),
         (Protocol::Rest, CacheInvalidationDenied) => (403, "Forbidden", "AccessDeniedException"),
         (Protocol::Http, CacheInvalidationDenied) => (403, "Forbidden", ""),
+        (Protocol::Rest, MisdirectedRequest) => (421, "Misdirected Request", "BadRequestException"),
+        (Protocol::Http, MisdirectedRequest) => (421, "Misdirected Request", ""),
     };
     // HTTP APIs carry no x-amzn-ErrorType (AWS-DG http-api-vs-rest: no gateway responses).
     let error_type = (protocol == Protocol::Rest && !error_type.is_empty()).then_some(error_type);

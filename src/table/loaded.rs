@@ -35,7 +35,10 @@ pub struct LoadedTable {
     pub series: Vec<Vec<u32>>,
     /// The TLS configuration of this table's certificates, when it has TLS listeners. A reload
     /// builds a new one: new connections get the new certificates, open ones keep theirs.
-    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    pub tls: Option<std::sync::Arc<crate::tls::server::TlsConfigs>>,
+    /// Header names that carry client-certificate fields on some mutual-TLS domain: a client's own
+    /// headers of these names are never forwarded, whatever the route.
+    pub mtls_header_names: Vec<String>,
 }
 
 impl LoadedTable {
@@ -70,10 +73,26 @@ impl LoadedTable {
             }
         }
         let tls = match &table.tls {
-            Some(settings) => Some(crate::tls::server::server_config(settings)?),
+            Some(settings) => Some(std::sync::Arc::new(crate::tls::server::server_configs(settings)?)),
             None => None,
         };
-        Ok(LoadedTable { table, routers, upstream_addrs, upstream_authorities, series: Vec::new(), tls })
+        let mut mtls_header_names: Vec<String> = table
+            .tls
+            .iter()
+            .flat_map(|t| &t.mtls)
+            .flat_map(|(_, m)| m.headers.iter().map(|(name, _)| name.clone()))
+            .collect();
+        mtls_header_names.sort();
+        mtls_header_names.dedup();
+        Ok(LoadedTable {
+            table,
+            routers,
+            upstream_addrs,
+            upstream_authorities,
+            series: Vec::new(),
+            tls,
+            mtls_header_names,
+        })
     }
 
     /// The metric series of a request: `route` is `None` when no route matched. `None` when metrics

@@ -44,6 +44,44 @@ pub struct TlsSettings {
     pub default_certificate: Option<CertFiles>,
     /// By custom domain name (lower-case).
     pub certificates: Vec<(String, CertFiles)>,
+    /// Mutual TLS, by custom domain name (lower-case).
+    pub mtls: Vec<(String, Mtls)>,
+}
+
+/// Mutual TLS on a custom domain (AWS's truststore), and what reaches the upstream.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Mtls {
+    /// PEM bundle of CA certificates client certificates must chain to.
+    pub truststore: String,
+    /// PEM certificate revocation lists, optional.
+    pub crl: Option<String>,
+    /// Headers sent upstream (lower-case name) with a field of the verified client certificate.
+    pub headers: Vec<(String, ClientCertField)>,
+}
+
+/// AWS's `$context.identity.clientCert.*` fields.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ClientCertField {
+    ClientCertPem,
+    SubjectDn,
+    IssuerDn,
+    SerialNumber,
+    NotBefore,
+    NotAfter,
+}
+
+impl ClientCertField {
+    pub fn parse(name: &str) -> Option<ClientCertField> {
+        Some(match name {
+            "clientCertPem" => ClientCertField::ClientCertPem,
+            "subjectDN" => ClientCertField::SubjectDn,
+            "issuerDN" => ClientCertField::IssuerDn,
+            "serialNumber" => ClientCertField::SerialNumber,
+            "validity.notBefore" => ClientCertField::NotBefore,
+            "validity.notAfter" => ClientCertField::NotAfter,
+            _ => return None,
+        })
+    }
 }
 
 /// PEM files, as absolute paths (relative ones are resolved against the config's directory).
@@ -299,6 +337,8 @@ impl Upstream {
 pub struct Domain {
     pub name: String,
     pub mappings: Vec<Mapping>,
+    /// Requests for this domain need a TLS connection whose client certificate was verified for it.
+    pub mtls: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -20,6 +20,10 @@ pub enum CertError {
     Mismatch { cert: String, key: String },
     #[error("certificate `{path}` is not valid now: valid from {not_before} to {not_after}")]
     Expired { path: String, not_before: String, not_after: String },
+    #[error("truststore `{path}`: {reason}")]
+    Truststore { path: String, reason: String },
+    #[error("CRL file `{path}`: {reason}")]
+    Crl { path: String, reason: String },
 }
 
 pub fn load(cert_path: &str, key_path: &str, provider: &CryptoProvider) -> Result<Arc<CertifiedKey>, CertError> {
@@ -58,4 +62,37 @@ fn check_validity(path: &str, leaf: &CertificateDer<'_>) -> Result<(), CertError
         });
     }
     Ok(())
+}
+
+/// The verifier of a mutual-TLS domain: client certificates must chain to a CA of the truststore,
+/// be within their validity, and not be revoked by the CRLs given (if any).
+pub fn client_verifier(
+    mtls: &crate::table::Mtls,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, CertError> {
+    let trust_err = |reason: String| CertError::Truststore { path: mtls.truststore.clone(), reason };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&mtls.truststore).map_err(|e| trust_err(e.to_string()))? {
+        let cert = cert.map_err(|e| trust_err(e.to_string()))?;
+        roots.add(cert).map_err(|e| trust_err(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(trust_err("no CA certificate in it".into()));
+    }
+    let mut crls = Vec::new();
+    if let Some(path) = &mtls.crl {
+        let crl_err = |reason: String| CertError::Crl { path: path.clone(), reason };
+        for crl in
+            rustls::pki_types::CertificateRevocationListDer::pem_file_iter(path).map_err(|e| crl_err(e.to_string()))?
+        {
+            crls.push(crl.map_err(|e| crl_err(e.to_string()))?);
+        }
+        if crls.is_empty() {
+            return Err(crl_err("no PEM CRL in it".into()));
+        }
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .with_crls(crls)
+        .build()
+        .map_err(|e| trust_err(e.to_string()))
 }

@@ -1,7 +1,8 @@
-//! The rustls server configuration a table loads: TLS 1.3 and 1.2 only, ALPN `http/1.1`, the
-//! certificate chosen by SNI (each custom domain's, else the default), session resumption by
-//! tickets and by a session cache. One configuration per loaded table, shared by every worker
-//! (the session cache is rustls's mutex-guarded one; a handshake touches it, a request never does).
+//! The rustls server configurations a table loads: TLS 1.3 and 1.2 only, ALPN `http/1.1`, the
+//! certificate chosen by SNI (each custom domain's, else the default), client certificates required
+//! on custom domains with mutual TLS, session resumption by tickets and by a session cache. Built
+//! once per loaded table and shared by every worker (the session cache is rustls's mutex-guarded
+//! one; a handshake touches it, a request never does).
 //! The crypto provider is aws-lc-rs ([decision 0005](../../docs/decisions/0005-tls-provider.md)).
 
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
 
 use super::certs::{self, CertError};
-use crate::table::TlsSettings;
+use crate::table::{Mtls, TlsSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsLoadError {
@@ -42,7 +43,27 @@ impl ResolvesServerCert for SniResolver {
     }
 }
 
-pub fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsLoadError> {
+/// The server configurations of one table: the default one (no client certificates), and one per
+/// custom domain with mutual TLS, chosen by SNI before the handshake goes on. All share the
+/// certificate resolver, the session cache and the ticket key.
+#[derive(Debug)]
+pub struct TlsConfigs {
+    pub default: Arc<ServerConfig>,
+    pub mtls: AHashMap<String, (Arc<ServerConfig>, Arc<Mtls>)>,
+}
+
+impl TlsConfigs {
+    /// The configuration for a client hello naming `sni`, and the domain's mutual-TLS settings.
+    pub fn for_name(&self, sni: Option<&str>) -> (Arc<ServerConfig>, Option<(String, Arc<Mtls>)>) {
+        let found = sni.and_then(|n| {
+            let lower = n.to_ascii_lowercase();
+            self.mtls.get(&lower).map(|(c, m)| (c.clone(), Some((lower, m.clone()))))
+        });
+        found.unwrap_or_else(|| (self.default.clone(), None))
+    }
+}
+
+pub fn server_configs(settings: &TlsSettings) -> Result<TlsConfigs, TlsLoadError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut by_name = AHashMap::new();
     for (name, files) in &settings.certificates {
@@ -52,14 +73,27 @@ pub fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsLoa
         Some(files) => Some(certs::load(&files.cert, &files.key, &provider)?),
         None => None,
     };
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SniResolver { by_name, default }));
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    // Our cipher suite order (AES-256-GCM first) rather than the client's, as scanners expect.
-    config.ignore_client_order = true;
-    config.session_storage = ServerSessionMemoryCache::new(settings.session_cache_entries);
-    config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
-    Ok(Arc::new(config))
+    let resolver: Arc<dyn ResolvesServerCert> = Arc::new(SniResolver { by_name, default });
+    let sessions = ServerSessionMemoryCache::new(settings.session_cache_entries);
+    let ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
+    let build = |verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>| -> Result<Arc<ServerConfig>, TlsLoadError> {
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+        let mut config = match verifier {
+            Some(v) => builder.with_client_cert_verifier(v).with_cert_resolver(resolver.clone()),
+            None => builder.with_no_client_auth().with_cert_resolver(resolver.clone()),
+        };
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // Our cipher suite order (AES-256-GCM first) rather than the client's, as scanners expect.
+        config.ignore_client_order = true;
+        config.session_storage = sessions.clone();
+        config.ticketer = ticketer.clone();
+        Ok(Arc::new(config))
+    };
+    let mut mtls = AHashMap::new();
+    for (name, settings) in &settings.mtls {
+        let verifier = certs::client_verifier(settings, &provider)?;
+        mtls.insert(name.to_ascii_lowercase(), (build(Some(verifier))?, Arc::new(settings.clone())));
+    }
+    Ok(TlsConfigs { default: build(None)?, mtls })
 }

@@ -9,12 +9,16 @@
 //! written from a reused `Vec`. No `unsafe`.
 
 use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::rc::Rc;
 
 use bytes::{Buf, BytesMut};
 use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
-use rustls::{ServerConfig, ServerConnection};
+use rustls::ServerConnection;
+use rustls::server::Acceptor;
+
+use super::client_cert::{ClientCert, TlsIdentity};
+use super::server::TlsConfigs;
 
 /// Ciphertext read size; a record larger than this arrives in several reads.
 const RX_CHUNK_BYTES: usize = 4096;
@@ -26,13 +30,46 @@ pub struct TlsSession {
     session: ServerConnection,
     rx: BytesMut,
     tx: Vec<u8>,
+    /// Set for a mutual-TLS domain: the domain and the verified client certificate.
+    pub identity: Option<Rc<TlsIdentity>>,
 }
 
 impl TlsSession {
-    /// Runs the handshake. The caller bounds it with the handshake timeout.
-    pub async fn accept(tcp: TcpStream, config: Arc<ServerConfig>) -> io::Result<TlsSession> {
-        let session = ServerConnection::new(config).map_err(io::Error::other)?;
-        let mut s = TlsSession { tcp, session, rx: BytesMut::new(), tx: Vec::new() };
+    /// Reads the client hello, picks the configuration its SNI asks for (a mutual-TLS domain's, or
+    /// the default), and runs the handshake. The caller bounds it with the handshake timeout.
+    pub async fn accept(mut tcp: TcpStream, configs: &TlsConfigs) -> io::Result<TlsSession> {
+        let mut rx = BytesMut::new();
+        let mut tx = Vec::new();
+        let mut acceptor = Acceptor::default();
+        let accepted = loop {
+            if crate::http::read_more(&mut tcp, &mut rx, RX_CHUNK_BYTES).await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let mut reader = &rx[..];
+            let used = acceptor.read_tls(&mut reader)?;
+            rx.advance(used);
+            match acceptor.accept() {
+                Ok(Some(accepted)) => break accepted,
+                Ok(None) => {}
+                Err((e, mut alert)) => {
+                    let _ = alert.write_all(&mut tx);
+                    let _ = tcp.write_all(tx).await;
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                }
+            }
+        };
+        let (config, mtls) = configs.for_name(accepted.client_hello().server_name());
+        log::debug!("TLS client hello: SNI {:?}, mutual TLS {}", accepted.client_hello().server_name(), mtls.is_some());
+        let session = match accepted.into_connection(config) {
+            Ok(session) => session,
+            Err((e, mut alert)) => {
+                let _ = alert.write_all(&mut tx);
+                let _ = tcp.write_all(tx).await;
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+        };
+        let mut s = TlsSession { tcp, session, rx, tx, identity: None };
+        s.feed_all().await?;
         while s.session.is_handshaking() {
             s.send_pending().await?;
             if s.session.wants_read() && s.receive().await? == 0 {
@@ -40,11 +77,13 @@ impl TlsSession {
             }
         }
         s.send_pending().await?;
+        if let Some((domain, mtls)) = mtls {
+            // rustls verified it; a domain with mutual TLS never completes a handshake without one.
+            let der = s.session.peer_certificates().and_then(|c| c.first()).ok_or(io::ErrorKind::PermissionDenied)?;
+            let client_cert = ClientCert::from_der(der).ok_or(io::ErrorKind::InvalidData)?;
+            s.identity = Some(Rc::new(TlsIdentity { domain, mtls, client_cert }));
+        }
         Ok(s)
-    }
-
-    pub fn session(&self) -> &ServerConnection {
-        &self.session
     }
 
     /// Reads plaintext into `buf`; `Ok(0)` at the end of the stream (close_notify or TCP EOF).

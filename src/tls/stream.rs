@@ -23,6 +23,14 @@ impl ClientStream {
         matches!(self, ClientStream::Tls(..))
     }
 
+    /// The mutual-TLS identity of the connection, if its domain requires one.
+    pub fn identity(&self) -> Option<&super::client_cert::TlsIdentity> {
+        match self {
+            ClientStream::Tls(s, _) => s.identity.as_deref(),
+            ClientStream::Plain(_) => None,
+        }
+    }
+
     /// Reads more bytes (plaintext) into `buf`; `Ok(0)` at the end of the stream.
     pub async fn read_into(&mut self, buf: &mut BytesMut, chunk: usize) -> io::Result<usize> {
         match self {

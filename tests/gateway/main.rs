@@ -4,6 +4,7 @@
 mod cache;
 mod lifecycle;
 mod malformed;
+mod mtls;
 mod observability;
 mod proxy;
 mod routing;

@@ -16,7 +16,7 @@ use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureSch
 use crate::support::*;
 
 /// Writes a self-signed certificate and key for `names` into `dir`; returns (cert, key, DER).
-fn make_cert(dir: &Path, stem: &str, names: &[&str], expired: bool) -> (PathBuf, PathBuf, Vec<u8>) {
+pub(crate) fn make_cert(dir: &Path, stem: &str, names: &[&str], expired: bool) -> (PathBuf, PathBuf, Vec<u8>) {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
     if expired {
@@ -32,7 +32,7 @@ fn make_cert(dir: &Path, stem: &str, names: &[&str], expired: bool) -> (PathBuf,
 
 /// Accepts any server certificate: the tests look at which one was served.
 #[derive(Debug)]
-struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+pub(crate) struct AnyCert(pub(crate) Arc<rustls::crypto::CryptoProvider>);
 
 impl ServerCertVerifier for AnyCert {
     fn verify_server_cert(

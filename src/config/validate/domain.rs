@@ -10,6 +10,11 @@ pub(super) fn read_domain(r: &mut Reader<'_>, d: Obj<'_>, apis: &[ApiModel]) -> 
     let name = r.str(d, "name", "the host name clients use, like name = \"api.example.com\"");
     let listen = addrs(r, d);
     let certificate = super::tls::read_cert(r, d, "certificate");
+    let mtls = super::tls::read_mtls(r, d);
+    if mtls.is_some() && r.item(d, "listen").is_some() {
+        let span = r.item(d, "listen").and_then(|i| i.span());
+        r.error(span, "a domain with `mtls` is served on `[server] listen_tls` only", Some("remove `listen`".into()));
+    }
     let mut mappings = Vec::new();
     for m in r.tables(d, "mapping", "[[domain.mapping]]") {
         r.allow_keys(m, MAPPING_KEYS);
@@ -59,5 +64,5 @@ pub(super) fn read_domain(r: &mut Reader<'_>, d: Obj<'_>, apis: &[ApiModel]) -> 
     }
     let mut name = name?;
     name.value = name.value.to_ascii_lowercase();
-    Some(DomainModel { name: Spanned { value: name.value, span: name.span }, listen, mappings, certificate })
+    Some(DomainModel { name: Spanned { value: name.value, span: name.span }, listen, mappings, certificate, mtls })
 }

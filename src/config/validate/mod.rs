@@ -124,7 +124,7 @@ pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log", "cac
 pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration", "cache"];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms"];
 pub(super) const MOCK_KEYS: &[&str] = &["type", "status", "headers", "body"];
-pub(super) const DOMAIN_KEYS: &[&str] = &["name", "listen", "mapping", "certificate"];
+pub(super) const DOMAIN_KEYS: &[&str] = &["name", "listen", "mapping", "certificate", "mtls"];
 pub(super) const MAPPING_KEYS: &[&str] = &["base_path", "api", "stage"];
 
 pub(super) const DAY_MS: i64 = 86_400_000;

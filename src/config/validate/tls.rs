@@ -6,6 +6,34 @@ use crate::table::CertFiles;
 
 const TLS_KEYS: &[&str] = &["handshake_timeout_ms", "session_cache_entries", "default_certificate"];
 const CERT_KEYS: &[&str] = &["cert", "key"];
+const MTLS_KEYS: &[&str] = &["truststore", "crl", "headers"];
+
+/// `mtls = { truststore = "ca.pem", crl = "crl.pem", headers = { "x-client-subject" = "subjectDN" } }`.
+pub(super) fn read_mtls(r: &mut Reader<'_>, d: Obj<'_>) -> Option<crate::table::Mtls> {
+    let item = r.item(d, "mtls")?;
+    let o = r.obj(item, "`mtls`")?;
+    r.allow_keys(o, MTLS_KEYS);
+    let truststore = r.str(o, "truststore", "truststore = \"path/to/ca-bundle.pem\" (PEM CA certificates)")?;
+    let crl = r.opt_str(o, "crl").map(|c| resolve(r.file, c.value));
+    let mut headers = Vec::new();
+    for (name, field) in r.str_map(o, "headers") {
+        match crate::table::ClientCertField::parse(&field.value) {
+            Some(f) => headers.push((name.value.to_ascii_lowercase(), f)),
+            None => r.error(
+                field.span,
+                format!("`{}` is not a client certificate field", field.value),
+                Some("AWS's names: clientCertPem, subjectDN, issuerDN, serialNumber, validity.notBefore, validity.notAfter".into()),
+            ),
+        }
+    }
+    Some(crate::table::Mtls { truststore: resolve(r.file, truststore.value), crl, headers })
+}
+
+fn resolve(file: &str, p: String) -> String {
+    let base = std::path::Path::new(file).parent().unwrap_or(std::path::Path::new("."));
+    let path = std::path::Path::new(&p);
+    if path.is_absolute() { p } else { base.join(path).to_string_lossy().into_owned() }
+}
 
 /// `[tls]`: (handshake timeout, session cache entries, default certificate).
 pub(super) fn read_tls(r: &mut Reader<'_>, root: Obj<'_>) -> (u64, usize, Option<CertFiles>) {
@@ -25,10 +53,5 @@ pub(super) fn read_cert(r: &mut Reader<'_>, o: Obj<'_>, key: &str) -> Option<Cer
     r.allow_keys(c, CERT_KEYS);
     let cert = r.str(c, "cert", "cert = \"path/to/chain.pem\" (PEM, leaf first)");
     let key = r.str(c, "key", "key = \"path/to/key.pem\" (PEM: RSA, ECDSA or Ed25519)");
-    let base = std::path::Path::new(r.file).parent().unwrap_or(std::path::Path::new("."));
-    let resolve = |p: String| {
-        let path = std::path::Path::new(&p);
-        if path.is_absolute() { p } else { base.join(path).to_string_lossy().into_owned() }
-    };
-    Some(CertFiles { cert: resolve(cert?.value), key: resolve(key?.value) })
+    Some(CertFiles { cert: resolve(r.file, cert?.value), key: resolve(r.file, key?.value) })
 }
