@@ -28,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
             api: &text,
             host: Some(data),
             trace_id: None,
+            client_cert: None,
         };
         let mut out = Vec::new();
         format::render(&mut out, &parts, format::is_json(&parts), &fields);

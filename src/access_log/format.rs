@@ -12,6 +12,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::table::ClientCertField;
+
 /// One piece of a compiled template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Part {
@@ -48,6 +50,7 @@ pub enum Var {
     DomainName,
     DomainPrefix,
     TraceId,
+    ClientCert(crate::table::ClientCertField),
     /// A variable AWS has and Portico cannot fill (yet): always `-`.
     Missing,
 }
@@ -85,6 +88,12 @@ const KNOWN: &[(&str, Var)] = &[
     ("domainName", Var::DomainName),
     ("domainPrefix", Var::DomainPrefix),
     ("traceId", Var::TraceId),
+    ("identity.clientCert.clientCertPem", Var::ClientCert(ClientCertField::ClientCertPem)),
+    ("identity.clientCert.subjectDN", Var::ClientCert(ClientCertField::SubjectDn)),
+    ("identity.clientCert.issuerDN", Var::ClientCert(ClientCertField::IssuerDn)),
+    ("identity.clientCert.serialNumber", Var::ClientCert(ClientCertField::SerialNumber)),
+    ("identity.clientCert.validity.notBefore", Var::ClientCert(ClientCertField::NotBefore)),
+    ("identity.clientCert.validity.notAfter", Var::ClientCert(ClientCertField::NotAfter)),
 ];
 
 /// AWS access-log variables with no Portico value (rendered `-`).
@@ -131,12 +140,6 @@ const MISSING: &[&str] = &[
     "waf.error",
     "waf.latency",
     "waf.status",
-    "identity.clientCert.clientCertPem",
-    "identity.clientCert.subjectDN",
-    "identity.clientCert.issuerDN",
-    "identity.clientCert.serialNumber",
-    "identity.clientCert.validity.notBefore",
-    "identity.clientCert.validity.notAfter",
 ];
 
 /// AWS's console presets, per API kind (REST APIs log `resourcePath`, HTTP APIs `routeKey`).
@@ -247,6 +250,8 @@ pub struct Fields<'a> {
     pub api: &'a str,
     pub host: Option<&'a [u8]>,
     pub trace_id: Option<[u8; 32]>,
+    /// The verified client certificate of a mutual-TLS connection.
+    pub client_cert: Option<&'a crate::tls::client_cert::ClientCert>,
 }
 
 /// Appends one line (with its `\n`) to `out`.
@@ -303,6 +308,7 @@ fn render_var(out: &mut Vec<u8>, var: Var, json: bool, f: &Fields<'_>) {
         Var::DomainName => text(out, f.host),
         Var::DomainPrefix => text(out, f.host.map(|h| h.split(|&b| b == b'.').next().unwrap_or(h))),
         Var::TraceId => text(out, f.trace_id.as_ref().map(|t| &t[..])),
+        Var::ClientCert(field) => text(out, f.client_cert.map(|c| c.field(field).as_bytes())),
         Var::Missing => out.push(b'-'),
     }
 }

@@ -22,6 +22,7 @@ fn fields() -> Fields<'static> {
         api: "petstore",
         host: Some(b"api.example.com"),
         trace_id: None,
+        client_cert: None,
     }
 }
 

@@ -82,6 +82,7 @@ pub fn request(
         api: &api.name,
         host: head.host_name(),
         trace_id: record.trace.map(|t| t.trace_id_hex()),
+        client_cert: conn.stream.identity().map(|i| &i.client_cert),
     };
     let max = table.table.settings.access_log.buffer_bytes;
     let counters = &worker.metrics.worker;

@@ -127,6 +127,7 @@ default_certificate = {{ cert = "{}", key = "{}" }}
 name = "bank"
 [[api.stage]]
 name = "prod"
+access_log = {{ destination = "access.log", format = "$context.identity.clientCert.subjectDN|$context.identity.clientCert.serialNumber|$context.status" }}
 [[api.route]]
 key = "GET /accounts"
 integration = {{ type = "http_proxy", uri = "http://{}/accounts" }}
@@ -168,6 +169,9 @@ stage = "prod"
     assert_eq!(seen.header("x-client-serial"), Some("42"));
     assert!(seen.header("x-client-cert").unwrap().starts_with("-----BEGIN CERTIFICATE-----%0A"));
     assert!(seen.header("x-client-not-after").unwrap().ends_with(" GMT"));
+    let log = dir.join("access.log");
+    let line = eventually(Duration::from_secs(5), || std::fs::read_to_string(&log).ok().filter(|t| !t.is_empty()));
+    assert_eq!(line.as_deref().and_then(|t| t.lines().next()), Some("CN=good client|42|200"));
 
     for (who, cert) in [
         ("no certificate", None),

@@ -135,7 +135,9 @@ fn read_stage_log(r: &mut Reader<'_>, stage: Obj<'_>) -> Option<AccessLogModel> 
         );
         return None;
     }
-    Some(AccessLogModel { destination: destination.value, format })
+    let destination =
+        if destination.value == "stdout" { destination.value } else { super::tls::resolve(r.file, destination.value) };
+    Some(AccessLogModel { destination, format })
 }
 
 fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<RouteModel> {

@@ -29,7 +29,8 @@ pub(super) fn read_mtls(r: &mut Reader<'_>, d: Obj<'_>) -> Option<crate::table::
     Some(crate::table::Mtls { truststore: resolve(r.file, truststore.value), crl, headers })
 }
 
-fn resolve(file: &str, p: String) -> String {
+/// A path as written in the config, resolved against the config file's directory when relative.
+pub(super) fn resolve(file: &str, p: String) -> String {
     let base = std::path::Path::new(file).parent().unwrap_or(std::path::Path::new("."));
     let path = std::path::Path::new(&p);
     if path.is_absolute() { p } else { base.join(path).to_string_lossy().into_owned() }
