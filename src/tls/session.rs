@@ -1,5 +1,6 @@
-//! A TLS server session over a monoio TCP stream: rustls's `ServerConnection` driven with the
-//! connection's own small buffers.
+//! TLS over a monoio TCP stream: rustls's connection state machine driven with the connection's
+//! own small buffers, for both sides — [`TlsSession`] for clients of Portico (with the mutual-TLS
+//! identity), [`TlsIo<ClientConnection>`] for upstreams.
 //!
 //! Written here rather than taken from monoio-rustls because that crate allocates 32 KiB of
 //! buffers per connection up front (16 KiB each way; measured 52.6 KiB per idle TLS connection
@@ -9,13 +10,16 @@
 //! written from a reused `Vec`. No `unsafe`.
 
 use std::io::{self, Read, Write};
+use std::ops::DerefMut;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
 use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
-use rustls::ServerConnection;
+use rustls::pki_types::ServerName;
 use rustls::server::Acceptor;
+use rustls::{ClientConfig, ClientConnection, ConnectionCommon, ServerConnection, SideData};
 
 use super::client_cert::{ClientCert, TlsIdentity};
 use super::server::TlsConfigs;
@@ -25,11 +29,17 @@ const RX_CHUNK_BYTES: usize = 4096;
 /// Plaintext is handed to rustls at most this much at a time (its send buffer is bounded).
 const TX_CHUNK_BYTES: usize = 16 * 1024;
 
-pub struct TlsSession {
+/// A TLS connection of either side over TCP.
+pub struct TlsIo<C> {
     tcp: TcpStream,
-    session: ServerConnection,
+    conn: C,
     rx: BytesMut,
     tx: Vec<u8>,
+}
+
+/// A client's TLS connection to Portico.
+pub struct TlsSession {
+    io: TlsIo<ServerConnection>,
     /// Set for a mutual-TLS domain: the domain and the verified client certificate.
     pub identity: Option<Rc<TlsIdentity>>,
 }
@@ -39,7 +49,6 @@ impl TlsSession {
     /// the default), and runs the handshake. The caller bounds it with the handshake timeout.
     pub async fn accept(mut tcp: TcpStream, configs: &TlsConfigs) -> io::Result<TlsSession> {
         let mut rx = BytesMut::new();
-        let mut tx = Vec::new();
         let mut acceptor = Acceptor::default();
         let accepted = loop {
             if crate::http::read_more(&mut tcp, &mut rx, RX_CHUNK_BYTES).await? == 0 {
@@ -51,39 +60,79 @@ impl TlsSession {
             match acceptor.accept() {
                 Ok(Some(accepted)) => break accepted,
                 Ok(None) => {}
-                Err((e, mut alert)) => {
-                    let _ = alert.write_all(&mut tx);
-                    let _ = tcp.write_all(tx).await;
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, e));
-                }
+                Err((e, alert)) => return Err(refuse(tcp, e, alert).await),
             }
         };
         let (config, mtls) = configs.for_name(accepted.client_hello().server_name());
-        log::debug!("TLS client hello: SNI {:?}, mutual TLS {}", accepted.client_hello().server_name(), mtls.is_some());
-        let session = match accepted.into_connection(config) {
-            Ok(session) => session,
-            Err((e, mut alert)) => {
-                let _ = alert.write_all(&mut tx);
-                let _ = tcp.write_all(tx).await;
-                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
-            }
+        let conn = match accepted.into_connection(config) {
+            Ok(conn) => conn,
+            Err((e, alert)) => return Err(refuse(tcp, e, alert).await),
         };
-        let mut s = TlsSession { tcp, session, rx, tx, identity: None };
-        s.feed_all().await?;
-        while s.session.is_handshaking() {
-            s.send_pending().await?;
-            if s.session.wants_read() && s.receive().await? == 0 {
+        let mut io = TlsIo { tcp, conn, rx, tx: Vec::new() };
+        io.feed_all().await?;
+        io.handshake().await?;
+        let mut identity = None;
+        if let Some((domain, mtls)) = mtls {
+            // rustls verified it; a domain with mutual TLS never completes a handshake without one.
+            let der = io.conn.peer_certificates().and_then(|c| c.first()).ok_or(io::ErrorKind::PermissionDenied)?;
+            let client_cert = ClientCert::from_der(der).ok_or(io::ErrorKind::InvalidData)?;
+            identity = Some(Rc::new(TlsIdentity { domain, mtls, client_cert }));
+        }
+        Ok(TlsSession { io, identity })
+    }
+
+    pub async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        self.io.read_into(buf).await
+    }
+
+    pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.io.write_all(data).await
+    }
+
+    pub async fn shutdown(&mut self) -> io::Result<()> {
+        self.io.shutdown().await
+    }
+
+    pub fn shrink(&mut self) {
+        self.io.shrink();
+    }
+}
+
+/// Sends the alert rustls prepared for a client hello it refused.
+async fn refuse(mut tcp: TcpStream, e: rustls::Error, mut alert: rustls::server::AcceptedAlert) -> io::Error {
+    let mut tx = Vec::new();
+    let _ = alert.write_all(&mut tx);
+    let _ = tcp.write_all(tx).await;
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+impl TlsIo<ClientConnection> {
+    /// Connects to an upstream: SNI `name`, certificate verified as `config` says.
+    pub async fn connect(tcp: TcpStream, config: Arc<ClientConfig>, name: ServerName<'static>) -> io::Result<Self> {
+        let conn = ClientConnection::new(config, name).map_err(io::Error::other)?;
+        let mut io = TlsIo { tcp, conn, rx: BytesMut::new(), tx: Vec::new() };
+        io.handshake().await?;
+        Ok(io)
+    }
+}
+
+impl<C, D> TlsIo<C>
+where
+    C: DerefMut<Target = ConnectionCommon<D>>,
+    D: SideData,
+{
+    async fn handshake(&mut self) -> io::Result<()> {
+        while self.conn.is_handshaking() {
+            self.send_pending().await?;
+            if self.conn.wants_read() && self.receive().await? == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
         }
-        s.send_pending().await?;
-        if let Some((domain, mtls)) = mtls {
-            // rustls verified it; a domain with mutual TLS never completes a handshake without one.
-            let der = s.session.peer_certificates().and_then(|c| c.first()).ok_or(io::ErrorKind::PermissionDenied)?;
-            let client_cert = ClientCert::from_der(der).ok_or(io::ErrorKind::InvalidData)?;
-            s.identity = Some(Rc::new(TlsIdentity { domain, mtls, client_cert }));
-        }
-        Ok(s)
+        self.send_pending().await
+    }
+
+    pub fn tcp(&self) -> &TcpStream {
+        &self.tcp
     }
 
     /// Reads plaintext into `buf`; `Ok(0)` at the end of the stream (close_notify or TCP EOF).
@@ -113,7 +162,7 @@ impl TlsSession {
     pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
             let take = data.len().min(TX_CHUNK_BYTES);
-            let n = self.session.writer().write(&data[..take])?;
+            let n = self.conn.writer().write(&data[..take])?;
             data = &data[n..];
             self.send_pending().await?;
             if n == 0 {
@@ -125,7 +174,7 @@ impl TlsSession {
 
     /// Sends close_notify, then half-closes the TCP stream.
     pub async fn shutdown(&mut self) -> io::Result<()> {
-        self.session.send_close_notify();
+        self.conn.send_close_notify();
         self.send_pending().await?;
         self.tcp.shutdown().await
     }
@@ -147,7 +196,7 @@ impl TlsSession {
         loop {
             let start = buf.len();
             buf.resize(start + 4096, 0);
-            let read = self.session.reader().read(&mut buf[start..]);
+            let read = self.conn.reader().read(&mut buf[start..]);
             match read {
                 Ok(n) => {
                     buf.truncate(start + n);
@@ -183,14 +232,14 @@ impl TlsSession {
     async fn feed_all(&mut self) -> io::Result<()> {
         while !self.rx.is_empty() {
             let mut reader = &self.rx[..];
-            let used = match self.session.read_tls(&mut reader) {
+            let used = match self.conn.read_tls(&mut reader) {
                 Ok(used) => used,
                 // Its plaintext buffer is full: the caller drains it, then we continue.
-                Err(_) if !self.session.wants_read() => return Ok(()),
+                Err(_) if !self.conn.wants_read() => return Ok(()),
                 Err(e) => return Err(e),
             };
             self.rx.advance(used);
-            if let Err(e) = self.session.process_new_packets() {
+            if let Err(e) = self.conn.process_new_packets() {
                 // Tell the peer why (the alert rustls queued), then fail.
                 let _ = self.send_pending().await;
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
@@ -204,9 +253,9 @@ impl TlsSession {
 
     /// Writes whatever ciphertext rustls has queued.
     async fn send_pending(&mut self) -> io::Result<()> {
-        while self.session.wants_write() {
+        while self.conn.wants_write() {
             self.tx.clear();
-            self.session.write_tls(&mut self.tx)?;
+            self.conn.write_tls(&mut self.tx)?;
             let (res, buf) = self.tcp.write_all(std::mem::take(&mut self.tx)).await;
             self.tx = buf;
             res?;
