@@ -61,7 +61,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
                         };
                         match uri::parse(&substituted, &route.params) {
                             Ok(parsed) => {
-                                let upstream = Upstream { host: parsed.host, port: parsed.port };
+                                let upstream = Upstream { host: parsed.host, port: parsed.port, tls: parsed.tls };
                                 let index = match upstreams.iter().position(|u| *u == upstream) {
                                     Some(i) => i,
                                     None => {

@@ -28,7 +28,7 @@ fn quickstart_compiles() {
     let table = compile_str("quickstart.toml", &src).unwrap();
     assert_eq!(table.apis.len(), 2);
     assert_eq!(table.listeners.len(), 2);
-    assert_eq!(table.upstreams, [crate::table::Upstream { host: "127.0.0.1".into(), port: 9000 }]);
+    assert_eq!(table.upstreams, [crate::table::Upstream { host: "127.0.0.1".into(), port: 9000, tls: false }]);
 }
 
 #[test]

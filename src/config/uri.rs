@@ -54,21 +54,21 @@ pub fn substitute(template: &str, vars: &[(String, String)]) -> Result<String, V
 pub struct ParsedUri {
     pub host: String,
     pub port: u16,
+    /// `https://`: TLS to the upstream.
+    pub tls: bool,
     pub path: Vec<UriPart>,
     pub query: Option<String>,
 }
 
-/// Parses a substituted `http://host[:port]/path[?query]`; `params` are the route's parameter names.
+/// Parses a substituted `http[s]://host[:port]/path[?query]`; `params` are the route's parameter
+/// names.
 pub fn parse(uri: &str, params: &[String]) -> Result<ParsedUri, String> {
-    let rest = if let Some(rest) = uri.strip_prefix("http://") {
-        rest
-    } else if uri.starts_with("https://") {
-        return Err(
-            "https:// integrations are not supported yet (TLS to upstreams arrives with the TLS issue); use http://"
-                .into(),
-        );
+    let (rest, tls) = if let Some(rest) = uri.strip_prefix("http://") {
+        (rest, false)
+    } else if let Some(rest) = uri.strip_prefix("https://") {
+        (rest, true)
     } else {
-        return Err(format!("`{uri}` is not an http:// URI"));
+        return Err(format!("`{uri}` is not an http:// or https:// URI"));
     };
     let (authority, path_and_query) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -80,7 +80,7 @@ pub fn parse(uri: &str, params: &[String]) -> Result<ParsedUri, String> {
     if authority.contains('@') {
         return Err("user information in integration URIs is not supported".into());
     }
-    let (host, port) = split_host_port(authority)?;
+    let (host, port) = split_host_port(authority, if tls { 443 } else { 80 })?;
     let (path, query) = match path_and_query.split_once('?') {
         Some((p, q)) => (p, Some(q.to_owned()).filter(|q| !q.is_empty())),
         None => (path_and_query, None),
@@ -112,10 +112,10 @@ pub fn parse(uri: &str, params: &[String]) -> Result<ParsedUri, String> {
     if !literal.is_empty() {
         parts.push(UriPart::Literal(literal));
     }
-    Ok(ParsedUri { host, port, path: parts, query })
+    Ok(ParsedUri { host, port, tls, path: parts, query })
 }
 
-fn split_host_port(authority: &str) -> Result<(String, u16), String> {
+fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), String> {
     if authority.is_empty() {
         return Err("the URI has no host".into());
     }
@@ -134,7 +134,7 @@ fn split_host_port(authority: &str) -> Result<(String, u16), String> {
         return Err(format!("`{host}` is not a valid host"));
     }
     let port = match port {
-        None => 80,
+        None => default_port,
         Some(p) => p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(|| format!("`{p}` is not a valid port"))?,
     };
     Ok((host.to_ascii_lowercase(), port))
@@ -162,15 +162,7 @@ mod tests {
         assert_eq!((p.host.as_str(), p.port, p.path.clone()), ("example.com", 80, vec![UriPart::Literal("/".into())]));
         let p = parse("http://[::1]:81/{proxy+}", &["proxy".into()]).unwrap();
         assert_eq!((p.host.as_str(), p.port), ("[::1]", 81));
-        for bad in [
-            "https://x/",
-            "ftp://x",
-            "http://:80/",
-            "http://x:0/",
-            "http://x:99999/",
-            "http://x/{nope}",
-            "http://x/a b",
-        ] {
+        for bad in ["ftp://x", "http://:80/", "http://x:0/", "http://x:99999/", "http://x/{nope}", "http://x/a b"] {
             assert!(parse(bad, &[]).is_err(), "{bad}");
         }
     }

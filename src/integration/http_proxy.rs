@@ -15,7 +15,6 @@ use std::time::Duration;
 use monoio::time::Instant;
 
 use bytes::BytesMut;
-use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 
 use super::pool::UpstreamConn;
@@ -31,10 +30,16 @@ use crate::response::Flow;
 use crate::runtime::worker::Worker;
 use crate::table::loaded::LoadedTable;
 use crate::table::{HttpProxy, UriPart};
+use crate::tls::session::TlsIo;
+use crate::tls::stream::UpstreamStream;
 use crate::trace::TraceContext;
+use rustls::pki_types::ServerName;
+use std::sync::Arc;
 
 const TIMEOUT: GatewayError = GatewayError::new(ResponseType::IntegrationTimeout, "integration timed out");
 const CONNECT_FAILED: GatewayError = GatewayError::new(ResponseType::IntegrationFailure, "cannot connect to upstream");
+const TLS_FAILED: GatewayError =
+    GatewayError::new(ResponseType::IntegrationFailure, "TLS handshake with upstream failed");
 const SEND_FAILED: GatewayError = GatewayError::new(ResponseType::IntegrationFailure, "upstream closed while sending");
 const TOO_LARGE: GatewayError = GatewayError::new(ResponseType::RequestTooLarge, "request body over the limit");
 
@@ -55,6 +60,10 @@ pub async fn forward(
     let head = req.head;
     let settings = &table.table.settings;
     let addr = table.upstream_addrs[proxy.upstream as usize];
+    let upstream_tls = table.upstream_server_names[proxy.upstream as usize]
+        .clone()
+        .and_then(|name| Some((table.upstream_tls.clone()?, name)));
+    let pool_key = (addr, upstream_tls.is_some());
     let deadline = Instant::now() + Duration::from_millis(proxy.timeout_ms);
     conn.record.integration_started = Some(quanta::Instant::now());
     let trace = TraceContext::continue_or_start(single(head.values(b"traceparent")));
@@ -86,7 +95,7 @@ pub async fn forward(
         let must_be_live = !(replayable && head.method.is_idempotent());
         let idle_timeout = Duration::from_millis(settings.upstream.pool_idle_timeout_ms);
         // The one retry goes out on a new connection, never on another pooled one.
-        let pooled = if attempt == 1 { worker.pool.checkout(addr, idle_timeout, must_be_live) } else { None };
+        let pooled = if attempt == 1 { worker.pool.checkout(pool_key, idle_timeout, must_be_live) } else { None };
         let reused = pooled.is_some();
         if reused {
             worker.metrics.worker.upstream_reused.inc();
@@ -97,13 +106,14 @@ pub async fn forward(
             Some(up) => up,
             None => {
                 worker.metrics.worker.upstream_connected.inc();
-                connect(addr, deadline, settings.upstream.connect_timeout_ms, settings.workers.upstream_buffer_bytes)
+                let timeouts = (deadline, settings.upstream.connect_timeout_ms);
+                connect(addr, timeouts, settings.workers.upstream_buffer_bytes, upstream_tls.clone())
                     .await
                     .map_err(unread_body)?
             }
         };
         let retry_ok = reused && replayable && head.method.is_idempotent() && attempt == 1;
-        let (res, buf) = monoio::time::timeout_at(deadline, up.stream.write_all(out)).await.unwrap_or_else(|_| {
+        let (res, buf) = monoio::time::timeout_at(deadline, up.stream.write_vec(out)).await.unwrap_or_else(|_| {
             // Timed out: the buffer went with the cancelled write.
             (Err(std::io::ErrorKind::TimedOut.into()), Vec::new())
         });
@@ -148,23 +158,36 @@ pub async fn forward(
     };
     out.clear();
     conn.wbuf = out;
-    let flow = relay::relay(worker, conn, req, up, response, settings, addr, capture).await;
+    let flow = relay::relay(worker, conn, req, up, response, settings, pool_key, capture).await;
     Ok(flow)
 }
 
+/// Connects (and, for `https://`, completes the TLS handshake) within the connect timeout and the
+/// integration deadline.
 async fn connect(
     addr: SocketAddr,
-    deadline: Instant,
-    connect_timeout_ms: u64,
+    (deadline, connect_timeout_ms): (Instant, u64),
     buffer_bytes: usize,
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
 ) -> Result<UpstreamConn, GatewayError> {
     let connect_deadline = deadline.min(Instant::now() + Duration::from_millis(connect_timeout_ms));
-    match monoio::time::timeout_at(connect_deadline, TcpStream::connect_addr(addr)).await {
-        Ok(Ok(stream)) => {
-            let _ = stream.set_nodelay(true);
-            Ok(UpstreamConn { stream, rbuf: BytesMut::with_capacity(buffer_bytes), chunk: buffer_bytes })
+    let open = async {
+        let tcp = TcpStream::connect_addr(addr).await.map_err(|_| CONNECT_FAILED)?;
+        let _ = tcp.set_nodelay(true);
+        match tls {
+            None => Ok(UpstreamStream::Plain(tcp)),
+            Some((config, name)) => match TlsIo::connect(tcp, config, name).await {
+                Ok(tls) => Ok(UpstreamStream::Tls(Box::new(tls))),
+                Err(e) => {
+                    log::warn!("TLS handshake with upstream {addr} failed: {e}");
+                    Err(TLS_FAILED)
+                }
+            },
         }
-        Ok(Err(_)) => Err(CONNECT_FAILED),
+    };
+    match monoio::time::timeout_at(connect_deadline, open).await {
+        Ok(Ok(stream)) => Ok(UpstreamConn { stream, rbuf: BytesMut::with_capacity(buffer_bytes), chunk: buffer_bytes }),
+        Ok(Err(e)) => Err(e),
         Err(_) if connect_deadline < deadline => Err(CONNECT_FAILED),
         Err(_) => Err(TIMEOUT),
     }
@@ -285,8 +308,7 @@ async fn send_body(
             if take > 0 {
                 let chunk = conn.rbuf.split_to(take).freeze();
                 remaining -= take as u64;
-                let (res, _) = up.stream.write_all(chunk).await;
-                res.map_err(|_| BodyFailure::Upstream)?;
+                up.stream.write_bytes(chunk).await.map_err(|_| BodyFailure::Upstream)?;
             }
             if remaining == 0 {
                 return Ok(());
@@ -314,7 +336,7 @@ async fn send_body(
                     out.extend_from_slice(body::LAST_CHUNK);
                 }
                 if step.done || (conn.rbuf.is_empty() && !out.is_empty()) || out.len() >= 64 * 1024 {
-                    let (res, buf) = up.stream.write_all(std::mem::take(out)).await;
+                    let (res, buf) = up.stream.write_vec(std::mem::take(out)).await;
                     *out = buf;
                     out.clear();
                     res.map_err(|_| BodyFailure::Upstream)?;

@@ -8,28 +8,32 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::tls::stream::UpstreamStream;
 use ahash::AHashMap;
 use bytes::BytesMut;
-use monoio::net::TcpStream;
 
 /// An upstream connection and its read buffer, which travel together.
 pub struct UpstreamConn {
-    pub stream: TcpStream,
+    pub stream: UpstreamStream,
     pub rbuf: BytesMut,
     /// How much the read buffer grows by when it runs out of room (`upstream_buffer_bytes`).
     pub chunk: usize,
 }
 
+/// An upstream's address, and whether its connections are TLS.
+pub type PoolKey = (SocketAddr, bool);
+
 #[derive(Default)]
 pub struct Pool {
-    idle: RefCell<AHashMap<SocketAddr, Vec<(UpstreamConn, Instant)>>>,
+    /// Idle connections with the time each went idle, most recent last.
+    idle: RefCell<AHashMap<PoolKey, Vec<(UpstreamConn, Instant)>>>,
 }
 
 impl Pool {
     /// Takes the most recently used idle connection. With `check_live`, connections the upstream
     /// has closed meanwhile are dropped first (one non-blocking `recv(MSG_PEEK)` each), for requests
     /// that could not be retried on a stale connection.
-    pub fn checkout(&self, addr: SocketAddr, idle_timeout: Duration, check_live: bool) -> Option<UpstreamConn> {
+    pub fn checkout(&self, addr: PoolKey, idle_timeout: Duration, check_live: bool) -> Option<UpstreamConn> {
         let mut idle = self.idle.borrow_mut();
         let stack = idle.get_mut(&addr)?;
         while let Some((conn, since)) = stack.pop() {
@@ -44,7 +48,7 @@ impl Pool {
         None
     }
 
-    pub fn checkin(&self, addr: SocketAddr, conn: UpstreamConn, max_idle: usize) {
+    pub fn checkin(&self, addr: PoolKey, conn: UpstreamConn, max_idle: usize) {
         let mut idle = self.idle.borrow_mut();
         let stack = idle.entry(addr).or_default();
         if stack.len() < max_idle {

@@ -83,11 +83,14 @@ pub async fn read_head(
 }
 
 async fn fill(up: &mut UpstreamConn) -> std::io::Result<usize> {
-    crate::http::read_more(&mut up.stream, &mut up.rbuf, up.chunk).await
+    up.stream.read_into(&mut up.rbuf, up.chunk).await
 }
 
 async fn fill_timeout(up: &mut UpstreamConn, timeout: Duration) -> std::io::Result<usize> {
-    crate::http::read_more_within(&mut up.stream, &mut up.rbuf, up.chunk, timeout).await
+    match monoio::time::timeout(timeout, up.stream.read_into(&mut up.rbuf, up.chunk)).await {
+        Ok(read) => read,
+        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -98,7 +101,7 @@ pub async fn relay(
     mut up: UpstreamConn,
     rh: ResponseHead,
     settings: &Settings,
-    addr: SocketAddr,
+    pool_key: (SocketAddr, bool),
     mut capture: Option<&mut Capture<'_>>,
 ) -> Flow {
     let client_11 = req.head.version_minor == 1;
@@ -166,7 +169,7 @@ pub async fn relay(
         c.complete = complete;
     }
     if upstream_clean && rh.keep_alive {
-        worker.pool.checkin(addr, up, settings.upstream.pool_idle_max_per_upstream);
+        worker.pool.checkin(pool_key, up, settings.upstream.pool_idle_max_per_upstream);
     }
     flow
 }

@@ -18,6 +18,10 @@ pub enum LoadError {
     AccessLog { destination: String, reason: String },
     #[error(transparent)]
     Tls(#[from] crate::tls::server::TlsLoadError),
+    #[error(transparent)]
+    UpstreamTls(#[from] crate::tls::client::ClientTlsError),
+    #[error("upstream `{0}` is not a name a TLS certificate can carry")]
+    UpstreamName(String),
 }
 
 #[derive(Debug)]
@@ -39,6 +43,10 @@ pub struct LoadedTable {
     /// Header names that carry client-certificate fields on some mutual-TLS domain: a client's own
     /// headers of these names are never forwarded, whatever the route.
     pub mtls_header_names: Vec<String>,
+    /// The client configuration for `https://` upstreams, when there are any.
+    pub upstream_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// SNI and verification name per upstream, same index (`None` for plain ones).
+    pub upstream_server_names: Vec<Option<rustls::pki_types::ServerName<'static>>>,
 }
 
 impl LoadedTable {
@@ -84,7 +92,24 @@ impl LoadedTable {
             .collect();
         mtls_header_names.sort();
         mtls_header_names.dedup();
+        let upstream_tls = match table.upstreams.iter().any(|u| u.tls) {
+            true => Some(crate::tls::client::client_config(&table.settings.upstream)?),
+            false => None,
+        };
+        let mut upstream_server_names = Vec::with_capacity(table.upstreams.len());
+        for up in &table.upstreams {
+            let name = match up.tls {
+                true => Some(
+                    crate::tls::client::server_name(&up.host)
+                        .ok_or_else(|| LoadError::UpstreamName(up.host.clone()))?,
+                ),
+                false => None,
+            };
+            upstream_server_names.push(name);
+        }
         Ok(LoadedTable {
+            upstream_tls,
+            upstream_server_names,
             table,
             routers,
             upstream_addrs,

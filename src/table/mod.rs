@@ -142,6 +142,10 @@ pub struct Limits {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UpstreamSettings {
+    /// PEM CA certificates for `https://` upstreams; `None` = the system's roots.
+    pub ca_bundle: Option<String>,
+    /// Skip certificate verification of `https://` upstreams (explicit, and logged at load).
+    pub insecure_skip_verify: bool,
     pub connect_timeout_ms: u64,
     pub pool_idle_max_per_upstream: usize,
     pub pool_idle_timeout_ms: u64,
@@ -323,12 +327,15 @@ pub enum UriPart {
 pub struct Upstream {
     pub host: String,
     pub port: u16,
+    /// `https://`: TLS, with the host as SNI and the name the certificate must carry.
+    pub tls: bool,
 }
 
 impl Upstream {
     /// The `Host` header value sent upstream.
     pub fn authority(&self) -> String {
-        if self.port == 80 { self.host.clone() } else { format!("{}:{}", self.host, self.port) }
+        let default_port = if self.tls { 443 } else { 80 };
+        if self.port == default_port { self.host.clone() } else { format!("{}:{}", self.host, self.port) }
     }
 }
 

@@ -4,6 +4,7 @@
 //! `[tls] handshake_timeout_ms`.
 
 pub mod certs;
+pub mod client;
 pub mod client_cert;
 pub mod server;
 pub mod session;

@@ -9,7 +9,9 @@ use bytes::{Bytes, BytesMut};
 use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
-use super::session::TlsSession;
+use rustls::ClientConnection;
+
+use super::session::{TlsIo, TlsSession};
 
 pub enum ClientStream {
     Plain(TcpStream),
@@ -68,6 +70,47 @@ impl ClientStream {
     pub fn shrink(&mut self) {
         if let ClientStream::Tls(s, _) = self {
             s.shrink();
+        }
+    }
+}
+
+/// An upstream connection's byte stream: plain TCP, or TLS to an `https://` upstream.
+pub enum UpstreamStream {
+    Plain(TcpStream),
+    Tls(Box<TlsIo<ClientConnection>>),
+}
+
+impl UpstreamStream {
+    pub async fn read_into(&mut self, buf: &mut BytesMut, chunk: usize) -> io::Result<usize> {
+        match self {
+            UpstreamStream::Plain(s) => crate::http::read_more(s, buf, chunk).await,
+            UpstreamStream::Tls(s) => s.read_into(buf).await,
+        }
+    }
+
+    pub async fn write_vec(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        match self {
+            UpstreamStream::Plain(s) => {
+                let (res, buf) = s.write_all(buf).await;
+                (res.map(drop), buf)
+            }
+            UpstreamStream::Tls(s) => (s.write_all(&buf).await, buf),
+        }
+    }
+
+    pub async fn write_bytes(&mut self, bytes: Bytes) -> io::Result<()> {
+        match self {
+            UpstreamStream::Plain(s) => s.write_all(bytes).await.0.map(drop),
+            UpstreamStream::Tls(s) => s.write_all(&bytes).await,
+        }
+    }
+}
+
+impl AsRawFd for UpstreamStream {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            UpstreamStream::Plain(s) => s.as_raw_fd(),
+            UpstreamStream::Tls(s) => s.tcp().as_raw_fd(),
         }
     }
 }

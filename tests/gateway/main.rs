@@ -10,3 +10,4 @@ mod proxy;
 mod routing;
 mod support;
 mod tls;
+mod upstream_tls;

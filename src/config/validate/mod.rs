@@ -55,6 +55,8 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
             body_timeout_ms: 30_000,
         },
         upstream: UpstreamSettings {
+            ca_bundle: None,
+            insecure_skip_verify: false,
             connect_timeout_ms: 5000,
             pool_idle_max_per_upstream: 1024,
             pool_idle_timeout_ms: 60_000,
@@ -118,7 +120,8 @@ pub(super) const LIMITS_KEYS: &[&str] = &[
     "idle_timeout_ms",
     "body_timeout_ms",
 ];
-pub(super) const UPSTREAM_KEYS: &[&str] = &["connect_timeout_ms", "pool_idle_max_per_upstream", "pool_idle_timeout_ms"];
+pub(super) const UPSTREAM_KEYS: &[&str] =
+    &["connect_timeout_ms", "pool_idle_max_per_upstream", "pool_idle_timeout_ms", "ca_bundle", "insecure_skip_verify"];
 pub(super) const API_KEYS: &[&str] = &["name", "protocol", "hosts", "listen", "stage", "route"];
 pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log", "cache"];
 pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration", "cache"];
