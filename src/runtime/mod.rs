@@ -58,6 +58,12 @@ pub fn serve(table: LoadedTable, mut reload: Reload) -> Result<(), RuntimeError>
     let workers = worker_count(&table);
     let settings = table.table.settings.clone();
     let addrs: Vec<_> = table.table.listeners.iter().map(|l| l.addr).collect();
+    let shown: Vec<String> = table
+        .table
+        .listeners
+        .iter()
+        .map(|l| if l.tls { format!("{} (TLS)", l.addr) } else { l.addr.to_string() })
+        .collect();
     let mut sockets = Vec::with_capacity(workers);
     for _ in 0..workers {
         let mut per_worker = Vec::new();
@@ -104,7 +110,7 @@ pub fn serve(table: LoadedTable, mut reload: Reload) -> Result<(), RuntimeError>
             }
         }
     }
-    let mut listen: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    let mut listen = shown;
     if let Some(admin) = &admin {
         listen.push(format!("admin {}", admin.addr));
     }
