@@ -82,10 +82,7 @@ impl ClientConn {
 
     /// Reads more bytes into the read buffer; `Ok(0)` at end of stream.
     pub async fn fill(&mut self, timeout: Duration) -> io::Result<usize> {
-        let read = match monoio::time::timeout(timeout, self.stream.read_into(&mut self.rbuf, self.read_chunk)).await {
-            Ok(read) => read,
-            Err(_) => Err(io::ErrorKind::TimedOut.into()),
-        };
+        let read = super::within(timeout, self.stream.read_into(&mut self.rbuf, self.read_chunk)).await;
         if let Ok(n) = read {
             self.bytes_read += n as u64;
         }

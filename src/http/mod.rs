@@ -34,16 +34,9 @@ pub async fn read_more(stream: &mut impl AsyncReadRent, buf: &mut BytesMut, chun
     res
 }
 
-/// [`read_more`] with a timeout, which reads as `ErrorKind::TimedOut`.
-pub async fn read_more_within(
-    stream: &mut impl AsyncReadRent,
-    buf: &mut BytesMut,
-    chunk: usize,
-    timeout: Duration,
-) -> std::io::Result<usize> {
-    monoio::time::timeout(timeout, read_more(stream, buf, chunk))
-        .await
-        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+/// An I/O operation bounded by `timeout`; running out of time reads as `ErrorKind::TimedOut`.
+pub async fn within<T>(timeout: Duration, op: impl Future<Output = std::io::Result<T>>) -> std::io::Result<T> {
+    monoio::time::timeout(timeout, op).await.unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
 }
 
 /// What is wrong with a head's line ends, if anything: every line must end in CRLF — no bare LF

@@ -87,10 +87,7 @@ async fn fill(up: &mut UpstreamConn) -> std::io::Result<usize> {
 }
 
 async fn fill_timeout(up: &mut UpstreamConn, timeout: Duration) -> std::io::Result<usize> {
-    match monoio::time::timeout(timeout, up.stream.read_into(&mut up.rbuf, up.chunk)).await {
-        Ok(read) => read,
-        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
-    }
+    crate::http::within(timeout, up.stream.read_into(&mut up.rbuf, up.chunk)).await
 }
 
 #[allow(clippy::too_many_arguments)]
