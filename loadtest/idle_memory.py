@@ -49,6 +49,8 @@ listen = ["127.0.0.1:{port}"]
 workers = 1
 backlog = 65535
 {tls_conf}
+[throttle]
+enabled = false
 [limits]
 idle_timeout_ms = 600000
 [[api]]

@@ -73,6 +73,8 @@ count = 1
 pin = true
 cpus = [$PROXY_CPU]
 $admin
+[throttle]
+enabled = false
 [[api]]
 name = "bench"
 [[api.stage]]

@@ -89,6 +89,9 @@ pin = true
 cpus = [$PROXY_CPU]
 [tls]
 default_certificate = { cert = "$WORK/cert.pem", key = "$WORK/key.pem" }
+# nginx has no gateway-wide rate limit; AWS's default one (10,000 requests/s) would cap the run.
+[throttle]
+enabled = false
 [[api]]
 name = "bench"
 [[api.stage]]

@@ -41,6 +41,8 @@ pub enum ResponseType {
     /// A request for a mutual-TLS domain on a connection that was not verified for it (its SNI
     /// named another domain).
     MisdirectedRequest,
+    /// A rate limit (route, stage or gateway-wide) is exhausted.
+    Throttled,
 }
 
 impl ResponseType {
@@ -59,6 +61,7 @@ impl ResponseType {
             ResponseType::Internal => "DEFAULT_5XX",
             ResponseType::CacheInvalidationDenied => "ACCESS_DENIED",
             ResponseType::MisdirectedRequest => "ACCESS_DENIED",
+            ResponseType::Throttled => "THROTTLED",
         }
     }
 }
@@ -72,11 +75,18 @@ pub struct GatewayError {
     /// The client connection cannot carry another request (e.g. part of this request's body is
     /// still unread), whatever the kind.
     unusable_connection: bool,
+    /// Seconds for `Retry-After` (throttling); 0 = no header.
+    pub retry_after_s: u32,
 }
 
 impl GatewayError {
     pub const fn new(kind: ResponseType, detail: &'static str) -> Self {
-        Self { kind, detail, unusable_connection: false }
+        Self { kind, detail, unusable_connection: false, retry_after_s: 0 }
+    }
+
+    /// A rate limit said no; the client may retry after `retry_after_s` seconds.
+    pub const fn throttled(retry_after_s: u32) -> Self {
+        Self { kind: ResponseType::Throttled, detail: "rate limit exceeded", unusable_connection: false, retry_after_s }
     }
 
     /// Marks the error as leaving the client connection unusable for further requests.
@@ -94,7 +104,8 @@ impl GatewayError {
             | ResponseType::RequestTooLarge
             | ResponseType::NotImplemented
             | ResponseType::CacheInvalidationDenied
-            | ResponseType::MisdirectedRequest => Side::Client,
+            | ResponseType::MisdirectedRequest
+            | ResponseType::Throttled => Side::Client,
             ResponseType::IntegrationTimeout | ResponseType::IntegrationFailure => Side::Upstream,
             ResponseType::Internal => Side::Internal,
         }

@@ -23,6 +23,7 @@ pub mod route;
 pub mod runtime;
 pub mod stage;
 pub mod table;
+pub mod throttle;
 pub mod tls;
 pub mod top;
 pub mod trace;

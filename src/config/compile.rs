@@ -119,6 +119,29 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
             });
             let route_caches =
                 api.routes.iter().map(|r| super::validate::cache::resolve(stage.cache.as_ref(), &r.cache)).collect();
+            let mut route_throttles = vec![None; api.routes.len()];
+            for (key, setting) in &stage.route_throttle {
+                match api.routes.iter().position(|r| r.key.value == key.value) {
+                    Some(i) => route_throttles[i] = Some(setting.clone()),
+                    None => {
+                        let keys: Vec<&str> = api.routes.iter().map(|r| r.key.value.as_str()).collect();
+                        let hint = match super::diagnostic::did_you_mean(&key.value, &keys) {
+                            Some(k) => format!("did you mean `{k}`?"),
+                            None => "use a route key of this API exactly as written".to_owned(),
+                        };
+                        errors.push(Diagnostic::new(
+                            file,
+                            src,
+                            key.span.clone(),
+                            format!(
+                                "`route_throttle` names `{}`, which is not a route of API `{}`",
+                                key.value, api.name.value
+                            ),
+                            Some(hint),
+                        ));
+                    }
+                }
+            }
             stages.push(Stage {
                 name: stage.name.value.clone(),
                 variables: stage.variables.clone(),
@@ -126,6 +149,8 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
                 access_log,
                 cache: stage.cache.as_ref().map(|(c, _)| c.clone()),
                 route_caches,
+                throttle: stage.throttle.clone(),
+                route_throttles,
             });
         }
         apis.push(Api {
@@ -227,6 +252,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
             drain_timeout_ms: config.drain_timeout_ms,
             backlog: config.backlog,
             admin: config.admin.clone(),
+            throttle: config.throttle.clone(),
             access_log: config.access_log.clone(),
         },
         listeners,

@@ -19,6 +19,8 @@ pub struct Config {
     pub listen_tls: Vec<SocketAddr>,
     /// `[tls]`: handshake timeout, session cache entries, default certificate.
     pub tls: (u64, usize, Option<crate::table::CertFiles>),
+    /// The gateway-wide limit (`None` = off).
+    pub throttle: Option<crate::table::ThrottleSetting>,
     pub access_log: crate::table::AccessLogSettings,
     pub apis: Vec<ApiModel>,
     pub domains: Vec<DomainModel>,
@@ -42,6 +44,9 @@ pub struct StageModel {
     pub access_log: Option<AccessLogModel>,
     /// The stage cache and its default TTL in seconds.
     pub cache: Option<(crate::table::StageCache, u64)>,
+    pub throttle: Option<crate::table::ThrottleSetting>,
+    /// Per route key, as written.
+    pub route_throttle: Vec<(Spanned<String>, crate::table::ThrottleSetting)>,
 }
 
 #[derive(Debug, Clone)]

@@ -21,6 +21,7 @@ crate::counters! {
         errors_5xx: Counter, "portico_requests_5xx_total", "Requests answered with a 5xx status (AWS 5XXError).";
         bytes_in: Counter, "portico_request_bytes_total", "Bytes received from clients (heads and bodies).";
         bytes_out: Counter, "portico_response_bytes_total", "Bytes sent to clients (heads and bodies).";
+        throttled: Counter, "portico_requests_throttled_total", "Requests refused with 429 by a rate limit.";
         cache_hits: Counter, "portico_cache_hits_total", "Requests answered from the cache (AWS CacheHitCount).";
         cache_misses: Counter, "portico_cache_misses_total", "Cacheable requests fetched from the integration (AWS CacheMissCount).";
     }

@@ -100,7 +100,13 @@ async fn steps(
     };
     place.route = Some(matched.route);
 
-    // Step 3 — bodies within the limit (10 MB by default, like AWS).
+    // Step 3 — throttle: the route's limit (or the stage default), then the gateway-wide one.
+    if let Err(retry_after_ns) = table.throttles.admit(&worker.throttle, target.api, target.stage, matched.route) {
+        let retry_after_s = retry_after_ns.div_ceil(1_000_000_000).max(1).min(u64::from(u32::MAX)) as u32;
+        return reject_with(conn, head, limits, protocol, GatewayError::throttled(retry_after_s)).await;
+    }
+
+    // Bodies within the limit (10 MB by default, like AWS).
     let id = RequestId::new(protocol);
     conn.record.request_id = Some(id);
     if let Framing::Length(n) = head.framing
@@ -169,20 +175,31 @@ async fn reject(
     protocol: Protocol,
     kind: ResponseType,
 ) -> Flow {
-    let id = RequestId::new(protocol);
     let detail = match kind {
         ResponseType::CacheInvalidationDenied => "cache invalidation not authorised",
         ResponseType::MisdirectedRequest => "mutual-TLS domain on a connection not verified for it",
         _ => "no API, stage or route matched",
     };
-    let not_found = GatewayError::new(kind, detail);
+    reject_with(conn, head, limits, protocol, GatewayError::new(kind, detail)).await
+}
+
+/// Answers `error` before any integration ran, dropping a small unread body so the connection can
+/// stay open.
+async fn reject_with(
+    conn: &mut ClientConn,
+    head: &RequestHead,
+    limits: &Limits,
+    protocol: Protocol,
+    error: GatewayError,
+) -> Flow {
+    let id = RequestId::new(protocol);
     let (error, flow) = if head.keep_alive {
         match conn.discard_body(head, limits).await {
-            Ok(flow) => (not_found, flow),
+            Ok(flow) => (error, flow),
             Err(bad_body) => (bad_body, Flow::Close),
         }
     } else {
-        (not_found, Flow::Close)
+        (error, Flow::Close)
     };
     conn.send_error(protocol, &error, &id, flow, head.method == Method::Head).await
 }

@@ -38,6 +38,9 @@ pub fn request(
     };
     if let Some(series) = series.and_then(|id| worker.metrics.series.get(id)) {
         count(series, record.status, bytes_in, bytes_out, latency_us);
+        if record.error.as_ref().is_some_and(|e| e.kind == crate::error::ResponseType::Throttled) {
+            series.counters.throttled.inc();
+        }
         match record.cache {
             CacheOutcome::Hit => series.counters.cache_hits.inc(),
             CacheOutcome::Miss => series.counters.cache_misses.inc(),

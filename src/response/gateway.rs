@@ -43,6 +43,8 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
         (Protocol::Http, CacheInvalidationDenied) => (403, "Forbidden", ""),
         (Protocol::Rest, MisdirectedRequest) => (421, "Misdirected Request", "BadRequestException"),
         (Protocol::Http, MisdirectedRequest) => (421, "Misdirected Request", ""),
+        (Protocol::Rest, Throttled) => (429, "Too Many Requests", "TooManyRequestsException"),
+        (Protocol::Http, Throttled) => (429, "Too Many Requests", ""),
     };
     // HTTP APIs carry no x-amzn-ErrorType (AWS-DG http-api-vs-rest: no gateway responses).
     let error_type = (protocol == Protocol::Rest && !error_type.is_empty()).then_some(error_type);
@@ -67,6 +69,9 @@ pub fn render(
     encode::header_u64(out, b"Content-Length", body_len as u64);
     if let Some(t) = r.error_type {
         encode::header(out, b"x-amzn-ErrorType", t.as_bytes());
+    }
+    if error.retry_after_s > 0 {
+        encode::header_u64(out, b"Retry-After", u64::from(error.retry_after_s));
     }
     common_headers(out, protocol, id, flow, http10);
     out.extend_from_slice(b"\r\n");

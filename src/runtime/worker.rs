@@ -35,6 +35,8 @@ pub struct Worker {
     pub metrics: Arc<Shard>,
     pub log: WorkerLog,
     pub cache: crate::cache::WorkerCache,
+    /// Tokens this worker leased from the table's rate limits.
+    pub throttle: crate::throttle::local::LocalLeases,
 }
 
 impl Worker {
@@ -46,6 +48,7 @@ impl Worker {
             metrics,
             log,
             cache: crate::cache::WorkerCache::default(),
+            throttle: Default::default(),
             index,
             control,
             current: RefCell::new((generation, Rc::new(table))),
@@ -64,6 +67,8 @@ impl Worker {
         let mut current = self.current.borrow_mut();
         if current.0 != generation {
             *current = (generation, Rc::new(self.control.table.load_full()));
+            // Leases were of the old table's limits.
+            self.throttle.reset();
         }
         current.1.clone()
     }

@@ -47,6 +47,8 @@ pub struct LoadedTable {
     pub upstream_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// SNI and verification name per upstream, same index (`None` for plain ones).
     pub upstream_server_names: Vec<Option<rustls::pki_types::ServerName<'static>>>,
+    /// The table's rate limits, shared by every worker.
+    pub throttles: crate::throttle::ThrottleIndex,
 }
 
 impl LoadedTable {
@@ -107,7 +109,11 @@ impl LoadedTable {
             };
             upstream_server_names.push(name);
         }
+        let workers =
+            table.settings.workers.count.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let throttles = crate::throttle::ThrottleIndex::build(&table, workers);
         Ok(LoadedTable {
+            throttles,
             upstream_tls,
             upstream_server_names,
             table,

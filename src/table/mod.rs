@@ -103,6 +103,15 @@ pub struct Settings {
     /// The admin listener; `None` = no admin listener and no metrics are counted.
     pub admin: Option<Admin>,
     pub access_log: AccessLogSettings,
+    /// The gateway-wide ("account") limit; `None` = off.
+    pub throttle: Option<ThrottleSetting>,
+}
+
+/// A token bucket: `rate` tokens per second, `burst` tokens at most.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ThrottleSetting {
+    pub rate: f64,
+    pub burst: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -231,6 +240,10 @@ pub struct Stage {
     pub cache: Option<StageCache>,
     /// One per route, same index: how that route caches in this stage (`None` = not cached).
     pub route_caches: Vec<Option<RouteCache>>,
+    /// The stage's default throttle, for routes without their own.
+    pub throttle: Option<ThrottleSetting>,
+    /// One per route, same index: the route's own throttle in this stage.
+    pub route_throttles: Vec<Option<ThrottleSetting>>,
 }
 
 /// A stage's cache settings (AWS's stage cache and its invalidation policy).

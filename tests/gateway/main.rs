@@ -9,5 +9,6 @@ mod observability;
 mod proxy;
 mod routing;
 mod support;
+mod throttle;
 mod tls;
 mod upstream_tls;

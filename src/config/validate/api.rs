@@ -89,7 +89,9 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
         }
         let access_log = read_stage_log(r, s);
         let cache = super::cache::read_stage_cache(r, s);
-        stages.push(StageModel { name: stage_name, variables, access_log, cache });
+        let throttle = r.item(s, "throttle").and_then(|i| super::throttle::read_setting(r, i, "the stage `throttle`"));
+        let route_throttle = super::throttle::read_route_throttles(r, s);
+        stages.push(StageModel { name: stage_name, variables, access_log, cache, throttle, route_throttle });
     }
     if stages.is_empty() {
         r.error(

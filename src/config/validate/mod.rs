@@ -12,6 +12,7 @@ mod api;
 pub mod cache;
 mod domain;
 mod server;
+mod throttle;
 mod tls;
 
 use super::diagnostic::Diagnostic;
@@ -66,6 +67,7 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
         admin: None,
         listen_tls: Vec::new(),
         tls: (10_000, 4096, None),
+        throttle: None,
         access_log: crate::table::AccessLogSettings { buffer_bytes: 256 * 1024 },
         apis: Vec::new(),
         domains: Vec::new(),
@@ -74,6 +76,7 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
     server::read_limits(&mut r, root, &mut config);
     server::read_observability(&mut r, root, &mut config);
     config.tls = tls::read_tls(&mut r, root);
+    config.throttle = throttle::read_account(&mut r, root);
     for api in r.tables(root, "api", "[[api]]") {
         if let Some(api) = api::read_api(&mut r, api) {
             if let Some(first) = config.apis.iter().find(|a| a.name.value == api.name.value) {
@@ -103,7 +106,7 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
 }
 
 pub(super) const TOP_KEYS: &[&str] =
-    &["server", "workers", "limits", "upstream", "admin", "access_log", "tls", "api", "domain"];
+    &["server", "workers", "limits", "upstream", "admin", "access_log", "tls", "throttle", "api", "domain"];
 pub(super) const ADMIN_KEYS: &[&str] = &["listen", "allow_remote"];
 pub(super) const ACCESS_LOG_KEYS: &[&str] = &["buffer_bytes"];
 pub(super) const STAGE_LOG_KEYS: &[&str] = &["destination", "format"];
@@ -123,7 +126,7 @@ pub(super) const LIMITS_KEYS: &[&str] = &[
 pub(super) const UPSTREAM_KEYS: &[&str] =
     &["connect_timeout_ms", "pool_idle_max_per_upstream", "pool_idle_timeout_ms", "ca_bundle", "insecure_skip_verify"];
 pub(super) const API_KEYS: &[&str] = &["name", "protocol", "hosts", "listen", "stage", "route"];
-pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log", "cache"];
+pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log", "cache", "throttle", "route_throttle"];
 pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration", "cache"];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms"];
 pub(super) const MOCK_KEYS: &[&str] = &["type", "status", "headers", "body"];
