@@ -1,14 +1,14 @@
 //! The request pipeline: the one function that decides the order of the steps.
 //!
 //! ```text
-//! head ─▶ stage::select ─▶ Router::find ─▶ body limit ─▶ cache ─▶ integration ─▶ response ─▶ observe
-//!              │                 │              │          │ hit      (mock |         (metrics,
-//!              │                 │              │          └──▶ cache::respond        access log)
-//!              └─────────────────┴──────────────┴──────────────┴─────▶ response::gateway (AWS error)
+//! head ─▶ stage::select ─▶ Router::find ─▶ throttle ─▶ body limit ─▶ cache ─▶ integration ─▶ observe
+//!              │                 │             │            │          │ hit   (mock | proxy)  (metrics,
+//!              │                 │             │            │          └─▶ cache::respond     access log)
+//!              └─────────────────┴─────────────┴────────────┴──────────┴──▶ response::gateway (AWS error)
 //! ```
 //!
-//! Later steps (auth, throttle) slot in between routing and the cache. Each step is a
-//! plain function over concrete types that yields the next step's input or a [`GatewayError`]; the
+//! Later steps (auth, API keys and usage plans) slot in between routing and the throttle. Each step
+//! is a plain function over concrete types that yields the next step's input or a [`GatewayError`]; the
 //! error is rendered in one place. Every request, whatever its outcome, ends in [`observe`], which
 //! reads what the steps left in the connection's [`record::Record`]. This function allocates nothing
 //! itself.

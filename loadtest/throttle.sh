@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Throttling: accuracy of the admitted rate at 2 workers, and the cost of a limit that is never hit.
+# Bounded in time, loopback only.
+#
+#   loadtest/throttle.sh            # DURATION=10 RATE=20000 BURST=2000
+#
+# accuracy: 2 workers (not pinned), one route limited to RATE/s with BURST; wrk (-t2 -c128) asks for
+#   far more. /metrics is scraped every second; per window, admitted = requests − throttled, divided
+#   by the window's measured length. Printed: each window, the mean and the worst relative to RATE.
+# cost: 1 pinned worker, mock route, throttling off vs a stage and gateway limit of 1e9/s (never hit).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+RATE=${RATE:-20000}
+BURST=${BURST:-2000}
+ROUNDS=${ROUNDS:-3}
+
+command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --quiet
+BIN=target/release/portico
+WORK=$(mktemp -d /tmp/portico-throttle.XXXXXX)
+PID=""
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; sleep 0.3; rm -rf "$WORK"; }
+trap cleanup EXIT
+PORT=18280; ADMIN=18281
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; }
+
+cat > "$WORK/accuracy.toml" <<TOML
+[server]
+listen = ["127.0.0.1:$PORT"]
+workers = 2
+[admin]
+listen = "127.0.0.1:$ADMIN"
+[throttle]
+enabled = false
+[[api]]
+name = "t"
+[[api.stage]]
+name = "\$default"
+throttle = { rate = $RATE, burst = $BURST }
+[[api.route]]
+key = "GET /x"
+integration = { type = "mock", body = "x" }
+TOML
+
+echo "# $(date -u +%FT%TZ) $(uname -r) commit $(git rev-parse --short HEAD) rate=$RATE burst=$BURST duration=${DURATION}s"
+PORTICO_LOG=warn "$BIN" serve -c "$WORK/accuracy.toml" & PID=$!
+wait_port $PORT
+admitted() {
+    curl -s "http://127.0.0.1:$ADMIN/metrics" | awk '
+        /^portico_requests_total\{api="t",stage="\$default",route="GET \/x"\}/ {r=$NF}
+        /^portico_requests_throttled_total\{api="t",stage="\$default",route="GET \/x"\}/ {t=$NF}
+        END {printf "%d\n", r - t}'
+}
+wrk -t2 -c128 -d"$((DURATION + 1))s" "http://127.0.0.1:$PORT/x" > "$WORK/wrk.txt" &
+WRK=$!
+# Each window's admitted requests divided by its measured length (a window is ~1 s plus a scrape).
+prev=$(admitted); prev_t=$(date +%s.%N); windows=()
+for _ in $(seq "$DURATION"); do
+    sleep 1
+    now=$(admitted); now_t=$(date +%s.%N)
+    windows+=("$(awk -v a="$now" -v b="$prev" -v t="$now_t" -v u="$prev_t" 'BEGIN {printf "%.0f", (a - b) / (t - u)}')")
+    prev=$now; prev_t=$now_t
+done
+wait $WRK
+kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+echo "admitted per second, per window: ${windows[*]}"
+# The first window also spends the full bucket (rate + burst is allowed); the last may include the
+# end of the run. The steady windows between them are the accuracy.
+printf '%s\n' "${windows[@]}" | head -n $((DURATION - 1)) | awk -v rate="$RATE" -v burst="$BURST" '
+    NR == 1 {first = $1; next}
+    {sum += $1; n++; if ($1 > max) max = $1}
+    END {printf "accuracy: steady mean %.0f/s = %.4f of the rate; worst steady window %.0f/s = %.4f of the rate; first window %.0f/s (at most rate + burst = %d)\n",
+         sum / n, sum / n / rate, max, max / rate, first, rate + burst}'
+grep -E "Requests/sec|Non-2xx" "$WORK/wrk.txt" | sed 's/^/  wrk: /'
+
+# The cost of a limit never hit.
+conf() { # $1 name, $2 extra stage line, $3 throttle section
+    cat > "$WORK/$1.toml" <<TOML
+[server]
+listen = ["127.0.0.1:$PORT"]
+[workers]
+count = 1
+pin = true
+cpus = [1]
+$3
+[[api]]
+name = "t"
+[[api.stage]]
+name = "\$default"
+$2
+[[api.route]]
+key = "GET /x"
+integration = { type = "mock", body = "x" }
+TOML
+}
+conf off "" "[throttle]
+enabled = false"
+conf never_hit "throttle = { rate = 1000000000, burst = 1000000000 }" "[throttle]
+rate = 1000000000
+burst = 1000000000"
+run() {
+    PORTICO_LOG=warn "$BIN" serve -c "$WORK/$1.toml" & PID=$!
+    wait_port $PORT
+    taskset -c 0 wrk -t1 -c50 -d"${DURATION}s" "http://127.0.0.1:$PORT/x" | awk '/Requests\/sec/ {print $2}'
+    kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+: > "$WORK/off"; : > "$WORK/on"
+for r in $(seq "$ROUNDS"); do
+    run off >> "$WORK/off"; run never_hit >> "$WORK/on"
+    echo "  round $r: off $(tail -1 "$WORK/off") rps | never-hit limit $(tail -1 "$WORK/on") rps"
+done
+off=$(median < "$WORK/off"); on=$(median < "$WORK/on")
+awk -v a="$on" -v b="$off" 'BEGIN {printf "cost: median off %.0f rps, never-hit limit %.0f rps, ratio %.3f\n", b, a, a / b}'
