@@ -32,6 +32,7 @@ fn fields() -> Fields<'static> {
         host: Some(b"api.example.com"),
         trace_id: None,
         client_cert: None,
+        api_key: None,
     }
 }
 

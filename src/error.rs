@@ -43,6 +43,9 @@ pub enum ResponseType {
     MisdirectedRequest,
     /// A rate limit (route, stage or gateway-wide) is exhausted.
     Throttled,
+    /// A route that requires an API key got none, an unknown or disabled one, or one outside a
+    /// usage plan of the stage.
+    InvalidApiKey,
 }
 
 impl ResponseType {
@@ -62,6 +65,7 @@ impl ResponseType {
             ResponseType::CacheInvalidationDenied => "ACCESS_DENIED",
             ResponseType::MisdirectedRequest => "ACCESS_DENIED",
             ResponseType::Throttled => "THROTTLED",
+            ResponseType::InvalidApiKey => "INVALID_API_KEY",
         }
     }
 }
@@ -105,7 +109,8 @@ impl GatewayError {
             | ResponseType::NotImplemented
             | ResponseType::CacheInvalidationDenied
             | ResponseType::MisdirectedRequest
-            | ResponseType::Throttled => Side::Client,
+            | ResponseType::Throttled
+            | ResponseType::InvalidApiKey => Side::Client,
             ResponseType::IntegrationTimeout | ResponseType::IntegrationFailure => Side::Upstream,
             ResponseType::Internal => Side::Internal,
         }

@@ -29,6 +29,7 @@ fuzz_target!(|data: &[u8]| {
             host: Some(data),
             trace_id: None,
             client_cert: None,
+        api_key: None,
         };
         let mut out = Vec::new();
         format::render(&mut out, &parts, format::is_json(&parts), &fields);

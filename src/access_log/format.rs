@@ -51,6 +51,8 @@ pub enum Var {
     DomainPrefix,
     TraceId,
     ClientCert(crate::table::ClientCertField),
+    ApiKeyId,
+    ApiKey,
     /// A variable AWS has and Portico cannot fill (yet): always `-`.
     Missing,
 }
@@ -88,6 +90,8 @@ const KNOWN: &[(&str, Var)] = &[
     ("domainName", Var::DomainName),
     ("domainPrefix", Var::DomainPrefix),
     ("traceId", Var::TraceId),
+    ("identity.apiKeyId", Var::ApiKeyId),
+    ("identity.apiKey", Var::ApiKey),
     ("identity.clientCert.clientCertPem", Var::ClientCert(ClientCertField::ClientCertPem)),
     ("identity.clientCert.subjectDN", Var::ClientCert(ClientCertField::SubjectDn)),
     ("identity.clientCert.issuerDN", Var::ClientCert(ClientCertField::IssuerDn)),
@@ -105,8 +109,6 @@ const MISSING: &[&str] = &[
     "deploymentId",
     "error.validationErrorString",
     "identity.accountId",
-    "identity.apiKey",
-    "identity.apiKeyId",
     "identity.caller",
     "identity.cognitoAuthenticationProvider",
     "identity.cognitoAuthenticationType",
@@ -252,6 +254,8 @@ pub struct Fields<'a> {
     pub trace_id: Option<[u8; 32]>,
     /// The verified client certificate of a mutual-TLS connection.
     pub client_cert: Option<&'a crate::tls::client_cert::ClientCert>,
+    /// The API key the request was admitted with: (name, value).
+    pub api_key: Option<(&'a str, &'a str)>,
 }
 
 /// Appends one line (with its `\n`) to `out`.
@@ -308,6 +312,8 @@ fn render_var(out: &mut Vec<u8>, var: Var, json: bool, f: &Fields<'_>) {
         Var::DomainName => text(out, f.host),
         Var::DomainPrefix => text(out, f.host.map(|h| h.split(|&b| b == b'.').next().unwrap_or(h))),
         Var::TraceId => text(out, f.trace_id.as_ref().map(|t| &t[..])),
+        Var::ApiKeyId => text(out, f.api_key.map(|(name, _)| name.as_bytes())),
+        Var::ApiKey => text(out, f.api_key.map(|(_, value)| value.as_bytes())),
         Var::ClientCert(field) => text(out, f.client_cert.map(|c| c.field(field).as_bytes())),
         Var::Missing => out.push(b'-'),
     }

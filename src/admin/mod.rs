@@ -137,8 +137,13 @@ fn method_not_allowed() -> (u16, &'static str, String) {
     (405, "application/json", "{\"message\":\"Method Not Allowed\"}\n".into())
 }
 
-/// Secrets in the table (cache invalidation keys and header secrets) are not shown.
+/// Secrets in the table (API key values, cache invalidation keys and header secrets) are not shown.
 fn redact(view: &mut serde_json::Value) {
+    if let Some(keys) = view["table"]["api_keys"].as_array_mut() {
+        for key in keys {
+            key["value"] = "<redacted>".into();
+        }
+    }
     let Some(apis) = view["table"]["apis"].as_array_mut() else { return };
     for stage in apis.iter_mut().filter_map(|a| a["stages"].as_array_mut()).flatten() {
         let cache = &mut stage["cache"];

@@ -159,6 +159,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
             hosts: api.hosts.clone(),
             routes,
             stages,
+            api_key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
         });
     }
 
@@ -260,6 +261,17 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
         domains,
         upstreams,
         tls,
+        api_keys: config.api_keys.clone(),
+        usage_plans: config
+            .usage_plans
+            .iter()
+            .map(|p| UsagePlan {
+                name: p.name.value.clone(),
+                throttle: p.throttle.clone(),
+                stages: p.stages.iter().map(|&(a, s)| (a as u32, s as u32)).collect(),
+                keys: p.keys.iter().map(|&k| k as u32).collect(),
+            })
+            .collect(),
     })
 }
 

@@ -24,6 +24,8 @@ pub struct Config {
     pub access_log: crate::table::AccessLogSettings,
     pub apis: Vec<ApiModel>,
     pub domains: Vec<DomainModel>,
+    pub api_keys: Vec<crate::table::ApiKey>,
+    pub usage_plans: Vec<super::validate::keys::PlanModel>,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +65,7 @@ pub struct RouteModel {
     pub params: Vec<String>,
     pub integration: IntegrationModel,
     pub cache: super::validate::cache::RouteCacheModel,
+    pub api_key_required: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -100,8 +100,31 @@ async fn steps(
     };
     place.route = Some(matched.route);
 
-    // Step 3 — throttle: the route's limit (or the stage default), then the gateway-wide one.
-    if let Err(retry_after_ns) = table.throttles.admit(&worker.throttle, target.api, target.stage, matched.route) {
+    // Step 3 — API key (REST routes with `api_key_required`): an enabled key in a usage plan of this
+    // stage, or 403.
+    let mut plan_key = None;
+    if api.api_key_required.get(matched.route as usize) == Some(&true) {
+        match table.api_keys.check(&table.table, head, target.api, target.stage) {
+            Ok(admitted) => {
+                conn.record.api_key = Some(admitted.key);
+                plan_key = Some(admitted);
+            }
+            Err(detail) => {
+                let error = GatewayError::new(ResponseType::InvalidApiKey, detail);
+                return reject_with(conn, head, limits, protocol, error).await;
+            }
+        }
+    }
+
+    // Step 4 — throttle, in AWS's order: the key's usage plan, the route's limit (or the stage
+    // default), the gateway-wide one.
+    let throttles = &table.throttles;
+    let admitted = match plan_key {
+        Some(k) => throttles.admit_key(&worker.throttle, k.plan, k.key),
+        None => Ok(()),
+    }
+    .and_then(|()| throttles.admit(&worker.throttle, target.api, target.stage, matched.route));
+    if let Err(retry_after_ns) = admitted {
         let retry_after_s = retry_after_ns.div_ceil(1_000_000_000).max(1).min(u64::from(u32::MAX)) as u32;
         return reject_with(conn, head, limits, protocol, GatewayError::throttled(retry_after_s)).await;
     }
@@ -119,7 +142,7 @@ async fn steps(
     let stage = &api.stages[target.stage as usize];
     let integration = &stage.integrations[matched.route as usize];
 
-    // Step 4 — cache: a fresh entry answers here; a miss is fetched below and may be stored.
+    // Step 5 — cache: a fresh entry answers here; a miss is fetched below and may be stored.
     let decision = match integration {
         Integration::HttpProxy(_) => {
             let store =
@@ -148,7 +171,7 @@ async fn steps(
         }
     };
 
-    // Step 5 — integration.
+    // Step 6 — integration.
     let outcome = match integration {
         Integration::Mock(mock) => integration::mock::respond(conn, &request, mock).await,
         Integration::HttpProxy(proxy) => {
@@ -159,7 +182,7 @@ async fn steps(
         fill.finish(capture);
     }
 
-    // Step 6 — response: integrations write their own; failures become gateway responses here.
+    // Step 7 — response: integrations write their own; failures become gateway responses here.
     match outcome {
         Ok(flow) => flow,
         Err(error) => conn.send_error(protocol, &error, &id, keep_alive, head_only).await,

@@ -86,6 +86,10 @@ pub fn request(
         host: head.host_name(),
         trace_id: record.trace.map(|t| t.trace_id_hex()),
         client_cert: conn.stream.identity().map(|i| &i.client_cert),
+        api_key: record
+            .api_key
+            .and_then(|k| table.table.api_keys.get(k as usize))
+            .map(|k| (k.name.as_str(), k.value.as_str())),
     };
     let max = table.table.settings.access_log.buffer_bytes;
     let counters = &worker.metrics.worker;

@@ -20,6 +20,8 @@ pub struct Record {
     pub error: Option<GatewayError>,
     pub request_id: Option<crate::response::request_id::RequestId>,
     pub cache: CacheOutcome,
+    /// The API key a request was admitted with (index into the table's keys).
+    pub api_key: Option<u32>,
     /// The trace the request was forwarded under.
     pub trace: Option<TraceContext>,
 }

@@ -49,6 +49,7 @@ pub struct LoadedTable {
     pub upstream_server_names: Vec<Option<rustls::pki_types::ServerName<'static>>>,
     /// The table's rate limits, shared by every worker.
     pub throttles: crate::throttle::ThrottleIndex,
+    pub api_keys: crate::auth::api_key::KeyIndex,
 }
 
 impl LoadedTable {
@@ -112,7 +113,9 @@ impl LoadedTable {
         let workers =
             table.settings.workers.count.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let throttles = crate::throttle::ThrottleIndex::build(&table, workers);
+        let api_keys = crate::auth::api_key::KeyIndex::build(&table);
         Ok(LoadedTable {
+            api_keys,
             throttles,
             upstream_tls,
             upstream_server_names,

@@ -34,6 +34,29 @@ pub struct Table {
     pub upstreams: Vec<Upstream>,
     /// TLS termination; `None` = no TLS listener.
     pub tls: Option<TlsSettings>,
+    pub api_keys: Vec<ApiKey>,
+    pub usage_plans: Vec<UsagePlan>,
+}
+
+/// An API key (AWS's): its name is its id in logs and usage; the value is what clients send in
+/// `x-api-key`. `/config` redacts values.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApiKey {
+    pub name: String,
+    pub value: String,
+    pub enabled: bool,
+}
+
+/// A usage plan: which API stages it covers, which keys are in it, each key's throttle.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UsagePlan {
+    pub name: String,
+    /// Per key, across every stage of the plan (AWS).
+    pub throttle: Option<ThrottleSetting>,
+    /// (api, stage) indexes.
+    pub stages: Vec<(u32, u32)>,
+    /// Indexes into [`Table::api_keys`].
+    pub keys: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -188,6 +211,8 @@ pub struct Api {
     pub hosts: Vec<String>,
     pub routes: Vec<Route>,
     pub stages: Vec<Stage>,
+    /// One per route, same index: the route needs an API key (`api_key_required`, REST APIs).
+    pub api_key_required: Vec<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -23,6 +23,9 @@ pub struct ThrottleIndex {
     pub account: Option<usize>,
     /// Per API, per stage, per route: the route's limit or the stage default.
     by_route: Vec<Vec<Vec<Option<usize>>>>,
+    /// (usage plan, API key) → that key's limit under the plan (AWS: per key, across the plan's
+    /// stages).
+    by_key: ahash::AHashMap<(u32, u32), usize>,
 }
 
 impl ThrottleIndex {
@@ -51,7 +54,25 @@ impl ThrottleIndex {
                     .collect()
             })
             .collect();
-        ThrottleIndex { limits, account, by_route }
+        let mut by_key = ahash::AHashMap::new();
+        for (p, plan) in table.usage_plans.iter().enumerate() {
+            if let Some(setting) = &plan.throttle {
+                for &key in &plan.keys {
+                    limits.push(Limit::new(setting.rate, setting.burst, workers));
+                    by_key.insert((p as u32, key), limits.len() - 1);
+                }
+            }
+        }
+        ThrottleIndex { limits, account, by_route, by_key }
+    }
+
+    /// Takes a token from a key's usage-plan limit, if the plan has one.
+    #[inline]
+    pub fn admit_key(&self, leases: &LocalLeases, plan: u32, key: u32) -> Result<(), u64> {
+        match self.by_key.get(&(plan, key)) {
+            Some(&id) => leases.take(id, &self.limits[id], now_ns()),
+            None => Ok(()),
+        }
     }
 
     /// Takes a token from every limit that applies; `Err(retry_after_ns)` from the first exhausted.

@@ -1,6 +1,7 @@
 //! Black-box tests: the real `portico` binary on loopback, real sockets, a real upstream.
 //! Behaviour tests run on both I/O drivers (io_uring and the epoll fallback).
 
+mod api_keys;
 mod cache;
 mod lifecycle;
 mod malformed;

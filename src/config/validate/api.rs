@@ -170,7 +170,16 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<
     };
     let (parsed, params) = parsed?;
     let cache = super::cache::read_route_cache(r, route);
-    Some(RouteModel { key: key?, parsed, params, integration: integration?, cache })
+    let api_key_required = r.bool(route, "api_key_required", false);
+    if api_key_required && protocol == Protocol::Http {
+        let span = r.item(route, "api_key_required").and_then(|i| i.span());
+        r.error(
+            span,
+            "HTTP APIs have no API keys (as in AWS)",
+            Some("use protocol = \"rest\" for API keys and usage plans".into()),
+        );
+    }
+    Some(RouteModel { key: key?, parsed, params, integration: integration?, cache, api_key_required })
 }
 
 fn read_integration(r: &mut Reader<'_>, o: Obj<'_>, params: Option<&[String]>) -> Option<IntegrationModel> {

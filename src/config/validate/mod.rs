@@ -11,6 +11,7 @@ use toml_edit::ImDocument;
 mod api;
 pub mod cache;
 mod domain;
+pub mod keys;
 mod server;
 mod throttle;
 mod tls;
@@ -71,6 +72,8 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
         access_log: crate::table::AccessLogSettings { buffer_bytes: 256 * 1024 },
         apis: Vec::new(),
         domains: Vec::new(),
+        api_keys: Vec::new(),
+        usage_plans: Vec::new(),
     };
     server::read_server(&mut r, root, &mut config);
     server::read_limits(&mut r, root, &mut config);
@@ -90,6 +93,9 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
             config.apis.push(api);
         }
     }
+    let keys = keys::read_keys(&mut r, root);
+    config.usage_plans = keys::read_plans(&mut r, root, &config.apis, &keys);
+    config.api_keys = keys.into_iter().map(|(_, k)| k).collect();
     for domain in r.tables(root, "domain", "[[domain]]") {
         if let Some(d) = domain::read_domain(&mut r, domain, &config.apis) {
             config.domains.push(d);
@@ -105,8 +111,20 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
     Ok((config, r.errors))
 }
 
-pub(super) const TOP_KEYS: &[&str] =
-    &["server", "workers", "limits", "upstream", "admin", "access_log", "tls", "throttle", "api", "domain"];
+pub(super) const TOP_KEYS: &[&str] = &[
+    "server",
+    "workers",
+    "limits",
+    "upstream",
+    "admin",
+    "access_log",
+    "tls",
+    "throttle",
+    "api",
+    "domain",
+    "api_key",
+    "usage_plan",
+];
 pub(super) const ADMIN_KEYS: &[&str] = &["listen", "allow_remote"];
 pub(super) const ACCESS_LOG_KEYS: &[&str] = &["buffer_bytes"];
 pub(super) const STAGE_LOG_KEYS: &[&str] = &["destination", "format"];
@@ -127,7 +145,7 @@ pub(super) const UPSTREAM_KEYS: &[&str] =
     &["connect_timeout_ms", "pool_idle_max_per_upstream", "pool_idle_timeout_ms", "ca_bundle", "insecure_skip_verify"];
 pub(super) const API_KEYS: &[&str] = &["name", "protocol", "hosts", "listen", "stage", "route"];
 pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log", "cache", "throttle", "route_throttle"];
-pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration", "cache"];
+pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration", "cache", "api_key_required"];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms"];
 pub(super) const MOCK_KEYS: &[&str] = &["type", "status", "headers", "body"];
 pub(super) const DOMAIN_KEYS: &[&str] = &["name", "listen", "mapping", "certificate", "mtls"];

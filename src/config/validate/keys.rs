@@ -1,0 +1,162 @@
+//! `[[api_key]]` and `[[usage_plan]]` (AWS's API keys and usage plans), and a route's
+//! `api_key_required`. Key values may come from the config, an environment variable or a file, so
+//! secrets need not live in the config.
+
+use super::*;
+use crate::config::reader::{Obj, Reader, Spanned};
+use crate::table::{ApiKey, ThrottleSetting};
+
+const KEY_KEYS: &[&str] = &["name", "value", "value_env", "value_file", "enabled"];
+const PLAN_KEYS: &[&str] = &["name", "rate", "burst", "api_stages", "keys"];
+const STAGE_REF_KEYS: &[&str] = &["api", "stage"];
+
+pub(super) fn read_keys(r: &mut Reader<'_>, root: Obj<'_>) -> Vec<(Spanned<String>, ApiKey)> {
+    let mut keys: Vec<(Spanned<String>, ApiKey)> = Vec::new();
+    for k in r.tables(root, "api_key", "[[api_key]]") {
+        r.allow_keys(k, KEY_KEYS);
+        let Some(name) = r.str(k, "name", "every API key needs a `name` (its id in logs and usage)") else { continue };
+        let inline = r.opt_str(k, "value");
+        let env = r.opt_str(k, "value_env");
+        let file = r.opt_str(k, "value_file");
+        let value = match (inline, env, file) {
+            (Some(v), None, None) => Some(v.value),
+            (None, Some(e), None) => match std::env::var(&e.value) {
+                Ok(v) => Some(v.trim().to_owned()),
+                Err(_) => {
+                    r.error(e.span, format!("environment variable `{}` is not set", e.value), None);
+                    None
+                }
+            },
+            (None, None, Some(f)) => {
+                let path = super::tls::resolve(r.file, f.value.clone());
+                match std::fs::read_to_string(&path) {
+                    Ok(v) => Some(v.trim().to_owned()),
+                    Err(e) => {
+                        r.error(f.span, format!("cannot read `{path}`: {e}"), None);
+                        None
+                    }
+                }
+            }
+            _ => {
+                r.error(
+                    k.span(),
+                    format!("API key `{}` needs exactly one of `value`, `value_env`, `value_file`", name.value),
+                    None,
+                );
+                None
+            }
+        };
+        let enabled = r.bool(k, "enabled", true);
+        let Some(value) = value else { continue };
+        // AWS's rule: 20 to 128 characters.
+        if !(20..=128).contains(&value.len()) || !value.bytes().all(|b| b.is_ascii_graphic()) {
+            r.error(
+                name.span.clone(),
+                format!("API key `{}` has a value AWS would refuse", name.value),
+                Some("20 to 128 printable ASCII characters".into()),
+            );
+            continue;
+        }
+        if let Some((first, _)) = keys.iter().find(|(n, _)| n.value == name.value) {
+            let line = crate::config::diagnostic::Diagnostic::new(r.file, r.src, first.span.clone(), "", None).line;
+            r.error(
+                name.span.clone(),
+                format!("two API keys are named `{}`", name.value),
+                Some(format!("the first is on line {line}")),
+            );
+            continue;
+        }
+        if keys.iter().any(|(_, k)| k.value == value) {
+            r.error(name.span.clone(), format!("API key `{}` has the same value as another key", name.value), None);
+            continue;
+        }
+        keys.push((name.clone(), ApiKey { name: name.value, value, enabled }));
+    }
+    keys
+}
+
+/// A usage plan as read: its throttle, the (api, stage) indexes it covers, the key indexes in it.
+#[derive(Debug, Clone)]
+pub struct PlanModel {
+    pub name: Spanned<String>,
+    pub throttle: Option<ThrottleSetting>,
+    pub stages: Vec<(usize, usize)>,
+    pub keys: Vec<usize>,
+}
+
+pub(super) fn read_plans(
+    r: &mut Reader<'_>,
+    root: Obj<'_>,
+    apis: &[ApiModel],
+    keys: &[(Spanned<String>, ApiKey)],
+) -> Vec<PlanModel> {
+    let mut plans: Vec<PlanModel> = Vec::new();
+    for p in r.tables(root, "usage_plan", "[[usage_plan]]") {
+        r.allow_keys(p, PLAN_KEYS);
+        let Some(name) = r.str(p, "name", "every usage plan needs a `name`") else { continue };
+        let throttle = match (r.item(p, "rate").is_some(), r.item(p, "burst").is_some()) {
+            (false, false) => None,
+            _ => Some(ThrottleSetting {
+                rate: r
+                    .item(p, "rate")
+                    .and_then(|i| i.as_float().or_else(|| i.as_integer().map(|n| n as f64)))
+                    .filter(|v| *v > 0.0)
+                    .unwrap_or_else(|| {
+                        r.error(
+                            p.span(),
+                            format!("usage plan `{}`: `rate` must be a positive number", name.value),
+                            None,
+                        );
+                        1.0
+                    }),
+                burst: r.int(p, "burst", 1, 1, 1 << 30) as u32,
+            }),
+        };
+        let mut stages = Vec::new();
+        for s in r.tables(p, "api_stages", "an `api_stages` entry") {
+            r.allow_keys(s, STAGE_REF_KEYS);
+            let (Some(api), Some(stage)) = (r.str(s, "api", "the API's name"), r.str(s, "stage", "the stage's name"))
+            else {
+                continue;
+            };
+            let Some(a) = apis.iter().position(|x| x.name.value == api.value) else {
+                r.error(api.span, format!("no API is named `{}`", api.value), None);
+                continue;
+            };
+            let Some(st) = apis[a].stages.iter().position(|x| x.name.value == stage.value) else {
+                r.error(stage.span, format!("API `{}` has no stage `{}`", api.value, stage.value), None);
+                continue;
+            };
+            stages.push((a, st));
+        }
+        let mut plan_keys = Vec::new();
+        for k in r.str_list(p, "keys") {
+            match keys.iter().position(|(n, _)| n.value == k.value) {
+                Some(i) => plan_keys.push(i),
+                None => {
+                    let names: Vec<&str> = keys.iter().map(|(n, _)| n.value.as_str()).collect();
+                    let hint = crate::config::diagnostic::did_you_mean(&k.value, &names)
+                        .map(|n| format!("did you mean `{n}`?"));
+                    r.error(k.span, format!("no API key is named `{}`", k.value), hint);
+                }
+            }
+        }
+        // AWS: a key may be in several plans, but only one plan per API stage.
+        for &key in &plan_keys {
+            for other in &plans {
+                if other.keys.contains(&key) && other.stages.iter().any(|s| stages.contains(s)) {
+                    r.error(
+                        name.span.clone(),
+                        format!(
+                            "API key `{}` is in usage plans `{}` and `{}` for the same API stage",
+                            keys[key].1.name, other.name.value, name.value
+                        ),
+                        Some("AWS allows one usage plan per key and API stage".into()),
+                    );
+                }
+            }
+        }
+        plans.push(PlanModel { name, throttle, stages, keys: plan_keys });
+    }
+    plans
+}
