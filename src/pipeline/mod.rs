@@ -7,7 +7,7 @@
 //!              └─────────────────┴─────────────┴────────────┴──────────┴──▶ response::gateway (AWS error)
 //! ```
 //!
-//! Later steps (auth, API keys and usage plans) slot in between routing and the throttle. Each step
+//! Authorizers will join the API key step (`crate::auth`) between routing and the throttle. Each step
 //! is a plain function over concrete types that yields the next step's input or a [`GatewayError`]; the
 //! error is rendered in one place. Every request, whatever its outcome, ends in [`observe`], which
 //! reads what the steps left in the connection's [`record::Record`]. This function allocates nothing
