@@ -1,10 +1,10 @@
 //! The request pipeline: the one function that decides the order of the steps.
 //!
 //! ```text
-//! head ─▶ stage::select ─▶ Router::find ─▶ throttle ─▶ body limit ─▶ cache ─▶ integration ─▶ observe
-//!              │                 │             │            │          │ hit   (mock | proxy)  (metrics,
-//!              │                 │             │            │          └─▶ cache::respond     access log)
-//!              └─────────────────┴─────────────┴────────────┴──────────┴──▶ response::gateway (AWS error)
+//! head ─▶ stage::select ─▶ Router::find ─▶ api key ─▶ throttle ─▶ body limit ─▶ cache ─▶ integration ─▶ observe
+//!              │                 │            │          │            │          │ hit
+//!              │                 │            │          │            │          └─▶ cache::respond
+//!              └─────────────────┴────────────┴──────────┴────────────┴──────────┴──▶ response::gateway
 //! ```
 //!
 //! Authorizers will join the API key step (`crate::auth`) between routing and the throttle. Each step
