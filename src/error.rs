@@ -43,6 +43,8 @@ pub enum ResponseType {
     MisdirectedRequest,
     /// A rate limit (route, stage or gateway-wide) is exhausted.
     Throttled,
+    /// The key's usage-plan quota for this period is used up.
+    QuotaExceeded,
     /// A route that requires an API key got none, an unknown or disabled one, or one outside a
     /// usage plan of the stage.
     InvalidApiKey,
@@ -66,6 +68,7 @@ impl ResponseType {
             ResponseType::MisdirectedRequest => "ACCESS_DENIED",
             ResponseType::Throttled => "THROTTLED",
             ResponseType::InvalidApiKey => "INVALID_API_KEY",
+            ResponseType::QuotaExceeded => "QUOTA_EXCEEDED",
         }
     }
 }
@@ -110,7 +113,8 @@ impl GatewayError {
             | ResponseType::CacheInvalidationDenied
             | ResponseType::MisdirectedRequest
             | ResponseType::Throttled
-            | ResponseType::InvalidApiKey => Side::Client,
+            | ResponseType::InvalidApiKey
+            | ResponseType::QuotaExceeded => Side::Client,
             ResponseType::IntegrationTimeout | ResponseType::IntegrationFailure => Side::Upstream,
             ResponseType::Internal => Side::Internal,
         }

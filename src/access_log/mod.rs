@@ -8,3 +8,5 @@
 pub mod format;
 pub mod sink;
 mod time;
+
+pub(crate) use time::civil as civil_date;

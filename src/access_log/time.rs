@@ -40,7 +40,7 @@ fn format(out: &mut Vec<u8>, unix_s: u64) {
 }
 
 /// (year, month 1–12, day 1–31) of a day count since 1970-01-01.
-fn civil(days: u64) -> (u64, u64, u64) {
+pub(crate) fn civil(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z % 146_097;

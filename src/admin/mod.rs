@@ -106,6 +106,7 @@ fn respond(control: &Control, method: &str, path: &str, query: &str) -> (u16, &'
     match path {
         "/metrics" => (200, expose::CONTENT_TYPE, expose::render(&control.metrics, generation)),
         "/healthz" => (200, "text/plain", "ok\n".into()),
+        "/usage" => usage(control, query),
         "/readyz" => {
             let running = control.workers_running.load(Ordering::Acquire) as usize;
             if control.is_shutting_down() {
@@ -131,6 +132,31 @@ fn respond(control: &Control, method: &str, path: &str, query: &str) -> (u16, &'
             "{\"message\":\"Not Found\",\"endpoints\":[\"/metrics\",\"/healthz\",\"/readyz\",\"/config\",\"POST /cache/flush\",\"POST /cache/purge\"]}\n".into(),
         ),
     }
+}
+
+/// `GET /usage?plan=NAME` (AWS's GetUsage, for the current period): per key of the plan, the quota
+/// limit, what is used and what remains.
+fn usage(control: &Control, query: &str) -> (u16, &'static str, String) {
+    let Some(plan) = query.split('&').find_map(|p| p.strip_prefix("plan=")) else {
+        return (400, "application/json", "{\"message\":\"give the usage plan: /usage?plan=NAME\"}\n".into());
+    };
+    let plan = percent_encoding::percent_decode_str(plan).decode_utf8_lossy().into_owned();
+    let items: Vec<serde_json::Value> = control
+        .quotas
+        .usage(&plan)
+        .into_iter()
+        .map(|(key, period, limit, used)| {
+            serde_json::json!({ "key": key, "period": format!("{period:?}").to_uppercase(), "limit": limit, "used": used, "remaining": limit.saturating_sub(used) })
+        })
+        .collect();
+    if items.is_empty() {
+        return (
+            404,
+            "application/json",
+            serde_json::json!({ "message": format!("no quota counts for usage plan `{plan}`") }).to_string() + "\n",
+        );
+    }
+    (200, "application/json", serde_json::json!({ "plan": plan, "items": items }).to_string() + "\n")
 }
 
 fn method_not_allowed() -> (u16, &'static str, String) {

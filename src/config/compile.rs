@@ -270,8 +270,10 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
                 throttle: p.throttle.clone(),
                 stages: p.stages.iter().map(|&(a, s)| (a as u32, s as u32)).collect(),
                 keys: p.keys.iter().map(|&k| k as u32).collect(),
+                quota: p.quota.clone(),
             })
             .collect(),
+        quota_state_file: config.usage_plans.iter().any(|p| p.quota.is_some()).then(|| config.quota_state_file.clone()),
     })
 }
 

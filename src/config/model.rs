@@ -26,6 +26,7 @@ pub struct Config {
     pub domains: Vec<DomainModel>,
     pub api_keys: Vec<crate::table::ApiKey>,
     pub usage_plans: Vec<super::validate::keys::PlanModel>,
+    pub quota_state_file: String,
 }
 
 #[derive(Debug, Clone)]

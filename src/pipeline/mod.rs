@@ -128,6 +128,13 @@ async fn steps(
         let retry_after_s = retry_after_ns.div_ceil(1_000_000_000).max(1).min(u64::from(u32::MAX)) as u32;
         return reject_with(conn, head, limits, protocol, GatewayError::throttled(retry_after_s)).await;
     }
+    // The key's usage-plan quota for this period.
+    if let Some(k) = plan_key
+        && !crate::throttle::quota::admit(worker, table, k.plan, k.key)
+    {
+        let error = GatewayError::new(ResponseType::QuotaExceeded, "usage plan quota exhausted");
+        return reject_with(conn, head, limits, protocol, error).await;
+    }
 
     // Bodies within the limit (10 MB by default, like AWS).
     let id = RequestId::new(protocol);

@@ -46,6 +46,7 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
         (Protocol::Rest, Throttled) => (429, "Too Many Requests", "TooManyRequestsException"),
         (Protocol::Http, Throttled) => (429, "Too Many Requests", ""),
         (_, InvalidApiKey) => (403, "Forbidden", "ForbiddenException"),
+        (_, QuotaExceeded) => (429, "Limit Exceeded", "LimitExceededException"),
     };
     // HTTP APIs carry no x-amzn-ErrorType (AWS-DG http-api-vs-rest: no gateway responses).
     let error_type = (protocol == Protocol::Rest && !error_type.is_empty()).then_some(error_type);

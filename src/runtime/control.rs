@@ -19,6 +19,8 @@ pub struct Control {
     pub workers: usize,
     /// Cache flush and purge requests from the admin listener to the workers.
     pub cache_commands: crate::cache::command::Commands,
+    /// Usage-plan quota counts, kept across reloads and saved to the state file.
+    pub quotas: Arc<crate::throttle::quota_store::QuotaStore>,
 }
 
 impl Control {
@@ -27,6 +29,12 @@ impl Control {
         if table.table.settings.admin.is_some() {
             table.series = metrics.assign(&table.table);
         }
+        let quotas = Arc::new(match &table.table.quota_state_file {
+            Some(path) => crate::throttle::quota_store::QuotaStore::open(path),
+            None => Default::default(),
+        });
+        quotas.start_saver();
+        table.quota_cells = quotas.cells_for(&table.table);
         Arc::new(Control {
             table: ArcSwap::from_pointee(table),
             generation: AtomicU64::new(1),
@@ -35,6 +43,7 @@ impl Control {
             workers_running: AtomicU64::new(0),
             workers,
             cache_commands: crate::cache::command::Commands::new(workers),
+            quotas,
         })
     }
 
@@ -44,6 +53,7 @@ impl Control {
         if table.table.settings.admin.is_some() {
             table.series = self.metrics.assign(&table.table);
         }
+        table.quota_cells = self.quotas.cells_for(&table.table);
         self.table.store(Arc::new(table));
         self.generation.fetch_add(1, Ordering::AcqRel) + 1
     }

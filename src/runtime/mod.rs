@@ -162,6 +162,9 @@ pub fn serve(table: LoadedTable, mut reload: Reload) -> Result<(), RuntimeError>
         let _ = h.join();
     }
     writer.finish(Duration::from_secs(2));
+    if let Err(e) = control.quotas.save() {
+        log::error!("quota state cannot be saved at exit: {e}");
+    }
     log::info!("stopped");
     Ok(())
 }

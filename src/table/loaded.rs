@@ -50,6 +50,9 @@ pub struct LoadedTable {
     /// The table's rate limits, shared by every worker.
     pub throttles: crate::throttle::ThrottleIndex,
     pub api_keys: crate::auth::api_key::KeyIndex,
+    /// Quota cells by (usage plan, API key); assigned by the runtime from the process-wide store
+    /// so counts survive reloads ([`crate::throttle::quota_store`]).
+    pub quota_cells: std::collections::HashMap<(u32, u32), std::sync::Arc<crate::throttle::quota::QuotaCell>>,
 }
 
 impl LoadedTable {
@@ -115,6 +118,7 @@ impl LoadedTable {
         let throttles = crate::throttle::ThrottleIndex::build(&table, workers);
         let api_keys = crate::auth::api_key::KeyIndex::build(&table);
         Ok(LoadedTable {
+            quota_cells: Default::default(),
             api_keys,
             throttles,
             upstream_tls,

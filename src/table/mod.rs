@@ -36,6 +36,8 @@ pub struct Table {
     pub tls: Option<TlsSettings>,
     pub api_keys: Vec<ApiKey>,
     pub usage_plans: Vec<UsagePlan>,
+    /// Where quota counts are saved (absolute path); set when a plan has a quota.
+    pub quota_state_file: Option<String>,
 }
 
 /// An API key (AWS's): its name is its id in logs and usage; the value is what clients send in
@@ -57,6 +59,24 @@ pub struct UsagePlan {
     pub stages: Vec<(u32, u32)>,
     /// Indexes into [`Table::api_keys`].
     pub keys: Vec<u32>,
+    /// Requests per key per period, across the plan's stages.
+    pub quota: Option<Quota>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Quota {
+    pub limit: u64,
+    pub period: QuotaPeriod,
+    /// Requests subtracted from the limit in the first period (AWS's API reference).
+    pub offset: u64,
+}
+
+/// UTC calendar periods; weeks start on Monday.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum QuotaPeriod {
+    Day,
+    Week,
+    Month,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -8,6 +8,8 @@
 
 pub mod limit;
 pub mod local;
+pub mod quota;
+pub mod quota_store;
 
 use std::sync::OnceLock;
 

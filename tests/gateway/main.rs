@@ -8,6 +8,7 @@ mod malformed;
 mod mtls;
 mod observability;
 mod proxy;
+mod quota;
 mod routing;
 mod support;
 mod throttle;

@@ -91,8 +91,13 @@ fn metrics_follow_each_outcome_and_parse_as_prometheus_text() {
         assert_eq!(s.gw.get("/prod/nothing").status, 404);
         assert_eq!(s.gw.get("/elsewhere").status, 404);
 
-        let (status, text) = http_get(s.admin, "/metrics");
-        assert_eq!(status, 200);
+        // A request is counted just after its response is written: wait until the last one is.
+        let unmatched = r#"portico_requests_total{api="",stage="",route=""}"#;
+        let text = eventually(Duration::from_secs(2), || {
+            let (status, text) = http_get(s.admin, "/metrics");
+            (status == 200 && sample(&text, unmatched) == Some(1.0)).then_some(text)
+        })
+        .expect("the last request counted");
         let items = "GET /items/{id}";
         let v = |name: &str, r: &str| sample(&text, &route(name, r)).unwrap_or_else(|| panic!("{name} {r}\n{text}"));
         assert_eq!(v("portico_requests_total", items), 5.0, "{driver:?}");
@@ -108,7 +113,6 @@ fn metrics_follow_each_outcome_and_parse_as_prometheus_text() {
         assert_eq!(v("portico_integration_duration_seconds_count", "GET /ping"), 0.0);
         assert_eq!(v("portico_requests_total", "(no route)"), 1.0);
         assert_eq!(v("portico_requests_4xx_total", "(no route)"), 1.0);
-        let unmatched = r#"portico_requests_total{api="",stage="",route=""}"#;
         assert_eq!(sample(&text, unmatched), Some(1.0));
         let le = |b: &str| {
             format!(
@@ -255,11 +259,15 @@ fn a_blocked_log_sink_drops_and_counts_lines_instead_of_stalling_requests() {
         let r = client.read_response().unwrap_or_else(|| panic!("request {i} got no response"));
         assert_eq!(r.status, 200);
     }
-    let (_, text) = http_get(s.admin, "/metrics");
-    let dropped = worker_sum(&text, "portico_access_log_dropped_lines_total");
-    let handed = worker_sum(&text, "portico_access_log_lines_total");
-    assert!(dropped > 0.0, "{text}");
-    assert_eq!(dropped + handed, 3000.0);
+    // A request is logged just after its response is written: wait for the last one.
+    let text = eventually(Duration::from_secs(2), || {
+        let (_, text) = http_get(s.admin, "/metrics");
+        let total = worker_sum(&text, "portico_access_log_dropped_lines_total")
+            + worker_sum(&text, "portico_access_log_lines_total");
+        (total == 3000.0).then_some(text)
+    })
+    .expect("every request logged or counted as dropped");
+    assert!(worker_sum(&text, "portico_access_log_dropped_lines_total") > 0.0, "{text}");
     s.gw.signal(libc::SIGTERM);
     assert_eq!(s.gw.wait_exit(Duration::from_secs(15)), Some(0), "{}", s.gw.log());
     assert!(s.gw.log().contains("access log writer still blocked"), "{}", s.gw.log());

@@ -48,10 +48,24 @@ impl Gateway {
     }
 
     pub fn start_args(args: &[&str], port: u16, config_path: PathBuf, driver: Driver) -> Gateway {
+        Self::start_env(args, port, config_path, driver, &[])
+    }
+
+    /// As [`Gateway::start_args`], with extra environment variables for the process.
+    pub fn start_env(
+        args: &[&str],
+        port: u16,
+        config_path: PathBuf,
+        driver: Driver,
+        env: &[(&str, String)],
+    ) -> Gateway {
         let log_path = temp_path("portico.log");
         let log = std::fs::File::create(&log_path).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_portico"));
         cmd.args(args).stdout(Stdio::null()).stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         if driver == Driver::Legacy {
             cmd.env("MONOIO_FORCE_LEGACY_DRIVER", "1");
         }

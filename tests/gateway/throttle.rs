@@ -57,9 +57,12 @@ fn stage_and_route_limits_answer_429_like_aws_and_refill() {
         std::thread::sleep(Duration::from_millis(1100));
         let refilled: Vec<u16> = (0..3).map(|_| gw.get("/prod/items").status).collect();
         assert_eq!(refilled.iter().filter(|&&s| s == 200).count(), 2, "{protocol}: {refilled:?}");
-        let (_, metrics) = http_get(admin, "/metrics");
-        let throttled =
-            sample(&metrics, r#"portico_requests_throttled_total{api="shop",stage="prod",route="GET /items"}"#);
+        // A request is counted just after its response is written: wait for the last one.
+        let series = r#"portico_requests_throttled_total{api="shop",stage="prod",route="GET /items"}"#;
+        let throttled = eventually(Duration::from_secs(2), || {
+            let (_, metrics) = http_get(admin, "/metrics");
+            sample(&metrics, series).filter(|&v| v >= 4.0)
+        });
         assert_eq!(throttled, Some(4.0), "{protocol}");
     }
 }

@@ -7,7 +7,8 @@ use crate::config::reader::{Obj, Reader, Spanned};
 use crate::table::{ApiKey, ThrottleSetting};
 
 const KEY_KEYS: &[&str] = &["name", "value", "value_env", "value_file", "enabled"];
-const PLAN_KEYS: &[&str] = &["name", "rate", "burst", "api_stages", "keys"];
+const PLAN_KEYS: &[&str] = &["name", "rate", "burst", "api_stages", "keys", "quota"];
+const QUOTA_KEYS: &[&str] = &["limit", "period", "offset"];
 const STAGE_REF_KEYS: &[&str] = &["api", "stage"];
 
 pub(super) fn read_keys(r: &mut Reader<'_>, root: Obj<'_>) -> Vec<(Spanned<String>, ApiKey)> {
@@ -82,6 +83,7 @@ pub struct PlanModel {
     pub throttle: Option<ThrottleSetting>,
     pub stages: Vec<(usize, usize)>,
     pub keys: Vec<usize>,
+    pub quota: Option<crate::table::Quota>,
 }
 
 pub(super) fn read_plans(
@@ -156,7 +158,46 @@ pub(super) fn read_plans(
                 }
             }
         }
-        plans.push(PlanModel { name, throttle, stages, keys: plan_keys });
+        let quota = read_quota(r, p);
+        plans.push(PlanModel { name, throttle, stages, keys: plan_keys, quota });
     }
     plans
+}
+
+/// `quota = { limit = 1000, period = "DAY", offset = 0 }`.
+fn read_quota(r: &mut Reader<'_>, plan: Obj<'_>) -> Option<crate::table::Quota> {
+    use crate::table::QuotaPeriod;
+    let item = r.item(plan, "quota")?;
+    let o = r.obj(item, "the `quota`")?;
+    r.allow_keys(o, QUOTA_KEYS);
+    let limit = r.int(o, "limit", 0, 0, i64::MAX);
+    let period = r.str(o, "period", "period = \"DAY\", \"WEEK\" or \"MONTH\"")?;
+    let period = match period.value.as_str() {
+        "DAY" => QuotaPeriod::Day,
+        "WEEK" => QuotaPeriod::Week,
+        "MONTH" => QuotaPeriod::Month,
+        other => {
+            r.error(
+                period.span,
+                format!("unknown quota period `{other}`"),
+                Some("AWS's periods: DAY, WEEK, MONTH".into()),
+            );
+            return None;
+        }
+    };
+    if r.item(o, "limit").is_none() {
+        r.error(o.span(), "the quota needs a `limit`", None);
+        return None;
+    }
+    let offset = r.int(o, "offset", 0, 0, limit) as u64;
+    Some(crate::table::Quota { limit: limit as u64, period, offset })
+}
+
+/// `[quota] state_file`: where quota counts are saved (default: next to the config).
+pub(super) fn read_state_file(r: &mut Reader<'_>, root: Obj<'_>) -> String {
+    let default = super::tls::resolve(r.file, "portico-quota-state.json".into());
+    let Some(item) = r.item(root, "quota") else { return default };
+    let Some(o) = r.obj(item, "[quota]") else { return default };
+    r.allow_keys(o, &["state_file"]);
+    r.opt_str(o, "state_file").map_or(default, |p| super::tls::resolve(r.file, p.value))
 }

@@ -74,6 +74,7 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
         domains: Vec::new(),
         api_keys: Vec::new(),
         usage_plans: Vec::new(),
+        quota_state_file: String::new(),
     };
     server::read_server(&mut r, root, &mut config);
     server::read_limits(&mut r, root, &mut config);
@@ -96,6 +97,7 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
     let keys = keys::read_keys(&mut r, root);
     config.usage_plans = keys::read_plans(&mut r, root, &config.apis, &keys);
     config.api_keys = keys.into_iter().map(|(_, k)| k).collect();
+    config.quota_state_file = keys::read_state_file(&mut r, root);
     for domain in r.tables(root, "domain", "[[domain]]") {
         if let Some(d) = domain::read_domain(&mut r, domain, &config.apis) {
             config.domains.push(d);
@@ -120,6 +122,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "access_log",
     "tls",
     "throttle",
+    "quota",
     "api",
     "domain",
     "api_key",

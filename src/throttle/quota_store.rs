@@ -1,0 +1,180 @@
+//! Quota counts for the whole process: one [`QuotaCell`] per (usage plan, API key) by name, kept
+//! across reloads, saved to the state file every second by a thread of its own (write, fsync,
+//! rename), and read back at start. A missing file starts from zero; a corrupt one is reported,
+//! moved aside, and the gateway starts from zero rather than not at all.
+//!
+//! Loss bound: counts are saved once a second and leases count as used when taken, so a crash
+//! (`kill -9`) forgets at most the requests admitted in the last second before it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::quota::{Count, QuotaCell};
+use crate::table::{QuotaPeriod, Table};
+
+/// How often counts are saved.
+pub const SAVE_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+pub struct QuotaStore {
+    cells: Mutex<HashMap<(String, String), Arc<QuotaCell>>>,
+    restored: Mutex<HashMap<(String, String), (QuotaPeriod, Count)>>,
+    path: Mutex<Option<String>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    format: String,
+    version: u32,
+    counts: Vec<SavedCount>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedCount {
+    plan: String,
+    key: String,
+    period_kind: QuotaPeriod,
+    period: u64,
+    used: u64,
+}
+
+const FORMAT: &str = "portico-quota-state";
+
+impl QuotaStore {
+    /// Reads the state file (once, at start).
+    pub fn open(path: &str) -> QuotaStore {
+        let store = QuotaStore { path: Mutex::new(Some(path.to_owned())), ..Default::default() };
+        match std::fs::read_to_string(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                log::info!("quota state {path}: none yet; counting from zero");
+            }
+            Err(e) => log::error!("quota state {path}: cannot read it ({e}); counting from zero"),
+            Ok(text) => match serde_json::from_str::<StateFile>(&text) {
+                Ok(state) if state.format == FORMAT && state.version == 1 => {
+                    let mut restored = store.restored.lock().unwrap_or_else(|p| p.into_inner());
+                    for c in state.counts {
+                        restored.insert((c.plan, c.key), (c.period_kind, Count { period: c.period, used: c.used }));
+                    }
+                    log::info!("quota state {path}: {} counts restored", restored.len());
+                }
+                Ok(_) | Err(_) => {
+                    let aside = format!("{path}.corrupt");
+                    let moved = std::fs::rename(path, &aside).is_ok();
+                    log::error!(
+                        "quota state {path} is not a valid state file{}; counting from zero",
+                        if moved { format!(" (moved to {aside})") } else { String::new() }
+                    );
+                }
+            },
+        }
+        store
+    }
+
+    /// The cells a table's plans use, by (plan index, key index); created on first use, restored
+    /// from the state file when it has them, kept across reloads while plan, key and period stay.
+    pub fn cells_for(&self, table: &Table) -> HashMap<(u32, u32), Arc<QuotaCell>> {
+        let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
+        let restored = self.restored.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = HashMap::new();
+        for (p, plan) in table.usage_plans.iter().enumerate() {
+            let Some(quota) = &plan.quota else { continue };
+            for &k in &plan.keys {
+                let name = (plan.name.clone(), table.api_keys[k as usize].name.clone());
+                let cell = match cells.get(&name) {
+                    Some(c) if c.limit == quota.limit && c.period == quota.period => c.clone(),
+                    existing => {
+                        let carried = existing
+                            .filter(|c| c.period == quota.period)
+                            .map(|c| c.count(crate::throttle::quota::wall_s()));
+                        let saved = restored.get(&name).filter(|(kind, _)| *kind == quota.period).map(|(_, c)| *c);
+                        let start = carried.or(saved).or_else(|| {
+                            let now = super::quota::period_of(quota.period, super::quota::wall_s());
+                            (quota.offset > 0).then_some(Count { period: now, used: quota.offset })
+                        });
+                        let cell = Arc::new(QuotaCell::new(quota.limit, quota.period, start));
+                        cells.insert(name, cell.clone());
+                        cell
+                    }
+                };
+                out.insert((p as u32, k), cell);
+            }
+        }
+        out
+    }
+
+    /// Writes every count: to a temporary file, fsync, rename (a crash leaves the old or the new).
+    pub fn save(&self) -> std::io::Result<()> {
+        let Some(path) = self.path.lock().unwrap_or_else(|p| p.into_inner()).clone() else { return Ok(()) };
+        let now = super::quota::wall_s();
+        let counts = self
+            .cells
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|((plan, key), cell)| {
+                let c = cell.count(now);
+                SavedCount {
+                    plan: plan.clone(),
+                    key: key.clone(),
+                    period_kind: cell.period,
+                    period: c.period,
+                    used: c.used,
+                }
+            })
+            .collect();
+        let state = StateFile { format: FORMAT.into(), version: 1, counts };
+        let text = serde_json::to_vec_pretty(&state).map_err(std::io::Error::other)?;
+        let tmp = format!("{path}.tmp");
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&text)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &path)
+    }
+
+    /// Saves every [`SAVE_INTERVAL`] on a thread of its own, until the process ends.
+    pub fn start_saver(self: &Arc<Self>) {
+        let store = self.clone();
+        let spawned = std::thread::Builder::new().name("portico-quota".into()).spawn(move || {
+            let mut failing = false;
+            loop {
+                std::thread::sleep(SAVE_INTERVAL);
+                match store.save() {
+                    Ok(()) if failing => {
+                        log::info!("quota state saved again");
+                        failing = false;
+                    }
+                    Ok(()) => {}
+                    Err(e) if !failing => {
+                        log::error!("quota state cannot be saved: {e}; counts since the last save are lost on a crash");
+                        failing = true;
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            log::error!("cannot start the quota saver: {e}");
+        }
+    }
+
+    /// Usage of a plan's keys now: (key, limit, used).
+    pub fn usage(&self, plan: &str) -> Vec<(String, QuotaPeriod, u64, u64)> {
+        let now = super::quota::wall_s();
+        let mut out: Vec<_> = self
+            .cells
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|((p, _), _)| p == plan)
+            .map(|((_, key), cell)| (key.clone(), cell.period, cell.limit, cell.count(now).used))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}

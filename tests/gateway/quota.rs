@@ -1,0 +1,128 @@
+//! Usage-plan quotas over real sockets: AWS's 429 `Limit Exceeded`, the usage endpoint, reset at
+//! the UTC period boundary (with the clock shifted by PORTICO_CLOCK_OFFSET_S), counts that survive
+//! a clean restart and `kill -9`, and a corrupt state file that does not stop the start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::support::*;
+
+const KEY: &str = "quota-key-0123456789abcdef";
+
+fn write_config(dir: &Path, port: u16, admin: u16, limit: u64) -> PathBuf {
+    let config = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{port}"]
+workers = 2
+[admin]
+listen = "127.0.0.1:{admin}"
+[quota]
+state_file = "quota.json"
+
+[[api]]
+name = "shop"
+protocol = "rest"
+[[api.stage]]
+name = "prod"
+[[api.route]]
+key = "GET /items"
+api_key_required = true
+integration = {{ type = "mock", body = "items" }}
+
+[[api_key]]
+name = "k"
+value = "{KEY}"
+
+[[usage_plan]]
+name = "metered"
+api_stages = [{{ api = "shop", stage = "prod" }}]
+keys = ["k"]
+quota = {{ limit = {limit}, period = "DAY" }}
+"#
+    );
+    let path = dir.join("portico.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+struct Node {
+    gw: Gateway,
+    admin: SocketAddr,
+}
+
+fn start(dir: &Path, limit: u64, env: &[(&str, String)]) -> Node {
+    let (port, admin) = (free_port(), free_port());
+    let path = write_config(dir, port, admin, limit);
+    let gw = Gateway::start_env(&["serve", "-c", path.to_str().unwrap()], port, path.clone(), Driver::Uring, env);
+    Node { gw, admin: SocketAddr::from(([127, 0, 0, 1], admin)) }
+}
+
+fn call(n: &Node) -> Response {
+    n.gw.send(format!("GET /prod/items HTTP/1.1\r\nHost: x\r\nx-api-key: {KEY}\r\n\r\n").as_bytes())
+}
+
+fn admitted(n: &Node, tries: usize) -> usize {
+    (0..tries).filter(|_| call(n).status == 200).count()
+}
+
+#[test]
+fn quota_exhaustion_is_a_429_limit_exceeded_and_usage_reports_it() {
+    let dir = temp_path("quota-a");
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = start(&dir, 3, &[]);
+    assert_eq!(admitted(&n, 3), 3);
+    let r = call(&n);
+    assert_eq!(r.status, 429);
+    assert_eq!(r.text(), r#"{"message":"Limit Exceeded"}"#);
+    assert_eq!(r.header("x-amzn-errortype"), Some("LimitExceededException"));
+    let (status, body) = http_get(n.admin, "/usage?plan=metered");
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["items"][0]["key"], "k");
+    assert_eq!((v["items"][0]["used"].as_u64(), v["items"][0]["remaining"].as_u64()), (Some(3), Some(0)));
+    assert_eq!(v["items"][0]["period"], "DAY");
+    assert_eq!(http_get(n.admin, "/usage?plan=nope").0, 404);
+}
+
+#[test]
+fn quota_resets_at_the_utc_day_boundary() {
+    let dir = temp_path("quota-b");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Shift the gateway's clock to 3 seconds before the next UTC midnight.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let midnight = (now / 86_400 + 1) * 86_400;
+    let offset = (midnight - 3) as i64 - now as i64;
+    let n = start(&dir, 2, &[("PORTICO_CLOCK_OFFSET_S", offset.to_string())]);
+    assert_eq!(admitted(&n, 3), 2, "the day's quota");
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(admitted(&n, 3), 2, "a new day, a new quota");
+}
+
+#[test]
+fn counts_survive_a_clean_restart_and_kill_9_and_a_corrupt_file_is_not_fatal() {
+    let dir = temp_path("quota-c");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut n = start(&dir, 10, &[]);
+    assert_eq!(admitted(&n, 4), 4);
+    // Counts are saved every second: after that, kill -9 loses nothing.
+    std::thread::sleep(Duration::from_millis(1500));
+    n.gw.child.kill().unwrap();
+    let _ = n.gw.child.wait();
+    let mut n = start(&dir, 10, &[]);
+    assert!(n.gw.log().contains("1 counts restored"), "{}", n.gw.log());
+    assert_eq!(admitted(&n, 2), 2);
+    // A clean stop saves what was counted since the last save.
+    n.gw.signal(libc::SIGTERM);
+    assert_eq!(n.gw.wait_exit(Duration::from_secs(10)), Some(0));
+    let n = start(&dir, 10, &[]);
+    assert_eq!(admitted(&n, 10), 4, "10 − 4 − 2 left");
+    drop(n);
+
+    std::fs::write(dir.join("quota.json"), "{ not json").unwrap();
+    let n = start(&dir, 10, &[]);
+    assert!(n.gw.log().contains("not a valid state file"), "{}", n.gw.log());
+    assert!(dir.join("quota.json.corrupt").exists());
+    assert_eq!(admitted(&n, 2), 2, "counting from zero");
+}
