@@ -269,6 +269,11 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
                 name: p.name.value.clone(),
                 throttle: p.throttle.clone(),
                 stages: p.stages.iter().map(|&(a, s)| (a as u32, s as u32)).collect(),
+                route_throttles: p
+                    .route_throttles
+                    .iter()
+                    .map(|(a, s, r, t)| (*a as u32, *s as u32, *r as u32, t.clone()))
+                    .collect(),
                 keys: p.keys.iter().map(|&k| k as u32).collect(),
                 quota: p.quota.clone(),
             })

@@ -120,7 +120,7 @@ async fn steps(
     // default), the gateway-wide one.
     let throttles = &table.throttles;
     let admitted = match plan_key {
-        Some(k) => throttles.admit_key(&worker.throttle, k.plan, k.key),
+        Some(k) => throttles.admit_key(&worker.throttle, k.plan, k.key, target.api, target.stage, matched.route),
         None => Ok(()),
     }
     .and_then(|()| throttles.admit(&worker.throttle, target.api, target.stage, matched.route));

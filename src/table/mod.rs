@@ -57,6 +57,8 @@ pub struct UsagePlan {
     pub throttle: Option<ThrottleSetting>,
     /// (api, stage) indexes.
     pub stages: Vec<(u32, u32)>,
+    /// Per-route overrides of the per-key throttle: (api, stage, route, setting).
+    pub route_throttles: Vec<(u32, u32, u32, ThrottleSetting)>,
     /// Indexes into [`Table::api_keys`].
     pub keys: Vec<u32>,
     /// Requests per key per period, across the plan's stages.

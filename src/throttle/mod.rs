@@ -28,6 +28,9 @@ pub struct ThrottleIndex {
     /// (usage plan, API key) → that key's limit under the plan (AWS: per key, across the plan's
     /// stages).
     by_key: ahash::AHashMap<(u32, u32), usize>,
+    /// (usage plan, API key, api, stage, route) → the key's limit on that route (the plan's
+    /// per-route override).
+    by_key_route: ahash::AHashMap<(u32, u32, u32, u32, u32), usize>,
 }
 
 impl ThrottleIndex {
@@ -65,13 +68,32 @@ impl ThrottleIndex {
                 }
             }
         }
-        ThrottleIndex { limits, account, by_route, by_key }
+        let mut by_key_route = ahash::AHashMap::new();
+        for (p, plan) in table.usage_plans.iter().enumerate() {
+            for (api, stage, route, setting) in &plan.route_throttles {
+                for &key in &plan.keys {
+                    limits.push(Limit::new(setting.rate, setting.burst, workers));
+                    by_key_route.insert((p as u32, key, *api, *stage, *route), limits.len() - 1);
+                }
+            }
+        }
+        ThrottleIndex { limits, account, by_route, by_key, by_key_route }
     }
 
-    /// Takes a token from a key's usage-plan limit, if the plan has one.
+    /// Takes a token from a key's usage-plan limit on this route: the plan's override for the route,
+    /// else the plan's per-key limit, if it has one.
     #[inline]
-    pub fn admit_key(&self, leases: &LocalLeases, plan: u32, key: u32) -> Result<(), u64> {
-        match self.by_key.get(&(plan, key)) {
+    pub fn admit_key(
+        &self,
+        leases: &LocalLeases,
+        plan: u32,
+        key: u32,
+        api: u32,
+        stage: u32,
+        route: u32,
+    ) -> Result<(), u64> {
+        let id = self.by_key_route.get(&(plan, key, api, stage, route)).or_else(|| self.by_key.get(&(plan, key)));
+        match id {
             Some(&id) => leases.take(id, &self.limits[id], now_ns()),
             None => Ok(()),
         }

@@ -43,6 +43,10 @@ integration = {{ type = "mock", body = "items" }}
 [[api.route]]
 key = "GET /public"
 integration = {{ type = "mock", body = "public" }}
+[[api.route]]
+key = "GET /limited"
+api_key_required = true
+integration = {{ type = "mock", body = "limited" }}
 
 [[api_key]]
 name = "gold-partner"
@@ -65,7 +69,7 @@ value = "{BETA}"
 name = "gold"
 rate = 1
 burst = 2
-api_stages = [{{ api = "shop", stage = "prod" }}]
+api_stages = [{{ api = "shop", stage = "prod", route_throttle = {{ "GET /limited" = {{ rate = 1, burst = 1 }} }} }}]
 keys = ["gold-partner", "from-file", "switched-off"]
 
 [[usage_plan]]
@@ -103,6 +107,9 @@ keys = ["beta-tester"]
     let statuses: Vec<u16> = (0..3).map(|_| get("/prod/items", Some(GOLD)).status).collect();
     assert_eq!(statuses, [200, 200, 429]);
     assert_eq!(get("/prod/items", Some(FILE_KEY)).status, 200);
+    // The plan's override for one route: burst 1 there, whatever the plan's own limit.
+    assert_eq!(get("/prod/limited", Some(FILE_KEY)).status, 200);
+    assert_eq!(get("/prod/limited", Some(FILE_KEY)).status, 429);
 
     let log = dir.join("access.log");
     let lines =

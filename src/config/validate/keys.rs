@@ -9,7 +9,7 @@ use crate::table::{ApiKey, ThrottleSetting};
 const KEY_KEYS: &[&str] = &["name", "value", "value_env", "value_file", "enabled"];
 const PLAN_KEYS: &[&str] = &["name", "rate", "burst", "api_stages", "keys", "quota"];
 const QUOTA_KEYS: &[&str] = &["limit", "period", "offset"];
-const STAGE_REF_KEYS: &[&str] = &["api", "stage"];
+const STAGE_REF_KEYS: &[&str] = &["api", "stage", "route_throttle"];
 
 pub(super) fn read_keys(r: &mut Reader<'_>, root: Obj<'_>) -> Vec<(Spanned<String>, ApiKey)> {
     let mut keys: Vec<(Spanned<String>, ApiKey)> = Vec::new();
@@ -82,6 +82,8 @@ pub struct PlanModel {
     pub name: Spanned<String>,
     pub throttle: Option<ThrottleSetting>,
     pub stages: Vec<(usize, usize)>,
+    /// Per-route throttle overrides: (api, stage, route index, setting), per key.
+    pub route_throttles: Vec<(usize, usize, usize, ThrottleSetting)>,
     pub keys: Vec<usize>,
     pub quota: Option<crate::table::Quota>,
 }
@@ -115,6 +117,7 @@ pub(super) fn read_plans(
             }),
         };
         let mut stages = Vec::new();
+        let mut route_throttles = Vec::new();
         for s in r.tables(p, "api_stages", "an `api_stages` entry") {
             r.allow_keys(s, STAGE_REF_KEYS);
             let (Some(api), Some(stage)) = (r.str(s, "api", "the API's name"), r.str(s, "stage", "the stage's name"))
@@ -130,6 +133,24 @@ pub(super) fn read_plans(
                 continue;
             };
             stages.push((a, st));
+            for (route_key, setting) in super::throttle::read_route_throttles(r, s) {
+                match apis[a].routes.iter().position(|x| x.key.value == route_key.value) {
+                    Some(route) => route_throttles.push((a, st, route, setting)),
+                    None => {
+                        let keys: Vec<&str> = apis[a].routes.iter().map(|x| x.key.value.as_str()).collect();
+                        let hint = crate::config::diagnostic::did_you_mean(&route_key.value, &keys)
+                            .map(|k| format!("did you mean `{k}`?"));
+                        r.error(
+                            route_key.span,
+                            format!(
+                                "`route_throttle` names `{}`, which is not a route of API `{}`",
+                                route_key.value, api.value
+                            ),
+                            hint,
+                        );
+                    }
+                }
+            }
         }
         let mut plan_keys = Vec::new();
         for k in r.str_list(p, "keys") {
@@ -159,7 +180,7 @@ pub(super) fn read_plans(
             }
         }
         let quota = read_quota(r, p);
-        plans.push(PlanModel { name, throttle, stages, keys: plan_keys, quota });
+        plans.push(PlanModel { name, throttle, stages, route_throttles, keys: plan_keys, quota });
     }
     plans
 }
