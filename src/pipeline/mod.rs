@@ -130,7 +130,7 @@ async fn steps(
     }
     // The key's usage-plan quota for this period.
     if let Some(k) = plan_key
-        && !crate::throttle::quota::admit(worker, table, k.plan, k.key)
+        && !crate::throttle::admit_quota(worker, table, k.plan, k.key)
     {
         let error = GatewayError::new(ResponseType::QuotaExceeded, "usage plan quota exhausted");
         return reject_with(conn, head, limits, protocol, error).await;

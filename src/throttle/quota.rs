@@ -5,23 +5,14 @@
 //! A worker does not touch the shared count per request: it leases a block of quota and spends it
 //! from its own counter (like the rate limits). A lease is counted as used when it is taken, so the
 //! saved count is never below what was admitted: a crash can only lose what was leased after the
-//! last save. Periods are computed from wall-clock UTC seconds passed in.
+//! last save. Plain data: periods are computed from wall-clock UTC seconds passed in; the clock and
+//! the per-worker glue live in [`super`].
 
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
 use crate::table::QuotaPeriod;
-
-/// Wall-clock UTC seconds for quota periods. `PORTICO_CLOCK_OFFSET_S` (read once) shifts it, so
-/// tests can cross a period boundary without waiting a day.
-pub fn wall_s() -> u64 {
-    static OFFSET: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    let offset =
-        *OFFSET.get_or_init(|| std::env::var("PORTICO_CLOCK_OFFSET_S").ok().and_then(|v| v.parse().ok()).unwrap_or(0));
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    (now + offset).max(0) as u64
-}
 
 /// The period a UTC time falls in, as a number that changes exactly at the boundary. WEEK starts on
 /// Monday 00:00 UTC.
@@ -81,32 +72,6 @@ impl QuotaCell {
     pub fn block(&self, workers: usize) -> u64 {
         (self.limit / (64 * workers.max(1) as u64)).clamp(1, 64)
     }
-}
-
-/// Spends one request of a key's quota on this worker, leasing a block from the shared cell when
-/// its own is spent. False when the period's quota is used up.
-pub fn admit(
-    worker: &crate::runtime::worker::Worker,
-    table: &crate::table::loaded::LoadedTable,
-    plan: u32,
-    key: u32,
-) -> bool {
-    let Some(cell) = table.quota_cells.get(&(plan, key)) else { return true };
-    let now = wall_s();
-    let period = period_of(cell.period, now);
-    let mut leases = worker.quota.borrow_mut();
-    let slot = leases.entry(std::sync::Arc::as_ptr(cell) as usize).or_insert((period, 0));
-    if slot.0 != period {
-        *slot = (period, 0);
-    }
-    if slot.1 == 0 {
-        slot.1 = cell.lease(now, cell.block(worker.control().workers));
-    }
-    if slot.1 == 0 {
-        return false;
-    }
-    slot.1 -= 1;
-    true
 }
 
 #[cfg(test)]

@@ -86,12 +86,11 @@ impl QuotaStore {
                 let cell = match cells.get(&name) {
                     Some(c) if c.limit == quota.limit && c.period == quota.period => c.clone(),
                     existing => {
-                        let carried = existing
-                            .filter(|c| c.period == quota.period)
-                            .map(|c| c.count(crate::throttle::quota::wall_s()));
+                        let carried =
+                            existing.filter(|c| c.period == quota.period).map(|c| c.count(crate::throttle::wall_s()));
                         let saved = restored.get(&name).filter(|(kind, _)| *kind == quota.period).map(|(_, c)| *c);
                         let start = carried.or(saved).or_else(|| {
-                            let now = super::quota::period_of(quota.period, super::quota::wall_s());
+                            let now = super::quota::period_of(quota.period, super::wall_s());
                             (quota.offset > 0).then_some(Count { period: now, used: quota.offset })
                         });
                         let cell = Arc::new(QuotaCell::new(quota.limit, quota.period, start));
@@ -108,7 +107,7 @@ impl QuotaStore {
     /// Writes every count: to a temporary file, fsync, rename (a crash leaves the old or the new).
     pub fn save(&self) -> std::io::Result<()> {
         let Some(path) = self.path.lock().unwrap_or_else(|p| p.into_inner()).clone() else { return Ok(()) };
-        let now = super::quota::wall_s();
+        let now = super::wall_s();
         let counts = self
             .cells
             .lock()
@@ -165,7 +164,7 @@ impl QuotaStore {
 
     /// Usage of a plan's keys now: (key, limit, used).
     pub fn usage(&self, plan: &str) -> Vec<(String, QuotaPeriod, u64, u64)> {
-        let now = super::quota::wall_s();
+        let now = super::wall_s();
         let mut out: Vec<_> = self
             .cells
             .lock()
