@@ -35,6 +35,7 @@ pub fn render(metrics: &Metrics, generation: u64) -> String {
         header(&mut out, &Describe { name, help, kind: Kind::Gauge });
         let _ = writeln!(out, "{name} {v}");
     }
+    render_process(&mut out);
     header(
         &mut out,
         &Describe { name: "portico_build_info", help: "Always 1; the label says the version.", kind: Kind::Gauge },
@@ -117,6 +118,38 @@ fn render_workers(out: &mut String, metrics: &Metrics) {
     }
 }
 
+/// The standard `process_*` metrics, from `/proc/self` (Linux). A value that cannot be read is left
+/// out rather than reported as zero.
+fn render_process(out: &mut String) {
+    // SAFETY: sysconf only reads its integer argument.
+    let (page, ticks) = unsafe { (libc::sysconf(libc::_SC_PAGESIZE), libc::sysconf(libc::_SC_CLK_TCK)) };
+    let statm = std::fs::read_to_string("/proc/self/statm").ok();
+    let rss_pages = statm.as_deref().and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok());
+    if let (Some(pages), true) = (rss_pages, page > 0) {
+        header(out, &Describe { name: "process_resident_memory_bytes", help: "Resident memory.", kind: Kind::Gauge });
+        let _ = writeln!(out, "process_resident_memory_bytes {}", pages * page as u64);
+    }
+    // utime and stime are fields 14 and 15; the command name (field 2) may hold spaces, so count
+    // from the closing parenthesis.
+    let stat = std::fs::read_to_string("/proc/self/stat").ok();
+    let cpu = stat.as_deref().and_then(|s| {
+        let rest = &s[s.rfind(')')? + 2..];
+        let mut fields = rest.split_whitespace().skip(11);
+        Some(fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?)
+    });
+    if let (Some(t), true) = (cpu, ticks > 0) {
+        header(
+            out,
+            &Describe { name: "process_cpu_seconds_total", help: "User and system CPU time.", kind: Kind::Counter },
+        );
+        let _ = writeln!(out, "process_cpu_seconds_total {}", t as f64 / ticks as f64);
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        header(out, &Describe { name: "process_open_fds", help: "Open file descriptors.", kind: Kind::Gauge });
+        let _ = writeln!(out, "process_open_fds {}", fds.count());
+    }
+}
+
 fn header(out: &mut String, d: &Describe) {
     let _ = writeln!(out, "# HELP {} {}\n# TYPE {} {}", d.name, d.help, d.name, d.kind.as_str());
 }
@@ -169,5 +202,8 @@ mod tests {
         ));
         assert!(text.contains("portico_connections_open{worker=\"1\"} 5\n"));
         assert!(text.contains("portico_config_generation 3\n"));
+        assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+        assert!(text.contains("\nprocess_cpu_seconds_total "));
+        assert!(text.contains("\nprocess_open_fds "));
     }
 }
