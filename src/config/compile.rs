@@ -164,9 +164,16 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
     }
 
     let mut listeners: Vec<Listener> = Vec::new();
-    let listener_for = |addr: SocketAddr, tls: bool, listeners: &mut Vec<Listener>| -> usize {
+    // An address serves either plain HTTP or TLS; asking for both is an error reported below.
+    let mut mixed: Vec<SocketAddr> = Vec::new();
+    let mut listener_for = |addr: SocketAddr, tls: bool, listeners: &mut Vec<Listener>| -> usize {
         match listeners.iter().position(|l| l.addr == addr) {
-            Some(i) => i,
+            Some(i) => {
+                if listeners[i].tls != tls && !mixed.contains(&addr) {
+                    mixed.push(addr);
+                }
+                i
+            }
             None => {
                 listeners.push(Listener { addr, tls, apis: Vec::new(), domains: Vec::new() });
                 listeners.len() - 1
@@ -184,7 +191,8 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
     let server_listeners: Vec<(SocketAddr, bool)> =
         config.listen.iter().map(|a| (*a, false)).chain(config.listen_tls.iter().map(|a| (*a, true))).collect();
     for (i, api) in config.apis.iter().enumerate() {
-        let own: Vec<(SocketAddr, bool)> = api.listen.iter().map(|a| (*a, false)).collect();
+        let own: Vec<(SocketAddr, bool)> =
+            api.listen.iter().map(|a| (*a, false)).chain(api.listen_tls.iter().map(|a| (*a, true))).collect();
         let addrs = if own.is_empty() { &server_listeners } else { &own };
         for &(addr, tls) in addrs {
             let l = listener_for(addr, tls, &mut listeners);
@@ -200,9 +208,10 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
             .collect();
         mappings.sort_by_key(|m| std::cmp::Reverse(m.base_path.len()));
         domains.push(Domain { name: d.name.value.clone(), mappings, mtls: d.mtls.is_some() });
-        let own: Vec<(SocketAddr, bool)> = d.listen.iter().map(|a| (*a, false)).collect();
+        let own: Vec<(SocketAddr, bool)> =
+            d.listen.iter().map(|a| (*a, false)).chain(d.listen_tls.iter().map(|a| (*a, true))).collect();
         let addrs = if own.is_empty() { &server_listeners } else { &own };
-        if d.mtls.is_some() && config.listen_tls.is_empty() {
+        if d.mtls.is_some() && !addrs.iter().any(|(_, tls)| *tls) {
             errors.push(Diagnostic::new(
                 file,
                 src,
@@ -218,6 +227,12 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
         }
     }
 
+    for addr in &mixed {
+        errors.push(Diagnostic::whole_file(
+            file,
+            format!("`{addr}` is used both as a plain listener (`listen`) and a TLS one (`listen_tls`)"),
+        ));
+    }
     // `[server] listen` addresses that every API and domain replaced with its own serve nothing.
     listeners.retain(|l| !l.apis.is_empty() || !l.domains.is_empty());
     let certificates: Vec<(String, CertFiles)> =

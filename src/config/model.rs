@@ -34,8 +34,9 @@ pub struct ApiModel {
     pub name: Spanned<String>,
     pub protocol: Protocol,
     pub hosts: Vec<String>,
-    /// Own listeners; empty = the `[server]` ones.
+    /// Own listeners; empty (with `listen_tls` empty too) = the `[server]` ones.
     pub listen: Vec<SocketAddr>,
+    pub listen_tls: Vec<SocketAddr>,
     pub stages: Vec<StageModel>,
     pub routes: Vec<RouteModel>,
 }
@@ -79,6 +80,7 @@ pub enum IntegrationModel {
 pub struct DomainModel {
     pub name: Spanned<String>,
     pub listen: Vec<SocketAddr>,
+    pub listen_tls: Vec<SocketAddr>,
     pub mappings: Vec<MappingModel>,
     pub certificate: Option<crate::table::CertFiles>,
     pub mtls: Option<crate::table::Mtls>,

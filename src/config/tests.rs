@@ -241,3 +241,18 @@ fn observability_settings_and_their_errors() {
     let parts = &preset.apis[0].stages[0].access_log.as_ref().unwrap().format;
     assert!(parts.contains(&crate::access_log::format::Part::Var(crate::access_log::format::Var::RouteKey)));
 }
+
+#[test]
+fn apis_and_domains_can_have_their_own_tls_listeners_but_an_address_is_one_or_the_other() {
+    let base = "[tls]\ndefault_certificate = { cert = \"/nonexistent/c.pem\", key = \"/nonexistent/k.pem\" }\n[[api]]\nname = \"a\"\nlisten_tls = [\"127.0.0.1:8443\"]\n[[api.stage]]\nname = \"$default\"\n[[api.route]]\nkey = \"GET /\"\nintegration = { type = \"mock\" }\n";
+    let t = ok(base);
+    assert_eq!(t.listeners.len(), 1);
+    assert!(t.listeners[0].tls && t.listeners[0].addr.port() == 8443);
+    assert!(t.tls.is_some());
+    let mixed = base.replace(
+        "listen_tls = [\"127.0.0.1:8443\"]",
+        "listen_tls = [\"127.0.0.1:8443\"]\nlisten = [\"127.0.0.1:8443\"]",
+    );
+    let es = errors(&mixed);
+    assert!(es.iter().any(|e| e.to_string().contains("both as a plain listener")), "{es:?}");
+}

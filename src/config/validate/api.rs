@@ -41,6 +41,7 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
         }
     }
     let listen = addrs(r, api);
+    let listen_tls = super::server::tls_addrs(r, api);
 
     let mut stages: Vec<StageModel> = Vec::new();
     for s in r.tables(api, "stage", "[[api.stage]]") {
@@ -114,7 +115,7 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
             Some("add [[api.route]] with a `key` like \"GET /pets/{id}\" and an `integration`".into()),
         );
     }
-    Some(ApiModel { name: name?, protocol, hosts, listen, stages, routes })
+    Some(ApiModel { name: name?, protocol, hosts, listen, listen_tls, stages, routes })
 }
 
 /// `access_log = { destination = "...", format = "..." }`; the format is compiled (and its

@@ -9,11 +9,16 @@ pub(super) fn read_domain(r: &mut Reader<'_>, d: Obj<'_>, apis: &[ApiModel]) -> 
     r.allow_keys(d, DOMAIN_KEYS);
     let name = r.str(d, "name", "the host name clients use, like name = \"api.example.com\"");
     let listen = addrs(r, d);
+    let listen_tls = super::server::tls_addrs(r, d);
     let certificate = super::tls::read_cert(r, d, "certificate");
     let mtls = super::tls::read_mtls(r, d);
     if mtls.is_some() && r.item(d, "listen").is_some() {
         let span = r.item(d, "listen").and_then(|i| i.span());
-        r.error(span, "a domain with `mtls` is served on `[server] listen_tls` only", Some("remove `listen`".into()));
+        r.error(
+            span,
+            "a domain with `mtls` is served on TLS listeners only",
+            Some("use `listen_tls` instead of `listen`".into()),
+        );
     }
     let mut mappings = Vec::new();
     for m in r.tables(d, "mapping", "[[domain.mapping]]") {
@@ -64,5 +69,12 @@ pub(super) fn read_domain(r: &mut Reader<'_>, d: Obj<'_>, apis: &[ApiModel]) -> 
     }
     let mut name = name?;
     name.value = name.value.to_ascii_lowercase();
-    Some(DomainModel { name: Spanned { value: name.value, span: name.span }, listen, mappings, certificate, mtls })
+    Some(DomainModel {
+        name: Spanned { value: name.value, span: name.span },
+        listen,
+        listen_tls,
+        mappings,
+        certificate,
+        mtls,
+    })
 }

@@ -146,12 +146,12 @@ pub(super) const LIMITS_KEYS: &[&str] = &[
 ];
 pub(super) const UPSTREAM_KEYS: &[&str] =
     &["connect_timeout_ms", "pool_idle_max_per_upstream", "pool_idle_timeout_ms", "ca_bundle", "insecure_skip_verify"];
-pub(super) const API_KEYS: &[&str] = &["name", "protocol", "hosts", "listen", "stage", "route"];
+pub(super) const API_KEYS: &[&str] = &["name", "protocol", "hosts", "listen", "listen_tls", "stage", "route"];
 pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log", "cache", "throttle", "route_throttle"];
 pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration", "cache", "api_key_required"];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms"];
 pub(super) const MOCK_KEYS: &[&str] = &["type", "status", "headers", "body"];
-pub(super) const DOMAIN_KEYS: &[&str] = &["name", "listen", "mapping", "certificate", "mtls"];
+pub(super) const DOMAIN_KEYS: &[&str] = &["name", "listen", "listen_tls", "mapping", "certificate", "mtls"];
 pub(super) const MAPPING_KEYS: &[&str] = &["base_path", "api", "stage"];
 
 pub(super) const DAY_MS: i64 = 86_400_000;

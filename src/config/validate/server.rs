@@ -78,7 +78,7 @@ fn worker_count(r: &mut Reader<'_>, obj: Obj<'_>, key: &str) -> Option<Option<us
     }
 }
 
-fn tls_addrs(r: &mut Reader<'_>, obj: Obj<'_>) -> Vec<SocketAddr> {
+pub(super) fn tls_addrs(r: &mut Reader<'_>, obj: Obj<'_>) -> Vec<SocketAddr> {
     addrs_of(r, obj, "listen_tls")
 }
 
