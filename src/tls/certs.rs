@@ -71,14 +71,7 @@ pub fn client_verifier(
     provider: &Arc<CryptoProvider>,
 ) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, CertError> {
     let trust_err = |reason: String| CertError::Truststore { path: mtls.truststore.clone(), reason };
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(&mtls.truststore).map_err(|e| trust_err(e.to_string()))? {
-        let cert = cert.map_err(|e| trust_err(e.to_string()))?;
-        roots.add(cert).map_err(|e| trust_err(e.to_string()))?;
-    }
-    if roots.is_empty() {
-        return Err(trust_err("no CA certificate in it".into()));
-    }
+    let roots = ca_bundle(&mtls.truststore).map_err(trust_err)?;
     let mut crls = Vec::new();
     if let Some(path) = &mtls.crl {
         let crl_err = |reason: String| CertError::Crl { path: path.clone(), reason };
@@ -95,4 +88,17 @@ pub fn client_verifier(
         .with_crls(crls)
         .build()
         .map_err(|e| trust_err(e.to_string()))
+}
+
+/// A PEM bundle of CA certificates (a truststore, an upstream CA bundle); the reason it cannot be
+/// used otherwise.
+pub fn ca_bundle(path: &str) -> Result<rustls::RootCertStore, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| e.to_string())? {
+        roots.add(cert.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    }
+    if roots.is_empty() {
+        return Err("no CA certificate in it".into());
+    }
+    Ok(roots)
 }

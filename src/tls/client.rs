@@ -7,7 +7,6 @@ use std::sync::Arc;
 use rustls::ClientConfig;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::table::UpstreamSettings;
@@ -37,25 +36,15 @@ pub fn client_config(settings: &UpstreamSettings) -> Result<Arc<ClientConfig>, C
 }
 
 fn roots(settings: &UpstreamSettings) -> Result<rustls::RootCertStore, ClientTlsError> {
+    if let Some(path) = &settings.ca_bundle {
+        return super::certs::ca_bundle(path).map_err(|reason| ClientTlsError::Bundle { path: path.clone(), reason });
+    }
     let mut roots = rustls::RootCertStore::empty();
-    match &settings.ca_bundle {
-        Some(path) => {
-            let err = |reason: String| ClientTlsError::Bundle { path: path.clone(), reason };
-            for cert in CertificateDer::pem_file_iter(path).map_err(|e| err(e.to_string()))? {
-                roots.add(cert.map_err(|e| err(e.to_string()))?).map_err(|e| err(e.to_string()))?;
-            }
-            if roots.is_empty() {
-                return Err(err("no CA certificate in it".into()));
-            }
-        }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            let (added, _) = roots.add_parsable_certificates(found.certs);
-            if added == 0 {
-                let reason = found.errors.first().map_or("none found".to_owned(), ToString::to_string);
-                return Err(ClientTlsError::NoRoots(reason));
-            }
-        }
+    let found = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let reason = found.errors.first().map_or("none found".to_owned(), ToString::to_string);
+        return Err(ClientTlsError::NoRoots(reason));
     }
     Ok(roots)
 }
