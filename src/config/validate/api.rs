@@ -139,7 +139,7 @@ fn read_stage_log(r: &mut Reader<'_>, stage: Obj<'_>) -> Option<AccessLogModel> 
         return None;
     }
     let destination =
-        if destination.value == "stdout" { destination.value } else { super::tls::resolve(r.file, destination.value) };
+        if destination.value == "stdout" { destination.value } else { super::resolve_path(r.file, destination.value) };
     Some(AccessLogModel { destination, format })
 }
 

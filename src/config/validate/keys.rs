@@ -29,7 +29,7 @@ pub(super) fn read_keys(r: &mut Reader<'_>, root: Obj<'_>) -> Vec<(Spanned<Strin
                 }
             },
             (None, None, Some(f)) => {
-                let path = super::tls::resolve(r.file, f.value.clone());
+                let path = super::resolve_path(r.file, f.value.clone());
                 match std::fs::read_to_string(&path) {
                     Ok(v) => Some(v.trim().to_owned()),
                     Err(e) => {
@@ -216,9 +216,9 @@ fn read_quota(r: &mut Reader<'_>, plan: Obj<'_>) -> Option<crate::table::Quota> 
 
 /// `[quota] state_file`: where quota counts are saved (default: next to the config).
 pub(super) fn read_state_file(r: &mut Reader<'_>, root: Obj<'_>) -> String {
-    let default = super::tls::resolve(r.file, "portico-quota-state.json".into());
+    let default = super::resolve_path(r.file, "portico-quota-state.json".into());
     let Some(item) = r.item(root, "quota") else { return default };
     let Some(o) = r.obj(item, "[quota]") else { return default };
     r.allow_keys(o, &["state_file"]);
-    r.opt_str(o, "state_file").map_or(default, |p| super::tls::resolve(r.file, p.value))
+    r.opt_str(o, "state_file").map_or(default, |p| super::resolve_path(r.file, p.value))
 }

@@ -155,3 +155,10 @@ pub(super) const DOMAIN_KEYS: &[&str] = &["name", "listen", "listen_tls", "mappi
 pub(super) const MAPPING_KEYS: &[&str] = &["base_path", "api", "stage"];
 
 pub(super) const DAY_MS: i64 = 86_400_000;
+
+/// A path as written in the config, resolved against the config file's directory when relative.
+pub(super) fn resolve_path(file: &str, p: String) -> String {
+    let base = std::path::Path::new(file).parent().unwrap_or(std::path::Path::new("."));
+    let path = std::path::Path::new(&p);
+    if path.is_absolute() { p } else { base.join(path).to_string_lossy().into_owned() }
+}

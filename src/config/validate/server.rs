@@ -164,7 +164,7 @@ pub(super) fn read_limits(r: &mut Reader<'_>, root: Obj<'_>, config: &mut Config
         u.connect_timeout_ms = r.int(o, "connect_timeout_ms", 5000, 1, DAY_MS) as u64;
         u.pool_idle_max_per_upstream = r.int(o, "pool_idle_max_per_upstream", 1024, 0, 1 << 20) as usize;
         u.pool_idle_timeout_ms = r.int(o, "pool_idle_timeout_ms", 60_000, 1, DAY_MS) as u64;
-        u.ca_bundle = r.opt_str(o, "ca_bundle").map(|p| super::tls::resolve(r.file, p.value));
+        u.ca_bundle = r.opt_str(o, "ca_bundle").map(|p| super::resolve_path(r.file, p.value));
         u.insecure_skip_verify = r.bool(o, "insecure_skip_verify", false);
     }
 }

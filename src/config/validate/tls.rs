@@ -14,7 +14,7 @@ pub(super) fn read_mtls(r: &mut Reader<'_>, d: Obj<'_>) -> Option<crate::table::
     let o = r.obj(item, "`mtls`")?;
     r.allow_keys(o, MTLS_KEYS);
     let truststore = r.str(o, "truststore", "truststore = \"path/to/ca-bundle.pem\" (PEM CA certificates)")?;
-    let crl = r.opt_str(o, "crl").map(|c| resolve(r.file, c.value));
+    let crl = r.opt_str(o, "crl").map(|c| super::resolve_path(r.file, c.value));
     let mut headers = Vec::new();
     for (name, field) in r.str_map(o, "headers") {
         match crate::table::ClientCertField::parse(&field.value) {
@@ -26,14 +26,7 @@ pub(super) fn read_mtls(r: &mut Reader<'_>, d: Obj<'_>) -> Option<crate::table::
             ),
         }
     }
-    Some(crate::table::Mtls { truststore: resolve(r.file, truststore.value), crl, headers })
-}
-
-/// A path as written in the config, resolved against the config file's directory when relative.
-pub(super) fn resolve(file: &str, p: String) -> String {
-    let base = std::path::Path::new(file).parent().unwrap_or(std::path::Path::new("."));
-    let path = std::path::Path::new(&p);
-    if path.is_absolute() { p } else { base.join(path).to_string_lossy().into_owned() }
+    Some(crate::table::Mtls { truststore: super::resolve_path(r.file, truststore.value), crl, headers })
 }
 
 /// `[tls]`: (handshake timeout, session cache entries, default certificate).
@@ -54,5 +47,5 @@ pub(super) fn read_cert(r: &mut Reader<'_>, o: Obj<'_>, key: &str) -> Option<Cer
     r.allow_keys(c, CERT_KEYS);
     let cert = r.str(c, "cert", "cert = \"path/to/chain.pem\" (PEM, leaf first)");
     let key = r.str(c, "key", "key = \"path/to/key.pem\" (PEM: RSA, ECDSA or Ed25519)");
-    Some(CertFiles { cert: resolve(r.file, cert?.value), key: resolve(r.file, key?.value) })
+    Some(CertFiles { cert: super::resolve_path(r.file, cert?.value), key: super::resolve_path(r.file, key?.value) })
 }
