@@ -124,20 +124,10 @@ keys = ["beta-tester"]
 
 #[test]
 fn key_configuration_errors() {
-    let dir = temp_path("keys-check");
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("c.toml");
-    std::fs::write(
-        &config,
+    let (passed, err) = check(
         "[[api]]\nname = \"h\"\nprotocol = \"http\"\n[[api.stage]]\nname = \"$default\"\n[[api.route]]\nkey = \"GET /\"\napi_key_required = true\nintegration = { type = \"mock\" }\n\n[[api_key]]\nname = \"short\"\nvalue = \"abc\"\n\n[[usage_plan]]\nname = \"p\"\napi_stages = [{ api = \"h\", stage = \"$default\" }]\nkeys = [\"shrot\"]\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["check", "-c", config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    );
+    assert!(!passed);
     assert!(err.contains("HTTP APIs have no API keys"), "{err}");
     assert!(err.contains("has a value AWS would refuse"), "{err}");
     assert!(err.contains("no API key is named `shrot`"), "{err}");

@@ -1,14 +1,9 @@
 //! The binary's modes and the process lifecycle: check, compile, routes, serve --table, SIGHUP
 //! reload, SIGTERM drain, driver selection.
 
-use std::process::Command;
 use std::time::Duration;
 
 use crate::support::*;
-
-fn portico(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_portico")).args(args).output().expect("run portico")
-}
 
 const MOCK: &str = r#"
 [server]

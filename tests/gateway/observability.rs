@@ -349,10 +349,7 @@ fn top_shows_live_rates_per_route() {
             assert_eq!(c.read_response().expect("response").status, 200);
         }
     });
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["top", "--admin", &s.admin.to_string(), "--interval", "0.5", "--once"])
-        .output()
-        .unwrap();
+    let out = portico(&["top", "--admin", &s.admin.to_string(), "--interval", "0.5", "--once"]);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     load.join().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -362,10 +359,7 @@ fn top_shows_live_rates_per_route() {
     assert!(rps > 0.0, "{text}");
     assert!(text.lines().next().unwrap().starts_with("portico top"), "{text}");
 
-    let down = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["top", "--admin", &format!("127.0.0.1:{}", free_port()), "--once"])
-        .output()
-        .unwrap();
+    let down = portico(&["top", "--admin", &format!("127.0.0.1:{}", free_port()), "--once"]);
     assert!(!down.status.success());
     assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach the admin listener"));
 }

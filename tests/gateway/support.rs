@@ -420,6 +420,20 @@ integration = {{ type = "mock", body = '{{"pong":true}}' }}
     )
 }
 
+/// Runs the `portico` binary with `args` and waits for it.
+pub fn portico(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_portico")).args(args).output().expect("run portico")
+}
+
+/// `portico check` on `config` (written to a fresh file): whether it passed, and what it printed on
+/// stderr.
+pub fn check(config: &str) -> (bool, String) {
+    let path = temp_path("check.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = portico(&["check", "-c", path.to_str().unwrap()]);
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// A GET to a plain HTTP/1.1 server (the admin listener), read to the end; (status, body).
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     http_request(addr, "GET", path)

@@ -77,19 +77,9 @@ fn the_gateway_wide_limit_covers_every_route() {
 
 #[test]
 fn route_throttle_must_name_a_route() {
-    let dir = temp_path("throttle-check");
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("c.toml");
-    std::fs::write(
-        &config,
+    let (passed, err) = check(
         "[[api]]\nname = \"a\"\n[[api.stage]]\nname = \"$default\"\nroute_throttle = { \"GET /item\" = { rate = 1, burst = 1 } }\n[[api.route]]\nkey = \"GET /items\"\nintegration = { type = \"mock\" }\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["check", "-c", config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    );
+    assert!(!passed);
     assert!(err.contains("`route_throttle` names `GET /item`") && err.contains("did you mean `GET /items`?"), "{err}");
 }

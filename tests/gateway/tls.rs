@@ -265,22 +265,12 @@ fn check_reports_missing_expired_mismatched_and_garbage_certificates() {
         (&garbage, &good_key, "garbage.pem"),
     ];
     for (cert, key, expected) in cases {
-        let config = dir.join("c.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[server]\nlisten_tls = [\"127.0.0.1:0\"]\n[tls]\ndefault_certificate = {{ cert = \"{}\", key = \"{}\" }}\n[[api]]\nname = \"a\"\n[[api.stage]]\nname = \"$default\"\n[[api.route]]\nkey = \"GET /\"\nintegration = {{ type = \"mock\" }}\n",
-                cert.display(),
-                key.display()
-            ),
-        )
-        .unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
-            .args(["check", "-c", config.to_str().unwrap()])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{expected}");
+        let (passed, err) = check(&format!(
+            "[server]\nlisten_tls = [\"127.0.0.1:0\"]\n[tls]\ndefault_certificate = {{ cert = \"{}\", key = \"{}\" }}\n[[api]]\nname = \"a\"\n[[api.stage]]\nname = \"$default\"\n[[api.route]]\nkey = \"GET /\"\nintegration = {{ type = \"mock\" }}\n",
+            cert.display(),
+            key.display()
+        ));
+        assert!(!passed, "{expected}");
         assert!(err.contains(expected), "expected `{expected}` in: {err}");
     }
 }

@@ -149,19 +149,9 @@ fn https_upstreams_are_verified_pooled_and_named_by_sni() {
 
 #[test]
 fn a_missing_ca_bundle_is_a_check_error() {
-    let dir = temp_path("uptls-check");
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("c.toml");
-    std::fs::write(
-        &config,
+    let (passed, err) = check(
         "[upstream]\nca_bundle = \"nope.pem\"\n[[api]]\nname = \"a\"\n[[api.stage]]\nname = \"$default\"\n[[api.route]]\nkey = \"GET /\"\nintegration = { type = \"http_proxy\", uri = \"https://localhost/\" }\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["check", "-c", config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    );
+    assert!(!passed);
     assert!(err.contains("upstream CA bundle") && err.contains("nope.pem"), "{err}");
 }
