@@ -19,11 +19,10 @@ fn api_keys_are_checked_like_aws_and_usage_plans_throttle_per_key() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("key.txt"), format!("{FILE_KEY}\n")).unwrap();
     let admin_port = free_port();
-    let port = free_port();
     let config = format!(
         r#"
 [server]
-listen = ["127.0.0.1:{port}"]
+listen = ["127.0.0.1:{{port}}"]
 workers = 2
 [admin]
 listen = "127.0.0.1:{admin_port}"
@@ -78,9 +77,7 @@ api_stages = [{{ api = "shop", stage = "beta" }}]
 keys = ["beta-tester"]
 "#
     );
-    let path = dir.join("portico.toml");
-    std::fs::write(&path, config).unwrap();
-    let gw = Gateway::start_args(&["serve", "-c", path.to_str().unwrap()], port, path.clone(), Driver::Uring);
+    let gw = Gateway::start_in(&dir, &config, Driver::Uring, &[]);
     let admin = SocketAddr::from(([127, 0, 0, 1], admin_port));
     let get = |path: &str, key: Option<&str>| {
         let header = key.map_or(String::new(), |k| format!("X-API-KEY: {k}\r\n"));

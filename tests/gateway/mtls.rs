@@ -149,11 +149,7 @@ stage = "prod"
         server_key.display(),
         upstream.addr,
     );
-    let port = free_port();
-    let config_path = dir.join("portico.toml");
-    std::fs::write(&config_path, config.replace("{port}", &port.to_string())).unwrap();
-    let gw =
-        Gateway::start_args(&["serve", "-c", config_path.to_str().unwrap()], port, config_path.clone(), Driver::Uring);
+    let gw = Gateway::start_in(&dir, &config, Driver::Uring, &[]);
     let tls = SocketAddr::from(([127, 0, 0, 1], tls_port));
     let get = "GET /accounts HTTP/1.1\r\nHost: m.example\r\nX-Client-Subject: CN=forged\r\nConnection: close\r\n\r\n";
 

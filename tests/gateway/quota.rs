@@ -3,18 +3,18 @@
 //! a clean restart and `kill -9`, and a corrupt state file that does not stop the start.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use crate::support::*;
 
 const KEY: &str = "quota-key-0123456789abcdef";
 
-fn write_config(dir: &Path, port: u16, admin: u16, limit: u64) -> PathBuf {
-    let config = format!(
+fn config(admin: u16, limit: u64) -> String {
+    format!(
         r#"
 [server]
-listen = ["127.0.0.1:{port}"]
+listen = ["127.0.0.1:{{port}}"]
 workers = 2
 [admin]
 listen = "127.0.0.1:{admin}"
@@ -41,10 +41,7 @@ api_stages = [{{ api = "shop", stage = "prod" }}]
 keys = ["k"]
 quota = {{ limit = {limit}, period = "DAY" }}
 "#
-    );
-    let path = dir.join("portico.toml");
-    std::fs::write(&path, config).unwrap();
-    path
+    )
 }
 
 struct Node {
@@ -53,9 +50,8 @@ struct Node {
 }
 
 fn start(dir: &Path, limit: u64, env: &[(&str, String)]) -> Node {
-    let (port, admin) = (free_port(), free_port());
-    let path = write_config(dir, port, admin, limit);
-    let gw = Gateway::start_env(&["serve", "-c", path.to_str().unwrap()], port, path.clone(), Driver::Uring, env);
+    let admin = free_port();
+    let gw = Gateway::start_in(dir, &config(admin, limit), Driver::Uring, env);
     Node { gw, admin: SocketAddr::from(([127, 0, 0, 1], admin)) }
 }
 

@@ -40,11 +40,19 @@ pub struct Gateway {
 impl Gateway {
     /// Starts `portico serve` on `config` (with `{port}` replaced by a free port) and waits for it.
     pub fn start(config: &str, driver: Driver) -> Gateway {
+        let dir = temp_path("gateway");
+        std::fs::create_dir_all(&dir).unwrap();
+        Self::start_in(&dir, config, driver, &[])
+    }
+
+    /// As [`Gateway::start`], with the config written into `dir` (so relative paths in it resolve
+    /// there) and extra environment variables for the process.
+    pub fn start_in(dir: &std::path::Path, config: &str, driver: Driver, env: &[(&str, String)]) -> Gateway {
         let port = free_port();
-        let config_path = temp_path("portico.toml");
+        let config_path = dir.join(format!("portico-{port}.toml"));
         std::fs::write(&config_path, config.replace("{port}", &port.to_string())).unwrap();
         let shown = config_path.to_str().unwrap().to_owned();
-        Self::start_args(&["serve", "-c", &shown], port, config_path, driver)
+        Self::start_env(&["serve", "-c", &shown], port, config_path, driver, env)
     }
 
     pub fn start_args(args: &[&str], port: u16, config_path: PathBuf, driver: Driver) -> Gateway {

@@ -168,10 +168,7 @@ stage = "prod"
     );
     // The domain's certificate paths are relative: they resolve against the config's directory.
     let _ = (a_cert, a_key);
-    let config_path = dir.join("portico.toml");
-    let port = free_port();
-    std::fs::write(&config_path, config.replace("{port}", &port.to_string())).unwrap();
-    let gw = Gateway::start_args(&["serve", "-c", config_path.to_str().unwrap()], port, config_path.clone(), driver);
+    let gw = Gateway::start_in(&dir, &config, driver, &[]);
     Setup { gw, tls: SocketAddr::from(([127, 0, 0, 1], tls_port)), default_der, a_der, dir, upstream }
 }
 

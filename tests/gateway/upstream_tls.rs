@@ -92,11 +92,10 @@ fn tls_upstream(cert: Vec<u8>, key: Vec<u8>) -> TlsUpstream {
 }
 
 fn gateway(dir: &Path, upstream: SocketAddr, upstream_settings: &str) -> Gateway {
-    let port = free_port();
     let config = format!(
         r#"
 [server]
-listen = ["127.0.0.1:{port}"]
+listen = ["127.0.0.1:{{port}}"]
 workers = 1
 
 [upstream]
@@ -112,9 +111,7 @@ integration = {{ type = "http_proxy", uri = "https://localhost:{}/secure" }}
 "#,
         upstream.port()
     );
-    let path = dir.join(format!("gw-{port}.toml"));
-    std::fs::write(&path, config).unwrap();
-    Gateway::start_args(&["serve", "-c", path.to_str().unwrap()], port, path.clone(), Driver::Uring)
+    Gateway::start_in(dir, &config, Driver::Uring, &[])
 }
 
 #[test]
