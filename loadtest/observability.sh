@@ -24,10 +24,8 @@ MODES=${MODES:-"off on"}
 PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk || ! need nginx; then
-    apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null
-fi
+. loadtest/lib.sh
+install_missing wrk nginx
 cargo build --release --quiet
 BIN=target/release/portico
 
@@ -94,19 +92,8 @@ portico_conf metrics
 portico_conf on
 
 taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" & PIDS+=($!)
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; }
 wait_port $UP_PORT
 
-run_wrk() { # $1 url, $2 connections → "rps p99_ms"
-    local out rps p99
-    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$2" -d"${DURATION}s" --latency "$1")
-    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-    p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v=v*1000}; print v}' <<<"$out")
-    errs=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)
-    [ -n "$errs" ] && echo "    ($errs)" >&2
-    echo "$rps $p99"
-}
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # One measured run of Portico in mode $1 against $2 with $3 connections.
 measure() {

@@ -28,10 +28,8 @@ SCENARIOS=${*:-"proxy mock cache"}
 PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk || ! need nginx; then
-    apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null
-fi
+. loadtest/lib.sh
+install_missing wrk nginx
 cargo build --release --quiet
 BIN=target/release/portico
 
@@ -112,22 +110,9 @@ TOML
 taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" & PIDS+=($!)
 taskset -c "$PROXY_CPU" nginx -c "$WORK/proxy.conf" & PIDS+=($!)
 PORTICO_LOG=warn "$BIN" serve -c "$WORK/portico.toml" 2>"$WORK/portico.log" & PIDS+=($!)
-for port in $UP_PORT $NGX_PORT $PTC_PORT; do
-    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
-done
+for port in $UP_PORT $NGX_PORT $PTC_PORT; do wait_port "$port"; done
 curl -sf "http://127.0.0.1:$PTC_PORT/pets/7" >/dev/null && curl -sf "http://127.0.0.1:$NGX_PORT/pets/7" >/dev/null
 
-# wrk → "rps p99_ms"
-run_wrk() { # $1 url, $2 connections
-    local out rps p99
-    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$2" -d"${DURATION}s" --latency "${WRK_ARGS[@]}" "$1")
-    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-    p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v=v*1000}; print v}' <<<"$out")
-    errs=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)
-    [ -n "$errs" ] && echo "    ($errs)" >&2
-    echo "$rps $p99"
-}
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "# $(date -u +%FT%TZ) $(uname -r) commit $(git rev-parse --short HEAD 2>/dev/null || echo none) duration=${DURATION}s rounds=$ROUNDS"
 for scenario in $SCENARIOS; do

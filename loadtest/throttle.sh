@@ -16,7 +16,8 @@ RATE=${RATE:-20000}
 BURST=${BURST:-2000}
 ROUNDS=${ROUNDS:-3}
 
-command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+. loadtest/lib.sh
+install_missing wrk
 cargo build --release --quiet
 BIN=target/release/portico
 WORK=$(mktemp -d /tmp/portico-throttle.XXXXXX)
@@ -24,7 +25,6 @@ PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; sleep 0.3; rm -rf "$WORK"; }
 trap cleanup EXIT
 PORT=18280; ADMIN=18281
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; }
 
 cat > "$WORK/accuracy.toml" <<TOML
 [server]
@@ -106,7 +106,6 @@ run() {
     taskset -c 0 wrk -t1 -c50 -d"${DURATION}s" "http://127.0.0.1:$PORT/x" | awk '/Requests\/sec/ {print $2}'
     kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 : > "$WORK/off"; : > "$WORK/on"
 for r in $(seq "$ROUNDS"); do
     run off >> "$WORK/off"; run never_hit >> "$WORK/on"

@@ -1,0 +1,32 @@
+# Helpers shared by the load-test scripts (sourced, not run). They expect DURATION and, for
+# run_wrk, LOAD_CPU; WRK_ARGS adds wrk options (e.g. a header) to every run.
+
+# Installs the Debian packages of the commands that are missing (nginx comes as nginx-light).
+install_missing() {
+    local pkgs=()
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null 2>&1 && continue
+        if [ "$tool" = nginx ]; then pkgs+=(nginx-light); else pkgs+=("$tool"); fi
+    done
+    if [ ${#pkgs[@]} -gt 0 ]; then
+        apt-get update -qq && apt-get install -y -qq "${pkgs[@]}" >/dev/null
+    fi
+}
+
+# Waits (at most 10 s) until something listens on 127.0.0.1:$1.
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; }
+
+WRK_ARGS=()
+# wrk pinned to LOAD_CPU against $1 with $2 connections → "rps p99_ms"; errors go to stderr.
+run_wrk() {
+    local out rps p99 errs
+    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$2" -d"${DURATION}s" --latency "${WRK_ARGS[@]}" "$1")
+    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+    p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v=v*1000}; print v}' <<<"$out")
+    errs=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)
+    [ -n "$errs" ] && echo "    ($errs)" >&2
+    echo "$rps $p99"
+}
+
+# The median of the numbers on stdin, one per line.
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
