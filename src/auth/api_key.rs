@@ -48,7 +48,7 @@ impl KeyIndex {
         let given = head.first(b"x-api-key").ok_or("no x-api-key header")?;
         let index = *self.by_hash.get(&self.hasher.hash_one(given)).ok_or("unknown API key")?;
         let key = &table.api_keys[index as usize];
-        if !crate::cache::lookup::constant_time_eq(key.value.as_bytes(), given) {
+        if !super::constant_time_eq(key.value.as_bytes(), given) {
             return Err("unknown API key");
         }
         if !key.enabled {

@@ -2,3 +2,11 @@
 //! come here too.
 
 pub mod api_key;
+
+/// Compares without an early exit on the first differing byte (the length is not secret).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

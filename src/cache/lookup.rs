@@ -198,19 +198,11 @@ pub fn may_invalidate(config: &StageCache, head: &RequestHead) -> bool {
     if !config.require_authorization {
         return true;
     }
-    let key_ok = head
-        .first(b"x-api-key")
-        .is_some_and(|given| config.invalidate_api_keys.iter().any(|k| constant_time_eq(k.as_bytes(), given)));
+    let key_ok = head.first(b"x-api-key").is_some_and(|given| {
+        config.invalidate_api_keys.iter().any(|k| crate::auth::constant_time_eq(k.as_bytes(), given))
+    });
     let secret_ok = config.invalidate_header.as_ref().is_some_and(|(name, secret)| {
-        head.first(name.as_bytes()).is_some_and(|v| constant_time_eq(secret.as_bytes(), v))
+        head.first(name.as_bytes()).is_some_and(|v| crate::auth::constant_time_eq(secret.as_bytes(), v))
     });
     key_ok | secret_ok
-}
-
-/// Compares without an early exit on the first differing byte (the length is not secret).
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -127,12 +127,4 @@ impl Registry {
     pub fn labels(&self) -> Vec<Labels> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).labels.clone()
     }
-
-    pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).labels.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
