@@ -25,7 +25,7 @@ use crate::response::gateway;
 use crate::response::request_id::RequestId;
 use crate::runtime::worker::Worker;
 use crate::table::Limits;
-use crate::tls::session::TlsSession;
+use crate::tls::session::TlsIo;
 use crate::tls::stream::ClientStream;
 
 /// Bodies of requests that no integration reads are read and dropped up to this size; a larger
@@ -299,11 +299,10 @@ async fn handshake(worker: &Worker, listener: u32, tcp: TcpStream, peer: SocketA
     }
     let (config, timeout_ms) = (table.tls.clone()?, table.table.tls.as_ref()?.handshake_timeout_ms);
     drop(table);
-    let fd = tcp.as_raw_fd();
-    match monoio::time::timeout(Duration::from_millis(timeout_ms), TlsSession::accept(tcp, &config)).await {
-        Ok(Ok(tls)) => {
+    match monoio::time::timeout(Duration::from_millis(timeout_ms), TlsIo::accept(tcp, &config)).await {
+        Ok(Ok((tls, identity))) => {
             worker.metrics.worker.tls_handshakes.inc();
-            Some(ClientStream::Tls(Box::new(tls), fd))
+            Some(ClientStream::Tls(Box::new(tls), identity))
         }
         Ok(Err(e)) => {
             worker.metrics.worker.tls_handshake_failures.inc();

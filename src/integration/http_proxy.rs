@@ -177,7 +177,7 @@ async fn connect(
         match tls {
             None => Ok(UpstreamStream::Plain(tcp)),
             Some((config, name)) => match TlsIo::connect(tcp, config, name).await {
-                Ok(tls) => Ok(UpstreamStream::Tls(Box::new(tls))),
+                Ok(tls) => Ok(UpstreamStream::Tls(Box::new(tls), ())),
                 Err(e) => {
                     log::warn!("TLS handshake with upstream {addr} failed: {e}");
                     Err(TLS_FAILED)

@@ -1,6 +1,6 @@
 //! TLS over a monoio TCP stream: rustls's connection state machine driven with the connection's
-//! own small buffers, for both sides — [`TlsSession`] for clients of Portico (with the mutual-TLS
-//! identity), [`TlsIo<ClientConnection>`] for upstreams.
+//! own small buffers, for both sides — [`TlsIo::accept`] for clients of Portico (with the
+//! mutual-TLS identity), [`TlsIo::connect`] for upstreams.
 //!
 //! Written here rather than taken from monoio-rustls because that crate allocates 32 KiB of
 //! buffers per connection up front (16 KiB each way; measured 52.6 KiB per idle TLS connection
@@ -37,17 +37,12 @@ pub struct TlsIo<C> {
     tx: Vec<u8>,
 }
 
-/// A client's TLS connection to Portico.
-pub struct TlsSession {
-    io: TlsIo<ServerConnection>,
-    /// Set for a mutual-TLS domain: the domain and the verified client certificate.
-    pub identity: Option<Rc<TlsIdentity>>,
-}
-
-impl TlsSession {
-    /// Reads the client hello, picks the configuration its SNI asks for (a mutual-TLS domain's, or
-    /// the default), and runs the handshake. The caller bounds it with the handshake timeout.
-    pub async fn accept(mut tcp: TcpStream, configs: &TlsConfigs) -> io::Result<TlsSession> {
+impl TlsIo<ServerConnection> {
+    /// A client's connection to Portico: reads the client hello, picks the configuration its SNI
+    /// asks for (a mutual-TLS domain's, or the default), and runs the handshake. Also returns, for
+    /// a mutual-TLS domain, the domain and the verified client certificate. The caller bounds it
+    /// with the handshake timeout.
+    pub async fn accept(mut tcp: TcpStream, configs: &TlsConfigs) -> io::Result<(Self, Option<Rc<TlsIdentity>>)> {
         let mut rx = BytesMut::new();
         let mut acceptor = Acceptor::default();
         let accepted = loop {
@@ -78,23 +73,7 @@ impl TlsSession {
             let client_cert = ClientCert::from_der(der).ok_or(io::ErrorKind::InvalidData)?;
             identity = Some(Rc::new(TlsIdentity { domain, mtls, client_cert }));
         }
-        Ok(TlsSession { io, identity })
-    }
-
-    pub async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        self.io.read_into(buf).await
-    }
-
-    pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        self.io.write_all(data).await
-    }
-
-    pub async fn shutdown(&mut self) -> io::Result<()> {
-        self.io.shutdown().await
-    }
-
-    pub fn shrink(&mut self) {
-        self.io.shrink();
+        Ok((io, identity))
     }
 }
 
