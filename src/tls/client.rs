@@ -56,8 +56,9 @@ pub fn server_name(host: &str) -> Option<ServerName<'static>> {
 }
 
 /// `insecure_skip_verify`: any certificate is accepted; handshake signatures are still checked.
+/// Public for tools and tests that need to see which certificate a server sends.
 #[derive(Debug)]
-struct NoVerification(Arc<CryptoProvider>);
+pub struct NoVerification(pub Arc<CryptoProvider>);
 
 impl ServerCertVerifier for NoVerification {
     fn verify_server_cert(

@@ -13,7 +13,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use crate::support::*;
-use crate::tls::{AnyCert, make_cert};
+use crate::tls::make_cert;
+use portico::tls::client::NoVerification;
 
 struct Ca {
     cert: rcgen::Certificate,
@@ -70,7 +71,7 @@ fn config_with(cert: Option<&(Vec<u8>, Vec<u8>)>) -> Arc<ClientConfig> {
         .with_safe_default_protocol_versions()
         .unwrap()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)));
+        .with_custom_certificate_verifier(Arc::new(NoVerification(provider)));
     let config = match cert {
         Some((der, key)) => builder
             .with_client_auth_cert(
