@@ -45,6 +45,8 @@ pub enum ResponseType {
     Throttled,
     /// The key's usage-plan quota for this period is used up.
     QuotaExceeded,
+    /// Fleet mode: Redis is unreachable and the key's plan fails closed.
+    QuotaUnavailable,
     /// A route that requires an API key got none, an unknown or disabled one, or one outside a
     /// usage plan of the stage.
     InvalidApiKey,
@@ -69,6 +71,8 @@ impl ResponseType {
             ResponseType::Throttled => "THROTTLED",
             ResponseType::InvalidApiKey => "INVALID_API_KEY",
             ResponseType::QuotaExceeded => "QUOTA_EXCEEDED",
+            // AWS has no such failure; its catch-all for gateway errors.
+            ResponseType::QuotaUnavailable => "DEFAULT_5XX",
         }
     }
 }
@@ -96,6 +100,16 @@ impl GatewayError {
         Self { kind: ResponseType::Throttled, detail: "rate limit exceeded", unusable_connection: false, retry_after_s }
     }
 
+    /// Fleet mode: the quota cannot be checked (Redis is unreachable and the plan fails closed).
+    pub const fn quota_unavailable() -> Self {
+        Self {
+            kind: ResponseType::QuotaUnavailable,
+            detail: "quota store unreachable (fail-closed plan)",
+            unusable_connection: false,
+            retry_after_s: 1,
+        }
+    }
+
     /// Marks the error as leaving the client connection unusable for further requests.
     pub const fn closing(mut self) -> Self {
         self.unusable_connection = true;
@@ -116,7 +130,7 @@ impl GatewayError {
             | ResponseType::InvalidApiKey
             | ResponseType::QuotaExceeded => Side::Client,
             ResponseType::IntegrationTimeout | ResponseType::IntegrationFailure => Side::Upstream,
-            ResponseType::Internal => Side::Internal,
+            ResponseType::Internal | ResponseType::QuotaUnavailable => Side::Internal,
         }
     }
 

@@ -8,6 +8,8 @@
 //! One request per connection (`Connection: close`); heads over 8 KiB or slower than 5 s are cut.
 //! Later features add endpoints in [`respond`].
 
+mod usage;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -106,7 +108,7 @@ fn respond(control: &Control, method: &str, path: &str, query: &str) -> (u16, &'
     match path {
         "/metrics" => (200, expose::CONTENT_TYPE, expose::render(&control.metrics, generation)),
         "/healthz" => (200, "text/plain", "ok\n".into()),
-        "/usage" => usage(control, query),
+        "/usage" => usage::usage(control, query),
         "/readyz" => {
             let running = control.workers_running.load(Ordering::Acquire) as usize;
             if control.is_shutting_down() {
@@ -134,37 +136,16 @@ fn respond(control: &Control, method: &str, path: &str, query: &str) -> (u16, &'
     }
 }
 
-/// `GET /usage?plan=NAME` (AWS's GetUsage, for the current period): per key of the plan, the quota
-/// limit, what is used and what remains.
-fn usage(control: &Control, query: &str) -> (u16, &'static str, String) {
-    let Some(plan) = query.split('&').find_map(|p| p.strip_prefix("plan=")) else {
-        return (400, "application/json", "{\"message\":\"give the usage plan: /usage?plan=NAME\"}\n".into());
-    };
-    let plan = percent_encoding::percent_decode_str(plan).decode_utf8_lossy().into_owned();
-    let items: Vec<serde_json::Value> = control
-        .quotas
-        .usage(&plan)
-        .into_iter()
-        .map(|(key, period, limit, used)| {
-            serde_json::json!({ "key": key, "period": format!("{period:?}").to_uppercase(), "limit": limit, "used": used, "remaining": limit.saturating_sub(used) })
-        })
-        .collect();
-    if items.is_empty() {
-        return (
-            404,
-            "application/json",
-            serde_json::json!({ "message": format!("no quota counts for usage plan `{plan}`") }).to_string() + "\n",
-        );
-    }
-    (200, "application/json", serde_json::json!({ "plan": plan, "items": items }).to_string() + "\n")
-}
-
 fn method_not_allowed() -> (u16, &'static str, String) {
     (405, "application/json", "{\"message\":\"Method Not Allowed\"}\n".into())
 }
 
-/// Secrets in the table (API key values, cache invalidation keys and header secrets) are not shown.
+/// Secrets in the table (API key values, cache invalidation keys and header secrets, the Redis
+/// password) are not shown.
 fn redact(view: &mut serde_json::Value) {
+    if let Some(url) = view["table"]["settings"]["cluster"]["redis"].as_str() {
+        view["table"]["settings"]["cluster"]["redis"] = crate::throttle::fleet::redis::redacted(url).into();
+    }
     if let Some(keys) = view["table"]["api_keys"].as_array_mut() {
         for key in keys {
             key["value"] = "<redacted>".into();

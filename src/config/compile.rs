@@ -269,6 +269,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
             backlog: config.backlog,
             admin: config.admin.clone(),
             throttle: config.throttle.clone(),
+            cluster: config.cluster.clone(),
             access_log: config.access_log.clone(),
         },
         listeners,
@@ -291,6 +292,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
                     .collect(),
                 keys: p.keys.iter().map(|&k| k as u32).collect(),
                 quota: p.quota.clone(),
+                on_redis_failure: p.on_redis_failure,
             })
             .collect(),
         quota_state_file: config.usage_plans.iter().any(|p| p.quota.is_some()).then(|| config.quota_state_file.clone()),

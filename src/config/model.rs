@@ -21,6 +21,7 @@ pub struct Config {
     pub tls: (u64, usize, Option<crate::table::CertFiles>),
     /// The gateway-wide limit (`None` = off).
     pub throttle: Option<crate::table::ThrottleSetting>,
+    pub cluster: Option<crate::table::Cluster>,
     pub access_log: crate::table::AccessLogSettings,
     pub apis: Vec<ApiModel>,
     pub domains: Vec<DomainModel>,

@@ -256,3 +256,24 @@ fn apis_and_domains_can_have_their_own_tls_listeners_but_an_address_is_one_or_th
     let es = errors(&mixed);
     assert!(es.iter().any(|e| e.to_string().contains("both as a plain listener")), "{es:?}");
 }
+
+#[test]
+fn cluster_settings_and_their_errors() {
+    let base = "[[api]]\nname = \"a\"\nprotocol = \"rest\"\n[[api.stage]]\nname = \"s\"\n[[api.route]]\nkey = \"GET /\"\napi_key_required = true\nintegration = { type = \"mock\" }\n[[api_key]]\nname = \"k\"\nvalue = \"0123456789abcdefghij\"\n[[usage_plan]]\nname = \"p\"\napi_stages = [{ api = \"a\", stage = \"s\" }]\nkeys = [\"k\"]\nquota = { limit = 5, period = \"DAY\" }\n";
+    let t = ok(&format!("[cluster]\nredis = \"redis://:pw@127.0.0.1:6379/2\"\n{base}on_redis_failure = \"closed\"\n"));
+    let cluster = t.settings.cluster.as_ref().expect("cluster");
+    assert_eq!((cluster.prefix.as_str(), cluster.timeout_ms), ("portico", 250));
+    assert_eq!(t.usage_plans[0].on_redis_failure, crate::table::FailureMode::Closed);
+    assert!(ok(base).settings.cluster.is_none());
+    assert_eq!(ok(base).usage_plans[0].on_redis_failure, crate::table::FailureMode::Open, "open by default");
+
+    let texts = |src: String| errors(&src).iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    let t = texts(format!("[cluster]\nredis = \"rediss://h:1\"\n{base}"));
+    assert!(t.contains("test.toml:2:9") && t.contains("only redis:// URLs"), "{t}");
+    let t = texts(format!("[cluster]\nredis_env = \"PORTICO_TEST_UNSET_REDIS_URL\"\n{base}"));
+    assert!(t.contains("`PORTICO_TEST_UNSET_REDIS_URL` is not set"), "{t}");
+    let t = texts(format!("[cluster]\nprefix = \"x\"\n{base}"));
+    assert!(t.contains("[cluster] needs `redis`"), "{t}");
+    let t = texts(format!("{base}on_redis_failure = \"maybe\"\n"));
+    assert!(t.contains("unknown `on_redis_failure` = \"maybe\"") && t.contains("\"open\" or \"closed\""), "{t}");
+}

@@ -129,11 +129,18 @@ async fn steps(
         return reject_with(conn, head, limits, protocol, GatewayError::throttled(retry_after_s)).await;
     }
     // The key's usage-plan quota for this period.
-    if let Some(k) = plan_key
-        && !crate::throttle::admit_quota(worker, table, k.plan, k.key)
-    {
-        let error = GatewayError::new(ResponseType::QuotaExceeded, "usage plan quota exhausted");
-        return reject_with(conn, head, limits, protocol, error).await;
+    if let Some(k) = plan_key {
+        use crate::throttle::QuotaVerdict;
+        let error = match crate::throttle::admit_quota(worker, table, k.plan, k.key).await {
+            QuotaVerdict::Admitted => None,
+            QuotaVerdict::Exceeded => {
+                Some(GatewayError::new(ResponseType::QuotaExceeded, "usage plan quota exhausted"))
+            }
+            QuotaVerdict::Unavailable => Some(GatewayError::quota_unavailable()),
+        };
+        if let Some(error) = error {
+            return reject_with(conn, head, limits, protocol, error).await;
+        }
     }
 
     // Bodies within the limit (10 MB by default, like AWS).

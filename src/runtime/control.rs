@@ -21,6 +21,8 @@ pub struct Control {
     pub cache_commands: crate::cache::command::Commands,
     /// Usage-plan quota counts, kept across reloads and saved to the state file.
     pub quotas: Arc<crate::throttle::quota_store::QuotaStore>,
+    /// Fleet mode (`[cluster]`): the thread that leases quota from Redis.
+    pub fleet: Option<Arc<crate::throttle::fleet::Fleet>>,
 }
 
 impl Control {
@@ -35,6 +37,8 @@ impl Control {
         });
         quotas.start_saver();
         table.quota_cells = quotas.cells_for(&table.table);
+        let fleet =
+            table.table.settings.cluster.clone().map(|c| crate::throttle::fleet::Fleet::start(c, quotas.clone()));
         Arc::new(Control {
             table: ArcSwap::from_pointee(table),
             generation: AtomicU64::new(1),
@@ -44,6 +48,7 @@ impl Control {
             workers,
             cache_commands: crate::cache::command::Commands::new(workers),
             quotas,
+            fleet,
         })
     }
 

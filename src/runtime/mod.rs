@@ -191,6 +191,11 @@ fn reload_table(
                 failed.inc();
                 return;
             }
+            if table.table.settings.cluster != control.table.load().table.settings.cluster {
+                log::error!("reload rejected: [cluster] changed; restart to apply it; keeping the current table");
+                failed.inc();
+                return;
+            }
             control.metrics.gateway.reloads_ok.inc();
             let routes = table.route_count();
             let generation = control.swap(table);

@@ -17,7 +17,7 @@ use crate::access_log::format::Part;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the serialized layout changes; `serve --table` refuses other versions.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The `format` field of every table file.
 pub const FORMAT_NAME: &str = "portico-table";
 
@@ -63,6 +63,8 @@ pub struct UsagePlan {
     pub keys: Vec<u32>,
     /// Requests per key per period, across the plan's stages.
     pub quota: Option<Quota>,
+    /// Fleet mode: what the quota does while Redis is unreachable.
+    pub on_redis_failure: FailureMode,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -150,6 +152,29 @@ pub struct Settings {
     pub access_log: AccessLogSettings,
     /// The gateway-wide ("account") limit; `None` = off.
     pub throttle: Option<ThrottleSetting>,
+    /// `[cluster]`: the Redis that makes quotas fleet-wide; `None` = this node counts alone.
+    pub cluster: Option<Cluster>,
+}
+
+/// Fleet mode: quotas counted in one Redis shared by every node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Cluster {
+    /// `redis://[user:password@]host:port[/db]`; `/config` redacts the password.
+    pub redis: String,
+    /// Prefix of every key Portico writes, so several fleets can share one Redis.
+    pub prefix: String,
+    /// Connect, read and write timeout of each Redis call.
+    pub timeout_ms: u64,
+}
+
+/// What a node does with a plan's quota while Redis is unreachable.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum FailureMode {
+    /// Admit, counting on this node alone (up to the plan's limit), and report the count to Redis
+    /// when it is back.
+    Open,
+    /// Spend only quota already leased from Redis, then answer 503.
+    Closed,
 }
 
 /// A token bucket: `rate` tokens per second, `burst` tokens at most.

@@ -6,6 +6,7 @@
 //! in batches ([`local::LocalLeases`]), so the request path touches shared memory once per batch.
 //! Exceeded: `429 {"message":"Too Many Requests"}` with `Retry-After`.
 
+pub mod fleet;
 pub mod limit;
 pub mod local;
 pub mod quota;
@@ -128,30 +129,62 @@ pub fn wall_s() -> u64 {
     (now + offset).max(0) as u64
 }
 
+/// What a key's quota says of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaVerdict {
+    Admitted,
+    /// The period's quota is used up: 429 Limit Exceeded.
+    Exceeded,
+    /// Fleet mode, fail-closed, Redis unreachable: 503.
+    Unavailable,
+}
+
 /// Spends one request of a key's quota on this worker, leasing a block from the shared cell when
-/// its own is spent. False when the period's quota is used up.
-pub fn admit_quota(
+/// its own is spent. In fleet mode an empty node allowance waits (without blocking the worker)
+/// for the fleet thread's refill, at most [`fleet::Fleet::wait_limit`]; then, or at once while
+/// Redis is down, the plan's failure mode decides.
+pub async fn admit_quota(
     worker: &crate::runtime::worker::Worker,
     table: &crate::table::loaded::LoadedTable,
     plan: u32,
     key: u32,
-) -> bool {
-    let Some(cell) = table.quota_cells.get(&(plan, key)) else { return true };
+) -> QuotaVerdict {
+    let Some(cell) = table.quota_cells.get(&(plan, key)) else { return QuotaVerdict::Admitted };
     let now = wall_s();
     let period = quota::period_of(cell.period, now);
-    let mut leases = worker.quota.borrow_mut();
-    let slot = leases.entry(std::sync::Arc::as_ptr(cell) as usize).or_insert((period, 0));
-    if slot.0 != period {
-        *slot = (period, 0);
+    let id = std::sync::Arc::as_ptr(cell) as usize;
+    {
+        let mut leases = worker.quota.borrow_mut();
+        let slot = leases.entry(id).or_insert((period, 0));
+        if slot.0 != period {
+            *slot = (period, 0);
+        }
+        if slot.1 > 0 {
+            slot.1 -= 1;
+            return QuotaVerdict::Admitted;
+        }
     }
-    if slot.1 == 0 {
-        slot.1 = cell.lease(now, cell.block(worker.control().workers));
+    let control = worker.control();
+    let fleet = control.fleet.as_deref();
+    let want = cell.block(control.workers);
+    let started = std::time::Instant::now();
+    loop {
+        let up = fleet.is_some_and(|f| f.is_up() && started.elapsed() < f.wait_limit());
+        let now = wall_s();
+        let (leased, ask) = cell.lease(now, want, up);
+        if ask && let Some(f) = fleet {
+            f.ask(cell);
+        }
+        match leased {
+            quota::Leased::Granted(n) => {
+                worker.quota.borrow_mut().insert(id, (quota::period_of(cell.period, now), n - 1));
+                return QuotaVerdict::Admitted;
+            }
+            quota::Leased::Exhausted => return QuotaVerdict::Exceeded,
+            quota::Leased::Unavailable => return QuotaVerdict::Unavailable,
+            quota::Leased::Wait => monoio::time::sleep(std::time::Duration::from_micros(200)).await,
+        }
     }
-    if slot.1 == 0 {
-        return false;
-    }
-    slot.1 -= 1;
-    true
 }
 
 /// Nanoseconds on a monotonic clock shared by every thread.

@@ -5,14 +5,26 @@
 //! A worker does not touch the shared count per request: it leases a block of quota and spends it
 //! from its own counter (like the rate limits). A lease is counted as used when it is taken, so the
 //! saved count is never below what was admitted: a crash can only lose what was leased after the
-//! last save. Plain data: periods are computed from wall-clock UTC seconds passed in; the clock and
-//! the per-worker glue live in [`super`].
+//! last save.
+//!
+//! In fleet mode ([`super::fleet`]) the cell does not own the count: Redis does. The cell then
+//! holds the node's *allowance*, quota Redis granted to this node and no worker has leased yet,
+//! refilled by the fleet thread before it runs out. While Redis is unreachable a plan either
+//! counts on this node alone (`Open`, reported to Redis when it is back) or stops once the
+//! allowance is spent (`Closed`).
+//!
+//! Plain data: periods are computed from wall-clock UTC seconds passed in, and whether Redis is
+//! up is passed in; the clock, the worker glue and the Redis calls live elsewhere.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::table::QuotaPeriod;
+use crate::table::{FailureMode, QuotaPeriod};
+
+/// Days of per-day usage kept for the usage endpoint (AWS's GetUsage reaches 90 days back).
+pub const DAYS_KEPT: usize = 90;
 
 /// The period a UTC time falls in, as a number that changes exactly at the boundary. WEEK starts on
 /// Monday 00:00 UTC.
@@ -32,9 +44,15 @@ pub fn period_of(period: QuotaPeriod, unix_s: u64) -> u64 {
 /// One key's quota under one plan.
 #[derive(Debug)]
 pub struct QuotaCell {
+    pub plan: String,
+    pub key: String,
     pub limit: u64,
     pub period: QuotaPeriod,
-    state: Mutex<Count>,
+    /// Requests counted as used in the first period (AWS's `offset`).
+    pub offset: u64,
+    /// `Some` in fleet mode: what to do while Redis is unreachable.
+    pub fleet: Option<FailureMode>,
+    state: Mutex<State>,
 }
 
 /// What is saved: the period and how much of it was used (leased).
@@ -44,63 +62,309 @@ pub struct Count {
     pub used: u64,
 }
 
+/// A cell's saved state: its count, what fleet mode has not reported to Redis yet, and per-day use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Saved {
+    pub count: Count,
+    pub unreported: u64,
+    pub days: Vec<(u64, u64)>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Local mode: the count. Fleet mode: the fleet's count as Redis last said, plus what this
+    /// node admitted without Redis since.
+    count: Count,
+    /// Fleet: granted by Redis to this node, not leased to a worker yet.
+    allowance: u64,
+    /// Fleet: admitted while Redis was unreachable (in `count.period`), not reported yet.
+    unreported: u64,
+    /// Fleet: Redis granted less than asked, so the period's quota is used up fleet-wide.
+    exhausted: bool,
+    /// Fleet: a refill is queued for the fleet thread.
+    asked: bool,
+    /// Fleet: the next refill's size; doubles while refills keep coming, back to 1 after a pause.
+    block: u64,
+    last_refill_s: u64,
+    /// Per UTC day (days since the epoch): requests this node leased that day, oldest first.
+    days: VecDeque<(u64, u64)>,
+}
+
+/// The answer to a worker's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leased {
+    Granted(u64),
+    /// The period's quota is used up.
+    Exhausted,
+    /// Fleet: the allowance is empty and a refill from Redis is on its way.
+    Wait,
+    /// Fleet, fail-closed: Redis is unreachable and the allowance is spent.
+    Unavailable,
+}
+
 impl QuotaCell {
-    pub fn new(limit: u64, period: QuotaPeriod, restored: Option<Count>) -> QuotaCell {
-        QuotaCell { limit, period, state: Mutex::new(restored.unwrap_or_default()) }
+    pub fn new(
+        names: (String, String),
+        quota: &crate::table::Quota,
+        fleet: Option<FailureMode>,
+        restored: Option<Saved>,
+    ) -> QuotaCell {
+        let restored = restored.unwrap_or_default();
+        let state = State {
+            count: restored.count,
+            unreported: if fleet.is_some() { restored.unreported } else { 0 },
+            days: restored.days.into_iter().collect(),
+            block: 1,
+            ..Default::default()
+        };
+        QuotaCell {
+            plan: names.0,
+            key: names.1,
+            limit: quota.limit,
+            period: quota.period,
+            offset: quota.offset,
+            fleet,
+            state: Mutex::new(state),
+        }
     }
 
-    /// Leases up to `want` requests at `unix_s`; 0 when the quota of this period is used up.
-    pub fn lease(&self, unix_s: u64, want: u64) -> u64 {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Leases up to `want` requests at `unix_s`. The flag asks the caller to queue a refill for
+    /// the fleet thread (fleet mode only; `redis_up` is ignored otherwise).
+    pub fn lease(&self, unix_s: u64, want: u64, redis_up: bool) -> (Leased, bool) {
         let now = period_of(self.period, unix_s);
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if s.period != now {
-            *s = Count { period: now, used: 0 };
+        let mut s = self.state();
+        if s.count.period != now {
+            // A new period: what was granted or owed for the old one no longer matters.
+            s.count = Count { period: now, used: 0 };
+            s.allowance = 0;
+            s.unreported = 0;
+            s.exhausted = false;
+            s.block = 1;
         }
-        let n = want.min(self.limit.saturating_sub(s.used));
-        s.used += n;
-        n
+        let Some(mode) = self.fleet else {
+            let n = want.min(self.limit.saturating_sub(s.count.used));
+            if n == 0 {
+                return (Leased::Exhausted, false);
+            }
+            s.count.used += n;
+            record_day(&mut s.days, unix_s / 86_400, n);
+            return (Leased::Granted(n), false);
+        };
+        if s.allowance > 0 {
+            let n = want.min(s.allowance);
+            s.allowance -= n;
+            let ask = !s.asked && !s.exhausted && redis_up && s.allowance * 2 <= s.block;
+            s.asked |= ask;
+            return (Leased::Granted(n), ask);
+        }
+        if s.exhausted {
+            return (Leased::Exhausted, false);
+        }
+        if redis_up {
+            let ask = !s.asked;
+            s.asked = true;
+            return (Leased::Wait, ask);
+        }
+        match mode {
+            FailureMode::Closed => (Leased::Unavailable, false),
+            FailureMode::Open => {
+                let n = want.min(self.limit.saturating_sub(s.count.used));
+                if n == 0 {
+                    return (Leased::Exhausted, false);
+                }
+                s.count.used += n;
+                s.unreported += n;
+                record_day(&mut s.days, unix_s / 86_400, n);
+                (Leased::Granted(n), false)
+            }
+        }
+    }
+
+    /// Fleet: the refill to ask Redis for, as (period, requests); `None` when none is needed.
+    pub fn refill_request(&self, unix_s: u64) -> Option<(u64, u64)> {
+        let now = period_of(self.period, unix_s);
+        let mut s = self.state();
+        if !s.asked || s.exhausted || s.count.period != now {
+            s.asked = false;
+            return None;
+        }
+        if unix_s > s.last_refill_s + 1 {
+            s.block = 1;
+        }
+        let want = s.block;
+        s.block = (s.block * 2).min(self.max_block());
+        s.last_refill_s = unix_s;
+        Some((now, want))
+    }
+
+    /// Fleet: Redis granted `granted` of the `wanted` requests for `period`, and the fleet has now
+    /// used `fleet_used` of it.
+    pub fn refilled(&self, unix_s: u64, period: u64, wanted: u64, granted: u64, fleet_used: u64) {
+        let mut s = self.state();
+        s.asked = false;
+        if s.count.period != period {
+            return;
+        }
+        s.allowance += granted;
+        s.exhausted = granted < wanted;
+        s.count.used = fleet_used + s.unreported;
+        if granted > 0 {
+            record_day(&mut s.days, unix_s / 86_400, granted);
+        }
+    }
+
+    /// Fleet: the refill could not be made (Redis failed); waiting workers look again.
+    pub fn refill_failed(&self) {
+        self.state().asked = false;
+    }
+
+    /// Fleet: what was admitted without Redis and is not reported yet, as (period, requests).
+    pub fn unreported(&self) -> Option<(u64, u64)> {
+        let s = self.state();
+        (s.unreported > 0).then_some((s.count.period, s.unreported))
+    }
+
+    /// Fleet: `n` requests of `period` were added to Redis's count, which is now `fleet_used`.
+    pub fn reported(&self, period: u64, n: u64, fleet_used: u64) {
+        let mut s = self.state();
+        if s.count.period == period {
+            s.unreported = s.unreported.saturating_sub(n);
+            s.count.used = fleet_used + s.unreported;
+            s.exhausted |= s.count.used >= self.limit;
+        }
     }
 
     /// The count as of `unix_s` (a new period reads as unused).
     pub fn count(&self, unix_s: u64) -> Count {
         let now = period_of(self.period, unix_s);
-        let s = *self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if s.period == now { s } else { Count { period: now, used: 0 } }
+        let s = self.state();
+        if s.count.period == now { s.count } else { Count { period: now, used: 0 } }
     }
 
-    /// A block to lease: small next to the limit, so leased-but-unspent quota stays small.
+    /// Everything saved to the state file.
+    pub fn saved(&self, unix_s: u64) -> Saved {
+        let count = self.count(unix_s);
+        let s = self.state();
+        let unreported = if s.count.period == count.period { s.unreported } else { 0 };
+        Saved { count, unreported, days: s.days.iter().copied().collect() }
+    }
+
+    /// Requests this node leased per UTC day, oldest first.
+    pub fn days(&self) -> Vec<(u64, u64)> {
+        self.state().days.iter().copied().collect()
+    }
+
+    /// A block for a worker to lease: small next to the limit, so leased-but-unspent quota stays
+    /// small.
     pub fn block(&self, workers: usize) -> u64 {
         (self.limit / (64 * workers.max(1) as u64)).clamp(1, 64)
+    }
+
+    /// Fleet: the largest refill asked of Redis, which bounds what a node can hold unspent.
+    pub fn max_block(&self) -> u64 {
+        (self.limit / 100).clamp(1, 1000)
+    }
+}
+
+fn record_day(days: &mut VecDeque<(u64, u64)>, day: u64, n: u64) {
+    match days.back_mut() {
+        Some((d, used)) if *d == day => *used += n,
+        _ => {
+            days.push_back((day, n));
+            if days.len() > DAYS_KEPT {
+                days.pop_front();
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::Quota;
 
     const DAY: u64 = 86_400;
+    const T: u64 = 1_795_564_800; // 2026-11-25 00:00:00 UTC, a Wednesday
+
+    fn cell(limit: u64, fleet: Option<FailureMode>, restored: Option<Saved>) -> QuotaCell {
+        let quota = Quota { limit, period: QuotaPeriod::Day, offset: 0 };
+        QuotaCell::new(("plan".into(), "key".into()), &quota, fleet, restored)
+    }
 
     #[test]
     fn periods_change_at_utc_boundaries() {
-        let t = 1_795_564_800; // 2026-11-25 00:00:00 UTC, a Wednesday
-        assert_eq!(period_of(QuotaPeriod::Day, t - 1) + 1, period_of(QuotaPeriod::Day, t));
-        let monday = t - 2 * DAY;
+        assert_eq!(period_of(QuotaPeriod::Day, T - 1) + 1, period_of(QuotaPeriod::Day, T));
+        let monday = T - 2 * DAY;
         assert_eq!(period_of(QuotaPeriod::Week, monday - 1) + 1, period_of(QuotaPeriod::Week, monday));
         assert_eq!(period_of(QuotaPeriod::Week, monday), period_of(QuotaPeriod::Week, monday + 6 * DAY + DAY - 1));
-        let december = t + 6 * DAY; // 2026-12-01
+        let december = T + 6 * DAY; // 2026-12-01
         assert_eq!(period_of(QuotaPeriod::Month, december - 1) + 1, period_of(QuotaPeriod::Month, december));
     }
 
     #[test]
     fn leases_stop_at_the_limit_and_reset_with_the_period() {
-        let q = QuotaCell::new(5, QuotaPeriod::Day, None);
-        let t = 1_795_564_800;
-        assert_eq!(q.lease(t, 3), 3);
-        assert_eq!(q.lease(t, 3), 2);
-        assert_eq!(q.lease(t, 1), 0);
-        assert_eq!(q.count(t), Count { period: t / DAY, used: 5 });
-        assert_eq!(q.lease(t + DAY, 1), 1, "a new day");
-        let restored = QuotaCell::new(5, QuotaPeriod::Day, Some(Count { period: t / DAY, used: 4 }));
-        assert_eq!(restored.lease(t, 5), 1);
+        let q = cell(5, None, None);
+        assert_eq!(q.lease(T, 3, false), (Leased::Granted(3), false));
+        assert_eq!(q.lease(T, 3, false), (Leased::Granted(2), false));
+        assert_eq!(q.lease(T, 1, false), (Leased::Exhausted, false));
+        assert_eq!(q.count(T), Count { period: T / DAY, used: 5 });
+        assert_eq!(q.lease(T + DAY, 1, false), (Leased::Granted(1), false), "a new day");
+        assert_eq!(q.days(), vec![(T / DAY, 5), (T / DAY + 1, 1)]);
+        let saved = Saved { count: Count { period: T / DAY, used: 4 }, ..Default::default() };
+        let restored = cell(5, None, Some(saved));
+        assert_eq!(restored.lease(T, 5, false), (Leased::Granted(1), false));
+    }
+
+    #[test]
+    fn fleet_cells_wait_for_refills_that_grow_while_demand_lasts() {
+        let q = cell(10_000, Some(FailureMode::Closed), None);
+        assert_eq!(q.lease(T, 8, true), (Leased::Wait, true), "nothing granted yet: ask");
+        assert_eq!(q.lease(T, 8, true), (Leased::Wait, false), "asked already");
+        let (period, want) = q.refill_request(T).unwrap();
+        assert_eq!(want, 1);
+        q.refilled(T, period, want, 1, 1);
+        assert_eq!(q.lease(T, 8, true), (Leased::Granted(1), true), "allowance spent: ask ahead");
+        let (_, want) = q.refill_request(T).unwrap();
+        assert_eq!(want, 2);
+        q.refilled(T, period, want, 2, 3);
+        let (_, want) = {
+            assert_eq!(q.lease(T, 1, true), (Leased::Granted(1), true));
+            q.refill_request(T).unwrap()
+        };
+        assert_eq!(want, 4, "doubling");
+        q.refilled(T, period, want, 4, 7);
+        assert_eq!(q.lease(T, 8, true), (Leased::Granted(5), true));
+        assert_eq!(q.refill_request(T + 5).unwrap().1, 1, "after a pause, small again");
+    }
+
+    #[test]
+    fn fleet_cells_stop_when_redis_grants_less_than_asked() {
+        let q = cell(3, Some(FailureMode::Open), None);
+        q.lease(T, 1, true);
+        let (period, _) = q.refill_request(T).unwrap();
+        q.refilled(T, period, 4, 2, 3);
+        assert_eq!(q.lease(T, 5, true), (Leased::Granted(2), false));
+        assert_eq!(q.lease(T, 1, true), (Leased::Exhausted, false));
+        assert_eq!(q.lease(T, 1, false), (Leased::Exhausted, false), "even with Redis down");
+        assert_eq!(q.lease(T + DAY, 1, true), (Leased::Wait, true), "a new period asks again");
+    }
+
+    #[test]
+    fn redis_down_fails_open_counting_locally_or_closed() {
+        let closed = cell(10, Some(FailureMode::Closed), None);
+        assert_eq!(closed.lease(T, 1, false), (Leased::Unavailable, false));
+        let open = cell(10, Some(FailureMode::Open), None);
+        assert_eq!(open.lease(T, 4, false), (Leased::Granted(4), false));
+        assert_eq!(open.lease(T, 8, false), (Leased::Granted(6), false), "up to the plan's limit");
+        assert_eq!(open.lease(T, 1, false), (Leased::Exhausted, false));
+        assert_eq!(open.unreported(), Some((T / DAY, 10)));
+        assert_eq!(open.saved(T).unreported, 10, "saved, so a restart still reports it");
+        open.reported(T / DAY, 10, 25);
+        assert_eq!(open.unreported(), None);
+        assert_eq!(open.count(T).used, 25, "the fleet's count");
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::quota::{Count, QuotaCell};
+use super::quota::{Count, QuotaCell, Saved};
 use crate::table::{QuotaPeriod, Table};
 
 /// How often counts are saved.
@@ -21,7 +21,7 @@ pub const SAVE_INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub struct QuotaStore {
     cells: Mutex<HashMap<(String, String), Arc<QuotaCell>>>,
-    restored: Mutex<HashMap<(String, String), (QuotaPeriod, Count)>>,
+    restored: Mutex<HashMap<(String, String), (QuotaPeriod, Saved)>>,
     path: Mutex<Option<String>>,
 }
 
@@ -39,6 +39,12 @@ struct SavedCount {
     period_kind: QuotaPeriod,
     period: u64,
     used: u64,
+    /// Fleet mode: admitted while Redis was unreachable and not reported to it yet.
+    #[serde(default)]
+    unreported: u64,
+    /// Per UTC day (days since the epoch): requests leased that day.
+    #[serde(default)]
+    days: Vec<(u64, u64)>,
 }
 
 const FORMAT: &str = "portico-quota-state";
@@ -56,7 +62,12 @@ impl QuotaStore {
                 Ok(state) if state.format == FORMAT && state.version == 1 => {
                     let mut restored = store.restored.lock().unwrap_or_else(|p| p.into_inner());
                     for c in state.counts {
-                        restored.insert((c.plan, c.key), (c.period_kind, Count { period: c.period, used: c.used }));
+                        let saved = Saved {
+                            count: Count { period: c.period, used: c.used },
+                            unreported: c.unreported,
+                            days: c.days,
+                        };
+                        restored.insert((c.plan, c.key), (c.period_kind, saved));
                     }
                     log::info!("quota state {path}: {} counts restored", restored.len());
                 }
@@ -74,26 +85,31 @@ impl QuotaStore {
     }
 
     /// The cells a table's plans use, by (plan index, key index); created on first use, restored
-    /// from the state file when it has them, kept across reloads while plan, key and period stay.
+    /// from the state file when it has them, kept across reloads while plan, key, limit, period and
+    /// mode stay.
     pub fn cells_for(&self, table: &Table) -> HashMap<(u32, u32), Arc<QuotaCell>> {
         let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
         let restored = self.restored.lock().unwrap_or_else(|p| p.into_inner());
+        let now = super::wall_s();
         let mut out = HashMap::new();
         for (p, plan) in table.usage_plans.iter().enumerate() {
             let Some(quota) = &plan.quota else { continue };
+            let fleet = table.settings.cluster.as_ref().map(|_| plan.on_redis_failure);
             for &k in &plan.keys {
                 let name = (plan.name.clone(), table.api_keys[k as usize].name.clone());
                 let cell = match cells.get(&name) {
-                    Some(c) if c.limit == quota.limit && c.period == quota.period => c.clone(),
+                    Some(c) if c.limit == quota.limit && c.period == quota.period && c.fleet == fleet => c.clone(),
                     existing => {
-                        let carried =
-                            existing.filter(|c| c.period == quota.period).map(|c| c.count(crate::throttle::wall_s()));
-                        let saved = restored.get(&name).filter(|(kind, _)| *kind == quota.period).map(|(_, c)| *c);
+                        let carried = existing.filter(|c| c.period == quota.period).map(|c| c.saved(now));
+                        let saved =
+                            restored.get(&name).filter(|(kind, _)| *kind == quota.period).map(|(_, c)| c.clone());
+                        // Fleet mode applies the offset in Redis, once for the whole fleet.
                         let start = carried.or(saved).or_else(|| {
-                            let now = super::quota::period_of(quota.period, super::wall_s());
-                            (quota.offset > 0).then_some(Count { period: now, used: quota.offset })
+                            let period = super::quota::period_of(quota.period, now);
+                            (quota.offset > 0 && fleet.is_none())
+                                .then(|| Saved { count: Count { period, used: quota.offset }, ..Default::default() })
                         });
-                        let cell = Arc::new(QuotaCell::new(quota.limit, quota.period, start));
+                        let cell = Arc::new(QuotaCell::new(name.clone(), quota, fleet, start));
                         cells.insert(name, cell.clone());
                         cell
                     }
@@ -102,6 +118,11 @@ impl QuotaStore {
             }
         }
         out
+    }
+
+    /// Every cell, for the fleet thread.
+    pub fn all(&self) -> Vec<Arc<QuotaCell>> {
+        self.cells.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
     }
 
     /// Writes every count: to a temporary file, fsync, rename (a crash leaves the old or the new).
@@ -114,13 +135,15 @@ impl QuotaStore {
             .unwrap_or_else(|p| p.into_inner())
             .iter()
             .map(|((plan, key), cell)| {
-                let c = cell.count(now);
+                let saved = cell.saved(now);
                 SavedCount {
                     plan: plan.clone(),
                     key: key.clone(),
                     period_kind: cell.period,
-                    period: c.period,
-                    used: c.used,
+                    period: saved.count.period,
+                    used: saved.count.used,
+                    unreported: saved.unreported,
+                    days: saved.days,
                 }
             })
             .collect();
@@ -162,18 +185,17 @@ impl QuotaStore {
         }
     }
 
-    /// Usage of a plan's keys now: (key, limit, used).
-    pub fn usage(&self, plan: &str) -> Vec<(String, QuotaPeriod, u64, u64)> {
-        let now = super::wall_s();
+    /// The cells of a plan, by key name.
+    pub fn plan_cells(&self, plan: &str) -> Vec<Arc<QuotaCell>> {
         let mut out: Vec<_> = self
             .cells
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
             .filter(|((p, _), _)| p == plan)
-            .map(|((_, key), cell)| (key.clone(), cell.period, cell.limit, cell.count(now).used))
+            .map(|(_, cell)| cell.clone())
             .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by(|a, b| a.key.cmp(&b.key));
         out
     }
 }

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod cache;
+mod fleet;
 mod lifecycle;
 mod malformed;
 mod mtls;

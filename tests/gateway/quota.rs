@@ -76,9 +76,24 @@ fn quota_exhaustion_is_a_429_limit_exceeded_and_usage_reports_it() {
     let (status, body) = http_get(n.admin, "/usage?plan=metered");
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["items"][0]["key"], "k");
-    assert_eq!((v["items"][0]["used"].as_u64(), v["items"][0]["remaining"].as_u64()), (Some(3), Some(0)));
-    assert_eq!(v["items"][0]["period"], "DAY");
+    // AWS's GetUsage shape: per key, per day, [used, remaining]; today when no dates are given.
+    assert_eq!(v["usagePlanId"], "metered");
+    assert_eq!(v["items"]["k"], serde_json::json!([[3, 0]]));
+    assert_eq!(v["startDate"], v["endDate"]);
+    assert_eq!(v["current"][0]["key"], "k");
+    assert_eq!((v["current"][0]["used"].as_u64(), v["current"][0]["remaining"].as_u64()), (Some(3), Some(0)));
+    assert_eq!(v["current"][0]["period"], "DAY");
+    assert_eq!(v["source"], "local");
+    // A range: days without requests are [0, limit]; the range ends today.
+    let today = v["endDate"].as_str().unwrap().to_owned();
+    let (status, body) = http_get(n.admin, "/usage?plan=metered&startDate=2020-01-01&endDate=2020-01-03");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["items"]["k"], serde_json::json!([[0, 3], [0, 3], [0, 3]]));
+    let (_, body) = http_get(n.admin, &format!("/usage?plan=metered&startDate={today}&endDate={today}&keyId=k"));
+    assert!(body.contains(r#""k":[[3,0]]"#), "{body}");
+    assert_eq!(http_get(n.admin, "/usage?plan=metered&startDate=2020-01-01&endDate=2020-06-01").0, 400);
+    assert_eq!(http_get(n.admin, "/usage?plan=metered&startDate=2020-02-30&endDate=2020-03-01").0, 400);
     assert_eq!(http_get(n.admin, "/usage?plan=nope").0, 404);
 }
 

@@ -7,7 +7,7 @@ use crate::config::reader::{Obj, Reader, Spanned};
 use crate::table::{ApiKey, ThrottleSetting};
 
 const KEY_KEYS: &[&str] = &["name", "value", "value_env", "value_file", "enabled"];
-const PLAN_KEYS: &[&str] = &["name", "rate", "burst", "api_stages", "keys", "quota"];
+const PLAN_KEYS: &[&str] = &["name", "rate", "burst", "api_stages", "keys", "quota", "on_redis_failure"];
 const QUOTA_KEYS: &[&str] = &["limit", "period", "offset"];
 const STAGE_REF_KEYS: &[&str] = &["api", "stage", "route_throttle"];
 
@@ -86,6 +86,7 @@ pub struct PlanModel {
     pub route_throttles: Vec<(usize, usize, usize, ThrottleSetting)>,
     pub keys: Vec<usize>,
     pub quota: Option<crate::table::Quota>,
+    pub on_redis_failure: crate::table::FailureMode,
 }
 
 pub(super) fn read_plans(
@@ -180,7 +181,8 @@ pub(super) fn read_plans(
             }
         }
         let quota = read_quota(r, p);
-        plans.push(PlanModel { name, throttle, stages, route_throttles, keys: plan_keys, quota });
+        let on_redis_failure = super::cluster::read_failure_mode(r, p, "on_redis_failure");
+        plans.push(PlanModel { name, throttle, stages, route_throttles, keys: plan_keys, quota, on_redis_failure });
     }
     plans
 }

@@ -10,6 +10,7 @@ use toml_edit::ImDocument;
 
 mod api;
 pub mod cache;
+mod cluster;
 mod domain;
 pub mod keys;
 mod server;
@@ -69,6 +70,7 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
         listen_tls: Vec::new(),
         tls: (10_000, 4096, None),
         throttle: None,
+        cluster: None,
         access_log: crate::table::AccessLogSettings { buffer_bytes: 256 * 1024 },
         apis: Vec::new(),
         domains: Vec::new(),
@@ -81,6 +83,7 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
     server::read_observability(&mut r, root, &mut config);
     config.tls = tls::read_tls(&mut r, root);
     config.throttle = throttle::read_account(&mut r, root);
+    config.cluster = cluster::read_cluster(&mut r, root);
     for api in r.tables(root, "api", "[[api]]") {
         if let Some(api) = api::read_api(&mut r, api) {
             if let Some(first) = config.apis.iter().find(|a| a.name.value == api.name.value) {
@@ -123,6 +126,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "tls",
     "throttle",
     "quota",
+    "cluster",
     "api",
     "domain",
     "api_key",

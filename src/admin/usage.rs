@@ -1,0 +1,145 @@
+//! `GET /usage?plan=NAME[&startDate=YYYY-MM-DD&endDate=YYYY-MM-DD][&keyId=KEY]`: AWS's GetUsage.
+//! Per key of the plan and per UTC day, `[used, remaining]` (remaining: what was left of the
+//! quota's period at the end of that day), plus the current period's count per key.
+//!
+//! In fleet mode the per-day counts are the fleet's, read from Redis; when Redis cannot be read,
+//! this node's own counts are shown and `source` says so. Without dates: today.
+
+use crate::runtime::control::Control;
+use crate::throttle::quota::{QuotaCell, period_of};
+
+/// The widest range one query may ask for (AWS keeps 90 days).
+const MAX_DAYS: u64 = 90;
+
+type Answer = (u16, &'static str, String);
+
+pub fn usage(control: &Control, query: &str) -> Answer {
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+            .map(|v| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned())
+    };
+    let Some(plan) = param("plan") else {
+        return bad("give the usage plan: /usage?plan=NAME[&startDate=YYYY-MM-DD&endDate=YYYY-MM-DD]".into());
+    };
+    let now = crate::throttle::wall_s();
+    let today = now / 86_400;
+    let (start, end) = match (param("startDate"), param("endDate")) {
+        (None, None) => (today, today),
+        (Some(s), Some(e)) => match (parse_date(&s), parse_date(&e)) {
+            (Some(s), Some(e)) if s <= e && e - s < MAX_DAYS => (s, e),
+            (Some(_), Some(_)) => {
+                return bad(format!("endDate must be on or after startDate, at most {MAX_DAYS} days"));
+            }
+            _ => return bad("dates are YYYY-MM-DD".into()),
+        },
+        _ => return bad("give both startDate and endDate, or neither".into()),
+    };
+    let key_filter = param("keyId");
+    let cells: Vec<_> = control
+        .quotas
+        .plan_cells(&plan)
+        .into_iter()
+        .filter(|c| key_filter.as_ref().is_none_or(|k| *k == c.key))
+        .collect();
+    if cells.is_empty() {
+        let message = format!("no quota counts for usage plan `{plan}`");
+        return (404, "application/json", serde_json::json!({ "message": message }).to_string() + "\n");
+    }
+    // Days before `start` in the same period count towards what remained.
+    let from = start.saturating_sub(31);
+    let mut items = serde_json::Map::new();
+    let mut current = Vec::new();
+    let mut source = if control.fleet.is_some() { "redis" } else { "local" };
+    for cell in &cells {
+        let per_day = match control.fleet.as_ref().map(|f| f.days(cell, from..=end)) {
+            Some(Ok(fleet)) => fleet,
+            Some(Err(e)) => {
+                log::warn!("usage: cannot read the fleet's counts from Redis ({e}); showing this node's");
+                source = "local";
+                local_days(cell, from..=end)
+            }
+            None => local_days(cell, from..=end),
+        };
+        let count = cell.count(now);
+        let rows: Vec<[u64; 2]> = (start..=end)
+            .map(|day| {
+                let used = per_day[(day - from) as usize];
+                let period = period_of(cell.period, day * 86_400);
+                let so_far: u64 = (from..=day)
+                    .filter(|d| period_of(cell.period, d * 86_400) == period)
+                    .map(|d| per_day[(d - from) as usize])
+                    .sum();
+                let so_far = if day == today { so_far.max(count.used) } else { so_far };
+                [used, cell.limit.saturating_sub(so_far)]
+            })
+            .collect();
+        items.insert(cell.key.clone(), serde_json::json!(rows));
+        current.push(serde_json::json!({
+            "key": cell.key,
+            "period": format!("{:?}", cell.period).to_uppercase(),
+            "limit": cell.limit,
+            "used": count.used,
+            "remaining": cell.limit.saturating_sub(count.used),
+        }));
+    }
+    let body = serde_json::json!({
+        "usagePlanId": plan,
+        "startDate": format_date(start),
+        "endDate": format_date(end),
+        "items": items,
+        "current": current,
+        "source": source,
+    });
+    (200, "application/json", body.to_string() + "\n")
+}
+
+fn bad(message: String) -> Answer {
+    (400, "application/json", serde_json::json!({ "message": message }).to_string() + "\n")
+}
+
+fn local_days(cell: &QuotaCell, range: std::ops::RangeInclusive<u64>) -> Vec<u64> {
+    let days = cell.days();
+    range.map(|d| days.iter().find(|(day, _)| *day == d).map_or(0, |(_, n)| *n)).collect()
+}
+
+/// `YYYY-MM-DD` → days since 1970-01-01.
+fn parse_date(s: &str) -> Option<u64> {
+    let mut parts = s.splitn(3, '-');
+    let (y, m, d): (u64, u64, u64) =
+        (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    // Reject dates like 2026-02-31.
+    (crate::access_log::civil_date(days) == (if m <= 2 { y + 1 } else { y }, m, d)).then_some(days)
+}
+
+fn format_date(days: u64) -> String {
+    let (y, m, d) = crate::access_log::civil_date(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_and_bad_ones_are_refused() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2026-11-25"), Some(1_795_564_800 / 86_400));
+        assert_eq!(format_date(parse_date("2024-02-29").unwrap()), "2024-02-29");
+        for bad in ["2026-02-31", "2026-13-01", "26-1-1x", "", "1969-12-31"] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+}

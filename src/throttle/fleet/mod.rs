@@ -1,0 +1,165 @@
+//! Fleet mode (`[cluster] redis = "redis://..."`): usage-plan quotas counted once for every node
+//! that shares one Redis.
+//!
+//! Redis is never on the per-request path. A node leases quota from Redis in blocks on a thread
+//! of its own (the fleet thread, blocking I/O with timeouts); workers lease from the node's
+//! allowance ([`super::quota::QuotaCell`]) and from their own counters. Blocks start at one
+//! request and double while demand lasts (up to 1% of the limit, at most 1,000), and the next
+//! block is asked for when half of the last is left, so a busy key rarely waits and an idle one
+//! holds almost nothing.
+//!
+//! Bounds (docs/throttling.md): while Redis is reachable the fleet admits at most the limit, since
+//! every grant is made atomically in Redis. While it is not, a fail-open plan lets each node admit
+//! up to the limit minus the fleet's count it last saw, and reports what it admitted when Redis
+//! is back; a fail-closed plan spends what was leased and then answers 503.
+//!
+//! Must not: block a worker, or hold a lock while talking to Redis.
+
+pub mod redis;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::quota::QuotaCell;
+use super::quota_store::QuotaStore;
+use crate::table::Cluster;
+
+/// How often an unreachable Redis is tried again.
+pub const RETRY: Duration = Duration::from_secs(1);
+/// How often counts made without Redis are looked for and reported.
+const REPORT_EVERY: Duration = Duration::from_millis(100);
+
+pub struct Fleet {
+    settings: Cluster,
+    up: AtomicBool,
+    /// Cells whose allowance needs a refill.
+    asked: Mutex<Vec<Arc<QuotaCell>>>,
+    thread: OnceLock<std::thread::Thread>,
+}
+
+impl Fleet {
+    /// Starts the fleet thread. Redis counts as reachable until a call says otherwise, so the
+    /// first requests wait for the first lease rather than fail over at once.
+    pub fn start(settings: Cluster, store: Arc<QuotaStore>) -> Arc<Fleet> {
+        let fleet = Arc::new(Fleet {
+            settings,
+            up: AtomicBool::new(true),
+            asked: Mutex::new(Vec::new()),
+            thread: OnceLock::new(),
+        });
+        let runner = fleet.clone();
+        match std::thread::Builder::new().name("portico-fleet".into()).spawn(move || runner.run(&store)) {
+            Ok(handle) => {
+                let _ = fleet.thread.set(handle.thread().clone());
+            }
+            Err(e) => {
+                log::error!("cannot start the fleet thread: {e}; quotas follow on_redis_failure");
+                fleet.up.store(false, Ordering::Relaxed);
+            }
+        }
+        fleet
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// How long a request waits for a refill before its plan's failure mode decides.
+    pub fn wait_limit(&self) -> Duration {
+        Duration::from_millis(2 * self.settings.timeout_ms + 50)
+    }
+
+    /// Queues a refill of `cell`'s allowance.
+    pub fn ask(&self, cell: &Arc<QuotaCell>) {
+        self.asked.lock().unwrap_or_else(|p| p.into_inner()).push(cell.clone());
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
+
+    /// The fleet's per-day counts of `cell`, read on a connection of the caller's own (the admin
+    /// thread's), so a usage query never delays a refill.
+    pub fn days(&self, cell: &QuotaCell, days: std::ops::RangeInclusive<u64>) -> Result<Vec<u64>, String> {
+        redis::Conn::connect(&self.settings).and_then(|mut c| c.days(cell, days)).map_err(|e| e.to_string())
+    }
+
+    fn run(&self, store: &QuotaStore) {
+        let url = redis::redacted(&self.settings.redis);
+        let mut conn: Option<redis::Conn> = None;
+        let mut retry_at = Instant::now();
+        let mut ever = false;
+        let mut reported_at = Instant::now();
+        loop {
+            let asked = std::mem::take(&mut *self.asked.lock().unwrap_or_else(|p| p.into_inner()));
+            if conn.is_none() && Instant::now() >= retry_at {
+                match redis::Conn::connect(&self.settings) {
+                    Ok(c) => {
+                        conn = Some(c);
+                        if !ever {
+                            log::info!("fleet: quotas are counted in Redis at {url}");
+                        } else {
+                            log::warn!(
+                                "fleet: Redis at {url} is reachable again; reporting what was counted meanwhile"
+                            );
+                        }
+                        ever = true;
+                        self.up.store(true, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        self.went_down(&url, &e);
+                        retry_at = Instant::now() + RETRY;
+                    }
+                }
+            }
+            let report = reported_at.elapsed() >= REPORT_EVERY;
+            if report {
+                reported_at = Instant::now();
+            }
+            let result = match conn.as_mut() {
+                Some(c) => serve(c, &asked, report.then_some(store)),
+                None => Ok(()),
+            };
+            if let Err(e) = &result {
+                conn = None;
+                self.went_down(&url, e);
+                retry_at = Instant::now() + RETRY;
+            }
+            if result.is_err() || conn.is_none() {
+                // Waiting workers see Redis down and follow their plan's failure mode.
+                for cell in &asked {
+                    cell.refill_failed();
+                }
+            }
+            // Woken by `ask`; otherwise look for unreported counts (and retry Redis) now and then.
+            std::thread::park_timeout(Duration::from_millis(100));
+        }
+    }
+
+    fn went_down(&self, url: &str, e: &::redis::RedisError) {
+        if self.up.swap(false, Ordering::Relaxed) {
+            log::error!(
+                "fleet: Redis at {url} is unreachable ({e}); plans with on_redis_failure = \"open\" count on this node \
+                 alone, \"closed\" ones answer 503 once their leased quota is spent; retrying every second"
+            );
+        }
+    }
+}
+
+/// Refills the cells that asked, then reports what any cell counted without Redis.
+fn serve(c: &mut redis::Conn, asked: &[Arc<QuotaCell>], store: Option<&QuotaStore>) -> ::redis::RedisResult<()> {
+    let now = super::wall_s();
+    for cell in asked {
+        if let Some((period, want)) = cell.refill_request(now) {
+            let (granted, used) = c.lease(cell, period, now, want)?;
+            cell.refilled(now, period, want, granted, used);
+        }
+    }
+    for cell in store.map(QuotaStore::all).unwrap_or_default() {
+        if let Some((period, n)) = cell.unreported() {
+            let used = c.report(&cell, period, now, n)?;
+            cell.reported(period, n, used);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! The Redis side of fleet mode: one blocking connection with timeouts, the key names, and the
+//! two Lua scripts that lease quota and report what a node counted alone.
+//!
+//! Each script runs atomically in Redis, so two nodes leasing at once cannot both take the last
+//! requests of a quota: a grant never goes beyond the limit.
+
+use std::time::Duration;
+
+use redis::Script;
+
+use crate::table::{Cluster, QuotaPeriod};
+use crate::throttle::quota::QuotaCell;
+
+/// KEYS: period count, day count, first-use marker. ARGV: limit, want, offset, period, count TTL,
+/// day TTL. Returns {granted, the period's count after the grant}. The offset (AWS: requests
+/// already used in the first period) is added once, on the fleet's first lease of the key.
+const LEASE: &str = r"
+local offset = tonumber(ARGV[3])
+if offset > 0 and redis.call('SET', KEYS[3], ARGV[4], 'NX') then
+  redis.call('INCRBY', KEYS[1], offset)
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+end
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local n = math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - used)
+if n <= 0 then return {0, used} end
+used = redis.call('INCRBY', KEYS[1], n)
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('INCRBY', KEYS[2], n)
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+return {n, used}
+";
+
+/// KEYS: period count, day count. ARGV: requests, count TTL, day TTL. Adds what a node admitted
+/// while Redis was unreachable; returns the period's count.
+const REPORT: &str = r"
+local used = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('INCRBY', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return used
+";
+
+/// Per-day counts outlive AWS's 90-day usage window a little.
+const DAY_TTL_S: u64 = 100 * 86_400;
+
+/// Only `redis://` URLs that the client accepts.
+pub fn check_url(url: &str) -> Result<(), String> {
+    if !url.starts_with("redis://") {
+        return Err("only redis:// URLs are supported (not rediss:// or unix sockets)".into());
+    }
+    redis::Client::open(url).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// The URL without its password, for logs and `/config`.
+pub fn redacted(url: &str) -> String {
+    let Some(rest) = url.strip_prefix("redis://") else { return url.to_owned() };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("redis://{user}:<redacted>@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub struct Conn {
+    con: redis::Connection,
+    lease: Script,
+    report: Script,
+    prefix: String,
+}
+
+impl Conn {
+    pub fn connect(settings: &Cluster) -> redis::RedisResult<Conn> {
+        let timeout = Duration::from_millis(settings.timeout_ms);
+        let con = redis::Client::open(settings.redis.as_str())?.get_connection_with_timeout(timeout)?;
+        con.set_read_timeout(Some(timeout))?;
+        con.set_write_timeout(Some(timeout))?;
+        Ok(Conn { con, lease: Script::new(LEASE), report: Script::new(REPORT), prefix: settings.prefix.clone() })
+    }
+
+    /// Leases up to `want` requests of `cell`'s quota in `period`: (granted, the fleet's count).
+    pub fn lease(&mut self, cell: &QuotaCell, period: u64, unix_s: u64, want: u64) -> redis::RedisResult<(u64, u64)> {
+        let names = keys(&self.prefix, cell, period, unix_s / 86_400);
+        self.lease
+            .key(&names.count)
+            .key(&names.day)
+            .key(&names.start)
+            .arg(cell.limit)
+            .arg(want)
+            .arg(cell.offset)
+            .arg(period)
+            .arg(count_ttl_s(cell.period))
+            .arg(DAY_TTL_S)
+            .invoke(&mut self.con)
+    }
+
+    /// Adds `n` requests a node admitted alone to `cell`'s count in `period`; the fleet's count.
+    pub fn report(&mut self, cell: &QuotaCell, period: u64, unix_s: u64, n: u64) -> redis::RedisResult<u64> {
+        let names = keys(&self.prefix, cell, period, unix_s / 86_400);
+        self.report
+            .key(&names.count)
+            .key(&names.day)
+            .arg(n)
+            .arg(count_ttl_s(cell.period))
+            .arg(DAY_TTL_S)
+            .invoke(&mut self.con)
+    }
+
+    /// The fleet's per-day counts of `cell` for `days` (days since the epoch).
+    pub fn days(&mut self, cell: &QuotaCell, days: std::ops::RangeInclusive<u64>) -> redis::RedisResult<Vec<u64>> {
+        let names: Vec<String> = days.map(|d| keys(&self.prefix, cell, 0, d).day).collect();
+        let values: Vec<Option<u64>> = redis::cmd("MGET").arg(&names).query(&mut self.con)?;
+        Ok(values.into_iter().map(Option::unwrap_or_default).collect())
+    }
+}
+
+struct Keys {
+    count: String,
+    day: String,
+    start: String,
+}
+
+/// `{prefix}:quota:{plan:key}:D20417`. The braces are a Redis Cluster hash tag, so one script's
+/// keys live on one shard; `:`, `{`, `}` and `%` in names are percent-encoded so two (plan, key)
+/// pairs never share a key.
+fn keys(prefix: &str, cell: &QuotaCell, period: u64, day: u64) -> Keys {
+    let tag = format!("{{{}:{}}}", escape(&cell.plan), escape(&cell.key));
+    let kind = match cell.period {
+        QuotaPeriod::Day => 'D',
+        QuotaPeriod::Week => 'W',
+        QuotaPeriod::Month => 'M',
+    };
+    Keys {
+        count: format!("{prefix}:quota:{tag}:{kind}{period}"),
+        day: format!("{prefix}:quota-day:{tag}:{day}"),
+        start: format!("{prefix}:quota-start:{tag}"),
+    }
+}
+
+fn escape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            ':' => out.push_str("%3A"),
+            '{' => out.push_str("%7B"),
+            '}' => out.push_str("%7D"),
+            '%' => out.push_str("%25"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A period's count lives a week past the longest period it can be.
+fn count_ttl_s(period: QuotaPeriod) -> u64 {
+    let days = match period {
+        QuotaPeriod::Day => 1,
+        QuotaPeriod::Week => 7,
+        QuotaPeriod::Month => 31,
+    };
+    (days + 7) * 86_400
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_and_passwords_hidden() {
+        assert!(check_url("redis://127.0.0.1:6379/0").is_ok());
+        assert!(check_url("rediss://127.0.0.1:6379").is_err());
+        assert!(check_url("http://x").is_err());
+        assert_eq!(redacted("redis://:s3cret@h:1/0"), "redis://:<redacted>@h:1/0");
+        assert_eq!(redacted("redis://u:s3cret@h:1"), "redis://u:<redacted>@h:1");
+        assert_eq!(redacted("redis://h:1"), "redis://h:1");
+    }
+
+    #[test]
+    fn names_cannot_collide() {
+        let quota = crate::table::Quota { limit: 1, period: QuotaPeriod::Day, offset: 0 };
+        let a = QuotaCell::new(("a:b".into(), "c".into()), &quota, None, None);
+        let b = QuotaCell::new(("a".into(), "b:c".into()), &quota, None, None);
+        assert_ne!(keys("p", &a, 1, 1).count, keys("p", &b, 1, 1).count);
+        assert_eq!(keys("p", &a, 7, 9).count, "p:quota:{a%3Ab:c}:D7");
+    }
+}
