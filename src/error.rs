@@ -45,8 +45,9 @@ pub enum ResponseType {
     Throttled,
     /// The key's usage-plan quota for this period is used up.
     QuotaExceeded,
-    /// Fleet mode: Redis is unreachable and the key's plan fails closed.
-    QuotaUnavailable,
+    /// Fleet mode: Redis is unreachable, and the key's plan fails closed (its quota, or a global
+    /// rate of the plan).
+    FleetUnavailable,
     /// A route that requires an API key got none, an unknown or disabled one, or one outside a
     /// usage plan of the stage.
     InvalidApiKey,
@@ -72,7 +73,7 @@ impl ResponseType {
             ResponseType::InvalidApiKey => "INVALID_API_KEY",
             ResponseType::QuotaExceeded => "QUOTA_EXCEEDED",
             // AWS has no such failure; its catch-all for gateway errors.
-            ResponseType::QuotaUnavailable => "DEFAULT_5XX",
+            ResponseType::FleetUnavailable => "DEFAULT_5XX",
         }
     }
 }
@@ -100,11 +101,12 @@ impl GatewayError {
         Self { kind: ResponseType::Throttled, detail: "rate limit exceeded", unusable_connection: false, retry_after_s }
     }
 
-    /// Fleet mode: the quota cannot be checked (Redis is unreachable and the plan fails closed).
-    pub const fn quota_unavailable() -> Self {
+    /// Fleet mode: a quota or global rate cannot be checked (Redis is unreachable and the plan
+    /// fails closed). The client may retry after a second.
+    pub const fn fleet_unavailable() -> Self {
         Self {
-            kind: ResponseType::QuotaUnavailable,
-            detail: "quota store unreachable (fail-closed plan)",
+            kind: ResponseType::FleetUnavailable,
+            detail: "Redis unreachable (fail-closed usage plan)",
             unusable_connection: false,
             retry_after_s: 1,
         }
@@ -130,7 +132,7 @@ impl GatewayError {
             | ResponseType::InvalidApiKey
             | ResponseType::QuotaExceeded => Side::Client,
             ResponseType::IntegrationTimeout | ResponseType::IntegrationFailure => Side::Upstream,
-            ResponseType::Internal | ResponseType::QuotaUnavailable => Side::Internal,
+            ResponseType::Internal | ResponseType::FleetUnavailable => Side::Internal,
         }
     }
 

@@ -118,15 +118,9 @@ async fn steps(
 
     // Step 4 — throttle, in AWS's order: the key's usage plan, the route's limit (or the stage
     // default), the gateway-wide one.
-    let throttles = &table.throttles;
-    let admitted = match plan_key {
-        Some(k) => throttles.admit_key(&worker.throttle, k.plan, k.key, target.api, target.stage, matched.route),
-        None => Ok(()),
-    }
-    .and_then(|()| throttles.admit(&worker.throttle, target.api, target.stage, matched.route));
-    if let Err(retry_after_ns) = admitted {
-        let retry_after_s = retry_after_ns.div_ceil(1_000_000_000).max(1).min(u64::from(u32::MAX)) as u32;
-        return reject_with(conn, head, limits, protocol, GatewayError::throttled(retry_after_s)).await;
+    let key = plan_key.map(|k| (k.plan, k.key));
+    if let Err(error) = throttle(worker, table, key, target.api, target.stage, matched.route).await {
+        return reject_with(conn, head, limits, protocol, error).await;
     }
     // The key's usage-plan quota for this period.
     if let Some(k) = plan_key {
@@ -136,7 +130,7 @@ async fn steps(
             QuotaVerdict::Exceeded => {
                 Some(GatewayError::new(ResponseType::QuotaExceeded, "usage plan quota exhausted"))
             }
-            QuotaVerdict::Unavailable => Some(GatewayError::quota_unavailable()),
+            QuotaVerdict::Unavailable => Some(GatewayError::fleet_unavailable()),
         };
         if let Some(error) = error {
             return reject_with(conn, head, limits, protocol, error).await;
@@ -252,4 +246,41 @@ pub fn listener_protocol(table: &LoadedTable, listener: u32) -> Protocol {
         Some(domain.mappings.first()?.api)
     });
     api.map_or(Protocol::Http, |a| t.apis[a as usize].protocol)
+}
+
+/// Step 4: the limits that apply. A global limit whose reservoir is being refilled from Redis
+/// makes the request wait (without blocking the worker) at most [`Fleet::wait_limit`]; after that
+/// Redis counts as unreachable for this request.
+///
+/// [`Fleet::wait_limit`]: crate::throttle::fleet::Fleet::wait_limit
+async fn throttle(
+    worker: &Worker,
+    table: &LoadedTable,
+    key: Option<(u32, u32)>,
+    api: u32,
+    stage: u32,
+    route: u32,
+) -> Result<(), GatewayError> {
+    use crate::throttle::Throttled;
+    let fleet = worker.control().fleet.as_deref();
+    let mut waiting_since = None;
+    loop {
+        let patient = match (waiting_since, fleet) {
+            (Some(since), Some(f)) => std::time::Instant::elapsed(&since) < f.wait_limit(),
+            _ => true,
+        };
+        let ctx = crate::throttle::local::FleetCtx { fleet, table: table as *const LoadedTable as usize, patient };
+        match table.throttles.admit(&worker.throttle, key, api, stage, route, ctx) {
+            Ok(()) => return Ok(()),
+            Err(Throttled::Denied(retry_after_ns)) => {
+                let retry_after_s = retry_after_ns.div_ceil(1_000_000_000).max(1).min(u64::from(u32::MAX)) as u32;
+                return Err(GatewayError::throttled(retry_after_s));
+            }
+            Err(Throttled::Unavailable) => return Err(GatewayError::fleet_unavailable()),
+            Err(Throttled::Wait) => {
+                waiting_since.get_or_insert_with(std::time::Instant::now);
+                monoio::time::sleep(std::time::Duration::from_micros(200)).await;
+            }
+        }
+    }
 }

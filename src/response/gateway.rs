@@ -47,7 +47,7 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
         (Protocol::Http, Throttled) => (429, "Too Many Requests", ""),
         (_, InvalidApiKey) => (403, "Forbidden", "ForbiddenException"),
         (_, QuotaExceeded) => (429, "Limit Exceeded", "LimitExceededException"),
-        (_, QuotaUnavailable) => (503, "Service Unavailable", "ServiceUnavailableException"),
+        (_, FleetUnavailable) => (503, "Service Unavailable", "ServiceUnavailableException"),
     };
     // HTTP APIs carry no x-amzn-ErrorType (AWS-DG http-api-vs-rest: no gateway responses).
     let error_type = (protocol == Protocol::Rest && !error_type.is_empty()).then_some(error_type);

@@ -39,7 +39,7 @@ impl Control {
         table.quota_cells = quotas.cells_for(&table.table);
         let fleet =
             table.table.settings.cluster.clone().map(|c| crate::throttle::fleet::Fleet::start(c, quotas.clone()));
-        Arc::new(Control {
+        let control = Arc::new(Control {
             table: ArcSwap::from_pointee(table),
             generation: AtomicU64::new(1),
             shutdown: AtomicBool::new(false),
@@ -49,7 +49,11 @@ impl Control {
             cache_commands: crate::cache::command::Commands::new(workers),
             quotas,
             fleet,
-        })
+        });
+        if let Some(fleet) = &control.fleet {
+            fleet.attach(&control);
+        }
+        control
     }
 
     /// Publishes a new table: workers pick it up on their next request. Its metric series are

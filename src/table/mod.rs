@@ -182,6 +182,9 @@ pub enum FailureMode {
 pub struct ThrottleSetting {
     pub rate: f64,
     pub burst: u32,
+    /// Fleet mode: one bucket for every node, kept in Redis (`global = true`).
+    #[serde(default)]
+    pub global: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -18,6 +18,9 @@ pub struct Limit {
     tolerance_ns: u64,
     /// Tokens a worker leases at once.
     pub batch: u32,
+    /// Fleet mode, `global = true`: the node's reservoir of tokens from the fleet's bucket in
+    /// Redis. This limit's own bucket then serves only while Redis is unreachable.
+    pub global: Option<super::global::Global>,
 }
 
 /// The answer to a lease.
@@ -44,7 +47,21 @@ impl Limit {
             emission_ns,
             tolerance_ns: emission_ns.saturating_mul(u64::from(burst)),
             batch: per_worker.min(five_ms).max(1),
+            global: None,
         }
+    }
+
+    /// Makes the limit global (fleet mode): `name` is its key in Redis.
+    pub fn global(mut self, name: String, on_failure: Option<crate::table::FailureMode>) -> Limit {
+        let rate = 1e9 / self.emission_ns as f64;
+        let burst = (self.tolerance_ns / self.emission_ns) as u32;
+        self.global = Some(super::global::Global::new(name, on_failure, rate, burst));
+        self
+    }
+
+    /// Nanoseconds per token and the burst's span, for the fleet's bucket in Redis.
+    pub fn shape_ns(&self) -> (u64, u64) {
+        (self.emission_ns, self.tolerance_ns)
     }
 
     /// Takes up to `want` tokens at `now_ns`.

@@ -7,10 +7,23 @@
 
 use std::cell::RefCell;
 
+use super::Throttled;
+use super::global::Drawn;
 use super::limit::{Lease, Limit};
+use crate::table::FailureMode;
 
 /// How long leased tokens stay spendable.
 pub const LEASE_TTL_NS: u64 = 100_000_000;
+
+/// What a global limit needs to reach the fleet thread.
+#[derive(Clone, Copy)]
+pub struct FleetCtx<'a> {
+    pub fleet: Option<&'a super::fleet::Fleet>,
+    /// The table the limits belong to (its address), so a refill never lands in a newer table.
+    pub table: usize,
+    /// False once a request has waited long enough: Redis then counts as unreachable for it.
+    pub patient: bool,
+}
 
 #[derive(Default)]
 pub struct LocalLeases {
@@ -19,8 +32,8 @@ pub struct LocalLeases {
 }
 
 impl LocalLeases {
-    /// Takes one token of limit `id`; `Err(retry_after_ns)` when the limit is exhausted.
-    pub fn take(&self, id: usize, limit: &Limit, now_ns: u64) -> Result<(), u64> {
+    /// Takes one token of limit `id`.
+    pub fn take(&self, id: usize, limit: &Limit, now_ns: u64, ctx: FleetCtx<'_>) -> Result<(), Throttled> {
         let mut slots = self.slots.borrow_mut();
         if slots.len() <= id {
             slots.resize(id + 1, (0, 0));
@@ -30,15 +43,44 @@ impl LocalLeases {
             slot.0 -= 1;
             return Ok(());
         }
-        match limit.lease(now_ns, limit.batch) {
+        let leased = match &limit.global {
+            None => limit.lease(now_ns, limit.batch),
+            Some(global) => {
+                let up = ctx.patient && ctx.fleet.is_some_and(super::fleet::Fleet::is_up);
+                let (drawn, ask) = global.draw(now_ns, limit.batch, up);
+                if ask && let Some(fleet) = ctx.fleet {
+                    fleet.ask_rate(ctx.table, id);
+                }
+                match drawn {
+                    Drawn::Granted(n) => Lease::Granted(n),
+                    Drawn::Denied(retry_after_ns) => Lease::Denied { retry_after_ns },
+                    Drawn::Wait => return Err(Throttled::Wait),
+                    Drawn::Down if global.on_failure == Some(FailureMode::Closed) => {
+                        return Err(Throttled::Unavailable);
+                    }
+                    // The node's own bucket, at the full rate.
+                    Drawn::Down => limit.lease(now_ns, limit.batch),
+                }
+            }
+        };
+        match leased {
             Lease::Granted(n) => {
                 *slot = (n - 1, now_ns + LEASE_TTL_NS);
                 Ok(())
             }
             Lease::Denied { retry_after_ns } => {
                 *slot = (0, 0);
-                Err(retry_after_ns)
+                Err(Throttled::Denied(retry_after_ns))
             }
+        }
+    }
+
+    /// Gives back a token just taken from limit `id` (another limit made the request wait).
+    pub fn refund(&self, id: usize, now_ns: u64) {
+        if let Some(slot) = self.slots.borrow_mut().get_mut(id)
+            && now_ns < slot.1
+        {
+            slot.0 += 1;
         }
     }
 
@@ -57,14 +99,23 @@ mod tests {
         let limit = Limit::new(1000.0, 100, 1);
         let leases = LocalLeases::default();
         let t = 1_000_000_000;
+        let ctx = FleetCtx { fleet: None, table: 0, patient: true };
         for _ in 0..limit.batch {
-            assert!(leases.take(0, &limit, t).is_ok());
+            assert!(leases.take(0, &limit, t, ctx).is_ok());
         }
         // Another worker drains the bucket: the lease holder's next take needs the bucket.
         while let Lease::Granted(_) = limit.lease(t, 1000) {}
-        assert!(leases.take(0, &limit, t).is_err());
+        assert!(leases.take(0, &limit, t, ctx).is_err());
+        leases.refund(0, t);
+        assert!(leases.take(0, &limit, t, ctx).is_err(), "nothing to refund into: the lease was spent");
         // A stale lease is not spent: after the TTL the bucket decides again.
         let later = t + 10 * LEASE_TTL_NS;
-        assert!(leases.take(0, &limit, later).is_ok());
+        assert!(leases.take(0, &limit, later, ctx).is_ok());
+        leases.refund(0, later);
+        while let Lease::Granted(_) = limit.lease(later, 1000) {}
+        for _ in 0..limit.batch {
+            assert!(leases.take(0, &limit, later, ctx).is_ok(), "the refunded token and the rest of the batch");
+        }
+        assert!(leases.take(0, &limit, later, ctx).is_err());
     }
 }

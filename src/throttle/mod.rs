@@ -7,6 +7,7 @@
 //! Exceeded: `429 {"message":"Too Many Requests"}` with `Retry-After`.
 
 pub mod fleet;
+pub mod global;
 pub mod limit;
 pub mod local;
 pub mod quota;
@@ -15,7 +16,7 @@ pub mod quota_store;
 use std::sync::OnceLock;
 
 use limit::Limit;
-use local::LocalLeases;
+use local::{FleetCtx, LocalLeases};
 
 use crate::table::{Table, ThrottleSetting};
 
@@ -34,14 +35,26 @@ pub struct ThrottleIndex {
     by_key_route: ahash::AHashMap<(u32, u32, u32, u32, u32), usize>,
 }
 
+/// Why a request may not pass its limits (yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttled {
+    /// A bucket is empty: 429 with `Retry-After` from this many nanoseconds.
+    Denied(u64),
+    /// Fleet mode: a global limit's reservoir is being refilled; try again shortly.
+    Wait,
+    /// Fleet mode: Redis is unreachable and a fail-closed plan's global limit applies: 503.
+    Unavailable,
+}
+
 impl ThrottleIndex {
     pub fn build(table: &Table, workers: usize) -> ThrottleIndex {
         let mut limits = Vec::new();
-        let mut add = |s: &ThrottleSetting| {
-            limits.push(Limit::new(s.rate, s.burst, workers));
+        let mut add = |s: &ThrottleSetting, name: &dyn Fn() -> String, on_failure| {
+            let limit = Limit::new(s.rate, s.burst, workers);
+            limits.push(if s.global { limit.global(name(), on_failure) } else { limit });
             limits.len() - 1
         };
-        let account = table.settings.throttle.as_ref().map(&mut add);
+        let account = table.settings.throttle.as_ref().map(|s| add(s, &|| "account".into(), None));
         let by_route = table
             .apis
             .iter()
@@ -49,10 +62,11 @@ impl ThrottleIndex {
                 api.stages
                     .iter()
                     .map(|stage| {
-                        let stage_default = stage.throttle.as_ref().map(&mut add);
+                        let stage_name = || format!("{}/{}", api.name, stage.name);
+                        let stage_default = stage.throttle.as_ref().map(|s| add(s, &stage_name, None));
                         (0..api.routes.len())
                             .map(|r| match stage.route_throttles.get(r).and_then(Option::as_ref) {
-                                Some(s) => Some(add(s)),
+                                Some(s) => Some(add(s, &|| format!("{}/{}", stage_name(), api.routes[r].key), None)),
                                 None => stage_default,
                             })
                             .collect()
@@ -61,59 +75,64 @@ impl ThrottleIndex {
             })
             .collect();
         let mut by_key = ahash::AHashMap::new();
-        for (p, plan) in table.usage_plans.iter().enumerate() {
-            if let Some(setting) = &plan.throttle {
-                for &key in &plan.keys {
-                    limits.push(Limit::new(setting.rate, setting.burst, workers));
-                    by_key.insert((p as u32, key), limits.len() - 1);
-                }
-            }
-        }
         let mut by_key_route = ahash::AHashMap::new();
         for (p, plan) in table.usage_plans.iter().enumerate() {
-            for (api, stage, route, setting) in &plan.route_throttles {
-                for &key in &plan.keys {
-                    limits.push(Limit::new(setting.rate, setting.burst, workers));
-                    by_key_route.insert((p as u32, key, *api, *stage, *route), limits.len() - 1);
+            let on_failure = Some(plan.on_redis_failure);
+            for &key in &plan.keys {
+                let key_name = || format!("plan/{}/{}", plan.name, table.api_keys[key as usize].name);
+                if let Some(setting) = &plan.throttle {
+                    by_key.insert((p as u32, key), add(setting, &key_name, on_failure));
+                }
+                for (api, stage, route, setting) in &plan.route_throttles {
+                    let a = &table.apis[*api as usize];
+                    let name = || {
+                        format!(
+                            "{}/{}/{}/{}",
+                            key_name(),
+                            a.name,
+                            a.stages[*stage as usize].name,
+                            a.routes[*route as usize].key
+                        )
+                    };
+                    by_key_route.insert((p as u32, key, *api, *stage, *route), add(setting, &name, on_failure));
                 }
             }
         }
         ThrottleIndex { limits, account, by_route, by_key, by_key_route }
     }
 
-    /// Takes a token from a key's usage-plan limit on this route: the plan's override for the route,
-    /// else the plan's per-key limit, if it has one.
+    /// Takes a token from every limit that applies, in AWS's order: the key's usage-plan limit on
+    /// this route (the plan's override for the route, else its per-key limit), the route's limit
+    /// or the stage default, the gateway-wide one. The first that says no decides; when one says
+    /// `Wait`, the tokens already taken are given back, so trying again spends nothing twice.
     #[inline]
-    pub fn admit_key(
+    pub fn admit(
         &self,
         leases: &LocalLeases,
-        plan: u32,
-        key: u32,
+        key: Option<(u32, u32)>,
         api: u32,
         stage: u32,
         route: u32,
-    ) -> Result<(), u64> {
-        let id = self.by_key_route.get(&(plan, key, api, stage, route)).or_else(|| self.by_key.get(&(plan, key)));
-        match id {
-            Some(&id) => leases.take(id, &self.limits[id], now_ns()),
-            None => Ok(()),
-        }
-    }
-
-    /// Takes a token from every limit that applies; `Err(retry_after_ns)` from the first exhausted.
-    #[inline]
-    pub fn admit(&self, leases: &LocalLeases, api: u32, stage: u32, route: u32) -> Result<(), u64> {
+        ctx: FleetCtx<'_>,
+    ) -> Result<(), Throttled> {
         if self.limits.is_empty() {
             return Ok(());
         }
-        let now = now_ns();
+        let key_limit = key.and_then(|(plan, key)| {
+            self.by_key_route.get(&(plan, key, api, stage, route)).or_else(|| self.by_key.get(&(plan, key))).copied()
+        });
         let route_limit =
             self.by_route.get(api as usize).and_then(|s| s.get(stage as usize)).and_then(|r| *r.get(route as usize)?);
-        if let Some(id) = route_limit {
-            leases.take(id, &self.limits[id], now)?;
-        }
-        if let Some(id) = self.account {
-            leases.take(id, &self.limits[id], now)?;
+        let ids = [key_limit, route_limit, self.account];
+        let now = now_ns();
+        for (i, id) in ids.iter().enumerate() {
+            let Some(id) = *id else { continue };
+            if let Err(e) = leases.take(id, &self.limits[id], now, ctx) {
+                if e == Throttled::Wait {
+                    ids[..i].iter().flatten().for_each(|&taken| leases.refund(taken, now));
+                }
+                return Err(e);
+            }
         }
         Ok(())
     }

@@ -236,3 +236,85 @@ fn redis_down_at_start_does_not_stop_the_gateway() {
     assert_eq!(eventually(Duration::from_secs(5), || fleet_used(&n, "lenient", "ko").filter(|u| *u == 3)), Some(3));
     drop(redis);
 }
+
+/// Requests per second a node admits from `clients` threads hammering it for `for_`.
+fn hammer(n: &Node, key: Option<&str>, clients: usize, for_: Duration) -> (usize, Vec<u16>) {
+    let request = match key {
+        Some(key) => format!("GET /prod/items HTTP/1.1\r\nHost: x\r\nx-api-key: {key}-value-0123456789abcdef\r\n\r\n"),
+        None => "GET /prod/open HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
+    };
+    let results: Vec<Vec<u16>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|_| {
+                let request = request.as_bytes();
+                s.spawn(move || {
+                    let end = Instant::now() + for_;
+                    let mut statuses = Vec::new();
+                    while Instant::now() < end {
+                        statuses.push(n.gw.send(request).status);
+                    }
+                    statuses
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let statuses: Vec<u16> = results.into_iter().flatten().collect();
+    (statuses.iter().filter(|s| **s == 200).count(), statuses)
+}
+
+#[test]
+fn a_global_rate_is_one_bucket_for_the_fleet_and_falls_back_when_redis_dies() {
+    let dir = temp_path("fleet-redis-d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut redis = Redis::start(&dir, free_port());
+    // 100 requests/s with a burst of 50 for the whole fleet on `GET /open`; a fail-closed plan
+    // whose per-key rate is global too.
+    let extra = r#"throttle = { rate = 100, burst = 50, global = true }
+[[api.route]]
+key = "GET /open"
+integration = { type = "mock", body = "open" }
+"#;
+    let plans = plan("strict", "kc", 1_000_000, "closed") + "rate = 1000\nburst = 100\nglobal_rate = true\n";
+    let nodes: Vec<Node> = (0..2)
+        .map(|_| {
+            let n = start(&redis, &plans);
+            let cfg = std::fs::read_to_string(&n.gw.config_path).unwrap();
+            let cfg = cfg.replace("name = \"prod\"\n", &format!("name = \"prod\"\n{extra}"));
+            std::fs::write(&n.gw.config_path, cfg).unwrap();
+            n.gw.signal(libc::SIGHUP);
+            n
+        })
+        .collect();
+    // The reload above added the route; wait until both nodes serve it.
+    for n in &nodes {
+        let ok = eventually(Duration::from_secs(5), || (n.gw.get("/prod/open").status != 403).then_some(()));
+        assert!(ok.is_some(), "{}", n.gw.log());
+    }
+    std::thread::sleep(Duration::from_millis(600)); // let the bucket refill to its burst
+
+    let window = Duration::from_millis(2000);
+    let admitted: Vec<(usize, Vec<u16>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = nodes.iter().map(|n| s.spawn(move || hammer(n, None, 2, window))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let total: usize = admitted.iter().map(|a| a.0).sum();
+    let tried: usize = admitted.iter().map(|a| a.1.len()).sum();
+    // One bucket: rate × time + burst = 250, plus what the bound allows (docs/throttling.md:
+    // 100 ms of rate for tokens in flight). Two separate buckets would admit about 500.
+    eprintln!("global rate 100/s, burst 50, 2 nodes, 2 s: admitted {total} of {tried}");
+    assert!(tried > 1000, "the clients must outrun the limit: {tried} tries");
+    assert!((200..=270).contains(&total), "admitted {total} of {tried}");
+    assert!(admitted.iter().all(|a| a.1.iter().all(|s| *s == 200 || *s == 429)));
+
+    // Redis dies: each node falls back to its own bucket (so the route still answers, 200s and
+    // 429s), and the fail-closed plan's global rate answers 503.
+    redis.kill();
+    let (ok, statuses) = hammer(&nodes[0], None, 1, Duration::from_millis(1000));
+    assert!(ok > 0 && statuses.iter().all(|s| *s == 200 || *s == 429), "{ok} {statuses:?}");
+    let r = eventually(Duration::from_secs(5), || {
+        let r = call(&nodes[0], "kc");
+        (r.status == 503).then_some(r)
+    });
+    assert!(r.is_some(), "{}", nodes[0].gw.log());
+}

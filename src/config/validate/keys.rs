@@ -7,7 +7,7 @@ use crate::config::reader::{Obj, Reader, Spanned};
 use crate::table::{ApiKey, ThrottleSetting};
 
 const KEY_KEYS: &[&str] = &["name", "value", "value_env", "value_file", "enabled"];
-const PLAN_KEYS: &[&str] = &["name", "rate", "burst", "api_stages", "keys", "quota", "on_redis_failure"];
+const PLAN_KEYS: &[&str] = &["name", "rate", "burst", "api_stages", "keys", "quota", "on_redis_failure", "global_rate"];
 const QUOTA_KEYS: &[&str] = &["limit", "period", "offset"];
 const STAGE_REF_KEYS: &[&str] = &["api", "stage", "route_throttle"];
 
@@ -115,6 +115,7 @@ pub(super) fn read_plans(
                         1.0
                     }),
                 burst: r.int(p, "burst", 1, 1, 1 << 30) as u32,
+                global: r.bool(p, "global_rate", false),
             }),
         };
         let mut stages = Vec::new();

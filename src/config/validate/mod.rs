@@ -106,6 +106,9 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
             config.domains.push(d);
         }
     }
+    if config.cluster.is_none() {
+        cluster::global_limits_need_a_cluster(&mut r, &config);
+    }
     if config.apis.is_empty() && r.errors.is_empty() {
         r.error(
             Some(0..0),

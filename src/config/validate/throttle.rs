@@ -3,19 +3,23 @@
 use crate::config::reader::{Obj, Reader, Spanned};
 use crate::table::ThrottleSetting;
 
-const ACCOUNT_KEYS: &[&str] = &["enabled", "rate", "burst"];
-const SETTING_KEYS: &[&str] = &["rate", "burst"];
+const ACCOUNT_KEYS: &[&str] = &["enabled", "rate", "burst", "global"];
+const SETTING_KEYS: &[&str] = &["rate", "burst", "global"];
 
 /// The account limit: AWS's default 10,000 requests/s with burst 5,000 unless changed or turned off.
 pub(super) fn read_account(r: &mut Reader<'_>, root: Obj<'_>) -> Option<ThrottleSetting> {
-    let default = ThrottleSetting { rate: 10_000.0, burst: 5_000 };
+    let default = ThrottleSetting { rate: 10_000.0, burst: 5_000, global: false };
     let Some(item) = r.item(root, "throttle") else { return Some(default) };
     let o = r.obj(item, "[throttle]")?;
     r.allow_keys(o, ACCOUNT_KEYS);
     if !r.bool(o, "enabled", true) {
         return None;
     }
-    Some(ThrottleSetting { rate: rate(r, o, default.rate), burst: r.int(o, "burst", 5_000, 1, 1 << 30) as u32 })
+    Some(ThrottleSetting {
+        rate: rate(r, o, default.rate),
+        burst: r.int(o, "burst", 5_000, 1, 1 << 30) as u32,
+        global: r.bool(o, "global", false),
+    })
 }
 
 /// `{ rate = 100, burst = 50 }`.
@@ -26,7 +30,11 @@ pub(super) fn read_setting(r: &mut Reader<'_>, item: &toml_edit::Item, what: &'s
         r.error(o.span(), format!("{what} needs `rate` and `burst`"), Some("like { rate = 100, burst = 50 }".into()));
         return None;
     }
-    Some(ThrottleSetting { rate: rate(r, o, 1.0), burst: r.int(o, "burst", 1, 1, 1 << 30) as u32 })
+    Some(ThrottleSetting {
+        rate: rate(r, o, 1.0),
+        burst: r.int(o, "burst", 1, 1, 1 << 30) as u32,
+        global: r.bool(o, "global", false),
+    })
 }
 
 /// A stage's `route_throttle = { "GET /pets" = { rate, burst } }`.

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::quota::QuotaCell;
 use super::quota_store::QuotaStore;
+use crate::runtime::control::Control;
 use crate::table::Cluster;
 
 /// How often an unreachable Redis is tried again.
@@ -35,7 +36,11 @@ pub struct Fleet {
     up: AtomicBool,
     /// Cells whose allowance needs a refill.
     asked: Mutex<Vec<Arc<QuotaCell>>>,
+    /// Global rate limits whose reservoir needs a refill: (table address, limit id).
+    rates_asked: Mutex<Vec<(usize, usize)>>,
     thread: OnceLock<std::thread::Thread>,
+    /// Where the current table is, to find a global limit by id.
+    control: OnceLock<std::sync::Weak<Control>>,
 }
 
 impl Fleet {
@@ -46,7 +51,9 @@ impl Fleet {
             settings,
             up: AtomicBool::new(true),
             asked: Mutex::new(Vec::new()),
+            rates_asked: Mutex::new(Vec::new()),
             thread: OnceLock::new(),
+            control: OnceLock::new(),
         });
         let runner = fleet.clone();
         match std::thread::Builder::new().name("portico-fleet".into()).spawn(move || runner.run(&store)) {
@@ -59,6 +66,11 @@ impl Fleet {
             }
         }
         fleet
+    }
+
+    /// Lets the fleet thread find the current table (global rate limits live in it).
+    pub fn attach(&self, control: &Arc<Control>) {
+        let _ = self.control.set(Arc::downgrade(control));
     }
 
     pub fn is_up(&self) -> bool {
@@ -78,6 +90,14 @@ impl Fleet {
         }
     }
 
+    /// Queues a refill of global limit `id` of the table at address `table`.
+    pub fn ask_rate(&self, table: usize, id: usize) {
+        self.rates_asked.lock().unwrap_or_else(|p| p.into_inner()).push((table, id));
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
+
     /// The fleet's per-day counts of `cell`, read on a connection of the caller's own (the admin
     /// thread's), so a usage query never delays a refill.
     pub fn days(&self, cell: &QuotaCell, days: std::ops::RangeInclusive<u64>) -> Result<Vec<u64>, String> {
@@ -92,6 +112,18 @@ impl Fleet {
         let mut reported_at = Instant::now();
         loop {
             let asked = std::mem::take(&mut *self.asked.lock().unwrap_or_else(|p| p.into_inner()));
+            let rates = std::mem::take(&mut *self.rates_asked.lock().unwrap_or_else(|p| p.into_inner()));
+            let table = self.control.get().and_then(std::sync::Weak::upgrade).map(|c| c.table.load_full());
+            // Refills asked for a table that was replaced meanwhile are dropped: its limits are gone.
+            let limits: Vec<&super::limit::Limit> = match &table {
+                Some(t) => rates
+                    .iter()
+                    .filter(|(at, _)| *at == Arc::as_ptr(t) as usize)
+                    .filter_map(|(_, id)| t.throttles.limits.get(*id))
+                    .filter(|l| l.global.is_some())
+                    .collect(),
+                None => Vec::new(),
+            };
             if conn.is_none() && Instant::now() >= retry_at {
                 match redis::Conn::connect(&self.settings) {
                     Ok(c) => {
@@ -117,7 +149,7 @@ impl Fleet {
                 reported_at = Instant::now();
             }
             let result = match conn.as_mut() {
-                Some(c) => serve(c, &asked, report.then_some(store)),
+                Some(c) => serve(c, &asked, report.then_some(store)).and_then(|()| serve_rates(c, &limits)),
                 None => Ok(()),
             };
             if let Err(e) = &result {
@@ -129,6 +161,9 @@ impl Fleet {
                 // Waiting workers see Redis down and follow their plan's failure mode.
                 for cell in &asked {
                     cell.refill_failed();
+                }
+                for global in limits.iter().filter_map(|l| l.global.as_ref()) {
+                    global.refill_failed();
                 }
             }
             // Woken by `ask`; otherwise look for unreported counts (and retry Redis) now and then.
@@ -160,6 +195,18 @@ fn serve(c: &mut redis::Conn, asked: &[Arc<QuotaCell>], store: Option<&QuotaStor
             let used = c.report(&cell, period, now, n)?;
             cell.reported(period, n, used);
         }
+    }
+    Ok(())
+}
+
+/// Refills the global rate limits that asked, from their buckets in Redis.
+fn serve_rates(c: &mut redis::Conn, limits: &[&super::limit::Limit]) -> ::redis::RedisResult<()> {
+    for limit in limits {
+        let Some(global) = &limit.global else { continue };
+        let Some(want) = global.refill_request() else { continue };
+        let (emission_ns, tolerance_ns) = limit.shape_ns();
+        let (granted, retry_after_ns) = c.rate(&global.name, emission_ns, tolerance_ns, want)?;
+        global.refilled(super::now_ns(), granted, retry_after_ns);
     }
     Ok(())
 }

@@ -40,6 +40,23 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 return used
 ";
 
+/// KEYS: the limit's arrival time (µs on Redis's clock). ARGV: µs per token (may be fractional),
+/// the burst's span in µs, tokens wanted. GCRA, as [`crate::throttle::limit`] does locally:
+/// returns {granted, µs until the next token when none is}.
+const RATE: &str = r"
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local emission = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local base = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local n = math.min(math.floor((now + tolerance - base) / emission), tonumber(ARGV[3]))
+if n <= 0 then return {0, math.ceil(base + emission - (now + tolerance))} end
+local tat = math.ceil(base + n * emission)
+redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
+return {n, 0}
+";
+
 /// Per-day counts outlive AWS's 90-day usage window a little.
 const DAY_TTL_S: u64 = 100 * 86_400;
 
@@ -67,6 +84,7 @@ pub struct Conn {
     con: redis::Connection,
     lease: Script,
     report: Script,
+    rate: Script,
     prefix: String,
 }
 
@@ -76,7 +94,8 @@ impl Conn {
         let con = redis::Client::open(settings.redis.as_str())?.get_connection_with_timeout(timeout)?;
         con.set_read_timeout(Some(timeout))?;
         con.set_write_timeout(Some(timeout))?;
-        Ok(Conn { con, lease: Script::new(LEASE), report: Script::new(REPORT), prefix: settings.prefix.clone() })
+        let (lease, report, rate) = (Script::new(LEASE), Script::new(REPORT), Script::new(RATE));
+        Ok(Conn { con, lease, report, rate, prefix: settings.prefix.clone() })
     }
 
     /// Leases up to `want` requests of `cell`'s quota in `period`: (granted, the fleet's count).
@@ -105,6 +124,26 @@ impl Conn {
             .arg(count_ttl_s(cell.period))
             .arg(DAY_TTL_S)
             .invoke(&mut self.con)
+    }
+
+    /// Takes up to `want` tokens from the fleet's bucket `name` (a token every `emission_ns`, a
+    /// burst spanning `tolerance_ns`): (granted, nanoseconds until the next token when none was).
+    pub fn rate(
+        &mut self,
+        name: &str,
+        emission_ns: u64,
+        tolerance_ns: u64,
+        want: u32,
+    ) -> redis::RedisResult<(u32, u64)> {
+        let key = format!("{}:rate:{{{}}}", self.prefix, escape(name));
+        let (granted, retry_us): (u32, u64) = self
+            .rate
+            .key(key)
+            .arg(emission_ns as f64 / 1000.0)
+            .arg(tolerance_ns / 1000)
+            .arg(want)
+            .invoke(&mut self.con)?;
+        Ok((granted, retry_us * 1000))
     }
 
     /// The fleet's per-day counts of `cell` for `days` (days since the epoch).

@@ -1,0 +1,147 @@
+//! A global rate limit's node side (fleet mode, `global = true`): a reservoir of tokens that Redis
+//! granted to this node, refilled by the fleet thread before it runs dry, from which workers lease
+//! their batches as they would from a local [`super::limit::Limit`].
+//!
+//! Redis keeps the one bucket of the fleet (GCRA, on Redis's clock), so grants never exceed
+//! `rate × time + burst`; a node spends a grant within [`TOKEN_TTL_NS`] or drops it, so what the
+//! fleet admits in any window `T` stays under `rate × (T + TTL) + burst` plus the few tokens a
+//! node holds. While Redis is unreachable the limit falls back to this node's own bucket at the
+//! full rate, or, for a fail-closed usage plan, answers 503.
+//!
+//! Plain data with time and Redis's state passed in.
+
+use std::sync::Mutex;
+
+use crate::table::FailureMode;
+
+/// How long granted tokens stay spendable on a node.
+pub const TOKEN_TTL_NS: u64 = 100_000_000;
+
+#[derive(Debug)]
+pub struct Global {
+    /// The limit's name in Redis: the same on every node for the same config entry.
+    pub name: String,
+    /// A usage plan's failure mode; `None` (stage and gateway limits): the node's own bucket.
+    pub on_failure: Option<FailureMode>,
+    /// Tokens asked of Redis at once: 10 ms of rate, at least 1, at most half the burst.
+    pub block: u32,
+    state: Mutex<Reservoir>,
+}
+
+#[derive(Debug, Default)]
+struct Reservoir {
+    tokens: u64,
+    expires_ns: u64,
+    asked: bool,
+    denied_until_ns: u64,
+}
+
+/// The answer to a worker's draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drawn {
+    Granted(u32),
+    /// Empty; a refill is on its way.
+    Wait,
+    /// Redis said the fleet's bucket is empty: retry after this many nanoseconds.
+    Denied(u64),
+    /// Redis is unreachable and the reservoir is empty.
+    Down,
+}
+
+impl Global {
+    pub fn new(name: String, on_failure: Option<FailureMode>, rate: f64, burst: u32) -> Global {
+        let block = ((rate * 0.01).floor() as u64).clamp(1, u64::from((burst / 2).max(1))) as u32;
+        Global { name, on_failure, block, state: Mutex::new(Reservoir::default()) }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, Reservoir> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes up to `want` tokens at `now_ns`. The flag asks the caller to queue a refill.
+    pub fn draw(&self, now_ns: u64, want: u32, redis_up: bool) -> (Drawn, bool) {
+        let mut s = self.state();
+        if now_ns >= s.expires_ns {
+            s.tokens = 0;
+        }
+        if s.tokens > 0 {
+            let n = s.tokens.min(u64::from(want.max(1)));
+            s.tokens -= n;
+            let ask = !s.asked && redis_up && s.tokens * 2 <= u64::from(self.block);
+            s.asked |= ask;
+            return (Drawn::Granted(n as u32), ask);
+        }
+        if !redis_up {
+            return (Drawn::Down, false);
+        }
+        if now_ns < s.denied_until_ns {
+            return (Drawn::Denied(s.denied_until_ns - now_ns), false);
+        }
+        let ask = !s.asked;
+        s.asked = true;
+        (Drawn::Wait, ask)
+    }
+
+    /// The refill to ask Redis for, if one was asked.
+    pub fn refill_request(&self) -> Option<u32> {
+        self.state().asked.then_some(self.block)
+    }
+
+    /// Redis granted `granted` tokens at `now_ns` (none: its bucket is empty for `retry_after_ns`).
+    pub fn refilled(&self, now_ns: u64, granted: u32, retry_after_ns: u64) {
+        let mut s = self.state();
+        s.asked = false;
+        if granted == 0 {
+            s.denied_until_ns = now_ns + retry_after_ns.max(1);
+            return;
+        }
+        if now_ns >= s.expires_ns {
+            s.tokens = 0;
+        }
+        s.tokens += u64::from(granted);
+        s.expires_ns = now_ns + TOKEN_TTL_NS;
+    }
+
+    /// The refill could not be made; waiting workers look again.
+    pub fn refill_failed(&self) {
+        self.state().asked = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn draws_wait_for_refills_and_ask_ahead() {
+        let g = Global::new("x".into(), None, 10_000.0, 1000);
+        assert_eq!(g.block, 100);
+        let t = 1_000 * MS;
+        assert_eq!(g.draw(t, 10, true), (Drawn::Wait, true));
+        assert_eq!(g.draw(t, 10, true), (Drawn::Wait, false), "asked already");
+        assert_eq!(g.refill_request(), Some(100));
+        g.refilled(t, 100, 0);
+        assert_eq!(g.draw(t, 10, true), (Drawn::Granted(10), false));
+        for _ in 0..3 {
+            g.draw(t, 10, true);
+        }
+        assert_eq!(g.draw(t, 10, true), (Drawn::Granted(10), true), "half spent: ask ahead");
+        assert_eq!(g.draw(t + TOKEN_TTL_NS, 10, true), (Drawn::Wait, false), "old tokens are dropped");
+    }
+
+    #[test]
+    fn redis_says_empty_or_is_down() {
+        let g = Global::new("x".into(), Some(FailureMode::Closed), 1.0, 1);
+        assert_eq!(g.block, 1);
+        let t = 1_000 * MS;
+        g.draw(t, 1, true);
+        g.refilled(t, 0, 500 * MS);
+        assert_eq!(g.draw(t + MS, 1, true), (Drawn::Denied(499 * MS), false));
+        assert_eq!(g.draw(t + 500 * MS, 1, true), (Drawn::Wait, true), "asks Redis again");
+        assert_eq!(g.draw(t, 1, false), (Drawn::Down, false));
+        g.refilled(t, 1, 0);
+        assert_eq!(g.draw(t, 1, false), (Drawn::Granted(1), false), "granted tokens outlive an outage");
+    }
+}
