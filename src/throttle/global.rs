@@ -25,6 +25,8 @@ pub struct Global {
     pub on_failure: Option<FailureMode>,
     /// Tokens asked of Redis at once: 10 ms of rate, at least 1, at most half the burst.
     pub block: u32,
+    /// Nanoseconds per token.
+    emission_ns: u64,
     state: Mutex<Reservoir>,
 }
 
@@ -34,6 +36,9 @@ struct Reservoir {
     expires_ns: u64,
     asked: bool,
     denied_until_ns: u64,
+    /// Redis granted less than asked last time: the fleet's bucket is empty, so an empty
+    /// reservoir answers 429 at once (as a local bucket would) instead of waiting for Redis.
+    starved: bool,
 }
 
 /// The answer to a worker's draw.
@@ -51,7 +56,8 @@ pub enum Drawn {
 impl Global {
     pub fn new(name: String, on_failure: Option<FailureMode>, rate: f64, burst: u32) -> Global {
         let block = ((rate * 0.01).floor() as u64).clamp(1, u64::from((burst / 2).max(1))) as u32;
-        Global { name, on_failure, block, state: Mutex::new(Reservoir::default()) }
+        let emission_ns = (1e9 / rate.max(1e-6)).max(1.0) as u64;
+        Global { name, on_failure, block, emission_ns, state: Mutex::new(Reservoir::default()) }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, Reservoir> {
@@ -79,6 +85,10 @@ impl Global {
         }
         let ask = !s.asked;
         s.asked = true;
+        if s.starved {
+            // Ask in the background; this request is refused like a local empty bucket would.
+            return (Drawn::Denied(self.emission_ns), ask);
+        }
         (Drawn::Wait, ask)
     }
 
@@ -87,12 +97,18 @@ impl Global {
         self.state().asked.then_some(self.block)
     }
 
-    /// Redis granted `granted` tokens at `now_ns` (none: its bucket is empty for `retry_after_ns`).
-    pub fn refilled(&self, now_ns: u64, granted: u32, retry_after_ns: u64) {
+    /// Redis granted `granted` of the `wanted` tokens at `now_ns` (none: its bucket is empty for
+    /// `retry_after_ns`). Less than asked means the fleet's bucket is empty: the next ask waits
+    /// until half a block has had time to drip in, so a starved node does not hammer Redis.
+    pub fn refilled(&self, now_ns: u64, wanted: u32, granted: u32, retry_after_ns: u64) {
         let mut s = self.state();
         s.asked = false;
+        s.starved = granted < wanted;
+        if s.starved {
+            let drip_ns = self.emission_ns.saturating_mul(u64::from(self.block.div_ceil(2)));
+            s.denied_until_ns = now_ns + retry_after_ns.max(drip_ns).max(1);
+        }
         if granted == 0 {
-            s.denied_until_ns = now_ns + retry_after_ns.max(1);
             return;
         }
         if now_ns >= s.expires_ns {
@@ -122,7 +138,7 @@ mod tests {
         assert_eq!(g.draw(t, 10, true), (Drawn::Wait, true));
         assert_eq!(g.draw(t, 10, true), (Drawn::Wait, false), "asked already");
         assert_eq!(g.refill_request(), Some(100));
-        g.refilled(t, 100, 0);
+        g.refilled(t, 100, 100, 0);
         assert_eq!(g.draw(t, 10, true), (Drawn::Granted(10), false));
         for _ in 0..3 {
             g.draw(t, 10, true);
@@ -137,11 +153,15 @@ mod tests {
         assert_eq!(g.block, 1);
         let t = 1_000 * MS;
         g.draw(t, 1, true);
-        g.refilled(t, 0, 500 * MS);
-        assert_eq!(g.draw(t + MS, 1, true), (Drawn::Denied(499 * MS), false));
-        assert_eq!(g.draw(t + 500 * MS, 1, true), (Drawn::Wait, true), "asks Redis again");
+        g.refilled(t, 1, 0, 500 * MS);
+        // Redis said 500 ms, but a starved node waits for half a block to drip in (1 s here).
+        assert_eq!(g.draw(t + MS, 1, true), (Drawn::Denied(999 * MS), false));
+        let (drawn, ask) = g.draw(t + 2000 * MS, 1, true);
+        assert_eq!((drawn, ask), (Drawn::Denied(1000 * MS), true), "starved: refused at once, Redis asked again");
+        let t = t + 3000 * MS;
         assert_eq!(g.draw(t, 1, false), (Drawn::Down, false));
-        g.refilled(t, 1, 0);
+        g.refilled(t, 1, 1, 0);
         assert_eq!(g.draw(t, 1, false), (Drawn::Granted(1), false), "granted tokens outlive an outage");
+        assert_eq!(g.draw(t, 1, true), (Drawn::Wait, true), "fully granted again: not starved");
     }
 }

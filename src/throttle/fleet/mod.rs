@@ -206,7 +206,7 @@ fn serve_rates(c: &mut redis::Conn, limits: &[&super::limit::Limit]) -> ::redis:
         let Some(want) = global.refill_request() else { continue };
         let (emission_ns, tolerance_ns) = limit.shape_ns();
         let (granted, retry_after_ns) = c.rate(&global.name, emission_ns, tolerance_ns, want)?;
-        global.refilled(super::now_ns(), granted, retry_after_ns);
+        global.refilled(super::now_ns(), want, granted, retry_after_ns);
     }
     Ok(())
 }
