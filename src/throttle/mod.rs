@@ -169,41 +169,61 @@ pub async fn admit_quota(
     key: u32,
 ) -> QuotaVerdict {
     let Some(cell) = table.quota_cells.get(&(plan, key)) else { return QuotaVerdict::Admitted };
-    let now = wall_s();
-    let period = quota::period_of(cell.period, now);
     let id = std::sync::Arc::as_ptr(cell) as usize;
-    {
-        let mut leases = worker.quota.borrow_mut();
-        let slot = leases.entry(id).or_insert((period, 0));
-        if slot.0 != period {
-            *slot = (period, 0);
-        }
-        if slot.1 > 0 {
-            slot.1 -= 1;
-            return QuotaVerdict::Admitted;
-        }
-    }
     let control = worker.control();
     let fleet = control.fleet.as_deref();
     let want = cell.block(control.workers);
-    let started = std::time::Instant::now();
+    let mut waiting_since = None;
     loop {
-        let up = fleet.is_some_and(|f| f.is_up() && started.elapsed() < f.wait_limit());
         let now = wall_s();
+        let period = quota::period_of(cell.period, now);
+        // Looked at again after every wait: another request on this worker may have leased a
+        // block meanwhile.
+        if take_from_slot(worker, id, period) {
+            return QuotaVerdict::Admitted;
+        }
+        let patient = match (waiting_since, fleet) {
+            (Some(since), Some(f)) => std::time::Instant::elapsed(&since) < f.wait_limit(),
+            _ => true,
+        };
+        let up = patient && fleet.is_some_and(fleet::Fleet::is_up);
         let (leased, ask) = cell.lease(now, want, up);
         if ask && let Some(f) = fleet {
             f.ask(cell);
         }
         match leased {
             quota::Leased::Granted(n) => {
-                worker.quota.borrow_mut().insert(id, (quota::period_of(cell.period, now), n - 1));
+                // Added, not stored: what the slot holds now was leased too.
+                let mut leases = worker.quota.borrow_mut();
+                let slot = leases.entry(id).or_insert((period, 0));
+                if slot.0 != period {
+                    *slot = (period, 0);
+                }
+                slot.1 += n - 1;
                 return QuotaVerdict::Admitted;
             }
             quota::Leased::Exhausted => return QuotaVerdict::Exceeded,
             quota::Leased::Unavailable => return QuotaVerdict::Unavailable,
-            quota::Leased::Wait => monoio::time::sleep(std::time::Duration::from_micros(200)).await,
+            quota::Leased::Wait => {
+                waiting_since.get_or_insert_with(std::time::Instant::now);
+                monoio::time::sleep(std::time::Duration::from_micros(200)).await;
+            }
         }
     }
+}
+
+/// One request from this worker's own lease of a quota cell, if it holds one for `period`.
+fn take_from_slot(worker: &crate::runtime::worker::Worker, id: usize, period: u64) -> bool {
+    let mut leases = worker.quota.borrow_mut();
+    let slot = leases.entry(id).or_insert((period, 0));
+    if slot.0 != period {
+        *slot = (period, 0);
+    }
+    if slot.1 == 0 {
+        return false;
+    }
+    slot.1 -= 1;
+    true
 }
 
 /// Nanoseconds on a monotonic clock shared by every thread.

@@ -127,17 +127,19 @@ fn two_gateways_sharing_one_redis_enforce_one_quota_exactly() {
     let dir = temp_path("fleet-redis-a");
     std::fs::create_dir_all(&dir).unwrap();
     let redis = Redis::start(&dir, free_port());
-    let plans = plan("shared", "k", 300, "open");
+    let plans = plan("shared", "k", 3000, "open");
     let nodes = [start(&redis, &plans), start(&redis, &plans)];
-    // Both nodes at once, far more tries than the quota: every node drains what it leased.
+    // Both nodes at once, 4 clients each (so requests on one worker wait for a refill together),
+    // far more tries than the quota: every node drains what it leased.
     let admitted: Vec<(usize, usize)> = std::thread::scope(|s| {
         let handles: Vec<_> = nodes
             .iter()
+            .flat_map(|n| std::iter::repeat_n(n, 4))
             .map(|n| {
                 s.spawn(move || {
                     let mut ok = 0;
                     let mut limited = 0;
-                    for _ in 0..400 {
+                    for _ in 0..1000 {
                         let r = call(n, "k");
                         match r.status {
                             200 => ok += 1,
@@ -155,11 +157,12 @@ fn two_gateways_sharing_one_redis_enforce_one_quota_exactly() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let total: usize = admitted.iter().map(|a| a.0).sum();
-    assert_eq!(total, 300, "one quota across the fleet: {admitted:?}");
-    assert!(admitted.iter().all(|a| a.0 > 0), "both nodes served: {admitted:?}");
+    assert_eq!(total, 3000, "one quota across the fleet: {admitted:?}");
+    let per_node: Vec<usize> = admitted.chunks(4).map(|c| c.iter().map(|a| a.0).sum()).collect();
+    assert!(per_node.iter().all(|n| *n > 0), "both nodes served: {per_node:?}");
     // Redis holds the fleet's count, which either node reports.
-    assert_eq!(fleet_used(&nodes[0], "shared", "k"), Some(300));
-    assert_eq!(fleet_used(&nodes[1], "shared", "k"), Some(300));
+    assert_eq!(fleet_used(&nodes[0], "shared", "k"), Some(3000));
+    assert_eq!(fleet_used(&nodes[1], "shared", "k"), Some(3000));
     assert!(nodes[0].gw.log().contains("quotas are counted in Redis"), "{}", nodes[0].gw.log());
 }
 
