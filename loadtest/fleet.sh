@@ -86,9 +86,17 @@ metric() { # $1 admin port, $2 route, $3 series
     curl -s "http://127.0.0.1:$1/metrics" | awk -v route="$2" -v series="$3" '
         index($0, series "{api=\"t\",stage=\"s\",route=\"" route "\"}") == 1 {v=$NF} END {printf "%d\n", v}'
 }
+# Requests minus 429s of GET /x on both nodes, each node's two numbers from one scrape (two scrapes
+# would count the 429s of the time between them as admitted).
 admitted() {
-    echo $(( $(metric 18311 "GET /x" portico_requests_total) - $(metric 18311 "GET /x" portico_requests_throttled_total) \
-           + $(metric 18312 "GET /x" portico_requests_total) - $(metric 18312 "GET /x" portico_requests_throttled_total) ))
+    local total=0 port
+    for port in 18311 18312; do
+        total=$((total + $(curl -s "http://127.0.0.1:$port/metrics" | awk '
+            index($0, "portico_requests_total{api=\"t\",stage=\"s\",route=\"GET /x\"}") == 1 {r=$NF}
+            index($0, "portico_requests_throttled_total{api=\"t\",stage=\"s\",route=\"GET /x\"}") == 1 {t=$NF}
+            END {printf "%d\n", r - t}')))
+    done
+    echo $total
 }
 wrk -t1 -c64 -d"$((DURATION + 1))s" "http://127.0.0.1:18301/s/x" > "$WORK/wrk-a.txt" &
 WA=$!

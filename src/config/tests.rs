@@ -277,3 +277,14 @@ fn cluster_settings_and_their_errors() {
     let t = texts(format!("{base}on_redis_failure = \"maybe\"\n"));
     assert!(t.contains("unknown `on_redis_failure` = \"maybe\"") && t.contains("\"open\" or \"closed\""), "{t}");
 }
+
+#[test]
+fn the_fleet_example_compiles() {
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/configs/fleet.toml")).unwrap();
+    // The example reads its key from the environment, as a deployment would.
+    let src = src.replace("value_env = \"PARTNER_KEY\"", "value = \"partner-key-0123456789abcdef\"");
+    let table = compile_str("fleet.toml", &src).unwrap();
+    assert!(table.settings.cluster.is_some());
+    assert!(table.usage_plans[0].throttle.as_ref().is_some_and(|t| t.global));
+    assert!(table.apis[0].stages[0].throttle.as_ref().is_some_and(|t| t.global));
+}
