@@ -16,11 +16,24 @@ install_missing() {
 # Waits (at most 10 s) until something listens on 127.0.0.1:$1.
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; }
 
+# Runs a command (a wrk run) again, up to 3 times, when wrk could not make its first connection.
+# Right after a gateway restart on the same port, a loopback SYN that meets an old TIME_WAIT pair
+# is now and then answered with a reset; the gateway is listening (seen with `ss`).
+retry_refused() {
+    local out
+    for _ in 1 2 3; do
+        if out=$("$@" 2>&1); then echo "$out"; return 0; fi
+        grep -q "unable to connect" <<<"$out" || { echo "$out"; return 1; }
+        sleep 0.5
+    done
+    echo "$out"; return 1
+}
+
 WRK_ARGS=()
 # wrk pinned to LOAD_CPU against $1 with $2 connections → "rps p99_ms"; errors go to stderr.
 run_wrk() {
     local out rps p99 errs
-    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$2" -d"${DURATION}s" --latency "${WRK_ARGS[@]}" "$1")
+    out=$(retry_refused taskset -c "$LOAD_CPU" wrk -t1 -c"$2" -d"${DURATION}s" --latency "${WRK_ARGS[@]}" "$1")
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v=v*1000}; print v}' <<<"$out")
     errs=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)

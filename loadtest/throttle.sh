@@ -103,7 +103,7 @@ burst = 1000000000"
 run() {
     PORTICO_LOG=warn "$BIN" serve -c "$WORK/$1.toml" & PID=$!
     wait_port $PORT
-    taskset -c 0 wrk -t1 -c50 -d"${DURATION}s" "http://127.0.0.1:$PORT/x" | awk '/Requests\/sec/ {print $2}'
+    retry_refused taskset -c 0 wrk -t1 -c50 -d"${DURATION}s" "http://127.0.0.1:$PORT/x" | awk '/Requests\/sec/ {print $2}'
     kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
 }
 : > "$WORK/off"; : > "$WORK/on"
