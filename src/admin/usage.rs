@@ -2,6 +2,9 @@
 //! Per key of the plan and per UTC day, `[used, remaining]` (remaining: what was left of the
 //! quota's period at the end of that day), plus the current period's count per key.
 //!
+//! Today's figures are requests served: quota this node leased and has not served yet is taken
+//! off. Past days count what was leased that day (at most a block per worker more).
+//!
 //! In fleet mode the per-day counts are the fleet's, read from Redis; when Redis cannot be read,
 //! this node's own counts are shown and `source` says so. Without dates: today.
 
@@ -62,17 +65,27 @@ pub fn usage(control: &Control, query: &str) -> Answer {
             }
             None => local_days(cell, from..=end),
         };
+        // Leased counts as used where quota is enforced; here only what was served counts, so
+        // what this node leased and has not served yet comes off today.
+        let unspent = cell.unspent(now);
+        let period_of_day = |day: u64| period_of(cell.period, day * 86_400);
+        let leased_in_period = |day: u64| -> u64 {
+            (from..=day).filter(|d| period_of_day(*d) == period_of_day(day)).map(|d| per_day[(d - from) as usize]).sum()
+        };
         let count = cell.count(now);
+        // In fleet mode Redis's per-day counts are fresher than the count the node saw at its
+        // last refill; they are only read for the days asked for.
+        let leased_now =
+            if (from..=end).contains(&today) { leased_in_period(today).max(count.used) } else { count.used };
+        let used_now = leased_now.saturating_sub(unspent);
         let rows: Vec<[u64; 2]> = (start..=end)
             .map(|day| {
-                let used = per_day[(day - from) as usize];
-                let period = period_of(cell.period, day * 86_400);
-                let so_far: u64 = (from..=day)
-                    .filter(|d| period_of(cell.period, d * 86_400) == period)
-                    .map(|d| per_day[(d - from) as usize])
-                    .sum();
-                let so_far = if day == today { so_far.max(count.used) } else { so_far };
-                [used, cell.limit.saturating_sub(so_far)]
+                let leased = per_day[(day - from) as usize];
+                if day == today {
+                    [leased.saturating_sub(unspent), cell.limit.saturating_sub(used_now)]
+                } else {
+                    [leased, cell.limit.saturating_sub(leased_in_period(day))]
+                }
             })
             .collect();
         items.insert(cell.key.clone(), serde_json::json!(rows));
@@ -80,8 +93,8 @@ pub fn usage(control: &Control, query: &str) -> Answer {
             "key": cell.key,
             "period": format!("{:?}", cell.period).to_uppercase(),
             "limit": cell.limit,
-            "used": count.used,
-            "remaining": cell.limit.saturating_sub(count.used),
+            "used": used_now,
+            "remaining": cell.limit.saturating_sub(used_now),
         }));
     }
     let body = serde_json::json!({

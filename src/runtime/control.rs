@@ -36,7 +36,7 @@ impl Control {
             None => Default::default(),
         });
         quotas.start_saver();
-        table.quota_cells = quotas.cells_for(&table.table);
+        table.quota_cells = quotas.cells_for(&table.table, workers);
         let fleet =
             table.table.settings.cluster.clone().map(|c| crate::throttle::fleet::Fleet::start(c, quotas.clone()));
         let control = Arc::new(Control {
@@ -62,7 +62,7 @@ impl Control {
         if table.table.settings.admin.is_some() {
             table.series = self.metrics.assign(&table.table);
         }
-        table.quota_cells = self.quotas.cells_for(&table.table);
+        table.quota_cells = self.quotas.cells_for(&table.table, self.workers);
         self.table.store(Arc::new(table));
         self.generation.fetch_add(1, Ordering::AcqRel) + 1
     }

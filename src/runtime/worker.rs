@@ -37,8 +37,6 @@ pub struct Worker {
     pub cache: crate::cache::WorkerCache,
     /// Tokens this worker leased from the table's rate limits.
     pub throttle: crate::throttle::local::LocalLeases,
-    /// Quota this worker leased, per cell: (period, requests left).
-    pub quota: RefCell<ahash::AHashMap<usize, (u64, u64)>>,
 }
 
 impl Worker {
@@ -51,7 +49,6 @@ impl Worker {
             log,
             cache: crate::cache::WorkerCache::default(),
             throttle: Default::default(),
-            quota: Default::default(),
             index,
             control,
             current: RefCell::new((generation, Rc::new(table))),
@@ -72,7 +69,6 @@ impl Worker {
             *current = (generation, Rc::new(self.control.table.load_full()));
             // Leases were of the old table's limits.
             self.throttle.reset();
-            self.quota.borrow_mut().clear();
         }
         current.1.clone()
     }

@@ -169,17 +169,18 @@ pub async fn admit_quota(
     key: u32,
 ) -> QuotaVerdict {
     let Some(cell) = table.quota_cells.get(&(plan, key)) else { return QuotaVerdict::Admitted };
-    let id = std::sync::Arc::as_ptr(cell) as usize;
+    let slot = cell.slot(worker.index);
     let control = worker.control();
     let fleet = control.fleet.as_deref();
-    let want = cell.block(control.workers);
+    // Without a slot of its own (never: cells have one per worker) a worker leases one at a time.
+    let want = if slot.is_some() { cell.block(control.workers) } else { 1 };
     let mut waiting_since = None;
     loop {
         let now = wall_s();
         let period = quota::period_of(cell.period, now);
         // Looked at again after every wait: another request on this worker may have leased a
         // block meanwhile.
-        if take_from_slot(worker, id, period) {
+        if slot.is_some_and(|s| s.take(period)) {
             return QuotaVerdict::Admitted;
         }
         let patient = match (waiting_since, fleet) {
@@ -194,12 +195,9 @@ pub async fn admit_quota(
         match leased {
             quota::Leased::Granted(n) => {
                 // Added, not stored: what the slot holds now was leased too.
-                let mut leases = worker.quota.borrow_mut();
-                let slot = leases.entry(id).or_insert((period, 0));
-                if slot.0 != period {
-                    *slot = (period, 0);
+                if let Some(slot) = slot {
+                    slot.add(period, n - 1);
                 }
-                slot.1 += n - 1;
                 return QuotaVerdict::Admitted;
             }
             quota::Leased::Exhausted => return QuotaVerdict::Exceeded,
@@ -210,20 +208,6 @@ pub async fn admit_quota(
             }
         }
     }
-}
-
-/// One request from this worker's own lease of a quota cell, if it holds one for `period`.
-fn take_from_slot(worker: &crate::runtime::worker::Worker, id: usize, period: u64) -> bool {
-    let mut leases = worker.quota.borrow_mut();
-    let slot = leases.entry(id).or_insert((period, 0));
-    if slot.0 != period {
-        *slot = (period, 0);
-    }
-    if slot.1 == 0 {
-        return false;
-    }
-    slot.1 -= 1;
-    true
 }
 
 /// Nanoseconds on a monotonic clock shared by every thread.

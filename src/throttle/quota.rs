@@ -18,6 +18,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +54,44 @@ pub struct QuotaCell {
     /// `Some` in fleet mode: what to do while Redis is unreachable.
     pub fleet: Option<FailureMode>,
     state: Mutex<State>,
+    /// Per worker: the block it leased and has not spent yet.
+    slots: Box<[WorkerSlot]>,
+}
+
+/// A worker's lease of one cell: what it may still admit, and in which period. Only that worker
+/// writes it (relaxed loads and stores, no read-modify-write, its own cache line); the usage
+/// endpoint reads it to tell served requests from leased ones.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct WorkerSlot {
+    period: AtomicU64,
+    left: AtomicU64,
+}
+
+impl WorkerSlot {
+    /// Takes one request if the worker holds a lease for `period`.
+    #[inline]
+    pub fn take(&self, period: u64) -> bool {
+        let left = self.left.load(Relaxed);
+        if left == 0 || self.period.load(Relaxed) != period {
+            return false;
+        }
+        self.left.store(left - 1, Relaxed);
+        true
+    }
+
+    /// Adds `n` leased requests of `period` (a lease of an older period is dropped).
+    pub fn add(&self, period: u64, n: u64) {
+        if self.period.load(Relaxed) != period {
+            self.left.store(0, Relaxed);
+            self.period.store(period, Relaxed);
+        }
+        self.left.store(self.left.load(Relaxed) + n, Relaxed);
+    }
+
+    fn unspent(&self, period: u64) -> u64 {
+        if self.period.load(Relaxed) == period { self.left.load(Relaxed) } else { 0 }
+    }
 }
 
 /// What is saved: the period and how much of it was used (leased).
@@ -108,6 +147,7 @@ impl QuotaCell {
         quota: &crate::table::Quota,
         fleet: Option<FailureMode>,
         restored: Option<Saved>,
+        workers: usize,
     ) -> QuotaCell {
         let restored = restored.unwrap_or_default();
         let state = State {
@@ -125,7 +165,24 @@ impl QuotaCell {
             offset: quota.offset,
             fleet,
             state: Mutex::new(state),
+            slots: (0..workers).map(|_| WorkerSlot::default()).collect(),
         }
+    }
+
+    /// Worker `index`'s lease of this cell.
+    pub fn slot(&self, index: usize) -> Option<&WorkerSlot> {
+        self.slots.get(index)
+    }
+
+    /// Leased by this node and not served yet, in the period of `unix_s`: the node's allowance
+    /// and what the workers hold.
+    pub fn unspent(&self, unix_s: u64) -> u64 {
+        let now = period_of(self.period, unix_s);
+        let allowance = {
+            let s = self.state();
+            if s.count.period == now { s.allowance } else { 0 }
+        };
+        allowance + self.slots.iter().map(|slot| slot.unspent(now)).sum::<u64>()
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -292,7 +349,7 @@ mod tests {
 
     fn cell(limit: u64, fleet: Option<FailureMode>, restored: Option<Saved>) -> QuotaCell {
         let quota = Quota { limit, period: QuotaPeriod::Day, offset: 0 };
-        QuotaCell::new(("plan".into(), "key".into()), &quota, fleet, restored)
+        QuotaCell::new(("plan".into(), "key".into()), &quota, fleet, restored, 2)
     }
 
     #[test]
@@ -366,5 +423,20 @@ mod tests {
         open.reported(T / DAY, 10, 25);
         assert_eq!(open.unreported(), None);
         assert_eq!(open.count(T).used, 25, "the fleet's count");
+    }
+
+    #[test]
+    fn worker_slots_tell_served_from_leased() {
+        let q = cell(100, None, None);
+        let period = T / DAY;
+        let (Leased::Granted(n), _) = q.lease(T, 10, false) else { panic!() };
+        let slot = q.slot(1).unwrap();
+        slot.add(period, n);
+        assert!(slot.take(period) && slot.take(period));
+        assert_eq!(q.unspent(T), 8, "10 leased, 2 served");
+        assert!(!slot.take(period + 1), "a lease of another period is not spent");
+        slot.add(period + 1, 3);
+        assert_eq!(q.unspent(T), 0, "the old lease was dropped");
+        assert!(q.slot(2).is_none());
     }
 }

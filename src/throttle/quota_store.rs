@@ -87,7 +87,7 @@ impl QuotaStore {
     /// The cells a table's plans use, by (plan index, key index); created on first use, restored
     /// from the state file when it has them, kept across reloads while plan, key, limit, period and
     /// mode stay.
-    pub fn cells_for(&self, table: &Table) -> HashMap<(u32, u32), Arc<QuotaCell>> {
+    pub fn cells_for(&self, table: &Table, workers: usize) -> HashMap<(u32, u32), Arc<QuotaCell>> {
         let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
         let restored = self.restored.lock().unwrap_or_else(|p| p.into_inner());
         let now = super::wall_s();
@@ -109,7 +109,7 @@ impl QuotaStore {
                             (quota.offset > 0 && fleet.is_none())
                                 .then(|| Saved { count: Count { period, used: quota.offset }, ..Default::default() })
                         });
-                        let cell = Arc::new(QuotaCell::new(name.clone(), quota, fleet, start));
+                        let cell = Arc::new(QuotaCell::new(name.clone(), quota, fleet, start, workers));
                         cells.insert(name, cell.clone());
                         cell
                     }

@@ -98,6 +98,19 @@ fn quota_exhaustion_is_a_429_limit_exceeded_and_usage_reports_it() {
 }
 
 #[test]
+fn usage_counts_requests_served_not_blocks_leased() {
+    let dir = temp_path("quota-d");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A large quota: workers lease blocks of 64 of it.
+    let n = start(&dir, 100_000, &[]);
+    assert_eq!(admitted(&n, 5), 5);
+    let (_, body) = http_get(n.admin, "/usage?plan=metered");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["items"]["k"], serde_json::json!([[5, 99_995]]), "{body}");
+    assert_eq!(v["current"][0]["used"], 5, "{body}");
+}
+
+#[test]
 fn quota_resets_at_the_utc_day_boundary() {
     let dir = temp_path("quota-b");
     std::fs::create_dir_all(&dir).unwrap();

@@ -218,8 +218,8 @@ mod tests {
     #[test]
     fn names_cannot_collide() {
         let quota = crate::table::Quota { limit: 1, period: QuotaPeriod::Day, offset: 0 };
-        let a = QuotaCell::new(("a:b".into(), "c".into()), &quota, None, None);
-        let b = QuotaCell::new(("a".into(), "b:c".into()), &quota, None, None);
+        let a = QuotaCell::new(("a:b".into(), "c".into()), &quota, None, None, 1);
+        let b = QuotaCell::new(("a".into(), "b:c".into()), &quota, None, None, 1);
         assert_ne!(keys("p", &a, 1, 1).count, keys("p", &b, 1, 1).count);
         assert_eq!(keys("p", &a, 7, 9).count, "p:quota:{a%3Ab:c}:D7");
     }
