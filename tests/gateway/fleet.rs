@@ -96,23 +96,16 @@ on_redis_failure = "{on_failure}"
     )
 }
 
-struct Node {
-    gw: Gateway,
-    admin: SocketAddr,
-}
+type Node = AdminNode;
 
 fn start(redis: &Redis, plans: &str) -> Node {
     let dir = temp_path("fleet-node");
     std::fs::create_dir_all(&dir).unwrap();
-    let admin = free_port();
-    let gw = Gateway::start_in(&dir, &config(admin, redis.port, plans), Driver::Uring, &[]);
-    Node { gw, admin: SocketAddr::from(([127, 0, 0, 1], admin)) }
+    AdminNode::start_in(&dir, |admin| config(admin, redis.port, plans), Driver::Uring, &[])
 }
 
 fn call(n: &Node, key: &str) -> Response {
-    n.gw.send(
-        format!("GET /prod/items HTTP/1.1\r\nHost: x\r\nx-api-key: {key}-value-0123456789abcdef\r\n\r\n").as_bytes(),
-    )
+    n.get_with_key("/prod/items", &format!("{key}-value-0123456789abcdef"))
 }
 
 /// The fleet's count of `key` today, as the usage endpoint reads it from Redis.
@@ -224,11 +217,9 @@ fn redis_down_at_start_does_not_stop_the_gateway() {
     let dir = temp_path("fleet-redis-c");
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
-    let admin = free_port();
     let plans = plan("lenient", "ko", 3, "open") + &plan("strict", "kc", 3, "closed");
     let started = Instant::now();
-    let gw = Gateway::start_in(&dir, &config(admin, port, &plans), Driver::Legacy, &[]);
-    let n = Node { gw, admin: SocketAddr::from(([127, 0, 0, 1], admin)) };
+    let n = AdminNode::start_in(&dir, |admin| config(admin, port, &plans), Driver::Legacy, &[]);
     assert!(started.elapsed() < Duration::from_secs(5));
     // Fail-open still enforces the quota on this node alone.
     let statuses: Vec<u16> = (0..5).map(|_| call(&n, "ko").status).collect();

@@ -2,7 +2,6 @@
 //! the UTC period boundary (with the clock shifted by PORTICO_CLOCK_OFFSET_S), counts that survive
 //! a clean restart and `kill -9`, and a corrupt state file that does not stop the start.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -44,19 +43,14 @@ quota = {{ limit = {limit}, period = "DAY" }}
     )
 }
 
-struct Node {
-    gw: Gateway,
-    admin: SocketAddr,
-}
+type Node = AdminNode;
 
 fn start(dir: &Path, limit: u64, env: &[(&str, String)]) -> Node {
-    let admin = free_port();
-    let gw = Gateway::start_in(dir, &config(admin, limit), Driver::Uring, env);
-    Node { gw, admin: SocketAddr::from(([127, 0, 0, 1], admin)) }
+    AdminNode::start_in(dir, |admin| config(admin, limit), Driver::Uring, env)
 }
 
 fn call(n: &Node) -> Response {
-    n.gw.send(format!("GET /prod/items HTTP/1.1\r\nHost: x\r\nx-api-key: {KEY}\r\n\r\n").as_bytes())
+    n.get_with_key("/prod/items", KEY)
 }
 
 fn admitted(n: &Node, tries: usize) -> usize {

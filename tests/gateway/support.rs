@@ -477,3 +477,28 @@ pub fn eventually<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Opti
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A gateway with an admin listener on a port of its own.
+pub struct AdminNode {
+    pub gw: Gateway,
+    pub admin: SocketAddr,
+}
+
+impl AdminNode {
+    /// Starts the config `config(admin_port)` in `dir` (see [`Gateway::start_in`]).
+    pub fn start_in(
+        dir: &std::path::Path,
+        config: impl FnOnce(u16) -> String,
+        driver: Driver,
+        env: &[(&str, String)],
+    ) -> AdminNode {
+        let admin = free_port();
+        let gw = Gateway::start_in(dir, &config(admin), driver, env);
+        AdminNode { gw, admin: SocketAddr::from(([127, 0, 0, 1], admin)) }
+    }
+
+    /// `GET path` with an `x-api-key`.
+    pub fn get_with_key(&self, path: &str, key: &str) -> Response {
+        self.gw.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\nx-api-key: {key}\r\n\r\n").as_bytes())
+    }
+}
