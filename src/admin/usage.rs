@@ -54,15 +54,18 @@ pub fn usage(control: &Control, query: &str) -> Answer {
     let from = start.saturating_sub(31);
     let mut items = serde_json::Map::new();
     let mut current = Vec::new();
-    let mut source = if control.fleet.is_some() { "redis" } else { "local" };
-    for cell in &cells {
-        let per_day = match control.fleet.as_ref().map(|f| f.days(cell, from..=end)) {
-            Some(Ok(fleet)) => fleet,
-            Some(Err(e)) => {
-                log::warn!("usage: cannot read the fleet's counts from Redis ({e}); showing this node's");
-                source = "local";
-                local_days(cell, from..=end)
-            }
+    let fleet_days = match control.fleet.as_ref().map(|f| f.days(&cells, from..=end)) {
+        Some(Ok(days)) => Some(days),
+        Some(Err(e)) => {
+            log::warn!("usage: cannot read the fleet's counts from Redis ({e}); showing this node's");
+            None
+        }
+        None => None,
+    };
+    let source = if fleet_days.is_some() { "redis" } else { "local" };
+    for (i, cell) in cells.iter().enumerate() {
+        let per_day = match &fleet_days {
+            Some(days) => days[i].clone(),
             None => local_days(cell, from..=end),
         };
         // Leased counts as used where quota is enforced; here only what was served counts, so

@@ -98,10 +98,11 @@ impl Fleet {
         }
     }
 
-    /// The fleet's per-day counts of `cell`, read on a connection of the caller's own (the admin
-    /// thread's), so a usage query never delays a refill.
-    pub fn days(&self, cell: &QuotaCell, days: std::ops::RangeInclusive<u64>) -> Result<Vec<u64>, String> {
-        redis::Conn::connect(&self.settings).and_then(|mut c| c.days(cell, days)).map_err(|e| e.to_string())
+    /// The fleet's per-day counts of each of `cells`, read on one connection of the caller's own
+    /// (the admin thread's), so a usage query never delays a refill.
+    pub fn days(&self, cells: &[Arc<QuotaCell>], days: std::ops::RangeInclusive<u64>) -> Result<Vec<Vec<u64>>, String> {
+        let mut c = redis::Conn::connect(&self.settings).map_err(|e| e.to_string())?;
+        cells.iter().map(|cell| c.days(cell, days.clone()).map_err(|e| e.to_string())).collect()
     }
 
     fn run(&self, store: &QuotaStore) {
