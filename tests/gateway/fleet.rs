@@ -156,7 +156,7 @@ fn two_gateways_sharing_one_redis_enforce_one_quota_exactly() {
     // Redis holds the fleet's count, which either node reports.
     assert_eq!(fleet_used(&nodes[0], "shared", "k"), Some(3000));
     assert_eq!(fleet_used(&nodes[1], "shared", "k"), Some(3000));
-    assert!(nodes[0].gw.log().contains("quotas are counted in Redis"), "{}", nodes[0].gw.log());
+    assert!(nodes[0].gw.log().contains("counted in Redis"), "{}", nodes[0].gw.log());
 }
 
 #[test]

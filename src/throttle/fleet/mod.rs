@@ -115,34 +115,11 @@ impl Fleet {
             let asked = std::mem::take(&mut *self.asked.lock().unwrap_or_else(|p| p.into_inner()));
             let rates = std::mem::take(&mut *self.rates_asked.lock().unwrap_or_else(|p| p.into_inner()));
             let table = self.control.get().and_then(std::sync::Weak::upgrade).map(|c| c.table.load_full());
-            // Refills asked for a table that was replaced meanwhile are dropped: its limits are gone.
-            let limits: Vec<&super::limit::Limit> = match &table {
-                Some(t) => rates
-                    .iter()
-                    .filter(|(at, _)| *at == Arc::as_ptr(t) as usize)
-                    .filter_map(|(_, id)| t.throttles.limits.get(*id))
-                    .filter(|l| l.global.is_some())
-                    .collect(),
-                None => Vec::new(),
-            };
+            let limits = table.as_ref().map(|t| asked_limits(t, &rates)).unwrap_or_default();
             if conn.is_none() && Instant::now() >= retry_at {
-                match redis::Conn::connect(&self.settings) {
-                    Ok(c) => {
-                        conn = Some(c);
-                        if !ever {
-                            log::info!("fleet: quotas are counted in Redis at {url}");
-                        } else {
-                            log::warn!(
-                                "fleet: Redis at {url} is reachable again; reporting what was counted meanwhile"
-                            );
-                        }
-                        ever = true;
-                        self.up.store(true, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        self.went_down(&url, &e);
-                        retry_at = Instant::now() + RETRY;
-                    }
+                conn = self.connect(&url, &mut ever);
+                if conn.is_none() {
+                    retry_at = Instant::now() + RETRY;
                 }
             }
             let report = reported_at.elapsed() >= REPORT_EVERY;
@@ -158,7 +135,7 @@ impl Fleet {
                 self.went_down(&url, e);
                 retry_at = Instant::now() + RETRY;
             }
-            if result.is_err() || conn.is_none() {
+            if conn.is_none() {
                 // Waiting workers see Redis down and follow their plan's failure mode.
                 for cell in &asked {
                     cell.refill_failed();
@@ -169,6 +146,25 @@ impl Fleet {
             }
             // Woken by `ask`; otherwise look for unreported counts (and retry Redis) now and then.
             std::thread::park_timeout(Duration::from_millis(100));
+        }
+    }
+
+    fn connect(&self, url: &str, ever: &mut bool) -> Option<redis::Conn> {
+        match redis::Conn::connect(&self.settings) {
+            Ok(c) => {
+                if *ever {
+                    log::warn!("fleet: Redis at {url} is reachable again; reporting what was counted meanwhile");
+                } else {
+                    log::info!("fleet: quotas and global limits are counted in Redis at {url}");
+                }
+                *ever = true;
+                self.up.store(true, Ordering::Relaxed);
+                Some(c)
+            }
+            Err(e) => {
+                self.went_down(url, &e);
+                None
+            }
         }
     }
 
@@ -198,6 +194,21 @@ fn serve(c: &mut redis::Conn, asked: &[Arc<QuotaCell>], store: Option<&QuotaStor
         }
     }
     Ok(())
+}
+
+/// The global limits of `table` among those that asked (by table address and id). Asks made for
+/// a table that was replaced meanwhile are dropped: its limits are gone.
+fn asked_limits<'t>(
+    table: &'t Arc<crate::table::loaded::LoadedTable>,
+    asked: &[(usize, usize)],
+) -> Vec<&'t super::limit::Limit> {
+    let at = Arc::as_ptr(table) as usize;
+    asked
+        .iter()
+        .filter(|(t, _)| *t == at)
+        .filter_map(|(_, id)| table.throttles.limits.get(*id))
+        .filter(|l| l.global.is_some())
+        .collect()
 }
 
 /// Refills the global rate limits that asked, from their buckets in Redis.
