@@ -62,6 +62,9 @@ impl Control {
         if table.table.settings.admin.is_some() {
             table.series = self.metrics.assign(&table.table);
         }
+        if let Some(path) = &table.table.quota_state_file {
+            self.quotas.attach(path);
+        }
         table.quota_cells = self.quotas.cells_for(&table.table, self.workers);
         self.table.store(Arc::new(table));
         self.generation.fetch_add(1, Ordering::AcqRel) + 1

@@ -50,9 +50,27 @@ struct SavedCount {
 const FORMAT: &str = "portico-quota-state";
 
 impl QuotaStore {
-    /// Reads the state file (once, at start).
+    /// Reads the state file (at start).
     pub fn open(path: &str) -> QuotaStore {
-        let store = QuotaStore { path: Mutex::new(Some(path.to_owned())), ..Default::default() };
+        let store = QuotaStore::default();
+        store.attach(path);
+        store
+    }
+
+    /// Starts saving to `path`, after reading what it holds, unless a file is in use already (a
+    /// reload that first adds a quota attaches one; a reload cannot move it).
+    pub fn attach(&self, path: &str) {
+        let mut current = self.path.lock().unwrap_or_else(|p| p.into_inner());
+        match current.as_deref() {
+            Some(p) if p == path => return,
+            Some(p) => {
+                log::warn!("quota state file stays {p}: a changed `[quota] state_file` takes effect at restart");
+                return;
+            }
+            None => {}
+        }
+        // Read before the path is set (the lock is held throughout), so the saver cannot write
+        // over a file that has not been read yet.
         match std::fs::read_to_string(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 log::info!("quota state {path}: none yet; counting from zero");
@@ -60,7 +78,7 @@ impl QuotaStore {
             Err(e) => log::error!("quota state {path}: cannot read it ({e}); counting from zero"),
             Ok(text) => match serde_json::from_str::<StateFile>(&text) {
                 Ok(state) if state.format == FORMAT && state.version == 1 => {
-                    let mut restored = store.restored.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut restored = self.restored.lock().unwrap_or_else(|p| p.into_inner());
                     for c in state.counts {
                         let saved = Saved {
                             count: Count { period: c.period, used: c.used },
@@ -81,7 +99,7 @@ impl QuotaStore {
                 }
             },
         }
-        store
+        *current = Some(path.to_owned());
     }
 
     /// The cells a table's plans use, by (plan index, key index); created on first use, restored

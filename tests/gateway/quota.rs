@@ -144,3 +144,26 @@ fn counts_survive_a_clean_restart_and_kill_9_and_a_corrupt_file_is_not_fatal() {
     assert!(dir.join("quota.json.corrupt").exists());
     assert_eq!(admitted(&n, 2), 2, "counting from zero");
 }
+
+#[test]
+fn a_quota_first_added_by_a_reload_is_saved_too() {
+    let dir = temp_path("quota-e");
+    std::fs::create_dir_all(&dir).unwrap();
+    let quota_line = "quota = { limit = 5, period = \"DAY\" }\n";
+    let without = |admin| config(admin, 5).replace(quota_line, "");
+    let mut n = AdminNode::start_in(&dir, without, Driver::Uring, &[]);
+    assert_eq!(http_get(n.admin, "/usage?plan=metered").0, 404, "no quota yet");
+    let text = std::fs::read_to_string(&n.gw.config_path).unwrap();
+    std::fs::write(&n.gw.config_path, text.replace("keys = [\"k\"]\n", &format!("keys = [\"k\"]\n{quota_line}")))
+        .unwrap();
+    n.gw.signal(libc::SIGHUP);
+    let reloaded =
+        eventually(Duration::from_secs(5), || (http_get(n.admin, "/usage?plan=metered").0 == 200).then_some(()));
+    assert!(reloaded.is_some(), "{}", n.gw.log());
+    assert_eq!(admitted(&n, 3), 3);
+    std::thread::sleep(Duration::from_millis(1500));
+    n.gw.child.kill().unwrap();
+    let _ = n.gw.child.wait();
+    let n = start(&dir, 5, &[]);
+    assert_eq!(admitted(&n, 5), 2, "5 − 3 saved before the kill");
+}
