@@ -31,6 +31,7 @@ use crate::runtime::worker::Worker;
 use crate::stage;
 use crate::table::loaded::LoadedTable;
 use crate::table::{Integration, Limits, Protocol};
+use crate::throttle::{self, QuotaVerdict, Throttled};
 use record::{CacheOutcome, Record};
 
 /// What the integration step needs to know about the request.
@@ -119,13 +120,21 @@ async fn steps(
     // Step 4 — throttle, in AWS's order: the key's usage plan, the route's limit (or the stage
     // default), the gateway-wide one.
     let key = plan_key.map(|k| (k.plan, k.key));
-    if let Err(error) = throttle(worker, table, key, target.api, target.stage, matched.route).await {
+    let throttled = throttle::admit_request(worker, table, key, target.api, target.stage, matched.route).await;
+    if let Err(refused) = throttled {
+        let error = match refused {
+            Throttled::Denied(retry_after_ns) => {
+                let retry_after_s = retry_after_ns.div_ceil(1_000_000_000).max(1).min(u64::from(u32::MAX)) as u32;
+                GatewayError::throttled(retry_after_s)
+            }
+            // `admit_request` waits `Wait` out itself.
+            Throttled::Wait | Throttled::Unavailable => GatewayError::fleet_unavailable(),
+        };
         return reject_with(conn, head, limits, protocol, error).await;
     }
     // The key's usage-plan quota for this period.
     if let Some(k) = plan_key {
-        use crate::throttle::QuotaVerdict;
-        let error = match crate::throttle::admit_quota(worker, table, k.plan, k.key).await {
+        let error = match throttle::admit_quota(worker, table, k.plan, k.key).await {
             QuotaVerdict::Admitted => None,
             QuotaVerdict::Exceeded => {
                 Some(GatewayError::new(ResponseType::QuotaExceeded, "usage plan quota exhausted"))
@@ -246,41 +255,4 @@ pub fn listener_protocol(table: &LoadedTable, listener: u32) -> Protocol {
         Some(domain.mappings.first()?.api)
     });
     api.map_or(Protocol::Http, |a| t.apis[a as usize].protocol)
-}
-
-/// Step 4: the limits that apply. A global limit whose reservoir is being refilled from Redis
-/// makes the request wait (without blocking the worker) at most [`Fleet::wait_limit`]; after that
-/// Redis counts as unreachable for this request.
-///
-/// [`Fleet::wait_limit`]: crate::throttle::fleet::Fleet::wait_limit
-async fn throttle(
-    worker: &Worker,
-    table: &LoadedTable,
-    key: Option<(u32, u32)>,
-    api: u32,
-    stage: u32,
-    route: u32,
-) -> Result<(), GatewayError> {
-    use crate::throttle::Throttled;
-    let fleet = worker.control().fleet.as_deref();
-    let mut waiting_since = None;
-    loop {
-        let patient = match (waiting_since, fleet) {
-            (Some(since), Some(f)) => std::time::Instant::elapsed(&since) < f.wait_limit(),
-            _ => true,
-        };
-        let ctx = crate::throttle::local::FleetCtx { fleet, table: table as *const LoadedTable as usize, patient };
-        match table.throttles.admit(&worker.throttle, key, api, stage, route, ctx) {
-            Ok(()) => return Ok(()),
-            Err(Throttled::Denied(retry_after_ns)) => {
-                let retry_after_s = retry_after_ns.div_ceil(1_000_000_000).max(1).min(u64::from(u32::MAX)) as u32;
-                return Err(GatewayError::throttled(retry_after_s));
-            }
-            Err(Throttled::Unavailable) => return Err(GatewayError::fleet_unavailable()),
-            Err(Throttled::Wait) => {
-                waiting_since.get_or_insert_with(std::time::Instant::now);
-                monoio::time::sleep(std::time::Duration::from_micros(200)).await;
-            }
-        }
-    }
 }

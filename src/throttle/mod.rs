@@ -5,6 +5,11 @@
 //! default, as AWS). Each limit is one shared [`limit::Limit`]; each worker spends tokens it leased
 //! in batches ([`local::LocalLeases`]), so the request path touches shared memory once per batch.
 //! Exceeded: `429 {"message":"Too Many Requests"}` with `Retry-After`.
+//!
+//! Usage-plan quotas ([`quota`], [`quota_store`]) are leased the same way. In fleet mode
+//! ([`fleet`]) quotas, and limits marked `global`, are counted in Redis: a node's cell or reservoir
+//! ([`global`]) is refilled by the fleet thread, and a request waits (on its worker's timer, never
+//! blocking the worker) only when the node holds nothing yet.
 
 pub mod fleet;
 pub mod global;
@@ -148,6 +153,44 @@ pub fn wall_s() -> u64 {
     (now + offset).max(0) as u64
 }
 
+/// How long a request that waits for a refill from Redis sleeps before it looks again.
+const WAIT_STEP: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// Whether a request that has waited since `since` may wait on: at most [`fleet::Fleet::wait_limit`],
+/// after which Redis counts as unreachable for it.
+fn patient(since: Option<std::time::Instant>, fleet: Option<&fleet::Fleet>) -> bool {
+    match (since, fleet) {
+        (Some(since), Some(f)) => since.elapsed() < f.wait_limit(),
+        _ => true,
+    }
+}
+
+/// Step 4: takes a token from every limit that applies ([`ThrottleIndex::admit`]). A global limit
+/// whose reservoir is being refilled from Redis makes the request wait, on the worker's timer
+/// (other requests go on), never returning [`Throttled::Wait`].
+pub async fn admit_request(
+    worker: &crate::runtime::worker::Worker,
+    table: &crate::table::loaded::LoadedTable,
+    key: Option<(u32, u32)>,
+    api: u32,
+    stage: u32,
+    route: u32,
+) -> Result<(), Throttled> {
+    let fleet = worker.control().fleet.as_deref();
+    let mut waiting_since = None;
+    loop {
+        let at = table as *const crate::table::loaded::LoadedTable as usize;
+        let ctx = FleetCtx { fleet, table: at, patient: patient(waiting_since, fleet) };
+        match table.throttles.admit(&worker.throttle, key, api, stage, route, ctx) {
+            Err(Throttled::Wait) => {
+                waiting_since.get_or_insert_with(std::time::Instant::now);
+                monoio::time::sleep(WAIT_STEP).await;
+            }
+            decided => return decided,
+        }
+    }
+}
+
 /// What a key's quota says of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuotaVerdict {
@@ -183,11 +226,7 @@ pub async fn admit_quota(
         if slot.is_some_and(|s| s.take(period)) {
             return QuotaVerdict::Admitted;
         }
-        let patient = match (waiting_since, fleet) {
-            (Some(since), Some(f)) => std::time::Instant::elapsed(&since) < f.wait_limit(),
-            _ => true,
-        };
-        let up = patient && fleet.is_some_and(fleet::Fleet::is_up);
+        let up = patient(waiting_since, fleet) && fleet.is_some_and(fleet::Fleet::is_up);
         let (leased, ask) = cell.lease(now, want, up);
         if ask && let Some(f) = fleet {
             f.ask(cell);
@@ -204,7 +243,7 @@ pub async fn admit_quota(
             quota::Leased::Unavailable => return QuotaVerdict::Unavailable,
             quota::Leased::Wait => {
                 waiting_since.get_or_insert_with(std::time::Instant::now);
-                monoio::time::sleep(std::time::Duration::from_micros(200)).await;
+                monoio::time::sleep(WAIT_STEP).await;
             }
         }
     }
