@@ -35,11 +35,15 @@ crate::counters! {
 }
 
 crate::counters! {
-    /// Gateway-wide counters; each has one writer (the control thread, or the log writer thread).
+    /// Gateway-wide counters; each has one writer (the control thread, the log writer thread, or
+    /// the fleet thread).
     pub struct GatewayCounters {
         reloads_ok: Counter, "portico_config_reloads_succeeded_total", "Reloads that swapped in a new table.";
         reloads_failed: Counter, "portico_config_reloads_failed_total", "Reloads rejected (errors logged).";
         access_log_lines_lost: Counter, "portico_access_log_write_failed_lines_total", "Access log lines lost to write errors (the writer thread counts these).";
+        fleet_redis_up: Gauge, "portico_fleet_redis_up", "Fleet mode: 1 while Redis is reachable, 0 while it is not or without [cluster].";
+        fleet_redis_calls: Counter, "portico_fleet_redis_calls_total", "Fleet mode: calls to Redis (quota leases and reports, token refills).";
+        fleet_redis_failures: Counter, "portico_fleet_redis_failures_total", "Fleet mode: connections to Redis and calls that failed.";
     }
 }
 

@@ -37,8 +37,12 @@ impl Control {
         });
         quotas.start_saver();
         table.quota_cells = quotas.cells_for(&table.table, workers);
-        let fleet =
-            table.table.settings.cluster.clone().map(|c| crate::throttle::fleet::Fleet::start(c, quotas.clone()));
+        let fleet = table
+            .table
+            .settings
+            .cluster
+            .clone()
+            .map(|c| crate::throttle::fleet::Fleet::start(c, quotas.clone(), metrics.clone()));
         let control = Arc::new(Control {
             table: ArcSwap::from_pointee(table),
             generation: AtomicU64::new(1),

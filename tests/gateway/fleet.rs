@@ -192,6 +192,9 @@ fn redis_killed_mid_test_fails_open_or_closed_per_plan_and_recovers() {
         open_admitted += 1;
     }
     assert!(n.gw.log().contains("is unreachable"), "{}", n.gw.log());
+    let metric = |series: &str| sample(&http_get(n.admin, "/metrics").1, series);
+    assert_eq!(metric("portico_fleet_redis_up"), Some(0.0));
+    assert!(metric("portico_fleet_redis_failures_total") >= Some(1.0));
     let (_, usage) = http_get(n.admin, "/usage?plan=lenient");
     assert!(usage.contains(r#""source":"local""#), "{usage}");
 
@@ -208,6 +211,8 @@ fn redis_killed_mid_test_fails_open_or_closed_per_plan_and_recovers() {
         n.gw.log()
     );
     assert!(n.gw.log().contains("reachable again"), "{}", n.gw.log());
+    assert_eq!(metric("portico_fleet_redis_up"), Some(1.0));
+    assert!(metric("portico_fleet_redis_calls_total") > Some(5.0));
     let served = eventually(Duration::from_secs(5), || (call(&n, "kc").status == 200).then_some(()));
     assert!(served.is_some(), "the fail-closed plan serves again");
 }

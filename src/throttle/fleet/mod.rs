@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::quota::QuotaCell;
 use super::quota_store::QuotaStore;
+use crate::metrics::cell::Counter;
 use crate::runtime::control::Control;
 use crate::table::Cluster;
 
@@ -33,6 +34,7 @@ const REPORT_EVERY: Duration = Duration::from_millis(100);
 
 pub struct Fleet {
     settings: Cluster,
+    metrics: Arc<crate::metrics::Metrics>,
     up: AtomicBool,
     /// Cells whose allowance needs a refill.
     asked: Mutex<Vec<Arc<QuotaCell>>>,
@@ -46,9 +48,10 @@ pub struct Fleet {
 impl Fleet {
     /// Starts the fleet thread. Redis counts as reachable until a call says otherwise, so the
     /// first requests wait for the first lease rather than fail over at once.
-    pub fn start(settings: Cluster, store: Arc<QuotaStore>) -> Arc<Fleet> {
+    pub fn start(settings: Cluster, store: Arc<QuotaStore>, metrics: Arc<crate::metrics::Metrics>) -> Arc<Fleet> {
         let fleet = Arc::new(Fleet {
             settings,
+            metrics,
             up: AtomicBool::new(true),
             asked: Mutex::new(Vec::new()),
             rates_asked: Mutex::new(Vec::new()),
@@ -126,8 +129,11 @@ impl Fleet {
             if report {
                 reported_at = Instant::now();
             }
+            let calls = &self.metrics.gateway.fleet_redis_calls;
             let result = match conn.as_mut() {
-                Some(c) => serve(c, &asked, report.then_some(store)).and_then(|()| serve_rates(c, &limits)),
+                Some(c) => {
+                    serve(c, calls, &asked, report.then_some(store)).and_then(|()| serve_rates(c, calls, &limits))
+                }
                 None => Ok(()),
             };
             if let Err(e) = &result {
@@ -159,6 +165,7 @@ impl Fleet {
                 }
                 *ever = true;
                 self.up.store(true, Ordering::Relaxed);
+                self.metrics.gateway.fleet_redis_up.set(1);
                 Some(c)
             }
             Err(e) => {
@@ -169,6 +176,8 @@ impl Fleet {
     }
 
     fn went_down(&self, url: &str, e: &::redis::RedisError) {
+        self.metrics.gateway.fleet_redis_failures.inc();
+        self.metrics.gateway.fleet_redis_up.set(0);
         if self.up.swap(false, Ordering::Relaxed) {
             log::error!(
                 "fleet: Redis at {url} is unreachable ({e}); plans with on_redis_failure = \"open\" count on this node \
@@ -179,16 +188,23 @@ impl Fleet {
 }
 
 /// Refills the cells that asked, then reports what any cell counted without Redis.
-fn serve(c: &mut redis::Conn, asked: &[Arc<QuotaCell>], store: Option<&QuotaStore>) -> ::redis::RedisResult<()> {
+fn serve(
+    c: &mut redis::Conn,
+    calls: &Counter,
+    asked: &[Arc<QuotaCell>],
+    store: Option<&QuotaStore>,
+) -> ::redis::RedisResult<()> {
     let now = super::wall_s();
     for cell in asked {
         if let Some((period, want)) = cell.refill_request(now) {
+            calls.inc();
             let (granted, used) = c.lease(cell, period, now, want)?;
             cell.refilled(now, period, want, granted, used);
         }
     }
     for cell in store.map(QuotaStore::all).unwrap_or_default() {
         if let Some((period, n)) = cell.unreported() {
+            calls.inc();
             let used = c.report(&cell, period, now, n)?;
             cell.reported(period, n, used);
         }
@@ -212,11 +228,12 @@ fn asked_limits<'t>(
 }
 
 /// Refills the global rate limits that asked, from their buckets in Redis.
-fn serve_rates(c: &mut redis::Conn, limits: &[&super::limit::Limit]) -> ::redis::RedisResult<()> {
+fn serve_rates(c: &mut redis::Conn, calls: &Counter, limits: &[&super::limit::Limit]) -> ::redis::RedisResult<()> {
     for limit in limits {
         let Some(global) = &limit.global else { continue };
         let Some(want) = global.refill_request() else { continue };
         let (emission_ns, tolerance_ns) = limit.shape_ns();
+        calls.inc();
         let (granted, retry_after_ns) = c.rate(&global.name, emission_ns, tolerance_ns, want)?;
         global.refilled(super::now_ns(), want, granted, retry_after_ns);
     }
