@@ -3,9 +3,10 @@
 //! their batches as they would from a local [`super::limit::Limit`].
 //!
 //! Redis keeps the one bucket of the fleet (GCRA, on Redis's clock), so grants never exceed
-//! `rate × time + burst`; a node spends a grant within [`TOKEN_TTL_NS`] or drops it, so what the
-//! fleet admits in any window `T` stays under `rate × (T + TTL) + burst` plus the few tokens a
-//! node holds. While Redis is unreachable the limit falls back to this node's own bucket at the
+//! `rate × time + burst`; a node spends a grant within [`TOKEN_TTL_NS`] or drops it (a worker's
+//! batch expires with its grant; a refill extends only the few tokens left, at most 1.5 blocks), so
+//! what the fleet admits in any window `T` stays under `rate × (T + TTL) + burst` plus 1.5 blocks
+//! per node. While Redis is unreachable the limit falls back to this node's own bucket at the
 //! full rate, or, for a fail-closed usage plan, answers 503.
 //!
 //! Plain data with time and Redis's state passed in.
@@ -44,7 +45,9 @@ struct Reservoir {
 /// The answer to a worker's draw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Drawn {
-    Granted(u32),
+    /// Tokens, spendable until the time given (the reservoir's own expiry: a worker's batch lives
+    /// no longer than the grant it came from).
+    Granted(u32, u64),
     /// Empty; a refill is on its way.
     Wait,
     /// Redis said the fleet's bucket is empty: retry after this many nanoseconds.
@@ -75,7 +78,7 @@ impl Global {
             s.tokens -= n;
             let ask = !s.asked && redis_up && s.tokens * 2 <= u64::from(self.block);
             s.asked |= ask;
-            return (Drawn::Granted(n as u32), ask);
+            return (Drawn::Granted(n as u32, s.expires_ns), ask);
         }
         if !redis_up {
             return (Drawn::Down, false);
@@ -139,11 +142,11 @@ mod tests {
         assert_eq!(g.draw(t, 10, true), (Drawn::Wait, false), "asked already");
         assert_eq!(g.refill_request(), Some(100));
         g.refilled(t, 100, 100, 0);
-        assert_eq!(g.draw(t, 10, true), (Drawn::Granted(10), false));
+        assert_eq!(g.draw(t, 10, true), (Drawn::Granted(10, t + TOKEN_TTL_NS), false));
         for _ in 0..3 {
             g.draw(t, 10, true);
         }
-        assert_eq!(g.draw(t, 10, true), (Drawn::Granted(10), true), "half spent: ask ahead");
+        assert_eq!(g.draw(t, 10, true), (Drawn::Granted(10, t + TOKEN_TTL_NS), true), "half spent: ask ahead");
         assert_eq!(g.draw(t + TOKEN_TTL_NS, 10, true), (Drawn::Wait, false), "old tokens are dropped");
     }
 
@@ -161,7 +164,11 @@ mod tests {
         let t = t + 3000 * MS;
         assert_eq!(g.draw(t, 1, false), (Drawn::Down, false));
         g.refilled(t, 1, 1, 0);
-        assert_eq!(g.draw(t, 1, false), (Drawn::Granted(1), false), "granted tokens outlive an outage");
+        assert_eq!(
+            g.draw(t, 1, false),
+            (Drawn::Granted(1, t + TOKEN_TTL_NS), false),
+            "granted tokens outlive an outage"
+        );
         assert_eq!(g.draw(t, 1, true), (Drawn::Wait, true), "fully granted again: not starved");
     }
 }

@@ -43,8 +43,9 @@ impl LocalLeases {
             slot.0 -= 1;
             return Ok(());
         }
-        let leased = match &limit.global {
-            None => limit.lease(now_ns, limit.batch),
+        let local_expiry = now_ns + LEASE_TTL_NS;
+        let (leased, expires_ns) = match &limit.global {
+            None => (limit.lease(now_ns, limit.batch), local_expiry),
             Some(global) => {
                 let up = ctx.patient && ctx.fleet.is_some_and(super::fleet::Fleet::is_up);
                 let (drawn, ask) = global.draw(now_ns, limit.batch, up);
@@ -52,20 +53,20 @@ impl LocalLeases {
                     fleet.ask_rate(ctx.table, id);
                 }
                 match drawn {
-                    Drawn::Granted(n) => Lease::Granted(n),
-                    Drawn::Denied(retry_after_ns) => Lease::Denied { retry_after_ns },
+                    Drawn::Granted(n, expires_ns) => (Lease::Granted(n), expires_ns.min(local_expiry)),
+                    Drawn::Denied(retry_after_ns) => (Lease::Denied { retry_after_ns }, 0),
                     Drawn::Wait => return Err(Throttled::Wait),
                     Drawn::Down if global.on_failure == Some(FailureMode::Closed) => {
                         return Err(Throttled::Unavailable);
                     }
                     // The node's own bucket, at the full rate.
-                    Drawn::Down => limit.lease(now_ns, limit.batch),
+                    Drawn::Down => (limit.lease(now_ns, limit.batch), local_expiry),
                 }
             }
         };
         match leased {
             Lease::Granted(n) => {
-                *slot = (n - 1, now_ns + LEASE_TTL_NS);
+                *slot = (n - 1, expires_ns);
                 Ok(())
             }
             Lease::Denied { retry_after_ns } => {
