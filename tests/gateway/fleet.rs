@@ -302,10 +302,11 @@ integration = { type = "mock", body = "open" }
     let total: usize = admitted.iter().map(|a| a.0).sum();
     let tried: usize = admitted.iter().map(|a| a.1.len()).sum();
     // One bucket: rate × time + burst = 250, plus what the bound allows (docs/throttling.md:
-    // 100 ms of rate for tokens in flight). Two separate buckets would admit about 500.
+    // 100 ms of rate for tokens in flight, 1.5 tokens per node's reservoir) and a few ms of
+    // client threads ending: 265. Two separate buckets would admit about 500.
     eprintln!("global rate 100/s, burst 50, 2 nodes, 2 s: admitted {total} of {tried}");
     assert!(tried > 1000, "the clients must outrun the limit: {tried} tries");
-    assert!((200..=270).contains(&total), "admitted {total} of {tried}");
+    assert!((200..=265).contains(&total), "admitted {total} of {tried}");
     assert!(admitted.iter().all(|a| a.1.iter().all(|s| *s == 200 || *s == 429)));
 
     // Redis dies: each node falls back to its own bucket (so the route still answers, 200s and
