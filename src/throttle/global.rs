@@ -36,10 +36,28 @@ struct Reservoir {
     tokens: u64,
     expires_ns: u64,
     asked: bool,
+    /// When the refill was asked: one left unanswered for [`ASK_AGAIN_NS`] is asked again, so a
+    /// lost ask (a fleet thread that restarted) cannot leave the limit waiting for good.
+    asked_ns: u64,
     denied_until_ns: u64,
     /// Redis granted less than asked last time: the fleet's bucket is empty, so an empty
     /// reservoir answers 429 at once (as a local bucket would) instead of waiting for Redis.
     starved: bool,
+}
+
+/// How long a refill may go unanswered before it is asked for again.
+pub const ASK_AGAIN_NS: u64 = 1_000_000_000;
+
+impl Reservoir {
+    /// Whether to queue a refill now (and note it).
+    fn ask(&mut self, now_ns: u64) -> bool {
+        let due = !self.asked || now_ns >= self.asked_ns + ASK_AGAIN_NS;
+        if due {
+            self.asked = true;
+            self.asked_ns = now_ns;
+        }
+        due
+    }
 }
 
 /// The answer to a worker's draw.
@@ -76,8 +94,7 @@ impl Global {
         if s.tokens > 0 {
             let n = s.tokens.min(u64::from(want.max(1)));
             s.tokens -= n;
-            let ask = !s.asked && redis_up && s.tokens * 2 <= u64::from(self.block);
-            s.asked |= ask;
+            let ask = redis_up && s.tokens * 2 <= u64::from(self.block) && s.ask(now_ns);
             return (Drawn::Granted(n as u32, s.expires_ns), ask);
         }
         if !redis_up {
@@ -86,8 +103,7 @@ impl Global {
         if now_ns < s.denied_until_ns {
             return (Drawn::Denied(s.denied_until_ns - now_ns), false);
         }
-        let ask = !s.asked;
-        s.asked = true;
+        let ask = s.ask(now_ns);
         if s.starved {
             // Ask in the background; this request is refused like a local empty bucket would.
             return (Drawn::Denied(self.emission_ns), ask);
@@ -140,6 +156,7 @@ mod tests {
         let t = 1_000 * MS;
         assert_eq!(g.draw(t, 10, true), (Drawn::Wait, true));
         assert_eq!(g.draw(t, 10, true), (Drawn::Wait, false), "asked already");
+        assert_eq!(g.draw(t + ASK_AGAIN_NS, 10, true), (Drawn::Wait, true), "an ask left unanswered is made again");
         assert_eq!(g.refill_request(), Some(100));
         g.refilled(t, 100, 100, 0);
         assert_eq!(g.draw(t, 10, true), (Drawn::Granted(10, t + TOKEN_TTL_NS), false));

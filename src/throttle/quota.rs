@@ -122,11 +122,30 @@ struct State {
     exhausted: bool,
     /// Fleet: a refill is queued for the fleet thread.
     asked: bool,
+    /// When it was queued (UTC seconds): an ask older than [`ASK_AGAIN_S`] is made again, so a
+    /// lost one (a fleet thread that restarted) cannot leave the cell waiting for good.
+    asked_s: u64,
     /// Fleet: the next refill's size; doubles while refills keep coming, back to 1 after a pause.
     block: u64,
     last_refill_s: u64,
     /// Per UTC day (days since the epoch): requests this node leased that day, oldest first.
     days: VecDeque<(u64, u64)>,
+}
+
+/// How long a queued refill may go unanswered before it is asked for again.
+pub const ASK_AGAIN_S: u64 = 2;
+
+impl State {
+    fn ask_due(&self, unix_s: u64) -> bool {
+        !self.asked || unix_s >= self.asked_s + ASK_AGAIN_S
+    }
+
+    fn mark_asked(&mut self, ask: bool, unix_s: u64) {
+        if ask {
+            self.asked = true;
+            self.asked_s = unix_s;
+        }
+    }
 }
 
 /// The answer to a worker's lease.
@@ -214,16 +233,16 @@ impl QuotaCell {
         if s.allowance > 0 {
             let n = want.min(s.allowance);
             s.allowance -= n;
-            let ask = !s.asked && !s.exhausted && redis_up && s.allowance * 2 <= s.block;
-            s.asked |= ask;
+            let ask = s.ask_due(unix_s) && !s.exhausted && redis_up && s.allowance * 2 <= s.block;
+            s.mark_asked(ask, unix_s);
             return (Leased::Granted(n), ask);
         }
         if s.exhausted {
             return (Leased::Exhausted, false);
         }
         if redis_up {
-            let ask = !s.asked;
-            s.asked = true;
+            let ask = s.ask_due(unix_s);
+            s.mark_asked(ask, unix_s);
             return (Leased::Wait, ask);
         }
         match mode {
@@ -381,6 +400,7 @@ mod tests {
         let q = cell(10_000, Some(FailureMode::Closed), None);
         assert_eq!(q.lease(T, 8, true), (Leased::Wait, true), "nothing granted yet: ask");
         assert_eq!(q.lease(T, 8, true), (Leased::Wait, false), "asked already");
+        assert_eq!(q.lease(T + ASK_AGAIN_S, 8, true), (Leased::Wait, true), "an ask left unanswered is made again");
         let (period, want) = q.refill_request(T).unwrap();
         assert_eq!(want, 1);
         q.refilled(T, period, want, 1, 1);

@@ -59,7 +59,21 @@ impl Fleet {
             control: OnceLock::new(),
         });
         let runner = fleet.clone();
-        match std::thread::Builder::new().name("portico-fleet".into()).spawn(move || runner.run(&store)) {
+        let supervised = move || {
+            // A panic here is a bug; it must not leave workers waiting on a thread that is gone.
+            loop {
+                let run = std::panic::AssertUnwindSafe(|| runner.run(&store));
+                if std::panic::catch_unwind(run).is_err() {
+                    log::error!(
+                        "BUG: the fleet thread panicked; Redis counts as unreachable for a second, then it starts again"
+                    );
+                    runner.up.store(false, Ordering::Relaxed);
+                    runner.metrics.gateway.fleet_redis_up.set(0);
+                    std::thread::sleep(RETRY);
+                }
+            }
+        };
+        match std::thread::Builder::new().name("portico-fleet".into()).spawn(supervised) {
             Ok(handle) => {
                 let _ = fleet.thread.set(handle.thread().clone());
             }
