@@ -1,6 +1,7 @@
 //! Quota counts for the whole process: one [`QuotaCell`] per (usage plan, API key) by name, kept
-//! across reloads, saved to the state file every second by a thread of its own (write, fsync,
-//! rename), and read back at start. A missing file starts from zero; a corrupt one is reported,
+//! across reloads, saved to the state file every second (when something changed) by a thread of
+//! its own (write, fsync, rename), and read back at start. Counts of plans the current table lacks
+//! stay in the file. A missing file starts from zero; a corrupt one is reported,
 //! moved aside, and the gateway starts from zero rather than not at all.
 //!
 //! Loss bound: counts are saved once a second and leases count as used when taken, so a crash
@@ -23,6 +24,8 @@ pub struct QuotaStore {
     cells: Mutex<HashMap<(String, String), Arc<QuotaCell>>>,
     restored: Mutex<HashMap<(String, String), (QuotaPeriod, Saved)>>,
     path: Mutex<Option<String>>,
+    /// A hash of the last file written, so an unchanged state is not written (and fsync'd) again.
+    last_written: Mutex<Option<u64>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -147,26 +150,34 @@ impl QuotaStore {
     pub fn save(&self) -> std::io::Result<()> {
         let Some(path) = self.path.lock().unwrap_or_else(|p| p.into_inner()).clone() else { return Ok(()) };
         let now = super::wall_s();
-        let counts = self
-            .cells
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|((plan, key), cell)| {
-                let saved = cell.saved(now);
-                SavedCount {
-                    plan: plan.clone(),
-                    key: key.clone(),
-                    period_kind: cell.period,
-                    period: saved.count.period,
-                    used: saved.count.used,
-                    unreported: saved.unreported,
-                    days: saved.days,
-                }
+        let cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
+        let live = cells.iter().map(|(name, cell)| (name, cell.period, cell.saved(now)));
+        // Counts read at start for plans or keys the current table does not have are kept, so a
+        // config that drops a plan for a while does not lose its counts.
+        let restored = self.restored.lock().unwrap_or_else(|p| p.into_inner());
+        let dormant =
+            restored.iter().filter(|(name, _)| !cells.contains_key(*name)).map(|(n, (k, s))| (n, *k, s.clone()));
+        let mut counts: Vec<SavedCount> = live
+            .chain(dormant)
+            .map(|((plan, key), period_kind, saved)| SavedCount {
+                plan: plan.clone(),
+                key: key.clone(),
+                period_kind,
+                period: saved.count.period,
+                used: saved.count.used,
+                unreported: saved.unreported,
+                days: saved.days,
             })
             .collect();
+        drop((cells, restored));
+        counts.sort_by(|a, b| (&a.plan, &a.key).cmp(&(&b.plan, &b.key)));
         let state = StateFile { format: FORMAT.into(), version: 1, counts };
-        let text = serde_json::to_vec_pretty(&state).map_err(std::io::Error::other)?;
+        let text = serde_json::to_vec(&state).map_err(std::io::Error::other)?;
+        let hash = ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(&text);
+        let mut last = self.last_written.lock().unwrap_or_else(|p| p.into_inner());
+        if *last == Some(hash) {
+            return Ok(());
+        }
         let tmp = format!("{path}.tmp");
         {
             use std::io::Write;
@@ -174,7 +185,9 @@ impl QuotaStore {
             f.write_all(&text)?;
             f.sync_all()?;
         }
-        std::fs::rename(&tmp, &path)
+        std::fs::rename(&tmp, &path)?;
+        *last = Some(hash);
+        Ok(())
     }
 
     /// Saves every [`SAVE_INTERVAL`] on a thread of its own, until the process ends.
@@ -215,5 +228,54 @@ impl QuotaStore {
             .collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(plans: &[&str]) -> Table {
+        let mut src = String::from(
+            "[[api]]\nname = \"a\"\nprotocol = \"rest\"\n[[api.stage]]\nname = \"s\"\n[[api.route]]\nkey = \"GET /\"\napi_key_required = true\nintegration = { type = \"mock\" }\n[[api_key]]\nname = \"k\"\nvalue = \"0123456789abcdefghij\"\n",
+        );
+        for p in plans {
+            src += &format!(
+                "[[usage_plan]]\nname = \"{p}\"\napi_stages = [{{ api = \"a\", stage = \"s\" }}]\nkeys = [\"k\"]\nquota = {{ limit = 100, period = \"MONTH\" }}\n"
+            );
+        }
+        crate::config::compile_str("t.toml", &src).unwrap()
+    }
+
+    #[test]
+    fn counts_of_plans_missing_from_the_table_are_kept_and_unchanged_state_is_not_rewritten() {
+        let dir = std::env::temp_dir().join(format!("portico-quota-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.json").to_str().unwrap().to_owned();
+        let _ = std::fs::remove_file(&path);
+
+        let store = QuotaStore::open(&path);
+        let cells = store.cells_for(&table(&["gold"]), 1);
+        cells[&(0, 0)].lease(super::super::wall_s(), 7, false);
+        store.save().unwrap();
+
+        // A restart with a config that no longer has `gold` (only `silver`) keeps gold's count.
+        let store = QuotaStore::open(&path);
+        let cells = store.cells_for(&table(&["silver"]), 1);
+        cells[&(0, 0)].lease(super::super::wall_s(), 2, false);
+        store.save().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"gold\"") && text.contains("\"silver\""), "{text}");
+        // And when gold comes back, it continues from 7.
+        let store = QuotaStore::open(&path);
+        let cells = store.cells_for(&table(&["gold"]), 1);
+        assert_eq!(cells[&(0, 0)].count(super::super::wall_s()).used, 7);
+
+        // Nothing changed since the last write: nothing is written (the file stays deleted).
+        store.save().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        store.save().unwrap();
+        assert!(!std::path::Path::new(&path).exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
