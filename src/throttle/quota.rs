@@ -125,7 +125,8 @@ struct State {
     /// When it was queued (UTC seconds): an ask older than [`ASK_AGAIN_S`] is made again, so a
     /// lost one (a fleet thread that restarted) cannot leave the cell waiting for good.
     asked_s: u64,
-    /// Fleet: the next refill's size; doubles while refills keep coming, back to 1 after a pause.
+    /// Fleet: the next refill's size; doubles while refills keep coming, halves for every idle
+    /// second.
     block: u64,
     last_refill_s: u64,
     /// Per UTC day (days since the epoch): requests this node leased that day, oldest first.
@@ -268,9 +269,10 @@ impl QuotaCell {
             s.asked = false;
             return None;
         }
-        if unix_s > s.last_refill_s + 1 {
-            s.block = 1;
-        }
+        // Halved for every idle second beyond the first: a steady key settles near a block per
+        // second or two, an idle one comes back to 1.
+        let idle_s = unix_s.saturating_sub(s.last_refill_s + 1);
+        s.block = (s.block >> idle_s.min(63)).max(1);
         let want = s.block;
         s.block = (s.block * 2).min(self.max_block());
         s.last_refill_s = unix_s;
@@ -415,7 +417,10 @@ mod tests {
         assert_eq!(want, 4, "doubling");
         q.refilled(T, period, want, 4, 7);
         assert_eq!(q.lease(T, 8, true), (Leased::Granted(5), true));
-        assert_eq!(q.refill_request(T + 5).unwrap().1, 1, "after a pause, small again");
+        assert_eq!(q.refill_request(T + 2).unwrap().1, 4, "one idle second: halved");
+        q.refilled(T + 2, period, 4, 4, 11);
+        q.lease(T + 2, 100, true);
+        assert_eq!(q.refill_request(T + 12).unwrap().1, 1, "after a long pause, small again");
     }
 
     #[test]
