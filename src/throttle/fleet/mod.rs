@@ -145,9 +145,7 @@ impl Fleet {
             }
             let calls = &self.metrics.gateway.fleet_redis_calls;
             let result = match conn.as_mut() {
-                Some(c) => {
-                    serve(c, calls, &asked, report.then_some(store)).and_then(|()| serve_rates(c, calls, &limits))
-                }
+                Some(c) => round(c, calls, &asked, report.then_some(store), &limits),
                 None => Ok(()),
             };
             if let Err(e) = &result {
@@ -201,26 +199,56 @@ impl Fleet {
     }
 }
 
-/// Refills the cells that asked, then reports what any cell counted without Redis.
-fn serve(
+/// One round trip: refills the cells and global limits that asked, and reports what any cell
+/// counted without Redis (when `store` is given).
+fn round(
     c: &mut redis::Conn,
     calls: &Counter,
     asked: &[Arc<QuotaCell>],
     store: Option<&QuotaStore>,
+    limits: &[&super::limit::Limit],
 ) -> ::redis::RedisResult<()> {
+    use redis::{Op, Reply};
     let now = super::wall_s();
+    let reporting = store.map(QuotaStore::all).unwrap_or_default();
+    let mut ops = Vec::new();
     for cell in asked {
         if let Some((period, want)) = cell.refill_request(now) {
-            calls.inc();
-            let (granted, used) = c.lease(cell, period, now, want)?;
-            cell.refilled(now, period, want, granted, used);
+            ops.push(Op::Lease { cell, period, unix_s: now, want });
         }
     }
-    for cell in store.map(QuotaStore::all).unwrap_or_default() {
+    for cell in &reporting {
         if let Some((period, n)) = cell.unreported() {
-            calls.inc();
-            let used = c.report(&cell, period, now, n)?;
-            cell.reported(period, n, used);
+            ops.push(Op::Report { cell, period, unix_s: now, n });
+        }
+    }
+    // The global limit of each `Op::Rate`, in the same order.
+    let mut refilling = Vec::new();
+    for limit in limits {
+        if let Some(global) = &limit.global
+            && let Some(want) = global.refill_request()
+        {
+            let (emission_ns, tolerance_ns) = limit.shape_ns();
+            ops.push(Op::Rate { name: &global.name, emission_ns, tolerance_ns, want });
+            refilling.push(global);
+        }
+    }
+    calls.add(ops.len() as u64);
+    let replies = c.batch(&ops)?;
+    let mut refilling = refilling.into_iter();
+    for (op, reply) in ops.iter().zip(replies) {
+        match (op, reply) {
+            (Op::Lease { cell, period, want, .. }, Reply::Lease { granted, used }) => {
+                cell.refilled(now, *period, *want, granted, used);
+            }
+            (Op::Report { cell, period, n, .. }, Reply::Report { used }) => cell.reported(*period, *n, used),
+            (Op::Rate { want, .. }, Reply::Rate { granted, retry_after_ns }) => {
+                if let Some(global) = refilling.next() {
+                    global.refilled(super::now_ns(), *want, granted, retry_after_ns);
+                }
+            }
+            // `batch` answers each op with its own kind of reply.
+            _ => {}
         }
     }
     Ok(())
@@ -239,17 +267,4 @@ fn asked_limits<'t>(
         .filter_map(|(_, id)| table.throttles.limits.get(*id))
         .filter(|l| l.global.is_some())
         .collect()
-}
-
-/// Refills the global rate limits that asked, from their buckets in Redis.
-fn serve_rates(c: &mut redis::Conn, calls: &Counter, limits: &[&super::limit::Limit]) -> ::redis::RedisResult<()> {
-    for limit in limits {
-        let Some(global) = &limit.global else { continue };
-        let Some(want) = global.refill_request() else { continue };
-        let (emission_ns, tolerance_ns) = limit.shape_ns();
-        calls.inc();
-        let (granted, retry_after_ns) = c.rate(&global.name, emission_ns, tolerance_ns, want)?;
-        global.refilled(super::now_ns(), want, granted, retry_after_ns);
-    }
-    Ok(())
 }

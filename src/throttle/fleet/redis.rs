@@ -1,5 +1,6 @@
 //! The Redis side of fleet mode: one blocking connection with timeouts, the key names, and the
-//! two Lua scripts that lease quota and report what a node counted alone.
+//! Lua scripts that lease quota, report what a node counted alone, and take tokens from a global
+//! limit's bucket. A fleet-thread round sends all its calls in one pipeline.
 //!
 //! Each script runs atomically in Redis, so two nodes leasing at once cannot both take the last
 //! requests of a quota: a grant never goes beyond the limit.
@@ -88,62 +89,97 @@ pub struct Conn {
     prefix: String,
 }
 
+/// One call of a fleet-thread round; a round's calls go to Redis in one pipeline.
+pub enum Op<'a> {
+    /// Lease up to `want` requests of `cell`'s quota in `period`.
+    Lease { cell: &'a QuotaCell, period: u64, unix_s: u64, want: u64 },
+    /// Add `n` requests a node admitted alone to `cell`'s count in `period`.
+    Report { cell: &'a QuotaCell, period: u64, unix_s: u64, n: u64 },
+    /// Take up to `want` tokens from the fleet's bucket `name` (a token every `emission_ns`, a
+    /// burst spanning `tolerance_ns`).
+    Rate { name: &'a str, emission_ns: u64, tolerance_ns: u64, want: u32 },
+}
+
+/// Redis's answer to an [`Op`], in the same order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// Granted, and the fleet's count of the period after the grant.
+    Lease { granted: u64, used: u64 },
+    /// The fleet's count of the period after the report.
+    Report { used: u64 },
+    /// Granted, and when none was, nanoseconds until the next token.
+    Rate { granted: u32, retry_after_ns: u64 },
+}
+
 impl Conn {
+    /// Connects and loads the scripts (so a round's pipeline can name them by hash).
     pub fn connect(settings: &Cluster) -> redis::RedisResult<Conn> {
         let timeout = Duration::from_millis(settings.timeout_ms);
-        let con = redis::Client::open(settings.redis.as_str())?.get_connection_with_timeout(timeout)?;
+        let mut con = redis::Client::open(settings.redis.as_str())?.get_connection_with_timeout(timeout)?;
         con.set_read_timeout(Some(timeout))?;
         con.set_write_timeout(Some(timeout))?;
         let (lease, report, rate) = (Script::new(LEASE), Script::new(REPORT), Script::new(RATE));
+        for script in [&lease, &report, &rate] {
+            script.prepare_invoke().load(&mut con)?;
+        }
         Ok(Conn { con, lease, report, rate, prefix: settings.prefix.clone() })
     }
 
-    /// Leases up to `want` requests of `cell`'s quota in `period`: (granted, the fleet's count).
-    pub fn lease(&mut self, cell: &QuotaCell, period: u64, unix_s: u64, want: u64) -> redis::RedisResult<(u64, u64)> {
-        let names = keys(&self.prefix, cell, period, unix_s / 86_400);
-        self.lease
-            .key(&names.count)
-            .key(&names.day)
-            .key(&names.start)
-            .arg(cell.limit)
-            .arg(want)
-            .arg(cell.offset)
-            .arg(period)
-            .arg(count_ttl_s(cell.period))
-            .arg(DAY_TTL_S)
-            .invoke(&mut self.con)
+    /// Sends `ops` in one pipeline (one round trip) and returns the replies in order.
+    pub fn batch(&mut self, ops: &[Op<'_>]) -> redis::RedisResult<Vec<Reply>> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for op in ops {
+            pipe.add_command(self.command(op));
+        }
+        let values: Vec<redis::Value> = pipe.query(&mut self.con)?;
+        ops.iter()
+            .zip(values)
+            .map(|(op, value)| {
+                Ok(match op {
+                    Op::Lease { .. } => {
+                        let (granted, used) = redis::from_redis_value(value)?;
+                        Reply::Lease { granted, used }
+                    }
+                    Op::Report { .. } => Reply::Report { used: redis::from_redis_value(value)? },
+                    Op::Rate { .. } => {
+                        let (granted, retry_us): (u32, u64) = redis::from_redis_value(value)?;
+                        Reply::Rate { granted, retry_after_ns: retry_us * 1000 }
+                    }
+                })
+            })
+            .collect()
     }
 
-    /// Adds `n` requests a node admitted alone to `cell`'s count in `period`; the fleet's count.
-    pub fn report(&mut self, cell: &QuotaCell, period: u64, unix_s: u64, n: u64) -> redis::RedisResult<u64> {
-        let names = keys(&self.prefix, cell, period, unix_s / 86_400);
-        self.report
-            .key(&names.count)
-            .key(&names.day)
-            .arg(n)
-            .arg(count_ttl_s(cell.period))
-            .arg(DAY_TTL_S)
-            .invoke(&mut self.con)
-    }
-
-    /// Takes up to `want` tokens from the fleet's bucket `name` (a token every `emission_ns`, a
-    /// burst spanning `tolerance_ns`): (granted, nanoseconds until the next token when none was).
-    pub fn rate(
-        &mut self,
-        name: &str,
-        emission_ns: u64,
-        tolerance_ns: u64,
-        want: u32,
-    ) -> redis::RedisResult<(u32, u64)> {
-        let key = format!("{}:rate:{{{}}}", self.prefix, escape(name));
-        let (granted, retry_us): (u32, u64) = self
-            .rate
-            .key(key)
-            .arg(emission_ns as f64 / 1000.0)
-            .arg(tolerance_ns / 1000)
-            .arg(want)
-            .invoke(&mut self.con)?;
-        Ok((granted, retry_us * 1000))
+    fn command(&self, op: &Op<'_>) -> redis::Cmd {
+        let evalsha = |script: &Script, keys: &[&str]| {
+            let mut cmd = redis::cmd("EVALSHA");
+            cmd.arg(script.get_hash()).arg(keys.len()).arg(keys);
+            cmd
+        };
+        match *op {
+            Op::Lease { cell, period, unix_s, want } => {
+                let names = keys(&self.prefix, cell, period, unix_s / 86_400);
+                let mut cmd = evalsha(&self.lease, &[&names.count, &names.day, &names.start]);
+                cmd.arg(cell.limit).arg(want).arg(cell.offset).arg(period);
+                cmd.arg(count_ttl_s(cell.period)).arg(DAY_TTL_S);
+                cmd
+            }
+            Op::Report { cell, period, unix_s, n } => {
+                let names = keys(&self.prefix, cell, period, unix_s / 86_400);
+                let mut cmd = evalsha(&self.report, &[&names.count, &names.day]);
+                cmd.arg(n).arg(count_ttl_s(cell.period)).arg(DAY_TTL_S);
+                cmd
+            }
+            Op::Rate { name, emission_ns, tolerance_ns, want } => {
+                let key = format!("{}:rate:{{{}}}", self.prefix, escape(name));
+                let mut cmd = evalsha(&self.rate, &[&key]);
+                cmd.arg(emission_ns as f64 / 1000.0).arg(tolerance_ns / 1000).arg(want);
+                cmd
+            }
+        }
     }
 
     /// The fleet's per-day counts of `cell` for `days` (days since the epoch).
