@@ -51,32 +51,9 @@ impl Drop for Redis {
 }
 
 fn config(admin: u16, redis: u16, plans: &str) -> String {
-    format!(
-        r#"
-[server]
-listen = ["127.0.0.1:{{port}}"]
-workers = 2
-[admin]
-listen = "127.0.0.1:{admin}"
-[quota]
-state_file = "quota.json"
-[cluster]
-redis = "redis://127.0.0.1:{redis}/0"
-prefix = "portico-test"
-timeout_ms = 200
-
-[[api]]
-name = "shop"
-protocol = "rest"
-[[api.stage]]
-name = "prod"
-[[api.route]]
-key = "GET /items"
-api_key_required = true
-integration = {{ type = "mock", body = "items" }}
-{plans}
-"#
-    )
+    let cluster =
+        format!("[cluster]\nredis = \"redis://127.0.0.1:{redis}/0\"\nprefix = \"portico-test\"\ntimeout_ms = 200\n");
+    shop_config(admin, &cluster, plans)
 }
 
 fn plan(name: &str, key: &str, limit: u64, on_failure: &str) -> String {

@@ -10,26 +10,8 @@ use crate::support::*;
 const KEY: &str = "quota-key-0123456789abcdef";
 
 fn config(admin: u16, limit: u64) -> String {
-    format!(
+    let plan = format!(
         r#"
-[server]
-listen = ["127.0.0.1:{{port}}"]
-workers = 2
-[admin]
-listen = "127.0.0.1:{admin}"
-[quota]
-state_file = "quota.json"
-
-[[api]]
-name = "shop"
-protocol = "rest"
-[[api.stage]]
-name = "prod"
-[[api.route]]
-key = "GET /items"
-api_key_required = true
-integration = {{ type = "mock", body = "items" }}
-
 [[api_key]]
 name = "k"
 value = "{KEY}"
@@ -40,7 +22,8 @@ api_stages = [{{ api = "shop", stage = "prod" }}]
 keys = ["k"]
 quota = {{ limit = {limit}, period = "DAY" }}
 "#
-    )
+    );
+    shop_config(admin, "", &plan)
 }
 
 type Node = AdminNode;

@@ -502,3 +502,31 @@ impl AdminNode {
         self.gw.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\nx-api-key: {key}\r\n\r\n").as_bytes())
     }
 }
+
+/// A REST API `shop` with stage `prod` and `GET /items` (a mock that needs an API key), 2 workers,
+/// an admin listener and a quota state file in the config's folder; `extra` goes before the API
+/// (e.g. `[cluster]`), `keys_and_plans` after it.
+pub fn shop_config(admin: u16, extra: &str, keys_and_plans: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{{port}}"]
+workers = 2
+[admin]
+listen = "127.0.0.1:{admin}"
+[quota]
+state_file = "quota.json"
+{extra}
+[[api]]
+name = "shop"
+protocol = "rest"
+[[api.stage]]
+name = "prod"
+[[api.route]]
+key = "GET /items"
+api_key_required = true
+integration = {{ type = "mock", body = "items" }}
+{keys_and_plans}
+"#
+    )
+}
