@@ -102,26 +102,16 @@ wrk -t1 -c64 -d"$((DURATION + 1))s" "http://127.0.0.1:18301/s/x" > "$WORK/wrk-a.
 WA=$!
 wrk -t1 -c64 -d"$((DURATION + 1))s" "http://127.0.0.1:18302/s/x" > "$WORK/wrk-b.txt" &
 WB=$!
-prev=$(admitted); prev_t=$(date +%s.%N); windows=()
-start=$prev; start_t=$prev_t
-for _ in $(seq "$DURATION"); do
-    sleep 1
-    now=$(admitted); now_t=$(date +%s.%N)
-    windows+=("$(awk -v a="$now" -v b="$prev" -v t="$now_t" -v u="$prev_t" 'BEGIN {printf "%.0f", (a - b) / (t - u)}')")
-    prev=$now; prev_t=$now_t
-done
+sample_windows admitted
 wait $WA $WB
-echo "admitted per second by both nodes, per window: ${windows[*]}"
+echo "admitted per second by both nodes, per window: ${WINDOWS[*]}"
 # The whole run: scrape delays (the admin threads run at nice 10 on a saturated box) only blur its
 # two ends, not every window edge.
-awk -v a="$prev" -v b="$start" -v t="$prev_t" -v u="$start_t" -v rate="$RATE" -v burst="$BURST" 'BEGIN {
+awk -v a="$LAST" -v b="$FIRST" -v t="$LAST_T" -v u="$FIRST_T" -v rate="$RATE" -v burst="$BURST" 'BEGIN {
     T = t - u; printf "whole run: %d admitted in %.2f s = %.0f/s = %.4f of the rate; bound rate × (T + 0.1 s) + burst = %d\n",
     a - b, T, (a - b) / T, (a - b) / T / rate, rate * (T + 0.1) + burst}'
-printf '%s\n' "${windows[@]}" | head -n $((DURATION - 1)) | awk -v rate="$RATE" -v burst="$BURST" '
-    NR == 1 {first = $1; next}
-    {sum += $1; n++; if ($1 > max) max = $1}
-    END {printf "accuracy: steady mean %.0f/s = %.4f of the global rate; worst steady window %.0f/s = %.4f; first window %.0f/s (at most rate + burst = %d; two separate buckets would allow %d)\n",
-         sum / n, sum / n / rate, max, max / rate, first, rate + burst, 2 * rate}'
+print_accuracy "$RATE" "$BURST"
+echo "  (two separate buckets would allow $((2 * RATE))/s)"
 for n in a b; do grep -E "Requests/sec" "$WORK/wrk-$n.txt" | sed "s/^/  wrk node $n: /"; done
 
 # One quota for both nodes: ask for more than it holds.

@@ -43,3 +43,31 @@ run_wrk() {
 
 # The median of the numbers on stdin, one per line.
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# Calls the function named $1 (it prints a running count of admitted requests) now and then once
+# a second for DURATION seconds. Sets WINDOWS (admitted per second, per window: the count's growth
+# divided by the window's measured length) and FIRST, FIRST_T, LAST, LAST_T (the first and last
+# counts and their times).
+sample_windows() {
+    local now now_t prev prev_t
+    prev=$("$1"); prev_t=$(date +%s.%N); WINDOWS=()
+    FIRST=$prev; FIRST_T=$prev_t
+    for _ in $(seq "$DURATION"); do
+        sleep 1
+        now=$("$1"); now_t=$(date +%s.%N)
+        WINDOWS+=("$(awk -v a="$now" -v b="$prev" -v t="$now_t" -v u="$prev_t" 'BEGIN {printf "%.0f", (a - b) / (t - u)}')")
+        prev=$now; prev_t=$now_t
+    done
+    LAST=$prev; LAST_T=$prev_t
+}
+
+# The accuracy line from WINDOWS against rate $1 and burst $2. The first window also spends the
+# full bucket (rate + burst is allowed); the last may include the end of the run. The steady
+# windows between them are the accuracy.
+print_accuracy() {
+    printf '%s\n' "${WINDOWS[@]}" | head -n $((DURATION - 1)) | awk -v rate="$1" -v burst="$2" '
+        NR == 1 {first = $1; next}
+        {sum += $1; n++; if ($1 > max) max = $1}
+        END {printf "accuracy: steady mean %.0f/s = %.4f of the rate; worst steady window %.0f/s = %.4f of the rate; first window %.0f/s (at most rate + burst = %d)\n",
+             sum / n, sum / n / rate, max, max / rate, first, rate + burst}'
+}

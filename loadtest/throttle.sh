@@ -55,24 +55,11 @@ admitted() {
 }
 wrk -t2 -c128 -d"$((DURATION + 1))s" "http://127.0.0.1:$PORT/x" > "$WORK/wrk.txt" &
 WRK=$!
-# Each window's admitted requests divided by its measured length (a window is ~1 s plus a scrape).
-prev=$(admitted); prev_t=$(date +%s.%N); windows=()
-for _ in $(seq "$DURATION"); do
-    sleep 1
-    now=$(admitted); now_t=$(date +%s.%N)
-    windows+=("$(awk -v a="$now" -v b="$prev" -v t="$now_t" -v u="$prev_t" 'BEGIN {printf "%.0f", (a - b) / (t - u)}')")
-    prev=$now; prev_t=$now_t
-done
+sample_windows admitted
 wait $WRK
 kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
-echo "admitted per second, per window: ${windows[*]}"
-# The first window also spends the full bucket (rate + burst is allowed); the last may include the
-# end of the run. The steady windows between them are the accuracy.
-printf '%s\n' "${windows[@]}" | head -n $((DURATION - 1)) | awk -v rate="$RATE" -v burst="$BURST" '
-    NR == 1 {first = $1; next}
-    {sum += $1; n++; if ($1 > max) max = $1}
-    END {printf "accuracy: steady mean %.0f/s = %.4f of the rate; worst steady window %.0f/s = %.4f of the rate; first window %.0f/s (at most rate + burst = %d)\n",
-         sum / n, sum / n / rate, max, max / rate, first, rate + burst}'
+echo "admitted per second, per window: ${WINDOWS[*]}"
+print_accuracy "$RATE" "$BURST"
 grep -E "Requests/sec|Non-2xx" "$WORK/wrk.txt" | sed 's/^/  wrk: /'
 
 # The cost of a limit never hit.
