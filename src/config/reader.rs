@@ -34,6 +34,8 @@ pub struct Reader<'s> {
     pub file: &'s str,
     pub src: &'s str,
     pub errors: Vec<Diagnostic>,
+    /// Where a limit said `global = true` (checked against `[cluster]` once everything is read).
+    pub global_limits: Vec<Option<Range<usize>>>,
 }
 
 fn type_name(item: &Item) -> &'static str {
@@ -55,7 +57,7 @@ fn type_name(item: &Item) -> &'static str {
 
 impl<'s> Reader<'s> {
     pub fn new(file: &'s str, src: &'s str) -> Self {
-        Reader { file, src, errors: Vec::new() }
+        Reader { file, src, errors: Vec::new(), global_limits: Vec::new() }
     }
 
     pub fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>, hint: Option<String>) {

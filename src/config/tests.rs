@@ -274,6 +274,10 @@ fn cluster_settings_and_their_errors() {
     assert!(t.contains("`PORTICO_TEST_UNSET_REDIS_URL` is not set"), "{t}");
     let t = texts(format!("[cluster]\nprefix = \"x\"\n{base}"));
     assert!(t.contains("[cluster] needs `redis`"), "{t}");
+    let t = texts(base.replace("name = \"s\"\n", "name = \"s\"\nthrottle = { rate = 1, burst = 1, global = true }\n"));
+    assert!(t.contains("test.toml:6:44") && t.contains("`global` limits need a Redis"), "{t}");
+    let t = texts(format!("{base}global_rate = true\nrate = 1\nburst = 1\n[cluster]\nredis = \"rediss://x:1\"\n"));
+    assert!(!t.contains("`global` limits need"), "an invalid [cluster] has its own error: {t}");
     let t = texts(format!("{base}on_redis_failure = \"maybe\"\n"));
     assert!(t.contains("unknown `on_redis_failure` = \"maybe\"") && t.contains("\"open\" or \"closed\""), "{t}");
 }

@@ -54,33 +54,3 @@ pub(super) fn read_failure_mode(r: &mut Reader<'_>, o: Obj<'_>, key: &str) -> Fa
         }
     }
 }
-
-/// `global = true` (or a plan's `global_rate`) means a bucket in Redis: without `[cluster]` there
-/// is none.
-pub(super) fn global_limits_need_a_cluster(r: &mut Reader<'_>, config: &crate::config::model::Config) {
-    let mut global = Vec::new();
-    if config.throttle.as_ref().is_some_and(|t| t.global) {
-        global.push("[throttle]".to_owned());
-    }
-    for api in &config.apis {
-        for stage in &api.stages {
-            let stage_global = stage.throttle.as_ref().is_some_and(|t| t.global);
-            if stage_global || stage.route_throttle.iter().any(|(_, t)| t.global) {
-                global.push(format!("stage `{}` of API `{}`", stage.name.value, api.name.value));
-            }
-        }
-    }
-    for plan in &config.usage_plans {
-        let plan_global = plan.throttle.as_ref().is_some_and(|t| t.global);
-        if plan_global || plan.route_throttles.iter().any(|(.., t)| t.global) {
-            global.push(format!("usage plan `{}`", plan.name.value));
-        }
-    }
-    if !global.is_empty() {
-        r.error(
-            None,
-            format!("global limits need [cluster] redis = \"redis://...\" (global in: {})", global.join(", ")),
-            Some("add a [cluster] table, or drop `global`".into()),
-        );
-    }
-}

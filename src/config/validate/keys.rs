@@ -115,7 +115,7 @@ pub(super) fn read_plans(
                         1.0
                     }),
                 burst: r.int(p, "burst", 1, 1, 1 << 30) as u32,
-                global: r.bool(p, "global_rate", false),
+                global: super::throttle::global(r, p, "global_rate"),
             }),
         };
         let mut stages = Vec::new();

@@ -106,8 +106,15 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
             config.domains.push(d);
         }
     }
-    if config.cluster.is_none() {
-        cluster::global_limits_need_a_cluster(&mut r, &config);
+    // An invalid `[cluster]` has its own error; this one is for configs without the table.
+    if r.item(root, "cluster").is_none()
+        && let Some(span) = r.global_limits.first().cloned()
+    {
+        r.error(
+            span,
+            "`global` limits need a Redis shared by the fleet: [cluster] redis = \"redis://...\"",
+            Some(format!("add a [cluster] table, or drop `global` ({} in this config)", r.global_limits.len())),
+        );
     }
     if config.apis.is_empty() && r.errors.is_empty() {
         r.error(

@@ -18,7 +18,7 @@ pub(super) fn read_account(r: &mut Reader<'_>, root: Obj<'_>) -> Option<Throttle
     Some(ThrottleSetting {
         rate: rate(r, o, default.rate),
         burst: r.int(o, "burst", 5_000, 1, 1 << 30) as u32,
-        global: r.bool(o, "global", false),
+        global: global(r, o, "global"),
     })
 }
 
@@ -33,7 +33,7 @@ pub(super) fn read_setting(r: &mut Reader<'_>, item: &toml_edit::Item, what: &'s
     Some(ThrottleSetting {
         rate: rate(r, o, 1.0),
         burst: r.int(o, "burst", 1, 1, 1 << 30) as u32,
-        global: r.bool(o, "global", false),
+        global: global(r, o, "global"),
     })
 }
 
@@ -61,4 +61,14 @@ fn rate(r: &mut Reader<'_>, o: Obj<'_>, default: f64) -> f64 {
             default
         }
     }
+}
+
+/// `global = true` (a plan: `global_rate`): noted where it is, for the `[cluster]` check.
+pub(super) fn global(r: &mut Reader<'_>, o: Obj<'_>, key: &str) -> bool {
+    let global = r.bool(o, key, false);
+    if global {
+        let span = r.item(o, key).and_then(|i| i.span());
+        r.global_limits.push(span);
+    }
+    global
 }
