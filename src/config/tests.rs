@@ -289,6 +289,12 @@ fn the_fleet_example_compiles() {
     let src = src.replace("value_env = \"PARTNER_KEY\"", "value = \"partner-key-0123456789abcdef\"");
     let table = compile_str("fleet.toml", &src).unwrap();
     assert!(table.settings.cluster.is_some());
+    // Without its variable, the key's one error, not a second one from the plan that names it.
+    let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/configs/fleet.toml")).unwrap();
+    let unset = raw.replace("PARTNER_KEY", "PORTICO_TEST_UNSET_PARTNER_KEY");
+    let es = errors(&unset);
+    assert_eq!(es.len(), 1, "{es:#?}");
+    assert!(es[0].to_string().contains("`PORTICO_TEST_UNSET_PARTNER_KEY` is not set"));
     assert!(table.usage_plans[0].throttle.as_ref().is_some_and(|t| t.global));
     assert!(table.apis[0].stages[0].throttle.as_ref().is_some_and(|t| t.global));
 }

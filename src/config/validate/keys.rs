@@ -48,7 +48,11 @@ pub(super) fn read_keys(r: &mut Reader<'_>, root: Obj<'_>) -> Vec<(Spanned<Strin
             }
         };
         let enabled = r.bool(k, "enabled", true);
-        let Some(value) = value else { continue };
+        let Some(value) = value else {
+            // Its error is reported; the name stays known so plans naming it add no second error.
+            keys.push((name.clone(), ApiKey { name: name.value, value: String::new(), enabled }));
+            continue;
+        };
         // AWS's rule: 20 to 128 characters.
         if !(20..=128).contains(&value.len()) || !value.bytes().all(|b| b.is_ascii_graphic()) {
             r.error(
