@@ -6,7 +6,7 @@
 //! every few seconds, not traffic), so a slow scrape or a stuck admin client never touches a worker. It reads
 //! shared state only: the table slot, the metric shards (relaxed loads), the control flags.
 //! One request per connection (`Connection: close`); heads over 8 KiB or slower than 5 s are cut.
-//! Later features add endpoints in [`respond`].
+//! Later features add endpoints in `respond`.
 
 mod usage;
 

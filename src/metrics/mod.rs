@@ -3,7 +3,7 @@
 //! Each worker owns a [`Shard`] (its per-worker counters and its per-route series) and is the only
 //! thread that writes it; the admin thread sums the shards when `/metrics` is scraped ([`expose`]).
 //! The hot path does a handful of relaxed loads and stores on cache lines no other core writes: no
-//! lock, no read-modify-write atomic, no allocation. Adding a metric is one line in a [`counters!`]
+//! lock, no read-modify-write atomic, no allocation. Adding a metric is one line in a [`counters!`](crate::counters)
 //! block; the exposition picks it up from there.
 //!
 //! This module must not know about sockets or HTTP; callers hand it numbers.
