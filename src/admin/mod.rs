@@ -171,21 +171,14 @@ fn redact(view: &mut serde_json::Value) {
 /// `POST /cache/purge?api=A&stage=S&path=/pets/7` drops the entries of one path (as routed, without
 /// the stage), whatever their other key parameters.
 fn cache_command(control: &Control, what: &str, query: &str) -> (u16, &'static str, String) {
-    let param = |name: &str| {
-        query.split('&').find_map(|pair| {
-            let (n, v) = pair.split_once('=')?;
-            (n == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
-        })
-    };
-    let bad = |message: &str| (400, "application/json", serde_json::json!({ "message": message }).to_string() + "\n");
-    let (Some(api), Some(stage)) = (param("api"), param("stage")) else {
-        return bad("give the api and stage: ?api=NAME&stage=NAME");
+    let (Some(api), Some(stage)) = (query_param(query, "api"), query_param(query, "stage")) else {
+        return message(400, "give the api and stage: ?api=NAME&stage=NAME");
     };
     let path = match what {
         "flush" => None,
-        "purge" => match param("path") {
+        "purge" => match query_param(query, "path") {
             Some(p) if p.starts_with('/') => Some(p),
-            _ => return bad("give the path to purge, as routed (without the stage): &path=/pets/7"),
+            _ => return message(400, "give the path to purge, as routed (without the stage): &path=/pets/7"),
         },
         _ => return (404, "application/json", "{\"message\":\"Not Found\"}\n".into()),
     };
@@ -198,11 +191,7 @@ fn cache_command(control: &Control, what: &str, query: &str) -> (u16, &'static s
         .flat_map(|a| &a.stages)
         .any(|s| s.name == stage && s.cache.is_some());
     if !cached {
-        return (
-            404,
-            "application/json",
-            serde_json::json!({ "message": format!("no cached stage `{stage}` in API `{api}`") }).to_string() + "\n",
-        );
+        return message(404, &format!("no cached stage `{stage}` in API `{api}`"));
     }
     let command = crate::cache::command::Command { api, stage, path, removed: Default::default() };
     match control.cache_commands.run(command, Duration::from_secs(5)) {
@@ -211,6 +200,19 @@ fn cache_command(control: &Control, what: &str, query: &str) -> (u16, &'static s
         }
         None => (503, "application/json", "{\"message\":\"workers did not answer in time\"}\n".into()),
     }
+}
+
+/// The percent-decoded value of the query parameter `name`.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (n, v) = pair.split_once('=')?;
+        (n == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+    })
+}
+
+/// A JSON answer `{"message": ...}`.
+fn message(status: u16, text: &str) -> (u16, &'static str, String) {
+    (status, "application/json", serde_json::json!({ "message": text }).to_string() + "\n")
 }
 
 fn response(status: u16, content_type: &str, body: String) -> Vec<u8> {

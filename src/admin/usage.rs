@@ -8,6 +8,7 @@
 //! In fleet mode the per-day counts are the fleet's, read from Redis; when Redis cannot be read,
 //! this node's own counts are shown and `source` says so. Without dates: today.
 
+use super::message;
 use crate::runtime::control::Control;
 use crate::throttle::quota::{QuotaCell, period_of};
 
@@ -17,14 +18,11 @@ const MAX_DAYS: u64 = 90;
 type Answer = (u16, &'static str, String);
 
 pub fn usage(control: &Control, query: &str) -> Answer {
-    let param = |name: &str| {
-        query
-            .split('&')
-            .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
-            .map(|v| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned())
-    };
+    // Form encoding: `+` is a space here.
+    let query = query.replace('+', "%20");
+    let param = |name: &str| super::query_param(&query, name);
     let Some(plan) = param("plan") else {
-        return bad("give the usage plan: /usage?plan=NAME[&startDate=YYYY-MM-DD&endDate=YYYY-MM-DD]".into());
+        return message(400, "give the usage plan: /usage?plan=NAME[&startDate=YYYY-MM-DD&endDate=YYYY-MM-DD]");
     };
     let now = crate::throttle::wall_s();
     let today = now / 86_400;
@@ -33,11 +31,11 @@ pub fn usage(control: &Control, query: &str) -> Answer {
         (Some(s), Some(e)) => match (parse_date(&s), parse_date(&e)) {
             (Some(s), Some(e)) if s <= e && e - s < MAX_DAYS => (s, e),
             (Some(_), Some(_)) => {
-                return bad(format!("endDate must be on or after startDate, at most {MAX_DAYS} days"));
+                return message(400, &format!("endDate must be on or after startDate, at most {MAX_DAYS} days"));
             }
-            _ => return bad("dates are YYYY-MM-DD".into()),
+            _ => return message(400, "dates are YYYY-MM-DD"),
         },
-        _ => return bad("give both startDate and endDate, or neither".into()),
+        _ => return message(400, "give both startDate and endDate, or neither"),
     };
     let key_filter = param("keyId");
     let cells: Vec<_> = control
@@ -47,8 +45,7 @@ pub fn usage(control: &Control, query: &str) -> Answer {
         .filter(|c| key_filter.as_ref().is_none_or(|k| *k == c.key))
         .collect();
     if cells.is_empty() {
-        let message = format!("no quota counts for usage plan `{plan}`");
-        return (404, "application/json", serde_json::json!({ "message": message }).to_string() + "\n");
+        return message(404, &format!("no quota counts for usage plan `{plan}`"));
     }
     // Days before `start` in the same period count towards what remained.
     let from = start.saturating_sub(31);
@@ -109,10 +106,6 @@ pub fn usage(control: &Control, query: &str) -> Answer {
         "source": source,
     });
     (200, "application/json", body.to_string() + "\n")
-}
-
-fn bad(message: String) -> Answer {
-    (400, "application/json", serde_json::json!({ "message": message }).to_string() + "\n")
 }
 
 fn local_days(cell: &QuotaCell, range: std::ops::RangeInclusive<u64>) -> Vec<u64> {
