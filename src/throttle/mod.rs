@@ -215,8 +215,6 @@ pub async fn admit_quota(
     let slot = cell.slot(worker.index);
     let control = worker.control();
     let fleet = control.fleet.as_deref();
-    // Without a slot of its own (never: cells have one per worker) a worker leases one at a time.
-    let want = if slot.is_some() { cell.block(control.workers) } else { 1 };
     let mut waiting_since = None;
     loop {
         let now = wall_s();
@@ -227,6 +225,8 @@ pub async fn admit_quota(
             return QuotaVerdict::Admitted;
         }
         let up = patient(waiting_since, fleet) && fleet.is_some_and(fleet::Fleet::is_up);
+        // Without a slot of its own (never: cells have one per worker) a worker leases one at a time.
+        let want = if slot.is_some() { cell.block(control.workers) } else { 1 };
         let (leased, ask) = cell.lease(now, want, up);
         if ask && let Some(f) = fleet {
             f.ask(cell);
