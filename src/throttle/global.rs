@@ -13,6 +13,7 @@
 
 use std::sync::Mutex;
 
+use super::fleet::Ask;
 use crate::table::FailureMode;
 
 /// How long granted tokens stay spendable on a node.
@@ -35,30 +36,16 @@ pub struct Global {
 struct Reservoir {
     tokens: u64,
     expires_ns: u64,
-    asked: bool,
-    /// When the refill was asked: one left unanswered for [`ASK_AGAIN_NS`] is asked again, so a
-    /// lost ask (a fleet thread that restarted) cannot leave the limit waiting for good.
-    asked_ns: u64,
+    /// A refill queued for the fleet thread (nanoseconds).
+    asked: Ask,
     denied_until_ns: u64,
     /// Redis granted less than asked last time: the fleet's bucket is empty, so an empty
     /// reservoir answers 429 at once (as a local bucket would) instead of waiting for Redis.
     starved: bool,
 }
 
-/// How long a refill may go unanswered before it is asked for again.
+/// How long a refill may go unanswered before it is asked for again (nanoseconds).
 pub const ASK_AGAIN_NS: u64 = 1_000_000_000;
-
-impl Reservoir {
-    /// Whether to queue a refill now (and note it).
-    fn ask(&mut self, now_ns: u64) -> bool {
-        let due = !self.asked || now_ns >= self.asked_ns + ASK_AGAIN_NS;
-        if due {
-            self.asked = true;
-            self.asked_ns = now_ns;
-        }
-        due
-    }
-}
 
 /// The answer to a worker's draw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +81,7 @@ impl Global {
         if s.tokens > 0 {
             let n = s.tokens.min(u64::from(want.max(1)));
             s.tokens -= n;
-            let ask = redis_up && s.tokens * 2 <= u64::from(self.block) && s.ask(now_ns);
+            let ask = redis_up && s.tokens * 2 <= u64::from(self.block) && s.asked.due(now_ns, ASK_AGAIN_NS);
             return (Drawn::Granted(n as u32, s.expires_ns), ask);
         }
         if !redis_up {
@@ -103,7 +90,7 @@ impl Global {
         if now_ns < s.denied_until_ns {
             return (Drawn::Denied(s.denied_until_ns - now_ns), false);
         }
-        let ask = s.ask(now_ns);
+        let ask = s.asked.due(now_ns, ASK_AGAIN_NS);
         if s.starved {
             // Ask in the background; this request is refused like a local empty bucket would.
             return (Drawn::Denied(self.emission_ns), ask);
@@ -113,7 +100,7 @@ impl Global {
 
     /// The refill to ask Redis for, if one was asked.
     pub fn refill_request(&self) -> Option<u32> {
-        self.state().asked.then_some(self.block)
+        self.state().asked.pending().then_some(self.block)
     }
 
     /// Redis granted `granted` of the `wanted` tokens at `now_ns` (none: its bucket is empty for
@@ -121,7 +108,7 @@ impl Global {
     /// until half a block has had time to drip in, so a starved node does not hammer Redis.
     pub fn refilled(&self, now_ns: u64, wanted: u32, granted: u32, retry_after_ns: u64) {
         let mut s = self.state();
-        s.asked = false;
+        s.asked.answered();
         s.starved = granted < wanted;
         if s.starved {
             let drip_ns = self.emission_ns.saturating_mul(u64::from(self.block.div_ceil(2)));
@@ -139,7 +126,7 @@ impl Global {
 
     /// The refill could not be made; waiting workers look again.
     pub fn refill_failed(&self) {
-        self.state().asked = false;
+        self.state().asked.answered();
     }
 }
 

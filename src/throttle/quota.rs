@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use serde::{Deserialize, Serialize};
 
+use super::fleet::Ask;
 use crate::table::{FailureMode, QuotaPeriod};
 
 /// Days of per-day usage kept for the usage endpoint (AWS's GetUsage reaches 90 days back).
@@ -120,11 +121,8 @@ struct State {
     unreported: u64,
     /// Fleet: Redis granted less than asked, so the period's quota is used up fleet-wide.
     exhausted: bool,
-    /// Fleet: a refill is queued for the fleet thread.
-    asked: bool,
-    /// When it was queued (UTC seconds): an ask older than [`ASK_AGAIN_S`] is made again, so a
-    /// lost one (a fleet thread that restarted) cannot leave the cell waiting for good.
-    asked_s: u64,
+    /// Fleet: a refill queued for the fleet thread (UTC seconds).
+    asked: Ask,
     /// Fleet: the next refill's size; doubles while refills keep coming, halves for every idle
     /// second.
     block: u64,
@@ -133,21 +131,8 @@ struct State {
     days: VecDeque<(u64, u64)>,
 }
 
-/// How long a queued refill may go unanswered before it is asked for again.
+/// How long a queued refill may go unanswered before it is asked for again (seconds).
 pub const ASK_AGAIN_S: u64 = 2;
-
-impl State {
-    fn ask_due(&self, unix_s: u64) -> bool {
-        !self.asked || unix_s >= self.asked_s + ASK_AGAIN_S
-    }
-
-    fn mark_asked(&mut self, ask: bool, unix_s: u64) {
-        if ask {
-            self.asked = true;
-            self.asked_s = unix_s;
-        }
-    }
-}
 
 /// The answer to a worker's lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,50 +208,51 @@ impl QuotaCell {
             s.block = 1;
         }
         let Some(mode) = self.fleet else {
-            let n = want.min(self.limit.saturating_sub(s.count.used));
-            if n == 0 {
-                return (Leased::Exhausted, false);
-            }
-            s.count.used += n;
-            record_day(&mut s.days, unix_s / 86_400, n);
-            return (Leased::Granted(n), false);
+            return (self.count_here(&mut s, unix_s, want), false);
         };
         if s.allowance > 0 {
             let n = want.min(s.allowance);
             s.allowance -= n;
-            let ask = s.ask_due(unix_s) && !s.exhausted && redis_up && s.allowance * 2 <= s.block;
-            s.mark_asked(ask, unix_s);
+            let ask = !s.exhausted && redis_up && s.allowance * 2 <= s.block && s.asked.due(unix_s, ASK_AGAIN_S);
             return (Leased::Granted(n), ask);
         }
         if s.exhausted {
             return (Leased::Exhausted, false);
         }
         if redis_up {
-            let ask = s.ask_due(unix_s);
-            s.mark_asked(ask, unix_s);
+            let ask = s.asked.due(unix_s, ASK_AGAIN_S);
             return (Leased::Wait, ask);
         }
         match mode {
             FailureMode::Closed => (Leased::Unavailable, false),
             FailureMode::Open => {
-                let n = want.min(self.limit.saturating_sub(s.count.used));
-                if n == 0 {
-                    return (Leased::Exhausted, false);
+                let leased = self.count_here(&mut s, unix_s, want);
+                if let Leased::Granted(n) = leased {
+                    s.unreported += n;
                 }
-                s.count.used += n;
-                s.unreported += n;
-                record_day(&mut s.days, unix_s / 86_400, n);
-                (Leased::Granted(n), false)
+                (leased, false)
             }
         }
+    }
+
+    /// Leases up to `want` requests from the count this node keeps itself (local mode, or fleet
+    /// mode failing open), never beyond the limit.
+    fn count_here(&self, s: &mut State, unix_s: u64, want: u64) -> Leased {
+        let n = want.min(self.limit.saturating_sub(s.count.used));
+        if n == 0 {
+            return Leased::Exhausted;
+        }
+        s.count.used += n;
+        record_day(&mut s.days, unix_s / 86_400, n);
+        Leased::Granted(n)
     }
 
     /// Fleet: the refill to ask Redis for, as (period, requests); `None` when none is needed.
     pub fn refill_request(&self, unix_s: u64) -> Option<(u64, u64)> {
         let now = period_of(self.period, unix_s);
         let mut s = self.state();
-        if !s.asked || s.exhausted || s.count.period != now {
-            s.asked = false;
+        if !s.asked.pending() || s.exhausted || s.count.period != now {
+            s.asked.answered();
             return None;
         }
         // Halved for every idle second beyond the first: a steady key settles near a block per
@@ -283,7 +269,7 @@ impl QuotaCell {
     /// used `fleet_used` of it.
     pub fn refilled(&self, unix_s: u64, period: u64, wanted: u64, granted: u64, fleet_used: u64) {
         let mut s = self.state();
-        s.asked = false;
+        s.asked.answered();
         if s.count.period != period {
             return;
         }
@@ -297,7 +283,7 @@ impl QuotaCell {
 
     /// Fleet: the refill could not be made (Redis failed); waiting workers look again.
     pub fn refill_failed(&self) {
-        self.state().asked = false;
+        self.state().asked.answered();
     }
 
     /// Fleet: what was admitted without Redis and is not reported yet, as (period, requests).
@@ -318,17 +304,20 @@ impl QuotaCell {
 
     /// The count as of `unix_s` (a new period reads as unused).
     pub fn count(&self, unix_s: u64) -> Count {
-        let now = period_of(self.period, unix_s);
-        let s = self.state();
-        if s.count.period == now { s.count } else { Count { period: now, used: 0 } }
+        self.saved_count(&self.state(), unix_s).0
     }
 
     /// Everything saved to the state file.
     pub fn saved(&self, unix_s: u64) -> Saved {
-        let count = self.count(unix_s);
         let s = self.state();
-        let unreported = if s.count.period == count.period { s.unreported } else { 0 };
+        let (count, unreported) = self.saved_count(&s, unix_s);
         Saved { count, unreported, days: s.days.iter().copied().collect() }
+    }
+
+    /// The count and what is unreported of it, as of `unix_s` (a new period: none of either).
+    fn saved_count(&self, s: &State, unix_s: u64) -> (Count, u64) {
+        let now = period_of(self.period, unix_s);
+        if s.count.period == now { (s.count, s.unreported) } else { (Count { period: now, used: 0 }, 0) }
     }
 
     /// Requests this node leased per UTC day, oldest first.

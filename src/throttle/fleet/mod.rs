@@ -32,6 +32,36 @@ pub const RETRY: Duration = Duration::from_secs(1);
 /// How often counts made without Redis are looked for and reported.
 const REPORT_EVERY: Duration = Duration::from_millis(100);
 
+/// A refill queued for the fleet thread, for a quota cell or a global limit's reservoir. One left
+/// unanswered for long is asked for again, so a lost ask (a fleet thread that restarted) cannot
+/// leave a cell or a limit waiting for good.
+#[derive(Debug, Default)]
+pub struct Ask {
+    pending: bool,
+    at: u64,
+}
+
+impl Ask {
+    /// Whether to queue a refill at `now`, noting it when so; `again_after` is in `now`'s unit.
+    pub fn due(&mut self, now: u64, again_after: u64) -> bool {
+        let due = !self.pending || now >= self.at.saturating_add(again_after);
+        if due {
+            self.pending = true;
+            self.at = now;
+        }
+        due
+    }
+
+    pub fn pending(&self) -> bool {
+        self.pending
+    }
+
+    /// The fleet thread answered (or could not): the next ask is due at once.
+    pub fn answered(&mut self) {
+        self.pending = false;
+    }
+}
+
 pub struct Fleet {
     settings: Cluster,
     metrics: Arc<crate::metrics::Metrics>,
