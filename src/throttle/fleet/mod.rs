@@ -132,14 +132,16 @@ impl Fleet {
     /// Queues a refill of `cell`'s allowance.
     pub fn ask(&self, cell: &Arc<QuotaCell>) {
         self.asked.lock().unwrap_or_else(|p| p.into_inner()).push(cell.clone());
-        if let Some(thread) = self.thread.get() {
-            thread.unpark();
-        }
+        self.wake();
     }
 
     /// Queues a refill of global limit `id` of the table at address `table`.
     pub fn ask_rate(&self, table: usize, id: usize) {
         self.rates_asked.lock().unwrap_or_else(|p| p.into_inner()).push((table, id));
+        self.wake();
+    }
+
+    fn wake(&self) {
         if let Some(thread) = self.thread.get() {
             thread.unpark();
         }
@@ -161,7 +163,12 @@ impl Fleet {
         loop {
             let asked = std::mem::take(&mut *self.asked.lock().unwrap_or_else(|p| p.into_inner()));
             let rates = std::mem::take(&mut *self.rates_asked.lock().unwrap_or_else(|p| p.into_inner()));
-            let table = self.control.get().and_then(std::sync::Weak::upgrade).map(|c| c.table.load_full());
+            // The table is looked up only when a global limit asked: quota cells are found by name.
+            let table = if rates.is_empty() {
+                None
+            } else {
+                self.control.get().and_then(std::sync::Weak::upgrade).map(|c| c.table.load_full())
+            };
             let limits = table.as_ref().map(|t| asked_limits(t, &rates)).unwrap_or_default();
             if conn.is_none() && Instant::now() >= retry_at {
                 conn = self.connect(&url, &mut ever);
