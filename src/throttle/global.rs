@@ -62,9 +62,10 @@ pub enum Drawn {
 }
 
 impl Global {
-    pub fn new(name: String, on_failure: Option<FailureMode>, rate: f64, burst: u32) -> Global {
-        let block = ((rate * 0.01).floor() as u64).clamp(1, u64::from((burst / 2).max(1))) as u32;
-        let emission_ns = (1e9 / rate.max(1e-6)).max(1.0) as u64;
+    /// A token every `emission_ns` (as its [`super::limit::Limit`]), `burst` at most.
+    pub fn new(name: String, on_failure: Option<FailureMode>, emission_ns: u64, burst: u32) -> Global {
+        let ten_ms = 10_000_000 / emission_ns.max(1);
+        let block = ten_ms.clamp(1, u64::from((burst / 2).max(1))) as u32;
         Global { name, on_failure, block, emission_ns, state: Mutex::new(Reservoir::default()) }
     }
 
@@ -138,7 +139,7 @@ mod tests {
 
     #[test]
     fn draws_wait_for_refills_and_ask_ahead() {
-        let g = Global::new("x".into(), None, 10_000.0, 1000);
+        let g = Global::new("x".into(), None, 100_000, 1000); // 10,000/s
         assert_eq!(g.block, 100);
         let t = 1_000 * MS;
         assert_eq!(g.draw(t, 10, true), (Drawn::Wait, true));
@@ -156,7 +157,7 @@ mod tests {
 
     #[test]
     fn redis_says_empty_or_is_down() {
-        let g = Global::new("x".into(), Some(FailureMode::Closed), 1.0, 1);
+        let g = Global::new("x".into(), Some(FailureMode::Closed), 1_000_000_000, 1); // 1/s
         assert_eq!(g.block, 1);
         let t = 1_000 * MS;
         g.draw(t, 1, true);

@@ -53,9 +53,8 @@ impl Limit {
 
     /// Makes the limit global (fleet mode): `name` is its key in Redis.
     pub fn global(mut self, name: String, on_failure: Option<crate::table::FailureMode>) -> Limit {
-        let rate = 1e9 / self.emission_ns as f64;
         let burst = (self.tolerance_ns / self.emission_ns) as u32;
-        self.global = Some(super::global::Global::new(name, on_failure, rate, burst));
+        self.global = Some(super::global::Global::new(name, on_failure, self.emission_ns, burst));
         self
     }
 
