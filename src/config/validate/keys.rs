@@ -105,22 +105,16 @@ pub(super) fn read_plans(
         let Some(name) = r.str(p, "name", "every usage plan needs a `name`") else { continue };
         let throttle = match (r.item(p, "rate").is_some(), r.item(p, "burst").is_some()) {
             (false, false) => None,
-            _ => Some(ThrottleSetting {
-                rate: r
-                    .item(p, "rate")
-                    .and_then(|i| i.as_float().or_else(|| i.as_integer().map(|n| n as f64)))
-                    .filter(|v| *v > 0.0)
-                    .unwrap_or_else(|| {
-                        r.error(
-                            p.span(),
-                            format!("usage plan `{}`: `rate` must be a positive number", name.value),
-                            None,
-                        );
-                        1.0
-                    }),
-                burst: r.int(p, "burst", 1, 1, 1 << 30) as u32,
-                global: super::throttle::global(r, p, "global_rate"),
-            }),
+            _ => {
+                if r.item(p, "rate").is_none() {
+                    r.error(p.span(), format!("usage plan `{}`: `rate` must be a positive number", name.value), None);
+                }
+                Some(ThrottleSetting {
+                    rate: super::throttle::rate(r, p, 1.0),
+                    burst: r.int(p, "burst", 1, 1, 1 << 30) as u32,
+                    global: super::throttle::global(r, p, "global_rate"),
+                })
+            }
         };
         let mut stages = Vec::new();
         let mut route_throttles = Vec::new();

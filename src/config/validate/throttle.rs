@@ -52,7 +52,7 @@ pub(super) fn read_route_throttles(r: &mut Reader<'_>, stage: Obj<'_>) -> Vec<(S
 }
 
 /// Requests per second: a positive number, fractions allowed.
-fn rate(r: &mut Reader<'_>, o: Obj<'_>, default: f64) -> f64 {
+pub(super) fn rate(r: &mut Reader<'_>, o: Obj<'_>, default: f64) -> f64 {
     let Some(item) = r.item(o, "rate") else { return default };
     match item.as_float().or_else(|| item.as_integer().map(|i| i as f64)) {
         Some(v) if v > 0.0 && v.is_finite() => v,
