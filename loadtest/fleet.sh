@@ -22,12 +22,7 @@ ROUNDS=${ROUNDS:-3}
 
 . loadtest/lib.sh
 install_missing wrk redis-server
-cargo build --release --quiet
-BIN=target/release/portico
-WORK=$(mktemp -d /tmp/portico-fleet.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$WORK"; }
-trap cleanup EXIT
+prepare fleet
 REDIS=18390
 KEY=fleet-load-key-0123456789abcdef
 

@@ -13,6 +13,24 @@ install_missing() {
     fi
 }
 
+# Builds the release binary ($BIN) and makes a work folder ($WORK, named after $1) that is removed
+# on exit, after the processes in PIDS (and PID, if set) are stopped. A script with more to clean
+# up defines cleanup_more.
+prepare() {
+    cargo build --release --quiet
+    BIN=target/release/portico
+    WORK=$(mktemp -d "/tmp/portico-$1.XXXXXX")
+    PIDS=()
+    trap cleanup EXIT
+}
+cleanup() {
+    local p
+    for p in "${PIDS[@]}" ${PID:-}; do kill "$p" 2>/dev/null || true; done
+    sleep 0.3
+    if declare -F cleanup_more >/dev/null; then cleanup_more; fi
+    rm -rf "$WORK"
+}
+
 # Waits (at most 10 s) until something listens on 127.0.0.1:$1.
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; }
 

@@ -26,17 +26,7 @@ LOAD_CPU=${LOAD_CPU:-0}
 
 . loadtest/lib.sh
 install_missing wrk nginx
-cargo build --release --quiet
-BIN=target/release/portico
-
-WORK=$(mktemp -d /tmp/portico-observe.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.3
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+prepare observe
 
 UP_PORT=18190; PTC_PORT=18180; ADMIN_PORT=18181
 cat > "$WORK/upstream.conf" <<NGX

@@ -30,17 +30,8 @@ LOAD_CPU=${LOAD_CPU:-0}
 
 . loadtest/lib.sh
 install_missing wrk nginx
-cargo build --release --quiet
-BIN=target/release/portico
-
-WORK=$(mktemp -d /tmp/portico-loadtest.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.3
-    rm -rf "$WORK" /dev/shm/"$(basename "$WORK")"-*
-}
-trap cleanup EXIT
+prepare loadtest
+cleanup_more() { rm -rf /dev/shm/"$(basename "$WORK")"-*; }
 
 UP_PORT=18090; NGX_PORT=18081; PTC_PORT=18080; NGX_TLS_PORT=18444; PTC_TLS_PORT=18443
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/key.pem" \

@@ -18,12 +18,8 @@ ROUNDS=${ROUNDS:-3}
 
 . loadtest/lib.sh
 install_missing wrk
-cargo build --release --quiet
-BIN=target/release/portico
-WORK=$(mktemp -d /tmp/portico-throttle.XXXXXX)
+prepare throttle
 PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; sleep 0.3; rm -rf "$WORK"; }
-trap cleanup EXIT
 PORT=18280; ADMIN=18281
 
 cat > "$WORK/accuracy.toml" <<TOML
