@@ -160,6 +160,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
             routes,
             stages,
             api_key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
+            paths: api.paths,
         });
     }
 
@@ -271,6 +272,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
             throttle: config.throttle.clone(),
             cluster: config.cluster.clone(),
             access_log: config.access_log.clone(),
+            paths: config.paths,
         },
         listeners,
         apis,

@@ -28,6 +28,8 @@ pub struct Config {
     pub api_keys: Vec<crate::table::ApiKey>,
     pub usage_plans: Vec<super::validate::keys::PlanModel>,
     pub quota_state_file: String,
+    /// `[paths]`: the gateway's path normalisation, used until an API is selected.
+    pub paths: crate::http::path::PathRules,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +42,8 @@ pub struct ApiModel {
     pub listen_tls: Vec<SocketAddr>,
     pub stages: Vec<StageModel>,
     pub routes: Vec<RouteModel>,
+    /// Its own `paths`, or the gateway's.
+    pub paths: crate::http::path::PathRules,
 }
 
 #[derive(Debug, Clone)]

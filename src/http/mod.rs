@@ -15,6 +15,7 @@ pub mod body;
 pub mod conn;
 pub mod encode;
 pub mod head;
+pub mod path;
 pub mod response_head;
 
 #[cfg(test)]

@@ -75,3 +75,28 @@ fn mutated_inputs_never_panic() {
         }
     }
 }
+
+const PATH_SEEDS: &[&[u8]] =
+    &[b"/prod/public/../admin", b"/a/%2e%2E/b//c/./d%2Fe%5c;f", b"/files/x%41%zz/..%2F../y/", b"//a///b/../../c"];
+
+const PATH_BYTES: &[u8] = b"/.%2eEfF5cC;\\a0";
+
+#[test]
+fn mutated_paths_normalise_to_a_fixed_point() {
+    let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
+    for round in 0..20_000 {
+        let mut v = PATH_SEEDS[round % PATH_SEEDS.len()].to_vec();
+        for _ in 0..1 + rng.below(6) {
+            let at = 1 + rng.below(v.len());
+            match rng.below(3) {
+                0 if at < v.len() => v[at] = PATH_BYTES[rng.below(PATH_BYTES.len())],
+                1 => v.insert(at.min(v.len()), PATH_BYTES[rng.below(PATH_BYTES.len())]),
+                _ if at < v.len() => {
+                    v.remove(at);
+                }
+                _ => {}
+            }
+        }
+        super::path::assert_normal_form(&v);
+    }
+}

@@ -53,11 +53,11 @@ pub struct Place {
     pub route: Option<u32>,
 }
 
-pub async fn handle(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, head: RequestHead) -> Flow {
+pub async fn handle(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, mut head: RequestHead) -> Flow {
     let started = quanta::Instant::now();
     conn.record = Record::default();
     let mut place = Place::default();
-    let flow = steps(worker, table, conn, &head, &mut place).await;
+    let flow = steps(worker, table, conn, &mut head, &mut place).await;
     observe::request(worker, table, conn, &head, place, started);
     flow
 }
@@ -66,20 +66,26 @@ async fn steps(
     worker: &Worker,
     table: &LoadedTable,
     conn: &mut ClientConn,
-    head: &RequestHead,
+    head: &mut RequestHead,
     place: &mut Place,
 ) -> Flow {
     let limits = &table.table.settings.limits;
     let keep_alive = if head.keep_alive { Flow::KeepAlive } else { Flow::Close };
     let head_only = head.method == Method::Head;
 
-    // Step 1 — stage: which API and stage, and the path left for the router.
-    let target = match stage::select(table, conn.listener, head.host_name(), head.path()) {
+    // Step 1 — path and stage: the path's one normal form, which API and stage, and the path left
+    // for the router. Everything after this sees only the normal form.
+    let target = match normalize_and_select(table, conn.listener, head) {
         Ok(target) => target,
-        Err(protocol) => {
+        Err(Unselected::NoStage(protocol)) => {
             return reject(conn, head, limits, protocol, ResponseType::MissingAuthenticationToken).await;
         }
+        Err(Unselected::BadPath(protocol, detail)) => {
+            let error = GatewayError::new(ResponseType::BadRequest, detail);
+            return reject_with(conn, head, limits, protocol, error).await;
+        }
     };
+    let head = &*head;
     place.api_stage = Some((target.api, target.stage));
     // A mutual-TLS domain is reachable only on a connection whose client certificate was verified
     // for it: its SNI must have named this domain.
@@ -203,6 +209,52 @@ async fn steps(
     match outcome {
         Ok(flow) => flow,
         Err(error) => conn.send_error(protocol, &error, &id, keep_alive, head_only).await,
+    }
+}
+
+/// Why no API and stage could be selected, with the API kind whose error shape to use.
+enum Unselected {
+    NoStage(Protocol),
+    BadPath(Protocol, &'static str),
+}
+
+/// Normalises the path with the gateway's rules and selects API and stage. When that API has
+/// rules of its own, the path as received is normalised again with them and must select the same
+/// API: an API's rules cannot be used to reach another API. When the gateway's rules refuse the
+/// path, an API whose own rules accept it and select that API serves it (the rare path: at most
+/// one try per distinct set of rules).
+fn normalize_and_select(
+    table: &LoadedTable,
+    listener: u32,
+    head: &mut RequestHead,
+) -> Result<stage::Target, Unselected> {
+    let gateway_rules = &table.table.settings.paths;
+    if let Err(detail) = head.normalize(gateway_rules) {
+        let apis = &table.table.apis;
+        for (i, api) in apis.iter().enumerate() {
+            let rules = &api.paths;
+            if rules == gateway_rules || apis[..i].iter().any(|a| a.paths == *rules) {
+                continue;
+            }
+            if head.normalize(rules).is_ok()
+                && let Ok(target) = stage::select(table, listener, head.host_name(), head.path())
+                && apis[target.api as usize].paths == *rules
+            {
+                return Ok(target);
+            }
+        }
+        return Err(Unselected::BadPath(listener_protocol(table, listener), detail));
+    }
+    let target = stage::select(table, listener, head.host_name(), head.path()).map_err(Unselected::NoStage)?;
+    let api = &table.table.apis[target.api as usize];
+    if api.paths == *gateway_rules {
+        return Ok(target);
+    }
+    let bad = |detail| Unselected::BadPath(api.protocol, detail);
+    head.normalize(&api.paths).map_err(bad)?;
+    match stage::select(table, listener, head.host_name(), head.path()) {
+        Ok(again) if again.api == target.api => Ok(again),
+        _ => Err(bad("the path selects another API under this API's path rules")),
     }
 }
 

@@ -71,7 +71,7 @@ pub fn request(
         method: head.method_bytes(),
         route_key,
         resource_path: route_key.split_once(' ').map_or(route_key, |(_, path)| path),
-        path: head.path(),
+        path: head.raw_path(),
         protocol: if head.version_minor == 0 { "HTTP/1.0" } else { "HTTP/1.1" },
         status: record.status,
         response_length: bytes_out.saturating_sub(record.head_bytes),

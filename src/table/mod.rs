@@ -17,7 +17,7 @@ use crate::access_log::format::Part;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the serialized layout changes; `serve --table` refuses other versions.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The `format` field of every table file.
 pub const FORMAT_NAME: &str = "portico-table";
 
@@ -154,6 +154,8 @@ pub struct Settings {
     pub throttle: Option<ThrottleSetting>,
     /// `[cluster]`: the Redis that makes quotas fleet-wide; `None` = this node counts alone.
     pub cluster: Option<Cluster>,
+    /// `[paths]`: path normalisation until an API is selected.
+    pub paths: crate::http::path::PathRules,
 }
 
 /// Fleet mode: quotas counted in one Redis shared by every node.
@@ -263,6 +265,8 @@ pub struct Api {
     pub stages: Vec<Stage>,
     /// One per route, same index: the route needs an API key (`api_key_required`, REST APIs).
     pub api_key_required: Vec<bool>,
+    /// How this API's request paths are normalised before routing.
+    pub paths: crate::http::path::PathRules,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

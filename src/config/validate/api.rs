@@ -115,7 +115,9 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
             Some("add [[api.route]] with a `key` like \"GET /pets/{id}\" and an `integration`".into()),
         );
     }
-    Some(ApiModel { name: name?, protocol, hosts, listen, listen_tls, stages, routes })
+    // `paths` is read by the caller, which knows the gateway's rules it starts from.
+    let paths = crate::http::path::PathRules::default();
+    Some(ApiModel { name: name?, protocol, hosts, listen, listen_tls, stages, routes, paths })
 }
 
 /// `access_log = { destination = "...", format = "..." }`; the format is compiled (and its

@@ -13,6 +13,7 @@ pub mod cache;
 mod cluster;
 mod domain;
 pub mod keys;
+mod paths;
 mod server;
 mod throttle;
 mod tls;
@@ -77,15 +78,19 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
         api_keys: Vec::new(),
         usage_plans: Vec::new(),
         quota_state_file: String::new(),
+        paths: crate::http::path::PathRules::default(),
     };
     server::read_server(&mut r, root, &mut config);
     server::read_limits(&mut r, root, &mut config);
+    config.paths = paths::read_rules(&mut r, root, "[paths]", config.paths).unwrap_or(config.paths);
     server::read_observability(&mut r, root, &mut config);
     config.tls = tls::read_tls(&mut r, root);
     config.throttle = throttle::read_account(&mut r, root);
     config.cluster = cluster::read_cluster(&mut r, root);
-    for api in r.tables(root, "api", "[[api]]") {
-        if let Some(api) = api::read_api(&mut r, api) {
+    for api_obj in r.tables(root, "api", "[[api]]") {
+        let api = api_obj;
+        if let Some(mut api) = api::read_api(&mut r, api) {
+            api.paths = paths::read_rules(&mut r, api_obj, "an API's `paths`", config.paths).unwrap_or(config.paths);
             if let Some(first) = config.apis.iter().find(|a| a.name.value == api.name.value) {
                 let line = Diagnostic::new(file, src, first.name.span.clone(), "", None).line;
                 r.error(
@@ -130,6 +135,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "server",
     "workers",
     "limits",
+    "paths",
     "upstream",
     "admin",
     "access_log",
@@ -160,7 +166,8 @@ pub(super) const LIMITS_KEYS: &[&str] = &[
 ];
 pub(super) const UPSTREAM_KEYS: &[&str] =
     &["connect_timeout_ms", "pool_idle_max_per_upstream", "pool_idle_timeout_ms", "ca_bundle", "insecure_skip_verify"];
-pub(super) const API_KEYS: &[&str] = &["name", "protocol", "hosts", "listen", "listen_tls", "stage", "route"];
+pub(super) const API_KEYS: &[&str] = &["name", "protocol", "hosts", "listen", "listen_tls", "paths", "stage", "route"];
+pub(super) const PATHS_KEYS: &[&str] = &["merge_slashes", "escaped_slashes", "allow_semicolons"];
 pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log", "cache", "throttle", "route_throttle"];
 pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration", "cache", "api_key_required"];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms"];

@@ -48,6 +48,8 @@ pub struct RequestHead {
     pub framing: Framing,
     pub keep_alive: bool,
     pub expect_continue: bool,
+    /// The normal form of the path, when it differs from the one received ([`super::path`]).
+    normalized: Option<Bytes>,
 }
 
 fn bad(detail: &'static str) -> GatewayError {
@@ -64,8 +66,25 @@ impl RequestHead {
     pub fn target(&self) -> &[u8] {
         self.slice(self.target)
     }
+    /// The path every step uses: the normal form once [`RequestHead::normalize`] ran.
     pub fn path(&self) -> &[u8] {
+        self.normalized.as_deref().unwrap_or_else(|| self.raw_path())
+    }
+    /// The path as the client sent it.
+    pub fn raw_path(&self) -> &[u8] {
         self.slice((self.target.0, self.path_end))
+    }
+    /// Replaces the path by its normal form under `rules` (from the path as received, so it can run
+    /// again with an API's own rules); the query's escapes are checked too.
+    pub fn normalize(&mut self, rules: &super::path::PathRules) -> Result<(), &'static str> {
+        if let Some(q) = self.query() {
+            super::path::check_escapes(q).map_err(|_| "invalid percent-encoding in the query")?;
+        }
+        self.normalized = match super::path::normalize(self.raw_path(), rules)? {
+            super::path::Normal::Unchanged => None,
+            super::path::Normal::Changed(path) => Some(Bytes::from(path)),
+        };
+        Ok(())
     }
     /// The query string without its `?`, if the target has one.
     pub fn query(&self) -> Option<&[u8]> {
@@ -132,6 +151,7 @@ impl HeadIndex {
             framing: self.framing,
             keep_alive: self.keep_alive,
             expect_continue: self.expect_continue,
+            normalized: None,
         }
     }
 }
