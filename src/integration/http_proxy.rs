@@ -91,11 +91,9 @@ pub async fn forward(
     let mut attempt = 0;
     let (up, response) = loop {
         attempt += 1;
-        // A request that cannot be retried first makes sure a pooled connection is still open.
-        let must_be_live = !(replayable && head.method.is_idempotent());
         let idle_timeout = Duration::from_millis(settings.upstream.pool_idle_timeout_ms);
         // The one retry goes out on a new connection, never on another pooled one.
-        let pooled = if attempt == 1 { worker.pool.checkout(pool_key, idle_timeout, must_be_live) } else { None };
+        let pooled = if attempt == 1 { worker.pool.checkout(pool_key, idle_timeout) } else { None };
         let reused = pooled.is_some();
         if reused {
             worker.metrics.worker.upstream_reused.inc();

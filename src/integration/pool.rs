@@ -3,6 +3,12 @@
 //! Worker-local (no lock, no atomics). LIFO, so the most recently used — least likely to have been
 //! closed by the upstream — goes out first, and because idle times are ordered, finding one expired
 //! connection at the top means all below it are too. Bounded per upstream by the config.
+//!
+//! A connection is only checked in after a response whose framing was unambiguous and which ended
+//! exactly where its framing said (the relay's job), and only checked out when nothing arrived on
+//! it meanwhile: bytes an upstream sends after a complete response (a second response after a 204,
+//! a body after a HEAD response) would otherwise become the next request's response, maybe another
+//! client's. Cost: one non-blocking `recv(MSG_PEEK)` per reuse.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -30,18 +36,17 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Takes the most recently used idle connection. With `check_live`, connections the upstream
-    /// has closed meanwhile are dropped first (one non-blocking `recv(MSG_PEEK)` each), for requests
-    /// that could not be retried on a stale connection.
-    pub fn checkout(&self, addr: PoolKey, idle_timeout: Duration, check_live: bool) -> Option<UpstreamConn> {
+    /// Takes the most recently used idle connection that is still clean: connections the upstream
+    /// closed, reset or sent anything on while they sat here are dropped.
+    pub fn checkout(&self, addr: PoolKey, idle_timeout: Duration) -> Option<UpstreamConn> {
         let mut idle = self.idle.borrow_mut();
         let stack = idle.get_mut(&addr)?;
-        while let Some((conn, since)) = stack.pop() {
+        while let Some((mut conn, since)) = stack.pop() {
             if since.elapsed() >= idle_timeout {
                 stack.clear();
                 return None;
             }
-            if !check_live || is_open(&conn) {
+            if is_clean(&mut conn) {
                 return Some(conn);
             }
         }
@@ -61,9 +66,12 @@ impl Pool {
     }
 }
 
-/// An idle connection is open if reading would block: EOF, a reset, or unexpected bytes mean the
-/// upstream closed it (or broke framing) while it sat in the pool.
-fn is_open(conn: &UpstreamConn) -> bool {
+/// An idle connection is clean if nothing is buffered and reading would block: EOF, a reset, or
+/// unexpected bytes mean the upstream closed it (or broke framing) while it sat in the pool.
+fn is_clean(conn: &mut UpstreamConn) -> bool {
+    if !conn.rbuf.is_empty() || conn.stream.has_buffered() {
+        return false;
+    }
     use std::os::fd::AsRawFd;
     let mut byte = 0u8;
     // SAFETY: the fd is open (owned by `conn.stream`); we read at most one byte into `byte`.

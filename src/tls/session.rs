@@ -158,6 +158,12 @@ where
         self.tcp.shutdown().await
     }
 
+    /// Whether bytes from the peer wait here (ciphertext not yet decrypted, or plaintext not yet
+    /// read): on an idle pooled connection, that is a response nobody asked for.
+    pub fn has_buffered(&mut self) -> bool {
+        !self.rx.is_empty() || self.conn.process_new_packets().map_or(true, |state| state.plaintext_bytes_to_read() > 0)
+    }
+
     /// Gives back the receive buffer of an idle connection (it is re-created on the next read).
     pub fn shrink(&mut self) {
         if self.rx.is_empty() {

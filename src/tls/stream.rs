@@ -69,6 +69,15 @@ where
         }
     }
 
+    /// Whether the TLS layer holds bytes from the peer that nobody read yet (never for plain TCP,
+    /// where the kernel's buffer is all there is).
+    pub fn has_buffered(&mut self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+            Stream::Tls(s, _) => s.has_buffered(),
+        }
+    }
+
     /// Gives back buffers an idle connection does not need.
     pub fn shrink(&mut self) {
         if let Stream::Tls(s, _) = self {

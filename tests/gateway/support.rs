@@ -275,6 +275,8 @@ pub enum Reply {
     After(Duration, Box<Reply>),
     /// Close without answering.
     Close,
+    /// Each in turn (e.g. a response, then after a pause bytes nobody asked for).
+    Seq(Vec<Reply>),
 }
 
 pub fn ok_json(body: &str) -> Reply {
@@ -364,30 +366,30 @@ fn serve_upstream(stream: TcpStream, connection: usize, seen: Arc<Mutex<Vec<Seen
         }
         let request = Seen { method, target, headers, body, connection };
         seen.lock().unwrap().push(request.clone());
-        let mut reply = handler(&request);
-        loop {
-            match reply {
-                Reply::After(d, next) => {
-                    std::thread::sleep(d);
-                    reply = *next;
-                }
-                Reply::Raw(bytes) => {
-                    if reader.get_mut().write_all(&bytes).is_err() {
-                        return;
-                    }
-                    break;
-                }
-                Reply::RawClose(bytes) => {
-                    let _ = reader.get_mut().write_all(&bytes);
-                    let _ = reader.get_mut().shutdown(Shutdown::Both);
-                    return;
-                }
-                Reply::Close => {
-                    let _ = reader.get_mut().shutdown(Shutdown::Both);
-                    return;
-                }
-            }
+        if !perform(reader.get_mut(), handler(&request)) {
+            return;
         }
+    }
+}
+
+/// Carries out a reply; false when the connection is done.
+fn perform(stream: &mut TcpStream, reply: Reply) -> bool {
+    match reply {
+        Reply::After(d, next) => {
+            std::thread::sleep(d);
+            perform(stream, *next)
+        }
+        Reply::Raw(bytes) => stream.write_all(&bytes).is_ok(),
+        Reply::RawClose(bytes) => {
+            let _ = stream.write_all(&bytes);
+            let _ = stream.shutdown(Shutdown::Both);
+            false
+        }
+        Reply::Close => {
+            let _ = stream.shutdown(Shutdown::Both);
+            false
+        }
+        Reply::Seq(replies) => replies.into_iter().all(|r| perform(stream, r)),
     }
 }
 
