@@ -6,7 +6,37 @@
 
 use bytes::BytesMut;
 
+use crate::http::trim;
 use crate::table::RouteCache;
+
+/// Whether a response may be stored and replayed to other clients (RFC 9111 §3, and what nginx
+/// and Varnish do by default): not when the upstream says `Cache-Control: no-store`, `no-cache` or
+/// `private`, not when it sets a cookie (one client's session must never reach another), and not
+/// when it varies on a header the cache key does not hold (`Vary: *` always).
+pub fn shareable<'h>(route: &RouteCache, headers: impl Iterator<Item = (&'h [u8], &'h [u8])>) -> bool {
+    let tokens = |value: &'h [u8]| value.split(|&b| b == b',').map(trim);
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case(b"set-cookie") {
+            return false;
+        }
+        if name.eq_ignore_ascii_case(b"cache-control") {
+            let refused = tokens(value).any(|d| {
+                let directive = d.split(|&b| b == b'=').next().map_or(d, trim);
+                [&b"no-store"[..], b"no-cache", b"private"].iter().any(|r| r.eq_ignore_ascii_case(directive))
+            });
+            if refused {
+                return false;
+            }
+        }
+        if name.eq_ignore_ascii_case(b"vary") {
+            let keyed = |h: &[u8]| route.key_headers.iter().any(|k| k.as_bytes().eq_ignore_ascii_case(h));
+            if tokens(value).any(|h| !h.is_empty() && (h == b"*" || !keyed(h))) {
+                return false;
+            }
+        }
+    }
+    true
+}
 
 pub struct Capture<'a> {
     /// The route's cache settings; `None` for a bypass (nothing is stored).
@@ -40,14 +70,24 @@ impl<'a> Capture<'a> {
         }
     }
 
-    /// Decides from the response head whether to store: a cacheable status (2xx unless configured)
-    /// and a body that is known to fit (`None` = chunked, checked as it arrives).
-    pub fn decide(&mut self, status: u16, length: Option<u64>, head_request: bool) {
+    /// Decides from the response head whether to store: a cacheable status (2xx unless configured),
+    /// a body that is known to fit (`None` = chunked, checked as it arrives), and headers that allow
+    /// a shared cache to replay it to anyone ([`shareable`]).
+    pub fn decide<'h>(
+        &mut self,
+        status: u16,
+        length: Option<u64>,
+        head_request: bool,
+        headers: impl Iterator<Item = (&'h [u8], &'h [u8])>,
+    ) {
         let Some(route) = self.route else { return };
         let status_ok =
             if route.statuses.is_empty() { (200..300).contains(&status) } else { route.statuses.contains(&status) };
         self.status = status;
-        self.storing = status_ok && !head_request && length.is_none_or(|n| n <= route.max_entry_bytes);
+        self.storing = status_ok
+            && !head_request
+            && length.is_none_or(|n| n <= route.max_entry_bytes)
+            && shareable(route, headers);
     }
 
     /// Adds body bytes; gives up storing past the size limit.

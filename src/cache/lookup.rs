@@ -1,7 +1,7 @@
 //! The cache step: what a routed request does with its stage's cache.
 //!
 //! ```text
-//! stage caches? route caches this method? ──no──▶ Off (or Bypass: fetched, `fwd=bypass`)
+//! stage caches? route caches this method (and the request has no body)? ──no──▶ Off (or Bypass)
 //!      │ yes
 //! Cache-Control: max-age=0? ──authorised──▶ Refresh: fetch and replace (`fwd=request`)
 //!      │                    └─not──▶ FAIL_WITH_403: Refused │ SUCCEED_*: go on (warning header?)
@@ -112,7 +112,10 @@ pub struct Lookup<'a> {
 pub async fn decide(l: Lookup<'_>) -> Decision<'_> {
     let Some(store) = l.store else { return Decision::Off };
     let config = &store.config;
-    let method_ok = |route: &RouteCache| route.methods.iter().any(|m| method_matches(*m, l.head));
+    // A request with a body is never answered from, or stored in, the cache: the body is not part
+    // of the key, so its answer could belong to another body.
+    let has_body = l.head.framing != crate::http::head::Framing::None;
+    let method_ok = |route: &RouteCache| !has_body && route.methods.iter().any(|m| method_matches(*m, l.head));
     let Some(route) = l.route.filter(|r| method_ok(r)) else {
         return Decision::Bypass { status_header: config.status_header };
     };

@@ -273,6 +273,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
             cluster: config.cluster.clone(),
             access_log: config.access_log.clone(),
             paths: config.paths,
+            trusted_proxies: config.trusted_proxies.clone(),
         },
         listeners,
         apis,

@@ -30,6 +30,8 @@ pub struct Config {
     pub quota_state_file: String,
     /// `[paths]`: the gateway's path normalisation, used until an API is selected.
     pub paths: crate::http::path::PathRules,
+    /// `[server] trusted_proxies`: peers whose `X-Forwarded-*` and `Forwarded` headers are kept.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone)]

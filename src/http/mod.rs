@@ -120,6 +120,24 @@ pub fn is_hop_by_hop(name: &[u8]) -> bool {
     HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
+/// Headers by which a proxy tells the next hop about the client (`X-Forwarded-*`, `Forwarded`,
+/// `X-Real-IP` and its kin). Believed only from a trusted proxy: from anyone else they are forged,
+/// and an upstream that builds links or decisions from them would let an unkeyed header shape a
+/// cached response.
+pub fn is_forwarding_header(name: &[u8]) -> bool {
+    const NAMES: [&[u8]; 6] =
+        [b"forwarded", b"x-real-ip", b"x-client-ip", b"true-client-ip", b"x-original-host", b"x-host"];
+    (name.len() > 12 && name[..12].eq_ignore_ascii_case(b"x-forwarded-"))
+        || NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// Headers by which some servers (IIS, Symfony, Zend) take the request's path from a header
+/// instead of the request line: never forwarded, or a header could pick the resource behind the
+/// router's back.
+pub fn is_path_override(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"x-original-url") || name.eq_ignore_ascii_case(b"x-rewrite-url")
+}
+
 /// Whether `name` is listed in any of the `Connection` header values.
 pub fn named_in_connection<'a>(name: &[u8], mut connection_values: impl Iterator<Item = &'a [u8]>) -> bool {
     connection_values.any(|value| value.split(|&b| b == b',').any(|token| trim(token).eq_ignore_ascii_case(name)))

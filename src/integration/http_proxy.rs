@@ -3,7 +3,10 @@
 //!
 //! The upstream request gets the URI template with path parameters substituted as received (their
 //! percent-encoding untouched), the client's query string, the client's end-to-end headers, `Host` set
-//! to the upstream, and `X-Forwarded-For/-Proto/-Port`. Hop-by-hop headers and those named in
+//! to the upstream, and `X-Forwarded-For/-Proto/-Port`. Forwarding headers (`X-Forwarded-*`,
+//! `Forwarded`, `X-Real-IP`, …) from a peer outside `trusted_proxies` are dropped and ours written;
+//! a trusted proxy's are kept (its `X-Forwarded-For` extended). Path-override headers
+//! (`X-Original-URL`, `X-Rewrite-URL`) are never forwarded. Hop-by-hop headers and those named in
 //! `Connection` are dropped. A request that fails on a reused connection before any response byte
 //! arrived is retried once on a new connection if it is idempotent and was sent whole from memory.
 //! The integration timeout covers connect, send and the response head.
@@ -24,7 +27,7 @@ use crate::error::{GatewayError, ResponseType};
 use crate::http::body::{self, ChunkedDecoder};
 use crate::http::conn::ClientConn;
 use crate::http::head::Framing;
-use crate::http::{encode, is_hop_by_hop, named_in_connection};
+use crate::http::{encode, is_forwarding_header, is_hop_by_hop, is_path_override, named_in_connection};
 use crate::pipeline::Request;
 use crate::response::Flow;
 use crate::runtime::worker::Worker;
@@ -236,14 +239,16 @@ fn write_request_head(
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     encode::header(out, b"Host", authority.as_bytes());
+    let peer = conn.peer.ip().to_canonical();
+    let trusted = table.table.settings.trusted_proxies.iter().any(|net| net.contains(&peer));
     let mut forwarded_for: Option<&[u8]> = None;
+    let (mut client_proto, mut client_port) = (false, false);
     for (name, value) in head.headers() {
         if is_hop_by_hop(name)
             || name.eq_ignore_ascii_case(b"host")
             || name.eq_ignore_ascii_case(b"expect")
-            || name.eq_ignore_ascii_case(b"x-forwarded-proto")
-            || name.eq_ignore_ascii_case(b"x-forwarded-port")
             || name.eq_ignore_ascii_case(b"traceparent")
+            || is_path_override(name)
             // A trace Portico had to restart drops the old trace's vendor state, as W3C asks.
             || (!trace.continued && name.eq_ignore_ascii_case(b"tracestate"))
             // Only Portico sets client-certificate headers: a client's own would be forged.
@@ -252,10 +257,18 @@ fn write_request_head(
         {
             continue;
         }
-        if name.eq_ignore_ascii_case(b"x-forwarded-for") {
-            // Only the first is kept and extended; several XFF headers would be ambiguous.
-            forwarded_for.get_or_insert(value);
-            continue;
+        if is_forwarding_header(name) {
+            // From anyone but a trusted proxy these are forged: dropped, and ours written below.
+            if !trusted {
+                continue;
+            }
+            if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+                // Only the first is kept and extended; several XFF headers would be ambiguous.
+                forwarded_for.get_or_insert(value);
+                continue;
+            }
+            client_proto |= name.eq_ignore_ascii_case(b"x-forwarded-proto");
+            client_port |= name.eq_ignore_ascii_case(b"x-forwarded-port");
         }
         encode::header(out, name, value);
     }
@@ -265,13 +278,17 @@ fn write_request_head(
         out.extend_from_slice(b", ");
     }
     // Writing into a Vec cannot fail.
-    let _ = std::io::Write::write_fmt(out, format_args!("{}", conn.peer.ip()));
-    out.extend_from_slice(if conn.stream.is_tls() {
-        b"\r\nX-Forwarded-Proto: https\r\n"
-    } else {
-        b"\r\nX-Forwarded-Proto: http\r\n"
-    });
-    encode::header_u64(out, b"X-Forwarded-Port", u64::from(conn.local_port));
+    let _ = std::io::Write::write_fmt(out, format_args!("{peer}\r\n"));
+    if !client_proto {
+        out.extend_from_slice(if conn.stream.is_tls() {
+            b"X-Forwarded-Proto: https\r\n"
+        } else {
+            b"X-Forwarded-Proto: http\r\n"
+        });
+    }
+    if !client_port {
+        encode::header_u64(out, b"X-Forwarded-Port", u64::from(conn.local_port));
+    }
     encode::header(out, b"traceparent", &trace.header_value());
     if let Some(identity) = conn.stream.identity() {
         for (name, field) in &identity.mtls.headers {

@@ -118,7 +118,14 @@ pub async fn relay(
             // Complete only when the upstream closes: never stored.
             ResponseFraming::UntilClose => Some(u64::MAX),
         };
-        c.decide(rh.status, length, req.head.method == Method::Head);
+        let bytes = &up.rbuf[..rh.len];
+        let slice = |(s, e): (u32, u32)| &bytes[s as usize..e as usize];
+        c.decide(
+            rh.status,
+            length,
+            req.head.method == Method::Head,
+            rh.headers.iter().map(|&(n, v)| (slice(n), slice(v))),
+        );
     }
     write_response_head(&mut conn.wbuf, req, &up, &rh, flow, chunk_to_client, capture.as_deref_mut());
     conn.record.response(rh.status, conn.wbuf.len());

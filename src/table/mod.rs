@@ -156,6 +156,8 @@ pub struct Settings {
     pub cluster: Option<Cluster>,
     /// `[paths]`: path normalisation until an API is selected.
     pub paths: crate::http::path::PathRules,
+    /// Peers (load balancers in front of Portico) whose forwarding headers are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Fleet mode: quotas counted in one Redis shared by every node.

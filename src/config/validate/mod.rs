@@ -79,6 +79,7 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
         usage_plans: Vec::new(),
         quota_state_file: String::new(),
         paths: crate::http::path::PathRules::default(),
+        trusted_proxies: Vec::new(),
     };
     server::read_server(&mut r, root, &mut config);
     server::read_limits(&mut r, root, &mut config);
@@ -152,7 +153,7 @@ pub(super) const ADMIN_KEYS: &[&str] = &["listen", "allow_remote"];
 pub(super) const ACCESS_LOG_KEYS: &[&str] = &["buffer_bytes"];
 pub(super) const STAGE_LOG_KEYS: &[&str] = &["destination", "format"];
 pub(super) const SERVER_KEYS: &[&str] =
-    &["listen", "listen_tls", "workers", "pin_workers", "drain_timeout_ms", "backlog"];
+    &["listen", "listen_tls", "workers", "pin_workers", "drain_timeout_ms", "backlog", "trusted_proxies"];
 pub(super) const WORKERS_KEYS: &[&str] =
     &["count", "cpus", "pin", "ring_entries", "max_connections", "read_buffer_bytes", "upstream_buffer_bytes"];
 pub(super) const LIMITS_KEYS: &[&str] = &[

@@ -35,6 +35,20 @@ pub(super) fn read_server(r: &mut Reader<'_>, root: Obj<'_>, config: &mut Config
         config.workers.pin = r.bool(server, "pin_workers", false);
         config.drain_timeout_ms = r.int(server, "drain_timeout_ms", 10_000, 0, DAY_MS) as u64;
         config.backlog = r.int(server, "backlog", 4096, 1, 65_535) as i32;
+        for p in r.str_list(server, "trusted_proxies") {
+            let net = p
+                .value
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| p.value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match net {
+                Ok(net) => config.trusted_proxies.push(net.trunc()),
+                Err(_) => r.error(
+                    p.span,
+                    format!("`{}` is not an IP address or network", p.value),
+                    Some("give addresses or CIDR networks, like \"10.0.0.0/8\" or \"192.0.2.7\"".into()),
+                ),
+            }
+        }
     }
     if let Some(item) = r.item(root, "workers")
         && let Some(workers) = r.obj(item, "[workers]")

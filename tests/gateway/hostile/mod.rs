@@ -4,6 +4,7 @@
 
 mod desync;
 mod paths;
+mod poison;
 
 use crate::support::*;
 
