@@ -117,6 +117,17 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
                     }
                 }
             });
+            for route in &api.routes {
+                if let Some(ttl_s) = super::validate::cache::ttl_over_cap(stage.cache.as_ref(), &route.cache) {
+                    errors.push(Diagnostic::new(
+                        file,
+                        src,
+                        route.cache.ttl_span.clone(),
+                        format!("cache `ttl_s` = {ttl_s} is over 3600 s, the cap of stage `{}`", stage.name.value),
+                        Some("use at most 3600 (AWS's limit), or set ttl_uncapped = true in the stage's cache".into()),
+                    ));
+                }
+            }
             let route_caches =
                 api.routes.iter().map(|r| super::validate::cache::resolve(stage.cache.as_ref(), &r.cache)).collect();
             let mut route_throttles = vec![None; api.routes.len()];

@@ -298,3 +298,76 @@ fn the_fleet_example_compiles() {
     assert!(table.usage_plans[0].throttle.as_ref().is_some_and(|t| t.global));
     assert!(table.apis[0].stages[0].throttle.as_ref().is_some_and(|t| t.global));
 }
+
+#[test]
+fn path_rules_trusted_proxies_and_their_errors() {
+    use crate::http::path::{EscapedSlashes, PathRules};
+    let t = ok(MINIMAL);
+    assert_eq!(t.settings.paths, PathRules::default());
+    assert_eq!(t.apis[0].paths, PathRules::default());
+    assert!(t.settings.trusted_proxies.is_empty());
+    let src = format!(
+        "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\", \"::1\"]\n[paths]\nmerge_slashes = false\n{}",
+        MINIMAL.replace("name = \"a\"\n", "name = \"a\"\npaths = { escaped_slashes = \"keep\" }\n")
+    );
+    let t = ok(&src);
+    assert!(!t.settings.paths.merge_slashes);
+    let api = t.apis[0].paths;
+    assert_eq!(
+        (api.merge_slashes, api.escaped_slashes),
+        (false, EscapedSlashes::Keep),
+        "an API's rules start from [paths]"
+    );
+    assert_eq!(t.settings.trusted_proxies.len(), 3);
+    for (bad, want) in [
+        ("[paths]\nescaped_slashes = \"maybe\"\n", "unknown `escaped_slashes` value `maybe`"),
+        ("[paths]\nmerge = true\n", "unknown key `merge`"),
+        ("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n", "`10.0.0.0/33` is not an IP address or network"),
+        ("[server]\ntrusted_proxies = [\"lb.example\"]\n", "`lb.example` is not an IP address or network"),
+    ] {
+        let es = errors(&format!("{bad}{MINIMAL}"));
+        assert!(
+            es.iter().any(|e| e.message.starts_with(want)),
+            "{bad:?}: {:?}",
+            es.iter().map(|e| &e.message).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn the_gateway_wide_limit_is_off_unless_configured() {
+    assert!(ok(MINIMAL).settings.throttle.is_none());
+    let t = ok(&format!("[throttle]\n{MINIMAL}"));
+    assert_eq!(
+        t.settings.throttle.as_ref().map(|s| (s.rate, s.burst)),
+        Some((10_000.0, 5_000)),
+        "AWS's numbers as defaults"
+    );
+}
+
+#[test]
+fn a_route_ttl_over_the_cap_is_refused_like_a_stage_ttl() {
+    let cached = MINIMAL.replace("variables = {", "cache = { ttl_s = 60 }\nvariables = {");
+    let route = |ttl: &str| format!("{cached}cache = {{ ttl_s = {ttl} }}\n");
+    let es = errors(&route("7200"));
+    assert!(es[0].message.starts_with("cache `ttl_s` = 7200 is over 3600 s"), "{:?}", es[0].message);
+    assert_eq!(es[0].line, 11, "pointed at the route's ttl_s");
+    assert_eq!(ok(&route("3600")).apis[0].stages[0].route_caches[0].as_ref().map(|c| c.ttl_ms), Some(3_600_000));
+    let uncapped = route("7200").replace("cache = { ttl_s = 60 }", "cache = { ttl_s = 60, ttl_uncapped = true }");
+    assert_eq!(ok(&uncapped).apis[0].stages[0].route_caches[0].as_ref().map(|c| c.ttl_ms), Some(7_200_000));
+    let stage = MINIMAL.replace("variables = {", "cache = { ttl_s = 7200 }\nvariables = {");
+    assert!(errors(&stage)[0].message.contains("out of range"));
+}
+
+#[test]
+fn the_quota_state_file_defaults_outside_the_config_folder() {
+    let src = format!(
+        "{MINIMAL}[[api_key]]\nname = \"k\"\nvalue = \"key-0123456789abcdefghij\"\n[[usage_plan]]\nname = \"p\"\napi_stages = [{{ api = \"a\", stage = \"prod\" }}]\nkeys = [\"k\"]\nquota = {{ limit = 5, period = \"DAY\" }}\n"
+    );
+    let t = compile_str("/srv/repo/configs/shop.toml", &src).unwrap();
+    let state = t.quota_state_file.unwrap();
+    assert!(!state.starts_with("/srv/repo"), "{state}");
+    assert!(state.contains("/shop-") && state.ends_with("-quota-state.json"), "{state}");
+    let other = compile_str("/srv/other/shop.toml", &src).unwrap().quota_state_file.unwrap();
+    assert_ne!(state, other, "two configs never share a state file");
+}

@@ -179,6 +179,12 @@ impl QuotaStore {
             return Ok(());
         }
         let tmp = format!("{path}.tmp");
+        // The default folder (~/.local/state/portico, ...) may not exist yet.
+        if let Some(dir) = std::path::Path::new(&path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)?;
+        }
         {
             use std::io::Write;
             let mut f = std::fs::File::create(&tmp)?;

@@ -94,6 +94,8 @@ fn ttl(r: &mut Reader<'_>, o: Obj<'_>, uncapped: bool, default: i64) -> u64 {
 pub struct RouteCacheModel {
     pub enabled: Option<bool>,
     pub ttl_s: Option<u64>,
+    /// Where `ttl_s` is written, for the error when it is over a stage's cap.
+    pub ttl_span: Option<std::ops::Range<usize>>,
     pub key_query: Vec<String>,
     pub key_headers: Vec<String>,
     pub methods: Vec<RouteMethod>,
@@ -106,6 +108,7 @@ pub(super) fn read_route_cache(r: &mut Reader<'_>, route: Obj<'_>) -> RouteCache
     let Some(o) = r.obj(item, "the route `cache`") else { return RouteCacheModel::default() };
     r.allow_keys(o, ROUTE_CACHE_KEYS);
     let enabled = r.item(o, "enabled").map(|_| r.bool(o, "enabled", true));
+    let ttl_span = r.item(o, "ttl_s").and_then(|i| i.span());
     let ttl_s = r.item(o, "ttl_s").map(|_| ttl(r, o, true, 300));
     let key_query = r.str_list(o, "key_query").into_iter().map(|q| q.value).collect();
     let key_headers = r.str_list(o, "key_headers").into_iter().map(|h| h.value.to_ascii_lowercase()).collect();
@@ -128,7 +131,14 @@ pub(super) fn read_route_cache(r: &mut Reader<'_>, route: Obj<'_>) -> RouteCache
         .filter_map(|s| (200..=599).contains(&s).then_some(s as u16))
         .collect();
     let encrypt = r.bool(o, "encrypt", false);
-    RouteCacheModel { enabled, ttl_s, key_query, key_headers, methods, statuses, encrypt }
+    RouteCacheModel { enabled, ttl_s, ttl_span, key_query, key_headers, methods, statuses, encrypt }
+}
+
+/// A route `ttl_s` over the 3600 s cap of a stage that does not lift it: refused, as AWS refuses
+/// it (and as a stage's own `ttl_s` over the cap is), rather than silently capped.
+pub fn ttl_over_cap(stage: Option<&(StageCache, u64)>, route: &RouteCacheModel) -> Option<u64> {
+    let (stage, _) = stage?;
+    route.ttl_s.filter(|&t| t > 3600 && !stage.ttl_uncapped && route.enabled != Some(false))
 }
 
 /// The effective cache of one route in one stage.
@@ -137,8 +147,8 @@ pub fn resolve(stage: Option<&(StageCache, u64)>, route: &RouteCacheModel) -> Op
     if route.enabled == Some(false) {
         return None;
     }
+    // Over the cap without `ttl_uncapped` is an error the compiler reports (`ttl_over_cap`).
     let ttl_s = route.ttl_s.unwrap_or(*stage_ttl_s);
-    let ttl_s = if stage.ttl_uncapped { ttl_s } else { ttl_s.min(3600) };
     if ttl_s == 0 {
         return None;
     }

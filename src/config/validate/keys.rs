@@ -217,9 +217,30 @@ fn read_quota(r: &mut Reader<'_>, plan: Obj<'_>) -> Option<crate::table::Quota> 
 
 /// `[quota] state_file`: where quota counts are saved (default: next to the config).
 pub(super) fn read_state_file(r: &mut Reader<'_>, root: Obj<'_>) -> String {
-    let default = super::resolve_path(r.file, "portico-quota-state.json".into());
+    let default = default_state_file(r.file);
     let Some(item) = r.item(root, "quota") else { return default };
     let Some(o) = r.obj(item, "[quota]") else { return default };
     r.allow_keys(o, &["state_file"]);
     r.opt_str(o, "state_file").map_or(default, |p| super::resolve_path(r.file, p.value))
+}
+
+/// Runtime state belongs outside the config's folder (often a repository): systemd's
+/// `$STATE_DIRECTORY`, else `$XDG_STATE_HOME/portico`, else `~/.local/state/portico`, else
+/// `/var/lib/portico`; the name holds the config's stem and a hash of its absolute path, so two
+/// configs never share a file.
+fn default_state_file(config_file: &str) -> String {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    let dir = env("STATE_DIRECTORY")
+        .or_else(|| env("XDG_STATE_HOME").map(|d| d.join("portico")))
+        .or_else(|| env("HOME").map(|h| h.join(".local/state/portico")))
+        .unwrap_or_else(|| "/var/lib/portico".into());
+    let path = std::path::Path::new(config_file);
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let stem = path.file_stem().map_or("portico".into(), |s| s.to_string_lossy().into_owned());
+    // FNV-1a: stable across builds and platforms (the name must not change between releases).
+    let hash = absolute
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    dir.join(format!("{stem}-{:08x}-quota-state.json", hash as u32)).to_string_lossy().into_owned()
 }

@@ -8,8 +8,10 @@ const SETTING_KEYS: &[&str] = &["rate", "burst", "global"];
 
 /// The account limit: AWS's default 10,000 requests/s with burst 5,000 unless changed or turned off.
 pub(super) fn read_account(r: &mut Reader<'_>, root: Obj<'_>) -> Option<ThrottleSetting> {
+    // Off unless configured: AWS's 10,000/s account limit is a quota of a multi-tenant cloud, not a
+    // feature of an API. A `[throttle]` table turns it on, with AWS's numbers as defaults.
     let default = ThrottleSetting { rate: 10_000.0, burst: 5_000, global: false };
-    let Some(item) = r.item(root, "throttle") else { return Some(default) };
+    let item = r.item(root, "throttle")?;
     let o = r.obj(item, "[throttle]")?;
     r.allow_keys(o, ACCOUNT_KEYS);
     if !r.bool(o, "enabled", true) {
