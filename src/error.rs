@@ -30,6 +30,10 @@ pub enum ResponseType {
     RequestTooLarge,
     /// A transfer coding we do not implement.
     NotImplemented,
+    /// An HTTP version other than 1.x (505).
+    VersionNotSupported,
+    /// The request body did not arrive within its deadline (408).
+    RequestTimeout,
     /// The integration did not answer within its timeout.
     IntegrationTimeout,
     /// The integration refused, reset, or answered with something that is not HTTP.
@@ -62,7 +66,10 @@ impl ResponseType {
             ResponseType::BadRequest
             | ResponseType::UriTooLong
             | ResponseType::HeadersTooLarge
-            | ResponseType::NotImplemented => "DEFAULT_4XX",
+            | ResponseType::NotImplemented
+            | ResponseType::RequestTimeout => "DEFAULT_4XX",
+            // A client's fault with a 5xx status (RFC 9110 §15.6.6); AWS answers it at its edge.
+            ResponseType::VersionNotSupported => "DEFAULT_5XX",
             ResponseType::RequestTooLarge => "REQUEST_TOO_LARGE",
             ResponseType::IntegrationTimeout => "INTEGRATION_TIMEOUT",
             ResponseType::IntegrationFailure => "INTEGRATION_FAILURE",
@@ -126,6 +133,8 @@ impl GatewayError {
             | ResponseType::HeadersTooLarge
             | ResponseType::RequestTooLarge
             | ResponseType::NotImplemented
+            | ResponseType::VersionNotSupported
+            | ResponseType::RequestTimeout
             | ResponseType::CacheInvalidationDenied
             | ResponseType::MisdirectedRequest
             | ResponseType::Throttled
@@ -147,6 +156,8 @@ impl GatewayError {
                     | ResponseType::HeadersTooLarge
                     | ResponseType::RequestTooLarge
                     | ResponseType::NotImplemented
+                    | ResponseType::VersionNotSupported
+                    | ResponseType::RequestTimeout
             )
     }
 }

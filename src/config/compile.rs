@@ -60,6 +60,24 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
                             }
                         };
                         match uri::parse(&substituted, &route.params) {
+                            Ok(parsed)
+                                if !config.upstream.allow_link_local
+                                    && parsed
+                                        .host
+                                        .trim_start_matches('[')
+                                        .trim_end_matches(']')
+                                        .parse()
+                                        .is_ok_and(crate::table::is_link_local_or_metadata) =>
+                            {
+                                errors.push(Diagnostic::new(
+                                    file,
+                                    src,
+                                    template.span.clone(),
+                                    format!("`{}` is a link-local or cloud metadata address", parsed.host),
+                                    Some("an integration there could fetch the node's credentials; set [upstream] allow_link_local = true if you mean it".into()),
+                                ));
+                                continue;
+                            }
                             Ok(parsed) => {
                                 let upstream = Upstream { host: parsed.host, port: parsed.port, tls: parsed.tls };
                                 let index = match upstreams.iter().position(|u| *u == upstream) {

@@ -159,8 +159,7 @@ pub async fn forward(
     };
     out.clear();
     conn.wbuf = out;
-    let flow = relay::relay(worker, conn, req, up, response, settings, pool_key, capture).await;
-    Ok(flow)
+    relay::relay(worker, conn, req, up, response, settings, pool_key, capture).await
 }
 
 /// Connects (and, for `https://`, completes the TLS handshake) within the connect timeout and the

@@ -100,7 +100,7 @@ pub async fn relay(
     settings: &Settings,
     pool_key: (SocketAddr, bool),
     mut capture: Option<&mut Capture<'_>>,
-) -> Flow {
+) -> Result<Flow, GatewayError> {
     let client_11 = req.head.version_minor == 1;
     let length_known = matches!(rh.framing, ResponseFraming::Empty | ResponseFraming::Length(_));
     let mut flow = if req.head.keep_alive && !worker.draining.get() && (client_11 || length_known) {
@@ -154,12 +154,24 @@ pub async fn relay(
             }
         }
         ResponseFraming::Chunked => {
-            if relay_chunked(conn, &mut up, chunk_to_client, body_timeout, capture.as_deref_mut()).await.is_err() {
-                flow = Flow::Close;
-                false
-            } else {
-                complete = true;
-                up.rbuf.is_empty()
+            match relay_chunked(conn, &mut up, chunk_to_client, body_timeout, capture.as_deref_mut()).await {
+                Ok(()) => {
+                    complete = true;
+                    up.rbuf.is_empty()
+                }
+                // Nothing reached the client yet (the head waits for the first chunk): the client
+                // gets a 502 instead of an empty reply.
+                Err(Broken::BeforeAnyByte) => {
+                    conn.wbuf.clear();
+                    return Err(GatewayError::new(
+                        ResponseType::IntegrationFailure,
+                        "upstream chunked body broke before any byte was relayed",
+                    ));
+                }
+                Err(Broken::Relaying) => {
+                    flow = Flow::Close;
+                    false
+                }
             }
         }
         ResponseFraming::UntilClose => {
@@ -175,7 +187,14 @@ pub async fn relay(
     if upstream_clean && rh.keep_alive {
         worker.pool.checkin(pool_key, up, settings.upstream.pool_idle_max_per_upstream);
     }
-    flow
+    Ok(flow)
+}
+
+/// Where a chunked body broke.
+enum Broken {
+    /// Before the response head went out: an error response can still be sent.
+    BeforeAnyByte,
+    Relaying,
 }
 
 fn write_response_head(
@@ -287,17 +306,20 @@ async fn relay_length(
 }
 
 /// Relays a chunked body: validated and passed through as is to an HTTP/1.1 client, decoded for an
-/// HTTP/1.0 one.
+/// HTTP/1.0 one. The head (already in the write buffer) goes out with the first valid chunk, so a
+/// body that is broken from its first byte can still become a 502.
 async fn relay_chunked(
     conn: &mut ClientConn,
     up: &mut UpstreamConn,
     to_chunked: bool,
     timeout: Duration,
     mut capture: Option<&mut Capture<'_>>,
-) -> Result<(), ()> {
+) -> Result<(), Broken> {
     let mut decoder = ChunkedDecoder::new();
+    let mut flushed = false;
+    let broken = |flushed: bool| if flushed { Broken::Relaying } else { Broken::BeforeAnyByte };
     loop {
-        let step = decoder.step(&up.rbuf).map_err(drop)?;
+        let step = decoder.step(&up.rbuf).map_err(|_| broken(flushed))?;
         if let (Some(c), Some((s, e))) = (capture.as_deref_mut(), step.data) {
             c.body(&up.rbuf[s..e]);
         }
@@ -307,14 +329,16 @@ async fn relay_chunked(
             conn.wbuf.extend_from_slice(&up.rbuf[s..e]);
         }
         up.rbuf.advance(step.consumed);
-        if step.done || up.rbuf.is_empty() || conn.wbuf.len() >= 64 * 1024 {
-            conn.flush().await.map_err(drop)?;
+        let progressed = step.consumed > 0 || flushed;
+        if step.done || (up.rbuf.is_empty() && progressed) || conn.wbuf.len() >= 64 * 1024 {
+            conn.flush().await.map_err(|_| Broken::Relaying)?;
+            flushed = true;
         }
         if step.done {
             return Ok(());
         }
         if up.rbuf.is_empty() && !matches!(fill_timeout(up, timeout).await, Ok(1..)) {
-            return Err(());
+            return Err(broken(flushed));
         }
     }
 }

@@ -33,6 +33,8 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
         (Protocol::Rest, RequestTooLarge) => (413, "Request Too Long", "RequestTooLargeException"),
         (Protocol::Http, RequestTooLarge) => (413, "Request Entity Too Large", ""),
         (_, NotImplemented) => (501, "Not Implemented", "BadRequestException"),
+        (_, VersionNotSupported) => (505, "HTTP Version Not Supported", "BadRequestException"),
+        (_, RequestTimeout) => (408, "Request Timeout", "BadRequestException"),
         (Protocol::Rest, IntegrationTimeout) => (504, "Endpoint request timed out", "InternalServerErrorException"),
         (Protocol::Http, IntegrationTimeout) => (503, "Service Unavailable", ""),
         (Protocol::Rest, IntegrationFailure) => (502, "Internal server error", "InternalServerErrorException"),

@@ -76,6 +76,13 @@ impl LoadedTable {
                 .map_err(|e| resolve_err(e.to_string()))?
                 .next()
                 .ok_or_else(|| resolve_err("no address".into()))?;
+            // A name that resolves to a metadata address is refused like the address itself.
+            if !table.settings.upstream.allow_link_local && crate::table::is_link_local_or_metadata(addr.ip()) {
+                return Err(resolve_err(format!(
+                    "it resolves to {}, a link-local or cloud metadata address ([upstream] allow_link_local = true allows it)",
+                    addr.ip()
+                )));
+            }
             upstream_addrs.push(addr);
         }
         let upstream_authorities = table.upstreams.iter().map(|u| u.authority()).collect();

@@ -235,6 +235,20 @@ pub struct UpstreamSettings {
     pub connect_timeout_ms: u64,
     pub pool_idle_max_per_upstream: usize,
     pub pool_idle_timeout_ms: u64,
+    /// Integrations may target link-local and cloud metadata addresses (off: a config or a DNS
+    /// name that points there is refused, so the gateway cannot be made to fetch credentials).
+    pub allow_link_local: bool,
+}
+
+/// Link-local and cloud instance-metadata addresses: 169.254.0.0/16 (AWS, GCP and Azure metadata
+/// at 169.254.169.254), fe80::/10, AWS's IPv6 metadata `fd00:ec2::254`, and their IPv4-mapped forms.
+pub fn is_link_local_or_metadata(ip: std::net::IpAddr) -> bool {
+    match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => {
+            v6.segments()[0] & 0xffc0 == 0xfe80 || v6 == std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
+        }
+    }
 }
 
 /// One listening address and what it serves.

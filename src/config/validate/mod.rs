@@ -64,6 +64,7 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
             connect_timeout_ms: 5000,
             pool_idle_max_per_upstream: 1024,
             pool_idle_timeout_ms: 60_000,
+            allow_link_local: false,
         },
         drain_timeout_ms: 10_000,
         backlog: 4096,
@@ -165,8 +166,14 @@ pub(super) const LIMITS_KEYS: &[&str] = &[
     "idle_timeout_ms",
     "body_timeout_ms",
 ];
-pub(super) const UPSTREAM_KEYS: &[&str] =
-    &["connect_timeout_ms", "pool_idle_max_per_upstream", "pool_idle_timeout_ms", "ca_bundle", "insecure_skip_verify"];
+pub(super) const UPSTREAM_KEYS: &[&str] = &[
+    "connect_timeout_ms",
+    "pool_idle_max_per_upstream",
+    "pool_idle_timeout_ms",
+    "ca_bundle",
+    "insecure_skip_verify",
+    "allow_link_local",
+];
 pub(super) const API_KEYS: &[&str] = &["name", "protocol", "hosts", "listen", "listen_tls", "paths", "stage", "route"];
 pub(super) const PATHS_KEYS: &[&str] = &["merge_slashes", "escaped_slashes", "allow_semicolons"];
 pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log", "cache", "throttle", "route_throttle"];

@@ -180,5 +180,6 @@ pub(super) fn read_limits(r: &mut Reader<'_>, root: Obj<'_>, config: &mut Config
         u.pool_idle_timeout_ms = r.int(o, "pool_idle_timeout_ms", 60_000, 1, DAY_MS) as u64;
         u.ca_bundle = r.opt_str(o, "ca_bundle").map(|p| super::resolve_path(r.file, p.value));
         u.insecure_skip_verify = r.bool(o, "insecure_skip_verify", false);
+        u.allow_link_local = r.bool(o, "allow_link_local", false);
     }
 }

@@ -176,7 +176,19 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
         Err(httparse::Error::TooManyHeaders) => {
             return Err(GatewayError::new(ResponseType::HeadersTooLarge, "more header lines than allowed"));
         }
-        Err(httparse::Error::Version) => return Err(bad("unsupported HTTP version")),
+        // HTTP/1.x with x > 1 is served as HTTP/1.1 (RFC 9110 §2.5: same major version, so the
+        // recipient may treat it as the highest minor it supports). httparse knows only 1.0 and
+        // 1.1, so such a head is parsed from a copy with the digit changed: the offsets are the
+        // same in both, and the index refers to the original bytes as well.
+        Err(httparse::Error::Version) if let Some(at) = newer_minor_version(buf) => {
+            let mut copy = buf.to_vec();
+            copy[at] = b'1';
+            return parse(&copy, limits);
+        }
+        Err(httparse::Error::Version) if names_a_version(buf) => {
+            return Err(GatewayError::new(ResponseType::VersionNotSupported, "unsupported HTTP version"));
+        }
+        Err(httparse::Error::Version) => return Err(bad("malformed HTTP version")),
         Err(_) => return Err(bad("malformed request head")),
     };
     if len > limits.max_header_bytes {
@@ -221,6 +233,7 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
         keep_alive: version == 1,
         expect_continue: false,
     };
+    let mut host_fields = 0usize;
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
     let mut transfer_encoding = false;
@@ -230,6 +243,10 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
         if name.eq_ignore_ascii_case(b"host") {
             if index.host.is_some() {
                 return Err(bad("duplicate Host header"));
+            }
+            host_fields += 1;
+            if !valid_authority(trim(h.value)) {
+                return Err(bad("Host is not a valid host[:port]"));
             }
             index.host = Some(span(trim(h.value)));
         } else if name.eq_ignore_ascii_case(b"content-length") {
@@ -267,11 +284,16 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
             index.expect_continue = version == 1;
         }
     }
-    if let Some(authority) = absolute_authority {
-        index.host = Some(span(authority.as_bytes()));
-    }
-    if version == 1 && index.host.is_none() {
+    // RFC 9112 §3.2: an HTTP/1.1 request needs a Host field, in absolute form too (where the
+    // target's authority then wins over it).
+    if version == 1 && host_fields == 0 {
         return Err(bad("HTTP/1.1 request without Host"));
+    }
+    if let Some(authority) = absolute_authority {
+        if !valid_authority(authority.as_bytes()) {
+            return Err(bad("the target's authority is not a valid host[:port]"));
+        }
+        index.host = Some(span(authority.as_bytes()));
     }
     if transfer_encoding {
         if content_length.is_some() {
@@ -297,6 +319,55 @@ fn split_absolute_form(target: &str) -> Option<(&str, &str)> {
     let slash = rest.find('/')?;
     let (authority, path) = rest.split_at(slash);
     (!authority.is_empty() && !authority.contains('@')).then_some((authority, path))
+}
+
+/// Where the minor digit of an `HTTP/1.x` version with x > 1 is, if the request line ends in one.
+fn newer_minor_version(buf: &[u8]) -> Option<usize> {
+    let line_end = memchr::memchr(b'\r', buf)?;
+    let version = buf.get(line_end.checked_sub(9)?..line_end)?;
+    let well_formed = memchr::memchr_iter(b' ', &buf[..line_end]).count() == 2;
+    (well_formed && version.starts_with(b" HTTP/1.") && (b'2'..=b'9').contains(&version[8])).then(|| line_end - 1)
+}
+
+/// Whether the request line ends in a well-formed `HTTP/d.d` (then an unsupported version is 505,
+/// not a malformed request).
+fn names_a_version(buf: &[u8]) -> bool {
+    let Some(line_end) = memchr::memchr(b'\r', buf) else { return false };
+    let line = &buf[..line_end];
+    // `method SP target SP version`: exactly two spaces, or the line is malformed whatever it ends in.
+    line.len() >= 9 && memchr::memchr_iter(b' ', line).count() == 2 && {
+        let v = &line[line.len() - 9..];
+        v[0] == b' ' && &v[1..6] == b"HTTP/" && v[6].is_ascii_digit() && v[7] == b'.' && v[8].is_ascii_digit()
+    }
+}
+
+/// RFC 3986 `host [ ":" port ]` as a `Host` value may carry: a bracketed IPv6 literal or a
+/// reg-name (unreserved and sub-delims; no `@`, space, `/` or `%`), and a port of digits.
+fn valid_authority(v: &[u8]) -> bool {
+    let (host_ok, rest) = if let Some(inner) = v.strip_prefix(b"[") {
+        let Some(end) = memchr::memchr(b']', inner) else { return false };
+        let literal = &inner[..end];
+        (
+            !literal.is_empty() && literal.iter().all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.'),
+            &inner[end + 1..],
+        )
+    } else {
+        let end = memchr::memchr(b':', v).unwrap_or(v.len());
+        let host = &v[..end];
+        let reg_name = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b);
+        (!host.is_empty() && host.iter().all(|&b| reg_name(b)), &v[end..])
+    };
+    let port_ok = match rest {
+        [] => true,
+        [b':', port @ ..] => {
+            !port.is_empty()
+                && port.len() <= 5
+                && port.iter().all(u8::is_ascii_digit)
+                && parse_length(port).is_some_and(|p| p <= 65_535)
+        }
+        _ => false,
+    };
+    host_ok && port_ok
 }
 
 /// RFC 9110 Content-Length: one or more digits, no sign, no overflow.

@@ -75,7 +75,12 @@ fn rejects_smuggling_shapes() {
         (b"GET http://a HTTP/1.1\r\nHost: a\r\n\r\n", BadRequest),
         (b"GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", BadRequest),
         (b"GET *x HTTP/1.1\r\nHost: a\r\n\r\n", BadRequest),
-        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", BadRequest),
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", VersionNotSupported),
+        (b"GET / HTTP/0.9\r\nHost: a\r\n\r\n", VersionNotSupported),
+        (b"GET / x HTTP/2.0\r\nHost: a\r\n\r\n", BadRequest),
+        (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", BadRequest),
+        (b"GET / HTTP/1.1\r\nHost: u@h\r\n\r\n", BadRequest),
+        (b"GET / HTTP/1.1\r\nHost: h:x\r\n\r\n", BadRequest),
     ];
     for (raw, want) in cases {
         assert_eq!(kind(raw), *want, "{:?}", String::from_utf8_lossy(raw));
@@ -88,8 +93,32 @@ fn absolute_form_target_takes_its_host_from_the_authority() {
     assert_eq!(h.path(), b"/pets/7");
     assert_eq!(h.query(), Some(&b"x=1"[..]));
     assert_eq!(h.host_name(), Some(&b"api.example.com"[..]));
-    let h = parse_all(b"GET http://a.test/ HTTP/1.1\r\n\r\n").unwrap();
-    assert_eq!(h.host_name(), Some(&b"a.test"[..]), "the authority stands in for a missing Host");
+    // Regression (issue 11): RFC 9112 §3.2 wants a Host field in HTTP/1.1 requests, absolute form
+    // included; the authority used to stand in for a missing one.
+    assert_eq!(kind(b"GET http://a.test/ HTTP/1.1\r\n\r\n"), ResponseType::BadRequest);
+    let h = parse_all(b"GET http://a.test/ HTTP/1.0\r\n\r\n").unwrap();
+    assert_eq!(h.host_name(), Some(&b"a.test"[..]), "HTTP/1.0 needs no Host");
+}
+
+#[test]
+fn newer_http_1_minor_versions_are_served_as_1_1() {
+    for v in ["1.2", "1.5", "1.9"] {
+        let raw = format!("GET /a?b HTTP/{v}\r\nHost: h:81\r\nX: y\r\n\r\n");
+        let h = parse_all(raw.as_bytes()).unwrap();
+        assert_eq!((h.version_minor, h.path(), h.query()), (1, &b"/a"[..], Some(&b"b"[..])), "{v}");
+        assert_eq!(h.host_name(), Some(&b"h"[..]));
+        assert!(h.keep_alive);
+    }
+}
+
+#[test]
+fn valid_hosts() {
+    for host in ["a", "a.b-c_d~e", "127.0.0.1:8080", "[::1]", "[::1]:443", "[2001:db8::1]:1", "h:65535"] {
+        assert!(valid_authority(host.as_bytes()), "{host}");
+    }
+    for host in ["", "a b", "u@h", "h:", "h:65536", "h:1:2", "[::1", "[]", "[::1]x", "a/b", "a%41", "h:-1", "a\\b"] {
+        assert!(!valid_authority(host.as_bytes()), "{host}");
+    }
 }
 
 #[test]

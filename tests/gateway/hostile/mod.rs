@@ -5,6 +5,7 @@
 mod desync;
 mod paths;
 mod poison;
+mod protocol;
 
 use crate::support::*;
 
