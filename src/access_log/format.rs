@@ -5,7 +5,8 @@
 //! (account ids, Cognito identities, WAF, ...) render as `-`, which is what AWS writes for a missing
 //! value. A name AWS does not know is a config error with a suggestion. Values are escaped so a
 //! client cannot forge a log line: JSON-escaped in templates that start with `{`, otherwise `"`, `\`
-//! and control bytes become `\xHH` (as nginx does). Rendering allocates nothing.
+//! and control bytes become `\xHH` (as nginx does); valid UTF-8 passes through as characters and
+//! invalid bytes become U+FFFD. Rendering allocates nothing.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -336,6 +337,10 @@ fn ip(out: &mut Vec<u8>, ip: IpAddr) {
     }
 }
 
+/// Writes `value` so that it cannot break the line or the quoting around it: printable ASCII as
+/// is; `"`, `\\`, control characters (C0, DEL, C1) and the Unicode line separators escaped (`\\u00XX`
+/// in JSON, `\\xHH` of each byte otherwise, as nginx does); other valid UTF-8 passes through as the
+/// characters it encodes; bytes that are not UTF-8 become U+FFFD.
 fn escape(out: &mut Vec<u8>, value: &[u8], json: bool) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     // Almost every value is plain printable ASCII: copy it whole.
@@ -343,16 +348,33 @@ fn escape(out: &mut Vec<u8>, value: &[u8], json: bool) {
         out.extend_from_slice(value);
         return;
     }
-    for &b in value {
-        match b {
-            b'"' | b'\\' if json => out.extend_from_slice(&[b'\\', b]),
-            0..=0x1f | 0x7f.. if json => {
-                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]])
+    let escape_byte = |out: &mut Vec<u8>, b: u8| {
+        out.extend_from_slice(&[b'\\', b'x', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+    };
+    for chunk in value.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let code = c as u32;
+            match c {
+                '"' | '\\' if json => out.extend_from_slice(&[b'\\', c as u8]),
+                ' '..='~' if !matches!(c, '"' | '\\') => out.push(c as u8),
+                _ if code < 0x80 || (0x80..0xa0).contains(&code) || code == 0x2028 || code == 0x2029 => {
+                    let mut utf8 = [0u8; 4];
+                    if json {
+                        let _ = std::io::Write::write_fmt(out, format_args!("\\u{code:04x}"));
+                    } else {
+                        for &b in c.encode_utf8(&mut utf8).as_bytes() {
+                            escape_byte(out, b);
+                        }
+                    }
+                }
+                _ => {
+                    let mut utf8 = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                }
             }
-            b'"' | b'\\' | 0..=0x1f | 0x7f.. => {
-                out.extend_from_slice(&[b'\\', b'x', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]])
-            }
-            _ => out.push(b),
+        }
+        if !chunk.invalid().is_empty() {
+            out.extend_from_slice("\u{fffd}".as_bytes());
         }
     }
 }

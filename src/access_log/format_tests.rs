@@ -55,6 +55,31 @@ fn json_values_are_escaped_and_parse() {
     assert_eq!(v["err"], "-");
 }
 
+/// Regression (issue 11): every byte >= 0x80 became `\u00XX`, so `café` was logged as `cafÃ©`.
+#[test]
+fn non_ascii_values_keep_their_characters() {
+    let mut f = fields();
+    for (agent, want) in [
+        (&b"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"[..], "café € 😀"),
+        (b"bad \xff\xfe end", "bad \u{fffd}\u{fffd} end"),
+        (b"cut \xe2\x82", "cut \u{fffd}"),
+        (b"nel \xc2\x85 ls \xe2\x80\xa8", "nel \u{85} ls \u{2028}"),
+    ] {
+        f.user_agent = Some(agent);
+        let got = line(r#"{"ua":"$context.identity.userAgent"}"#, &f);
+        let v: serde_json::Value = serde_json::from_str(&got).expect("valid JSON");
+        assert_eq!(v["ua"], want, "{got}");
+        assert!(!got.contains('\u{85}') && !got.contains('\u{2028}'), "separators stay escaped: {got}");
+        let plain = line("$context.identity.userAgent", &f);
+        assert_eq!(plain.lines().count(), 1);
+        if want.starts_with("caf") {
+            assert_eq!(plain, "café € 😀\n");
+        }
+    }
+    f.user_agent = Some(b"nel \xc2\x85");
+    assert_eq!(line("$context.identity.userAgent", &f), "nel \\xc2\\x85\n");
+}
+
 #[test]
 fn plain_values_cannot_forge_lines_or_quotes() {
     let got = line("\"$context.identity.userAgent\"", &fields());

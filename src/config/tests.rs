@@ -371,3 +371,24 @@ fn the_quota_state_file_defaults_outside_the_config_folder() {
     let other = compile_str("/srv/other/shop.toml", &src).unwrap().quota_state_file.unwrap();
     assert_ne!(state, other, "two configs never share a state file");
 }
+
+/// Regression (issue 11): `GET /café` was reported as "the character `Ã`" (a byte shown as Latin-1).
+#[test]
+fn messages_show_characters_not_bytes() {
+    let src = MINIMAL
+        .replace("GET /pets/{id}\"\nintegration", "GET /café\"\nintegration")
+        .replace("/pets/{id}\" }", "/x\" }");
+    let es = errors(&src);
+    assert!(
+        es.iter().any(|e| e.message.contains("has the character `é`")),
+        "{:?}",
+        es.iter().map(|e| &e.message).collect::<Vec<_>>()
+    );
+    let src = MINIMAL.replace("/pets/{id}\" }", "/pëts/{id}\" }");
+    let es = errors(&src);
+    assert!(
+        es.iter().any(|e| e.message.contains("the character 'ë'")),
+        "{:?}",
+        es.iter().map(|e| &e.message).collect::<Vec<_>>()
+    );
+}

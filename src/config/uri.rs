@@ -86,8 +86,8 @@ pub fn parse(uri: &str, params: &[String]) -> Result<ParsedUri, String> {
         None => (path_and_query, None),
     };
     let path = if path.is_empty() { "/" } else { path };
-    if let Some(bad) = path.bytes().find(|&b| !(0x21..0x7f).contains(&b) || b == b'#') {
-        return Err(format!("the URI path has the character {:?}", bad as char));
+    if let Some(bad) = path.chars().find(|&c| !('!'..='~').contains(&c) || c == '#') {
+        return Err(format!("the URI path has the character {bad:?}"));
     }
     let mut parts = Vec::new();
     let mut literal = String::new();

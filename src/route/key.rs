@@ -93,9 +93,10 @@ fn parse_segment(part: &str) -> Result<Segment, KeyError> {
         }
         return Ok(if greedy { Segment::Greedy(name.to_owned()) } else { Segment::Param(name.to_owned()) });
     }
-    if let Some(bad) = part.bytes().find(|&b| !is_path_char(b)) {
+    // Characters, not bytes: `é` is shown as `é`, not as the first byte of its UTF-8.
+    if let Some(bad) = part.chars().find(|&c| !c.is_ascii() || !is_path_char(c as u8)) {
         return Err(err(
-            format!("route path segment `{part}` has the character `{}`", bad as char),
+            format!("route path segment `{part}` has the character `{bad}`"),
             "a literal segment may hold letters, digits and `-._~!$&'()*+,;=:@%`; a parameter is written `{name}`",
         ));
     }

@@ -6,6 +6,7 @@ mod desync;
 mod paths;
 mod poison;
 mod protocol;
+mod text;
 
 use crate::support::*;
 
