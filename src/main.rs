@@ -50,6 +50,10 @@ enum Command {
         /// Print one table (two scrapes `interval` apart) and exit, for scripts.
         #[arg(long)]
         once: bool,
+        /// A file holding the admin listener's bearer token (`[admin] token_file`); the
+        /// environment variable PORTICO_ADMIN_TOKEN works too.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
     },
     /// Print the compiled routing table.
     Routes {
@@ -147,8 +151,17 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
-        Command::Top { admin, interval, once } => {
-            top(admin, std::time::Duration::from_secs_f64(interval.clamp(0.1, 3600.0)), once)?;
+        Command::Top { admin, interval, once, token_file } => {
+            let token = match token_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| anyhow::anyhow!("cannot read the token file {}: {e}", path.display()))?
+                        .trim()
+                        .to_owned(),
+                ),
+                None => std::env::var("PORTICO_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()),
+            };
+            top(admin, std::time::Duration::from_secs_f64(interval.clamp(0.1, 3600.0)), once, token.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Routes { config, table } => match Source::from(config, table).load() {
@@ -164,15 +177,20 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn top(admin: std::net::SocketAddr, interval: std::time::Duration, once: bool) -> anyhow::Result<()> {
+fn top(
+    admin: std::net::SocketAddr,
+    interval: std::time::Duration,
+    once: bool,
+    token: Option<&str>,
+) -> anyhow::Result<()> {
     use portico::top;
     use std::io::IsTerminal;
-    let mut before = (std::time::Instant::now(), top::parse(&top::fetch(admin)?));
+    let mut before = (std::time::Instant::now(), top::parse(&top::fetch(admin, token)?));
     let clear = !once && std::io::stdout().is_terminal();
     loop {
         std::thread::sleep(interval);
         let now = std::time::Instant::now();
-        let after = top::parse(&top::fetch(admin)?);
+        let after = top::parse(&top::fetch(admin, token)?);
         let rows = top::rows(&before.1, &after, now - before.0);
         if clear {
             // Home and clear: redraw in place, like top(1).

@@ -1,6 +1,7 @@
 //! The admin listener: `/metrics`, `/healthz`, `/readyz`, `/config` (secrets redacted), and
 //! `POST /cache/flush` and `/cache/purge`, on an address of its own (loopback unless the config says
-//! otherwise).
+//! otherwise). With an `[admin]` token, every endpoint but the two probes needs
+//! `Authorization: Bearer <token>` (401 otherwise); a listener open to the network must have one.
 //!
 //! It runs on its own thread (at nice 10) with its own small runtime (epoll: it serves a scrape
 //! every few seconds, not traffic), so a slow scrape or a stuck admin client never touches a worker. It reads
@@ -75,7 +76,13 @@ async fn connection(mut stream: TcpStream, control: Arc<Control>) {
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(&buf) {
             Ok(httparse::Status::Complete(_)) => {
-                break (req.method.unwrap_or("").to_owned(), req.path.unwrap_or("").to_owned());
+                let mut authorization = req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("authorization"));
+                // Two Authorization fields are ambiguous: treated as none.
+                let credentials = match (authorization.next(), authorization.next()) {
+                    (Some(h), None) => Some(h.value.to_vec()),
+                    _ => None,
+                };
+                break (req.method.unwrap_or("").to_owned(), req.path.unwrap_or("").to_owned(), credentials);
             }
             Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD_BYTES => {}
             _ => {
@@ -84,9 +91,13 @@ async fn connection(mut stream: TcpStream, control: Arc<Control>) {
             }
         }
     };
-    let (method, target) = request;
+    let (method, target, credentials) = request;
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let (status, content_type, body) = respond(&control, &method, path, query);
+    let (status, content_type, body) = if authorized(&control, path, credentials.as_deref()) {
+        respond(&control, &method, path, query)
+    } else {
+        message(401, "a bearer token is required: Authorization: Bearer <[admin] token>")
+    };
     // HEAD gets the length a GET would get, and no body.
     let out = if method == "HEAD" {
         response_with_length(status, content_type, body.len())
@@ -94,6 +105,24 @@ async fn connection(mut stream: TcpStream, control: Arc<Control>) {
         response(status, content_type, body)
     };
     let _ = stream.write_all(out).await;
+}
+
+/// Whether the request may see `path`: the probes (`/healthz`, `/readyz`) always; everything else
+/// needs `Authorization: Bearer <token>` when the current table has an admin token (compared in
+/// constant time, so the response time tells nothing about a guess).
+fn authorized(control: &Control, path: &str, credentials: Option<&[u8]>) -> bool {
+    if matches!(path, "/healthz" | "/readyz") {
+        return true;
+    }
+    let table = control.table.load();
+    let Some(token) = table.table.settings.admin.as_ref().and_then(|a| a.token.as_deref()) else {
+        return true;
+    };
+    let given = credentials.and_then(|c| {
+        let (scheme, rest) = c.split_at(c.iter().position(|&b| b == b' ')?);
+        scheme.eq_ignore_ascii_case(b"bearer").then(|| crate::http::trim(rest))
+    });
+    given.is_some_and(|g| crate::auth::constant_time_eq(token.as_bytes(), g))
 }
 
 /// The endpoints. Returns status, content type and body.
@@ -143,6 +172,9 @@ fn method_not_allowed() -> (u16, &'static str, String) {
 /// Secrets in the table (API key values, cache invalidation keys and header secrets, the Redis
 /// password) are not shown.
 fn redact(view: &mut serde_json::Value) {
+    if view["table"]["settings"]["admin"]["token"].is_string() {
+        view["table"]["settings"]["admin"]["token"] = "<redacted>".into();
+    }
     if let Some(url) = view["table"]["settings"]["cluster"]["redis"].as_str() {
         view["table"]["settings"]["cluster"]["redis"] = crate::throttle::fleet::redis::redacted(url).into();
     }
@@ -225,13 +257,15 @@ fn response_with_length(status: u16, content_type: &str, length: usize) -> Vec<u
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
         500 => "Internal Server Error",
         _ => "Service Unavailable",
     };
     format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\nCache-Control: no-store\r\n{}Connection: close\r\n\r\n",
+        if status == 401 { "WWW-Authenticate: Bearer realm=\"portico-admin\"\r\n" } else { "" }
     )
     .into_bytes()
 }

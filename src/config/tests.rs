@@ -227,10 +227,15 @@ fn observability_settings_and_their_errors() {
         "{texts:#?}"
     );
 
-    let good = src
-        .replace("requestID", "requestId")
-        .replace("listen = \"0.0.0.0:9901\"", "listen = \"0.0.0.0:9901\"\nallow_remote = true");
+    // An admin listener open to the network needs a token (issue 11).
+    let token = std::env::temp_dir().join(format!("portico-admin-token-{}", std::process::id()));
+    std::fs::write(&token, "0123456789abcdef-token\n").unwrap();
+    let good = src.replace("requestID", "requestId").replace(
+        "listen = \"0.0.0.0:9901\"",
+        &format!("listen = \"0.0.0.0:9901\"\nallow_remote = true\ntoken_file = \"{}\"", token.display()),
+    );
     let t = ok(&good);
+    assert_eq!(t.settings.admin.as_ref().and_then(|a| a.token.as_deref()), Some("0123456789abcdef-token"));
     assert_eq!(t.settings.admin.as_ref().map(|a| a.addr.port()), Some(9901));
     let log = t.apis[0].stages[0].access_log.as_ref().expect("stage log");
     assert_eq!(&*log.destination, "stdout");

@@ -186,7 +186,8 @@ fn reload_table(
                 failed.inc();
                 return;
             }
-            if table.table.settings.admin != *admin {
+            // The token may change on reload (the admin thread reads it from the current table).
+            if table.table.settings.admin.as_ref().map(|a| a.addr) != admin.as_ref().map(|a| a.addr) {
                 log::error!("reload rejected: [admin] changed; restart to apply it; keeping the current table");
                 failed.inc();
                 return;

@@ -194,6 +194,9 @@ pub struct ThrottleSetting {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Admin {
     pub addr: SocketAddr,
+    /// Bearer token every endpoint but `/healthz` and `/readyz` requires (`None`: none, loopback
+    /// only). `/config` redacts it; a reload may change it.
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -44,11 +44,14 @@ pub struct Row {
     pub p99_ms: Option<f64>,
 }
 
-pub fn fetch(addr: SocketAddr) -> Result<String, TopError> {
+/// Scrapes `/metrics`, with the admin token as a bearer token when one is given.
+pub fn fetch(addr: SocketAddr, token: Option<&str>) -> Result<String, TopError> {
     let connect = |source| TopError::Connect { addr, source };
     let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(connect)?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(connect)?;
-    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: portico\r\nConnection: close\r\n\r\n").map_err(connect)?;
+    let authorization = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: portico\r\n{authorization}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).map_err(connect)?;
     let mut text = String::new();
     stream.read_to_string(&mut text).map_err(connect)?;
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));

@@ -17,34 +17,18 @@ pub(super) fn read_keys(r: &mut Reader<'_>, root: Obj<'_>) -> Vec<(Spanned<Strin
         r.allow_keys(k, KEY_KEYS);
         let Some(name) = r.str(k, "name", "every API key needs a `name` (its id in logs and usage)") else { continue };
         let inline = r.opt_str(k, "value");
-        let env = r.opt_str(k, "value_env");
-        let file = r.opt_str(k, "value_file");
-        let value = match (inline, env, file) {
-            (Some(v), None, None) => Some(v.value),
-            (None, Some(e), None) => match std::env::var(&e.value) {
-                Ok(v) => Some(v.trim().to_owned()),
-                Err(_) => {
-                    r.error(e.span, format!("environment variable `{}` is not set", e.value), None);
-                    None
-                }
-            },
-            (None, None, Some(f)) => {
-                let path = super::resolve_path(r.file, f.value.clone());
-                match std::fs::read_to_string(&path) {
-                    Ok(v) => Some(v.trim().to_owned()),
-                    Err(e) => {
-                        r.error(f.span, format!("cannot read `{path}`: {e}"), None);
-                        None
-                    }
-                }
-            }
-            _ => {
-                r.error(
-                    k.span(),
-                    format!("API key `{}` needs exactly one of `value`, `value_env`, `value_file`", name.value),
-                    None,
-                );
-                None
+        let given = [&inline.is_some(), &r.item(k, "value_env").is_some(), &r.item(k, "value_file").is_some()];
+        let value = if given.iter().filter(|g| ***g).count() != 1 {
+            r.error(
+                k.span(),
+                format!("API key `{}` needs exactly one of `value`, `value_env`, `value_file`", name.value),
+                None,
+            );
+            None
+        } else {
+            match inline {
+                Some(v) => Some(v.value),
+                None => super::read_secret(r, k, "value_env", "value_file").flatten(),
             }
         };
         let enabled = r.bool(k, "enabled", true);

@@ -150,7 +150,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "api_key",
     "usage_plan",
 ];
-pub(super) const ADMIN_KEYS: &[&str] = &["listen", "allow_remote"];
+pub(super) const ADMIN_KEYS: &[&str] = &["listen", "allow_remote", "token_env", "token_file"];
 pub(super) const ACCESS_LOG_KEYS: &[&str] = &["buffer_bytes"];
 pub(super) const STAGE_LOG_KEYS: &[&str] = &["destination", "format"];
 pub(super) const SERVER_KEYS: &[&str] =
@@ -184,6 +184,30 @@ pub(super) const DOMAIN_KEYS: &[&str] = &["name", "listen", "listen_tls", "mappi
 pub(super) const MAPPING_KEYS: &[&str] = &["base_path", "api", "stage"];
 
 pub(super) const DAY_MS: i64 = 86_400_000;
+
+/// A secret given by an environment variable (`env_key`) or a file (`file_key`, relative to the
+/// config; trimmed). `None` when neither key is present; `Some(None)` when the one given cannot be
+/// read (reported). Both keys at once are the caller's error to report.
+pub(super) fn read_secret(r: &mut Reader<'_>, obj: Obj<'_>, env_key: &str, file_key: &str) -> Option<Option<String>> {
+    if let Some(e) = r.opt_str(obj, env_key) {
+        return Some(match std::env::var(&e.value) {
+            Ok(v) => Some(v.trim().to_owned()),
+            Err(_) => {
+                r.error(e.span, format!("environment variable `{}` is not set", e.value), None);
+                None
+            }
+        });
+    }
+    let f = r.opt_str(obj, file_key)?;
+    let path = resolve_path(r.file, f.value);
+    Some(match std::fs::read_to_string(&path) {
+        Ok(v) => Some(v.trim().to_owned()),
+        Err(e) => {
+            r.error(f.span, format!("cannot read `{path}`: {e}"), None);
+            None
+        }
+    })
+}
 
 /// A path as written in the config, resolved against the config file's directory when relative.
 pub(super) fn resolve_path(file: &str, p: String) -> String {

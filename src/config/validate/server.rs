@@ -146,7 +146,29 @@ pub(super) fn read_observability(r: &mut Reader<'_>, root: Obj<'_>, config: &mut
                 Some("give the admin listener an address of its own".into()),
             );
         }
-        config.admin = Some(crate::table::Admin { addr });
+        if r.item(o, "token_env").is_some() && r.item(o, "token_file").is_some() {
+            r.error(o.span(), "[admin] has both `token_env` and `token_file`", Some("give one of them".into()));
+        }
+        let token = super::read_secret(r, o, "token_env", "token_file");
+        if let Some(Some(t)) = &token
+            && (t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            let span = r.item(o, "token_env").or(r.item(o, "token_file")).and_then(|i| i.span());
+            r.error(
+                span,
+                "the admin token is too weak",
+                Some("use at least 16 printable ASCII characters, e.g. `openssl rand -hex 32`".into()),
+            );
+        }
+        if allow_remote && token.is_none() {
+            let span = r.item(o, "allow_remote").and_then(|i| i.span());
+            r.error(
+                span,
+                "an admin listener open to the network needs a token",
+                Some("add token_file = \"admin-token\" (or token_env = \"VAR\"): it can flush caches and read /config and /usage".into()),
+            );
+        }
+        config.admin = Some(crate::table::Admin { addr, token: token.flatten() });
     }
     if let Some(item) = r.item(root, "access_log")
         && let Some(o) = r.obj(item, "[access_log]")

@@ -2,6 +2,7 @@
 //! what the upstream received (exactly that target, or nothing at all), not only the status the
 //! client got. Regression tests for the defects of issue 11.
 
+mod admin;
 mod desync;
 mod paths;
 mod poison;
