@@ -20,6 +20,13 @@ pub enum ChunkError {
     Delimiter,
     #[error("trailer section too large")]
     Trailers,
+    #[error("malformed trailer line")]
+    TrailerLine,
+}
+
+/// RFC 9110 `tchar`: what a field name is made of.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +44,10 @@ enum State {
     DataLf,
     /// At the start of a trailer line (or the final empty line).
     TrailerStart,
-    TrailerLine,
+    /// Inside a trailer line; `colon`: its field name has ended with `:`.
+    TrailerLine {
+        colon: bool,
+    },
     TrailerLf {
         empty: bool,
     },
@@ -143,17 +153,28 @@ impl ChunkedDecoder {
                         self.state = State::TrailerLf { empty: true };
                     } else if b == b'\n' || b == 0 {
                         return Err(ChunkError::Delimiter);
-                    } else {
+                    } else if is_tchar(b) {
                         self.line_bytes = 1;
-                        self.state = State::TrailerLine;
+                        self.state = State::TrailerLine { colon: false };
+                    } else {
+                        // A line folded onto the previous one, or no field name at all.
+                        return Err(ChunkError::TrailerLine);
                     }
                     self.count_trailer()?;
                 }
-                State::TrailerLine => {
+                State::TrailerLine { colon } => {
                     if b == b'\r' {
+                        if !colon {
+                            return Err(ChunkError::TrailerLine);
+                        }
                         self.state = State::TrailerLf { empty: false };
                     } else if b == b'\n' || b == 0 {
                         return Err(ChunkError::Delimiter);
+                    } else if !colon && b == b':' {
+                        self.state = State::TrailerLine { colon: true };
+                        self.line_bytes += 1;
+                    } else if !colon && !is_tchar(b) {
+                        return Err(ChunkError::TrailerLine);
                     } else {
                         self.line_bytes += 1;
                         if self.line_bytes > MAX_LINE_BYTES {
@@ -255,7 +276,7 @@ mod tests {
 
     #[test]
     fn decodes_in_any_split() {
-        let body = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: a\r\n\r\nNEXT";
+        let body = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: a\r\nY:b:c\r\n\r\nNEXT";
         for split in 1..body.len() {
             let (out, used) = decode(body, split).unwrap();
             assert_eq!(out, b"hello, world", "split {split}");
@@ -273,6 +294,12 @@ mod tests {
             b"fffffffffffffffff\r\n",
             b"0\r\n\n",
             b"-1\r\n",
+            // Trailer lines must be `name: value` (regression, issue 11: a line without a name or
+            // a colon, or folded onto the previous one, was taken).
+            b"0\r\nbad trailer\r\n\r\n",
+            b"0\r\nX-T: 1\r\n folded\r\n\r\n",
+            b"0\r\n: no name\r\n\r\n",
+            b"0\r\nX T: 1\r\n\r\n",
         ] {
             assert!(decode(bad, 64).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }

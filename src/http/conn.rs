@@ -52,7 +52,15 @@ pub struct ClientConn {
     pub bytes_mark: (u64, u64),
     /// What the current request's steps did, for metrics and the access log.
     pub record: Record,
+    /// When the current request's body must have arrived whole (`body_deadline_ms` after its head).
+    body_deadline: Instant,
+    /// `100 Continue` was sent for the current request.
+    pub continue_sent: bool,
 }
+
+/// A request body slower than its deadline, or silent for `body_timeout_ms`.
+const BODY_TOO_SLOW: GatewayError =
+    GatewayError::new(crate::error::ResponseType::RequestTimeout, "request body slower than its deadline").closing();
 
 impl ClientConn {
     /// Writes and clears the write buffer.
@@ -87,6 +95,32 @@ impl ClientConn {
             self.bytes_read += n as u64;
         }
         read
+    }
+
+    /// Reads more of a request body into the read buffer, within both the body's deadline and
+    /// `body_timeout_ms` of silence: `Ok(0)` when the client closed, 408 when it is too slow (the
+    /// read buffer is then gone with the cancelled read: the connection must close).
+    pub async fn fill_body(&mut self, limits: &Limits) -> Result<usize, GatewayError> {
+        let left = self.body_deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(BODY_TOO_SLOW);
+        }
+        match self.fill(left.min(Duration::from_millis(limits.body_timeout_ms))).await {
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(BODY_TOO_SLOW),
+            Err(_) => Ok(0),
+        }
+    }
+
+    /// Sends `100 Continue` once, for a client that waits for it before sending its body.
+    pub async fn send_continue(&mut self) -> io::Result<()> {
+        if self.continue_sent {
+            return Ok(());
+        }
+        self.continue_sent = true;
+        self.wbuf.clear();
+        self.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        self.flush().await
     }
 
     /// Reads the next request head. `Ok(None)`: the connection should close quietly (end of stream,
@@ -129,7 +163,6 @@ impl ClientConn {
     /// Reads and drops a request body no integration wants, if it is small; otherwise says to close.
     /// A malformed chunked body is a bad request.
     pub async fn discard_body(&mut self, head: &RequestHead, limits: &Limits) -> Result<Flow, GatewayError> {
-        let body_timeout = Duration::from_millis(limits.body_timeout_ms);
         match head.framing {
             Framing::None => Ok(Flow::KeepAlive),
             // The client waits for `100 Continue` before sending: closing is cheaper than inviting it.
@@ -142,7 +175,7 @@ impl ClientConn {
                 if n == 0 {
                     return Ok(Flow::KeepAlive);
                 }
-                if !matches!(self.fill(body_timeout).await, Ok(1..)) {
+                if !matches!(self.fill_body(limits).await, Ok(1..)) {
                     return Ok(Flow::Close);
                 }
             },
@@ -160,7 +193,7 @@ impl ClientConn {
                             if seen > DISCARD_MAX_BYTES.min(limits.max_body_bytes) {
                                 return Ok(Flow::Close);
                             }
-                            if step.consumed == 0 && !matches!(self.fill(body_timeout).await, Ok(1..)) {
+                            if step.consumed == 0 && !matches!(self.fill_body(limits).await, Ok(1..)) {
                                 return Ok(Flow::Close);
                             }
                         }
@@ -257,6 +290,8 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, tcp: TcpStream, peer: Sock
         bytes_written: 0,
         bytes_mark: (0, 0),
         record: Record::default(),
+        body_deadline: Instant::now(),
+        continue_sent: false,
     };
     loop {
         let table = worker.table();
@@ -275,6 +310,8 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, tcp: TcpStream, peer: Sock
             }
         };
         conn.http10 = head.version_minor == 0;
+        conn.body_deadline = Instant::now() + Duration::from_millis(limits.body_deadline_ms);
+        conn.continue_sent = false;
         conn.write_timeout = Duration::from_millis(limits.body_timeout_ms);
         // Fetched again: a reload may have landed while this connection sat idle.
         let table = worker.table();

@@ -16,6 +16,7 @@ pub mod conn;
 pub mod encode;
 pub mod head;
 pub mod path;
+pub mod request_body;
 pub mod response_head;
 
 #[cfg(test)]

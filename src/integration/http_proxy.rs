@@ -84,11 +84,9 @@ pub async fn forward(
         }
         _ => false,
     };
-    if !replayable && head.expect_continue && conn.rbuf.is_empty() {
-        conn.wbuf = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
-        if conn.flush().await.is_err() {
-            return Ok(Flow::Close);
-        }
+    // The request head waits in `out`; `100 Continue` goes through the (emptied) write buffer.
+    if !replayable && head.expect_continue && conn.rbuf.is_empty() && conn.send_continue().await.is_err() {
+        return Ok(Flow::Close);
     }
 
     let mut attempt = 0;
@@ -313,8 +311,8 @@ async fn send_body(
     req: &Request<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), BodyFailure> {
-    let body_timeout = Duration::from_millis(req.limits.body_timeout_ms);
-    let client_gone = || BodyFailure::Client(GatewayError::new(ResponseType::BadRequest, "client body ended early"));
+    let client_gone =
+        || BodyFailure::Client(GatewayError::new(ResponseType::BadRequest, "client body ended early").closing());
     match req.head.framing {
         Framing::None => Ok(()),
         Framing::Length(mut remaining) => loop {
@@ -327,7 +325,7 @@ async fn send_body(
             if remaining == 0 {
                 return Ok(());
             }
-            if !matches!(conn.fill(body_timeout).await, Ok(1..)) {
+            if conn.fill_body(req.limits).await.map_err(BodyFailure::Client)? == 0 {
                 return Err(client_gone());
             }
         },
@@ -358,7 +356,7 @@ async fn send_body(
                 if step.done {
                     return Ok(());
                 }
-                if conn.rbuf.is_empty() && !matches!(conn.fill(body_timeout).await, Ok(1..)) {
+                if conn.rbuf.is_empty() && conn.fill_body(req.limits).await.map_err(BodyFailure::Client)? == 0 {
                     return Err(client_gone());
                 }
             }

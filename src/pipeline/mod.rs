@@ -1,10 +1,10 @@
 //! The request pipeline: the one function that decides the order of the steps.
 //!
 //! ```text
-//! head ─▶ stage::select ─▶ Router::find ─▶ api key ─▶ throttle ─▶ body limit ─▶ cache ─▶ integration ─▶ observe
-//!              │                 │            │          │            │          │ hit
-//!              │                 │            │          │            │          └─▶ cache::respond
-//!              └─────────────────┴────────────┴──────────┴────────────┴──────────┴──▶ response::gateway
+//! head ─▶ path + stage ─▶ Router::find ─▶ api key ─▶ throttle ─▶ body limit, receive ─▶ cache ─▶ integration ─▶ observe
+//!              │                 │            │          │            │                  │ hit
+//!              │                 │            │          │            │                  └─▶ cache::respond
+//!              └─────────────────┴────────────┴──────────┴────────────┴──────────────────┴──▶ response::gateway
 //! ```
 //!
 //! Authorizers will join the API key step (`crate::auth`) between routing and the throttle. Each step
@@ -164,6 +164,14 @@ async fn steps(
     let request = Request { head, id, protocol, routed_path, captures: &matched.captures, limits };
     let stage = &api.stages[target.stage as usize];
     let integration = &stage.integrations[matched.route as usize];
+
+    // A body up to `buffer_body_bytes` is received whole, its framing checked, before an upstream
+    // hears of the request (a slow or broken body is answered here and never forwarded).
+    if let Integration::HttpProxy(_) = integration
+        && let Err(error) = crate::http::request_body::receive(conn, head, limits).await
+    {
+        return conn.send_error(protocol, &error, &id, Flow::Close, head_only).await;
+    }
 
     // Step 5 — cache: a fresh entry answers here; a miss is fetched below and may be stored.
     let decision = match integration {

@@ -227,6 +227,11 @@ pub struct Limits {
     pub header_timeout_ms: u64,
     pub idle_timeout_ms: u64,
     pub body_timeout_ms: u64,
+    /// The whole request body must arrive within this long after its head (408 otherwise).
+    pub body_deadline_ms: u64,
+    /// Request bodies up to this size are received whole, framing checked, before an integration
+    /// is called (0: every body streams).
+    pub buffer_body_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -57,6 +57,8 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
             header_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
             body_timeout_ms: 30_000,
+            body_deadline_ms: 60_000,
+            buffer_body_bytes: 64 * 1024,
         },
         upstream: UpstreamSettings {
             ca_bundle: None,
@@ -165,6 +167,8 @@ pub(super) const LIMITS_KEYS: &[&str] = &[
     "header_timeout_ms",
     "idle_timeout_ms",
     "body_timeout_ms",
+    "body_deadline_ms",
+    "buffer_body_bytes",
 ];
 pub(super) const UPSTREAM_KEYS: &[&str] = &[
     "connect_timeout_ms",

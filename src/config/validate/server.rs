@@ -191,6 +191,8 @@ pub(super) fn read_limits(r: &mut Reader<'_>, root: Obj<'_>, config: &mut Config
         l.header_timeout_ms = r.int(o, "header_timeout_ms", 10_000, 1, DAY_MS) as u64;
         l.idle_timeout_ms = r.int(o, "idle_timeout_ms", 60_000, 1, DAY_MS) as u64;
         l.body_timeout_ms = r.int(o, "body_timeout_ms", 30_000, 1, DAY_MS) as u64;
+        l.body_deadline_ms = r.int(o, "body_deadline_ms", 60_000, 1, DAY_MS) as u64;
+        l.buffer_body_bytes = r.int(o, "buffer_body_bytes", 64 * 1024, 0, 64 << 20) as u64;
     }
     if let Some(item) = r.item(root, "upstream")
         && let Some(o) = r.obj(item, "[upstream]")

@@ -3,6 +3,7 @@
 //! client got. Regression tests for the defects of issue 11.
 
 mod admin;
+mod bodies;
 mod desync;
 mod paths;
 mod poison;
