@@ -226,6 +226,8 @@ fn cache_command(control: &Control, what: &str, query: &str) -> (u16, &'static s
         return message(404, &format!("no cached stage `{stage}` in API `{api}`"));
     }
     let command = crate::cache::command::Command { api, stage, path, removed: Default::default() };
+    // The node layer first, so that no worker copies an entry back from it meanwhile.
+    control.shared_cache.apply(&command);
     match control.cache_commands.run(command, Duration::from_secs(5)) {
         Some(removed) => {
             (200, "application/json", serde_json::json!({ "removed_entries": removed }).to_string() + "\n")

@@ -7,10 +7,16 @@
 //!      │                    └─not──▶ FAIL_WITH_403: Refused │ SUCCEED_*: go on (warning header?)
 //! entry fresh? ──yes──▶ Hit
 //!      │ no
-//! same key being fetched on this worker? ──yes──▶ wait for it, then Hit (`collapsed`) or fetch
+//! same key being fetched on this worker? ──yes──▶ wait for it, then Hit (`collapsed`)
+//!      │ no (or it stored nothing)
+//! node layer has it? ──yes──▶ copy into this worker's store, Hit
+//! another worker fetching it? ──yes──▶ wait (looking again every ms), then Hit (`collapsed`)
 //!      │ no
-//! Miss: fetch, store if the response qualifies, wake the waiters
+//! Miss: fetch, store here and in the node layer if the response qualifies, wake the waiters
 //! ```
+//!
+//! An authorised refresh invalidates the key node-wide ([`super::shared`]) before it fetches, so
+//! every worker's next request for it waits for the refreshed response.
 //!
 //! Who may invalidate is decided by [`may_invalidate`]: today a configured `x-api-key` value or a
 //! header secret; an authorizer's verdict plugs in there when authorizers land.
@@ -20,6 +26,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::shared::{Look, Ticket};
 use super::store::{Inserted, Stored};
 use super::{StageStore, WorkerCache, capture::Capture, key};
 use crate::http::head::RequestHead;
@@ -28,6 +35,8 @@ use crate::table::{RouteCache, RouteMethod, StageCache, Unauthorized};
 
 /// Longest a miss waits for another request fetching the same key before fetching itself.
 const COLLAPSE_WAIT: Duration = Duration::from_secs(30);
+/// How often a miss waiting for another worker's fetch looks at the node layer again.
+const NODE_POLL: Duration = Duration::from_millis(1);
 
 pub enum Decision<'a> {
     /// The stage does not cache.
@@ -51,8 +60,10 @@ pub struct Fill<'a> {
     /// `request` for a client refresh, `miss` otherwise.
     pub fwd: &'static str,
     pub warning: bool,
-    /// Set when this request is the one fetching for its key (others wait on it).
+    /// Set when this request is the one fetching for its key on this worker (others wait on it).
     _leader: Option<Leader<'a>>,
+    /// Set when it fetches for the node (the key is marked in the node layer until filled).
+    ticket: Option<Ticket>,
 }
 
 struct Leader<'a> {
@@ -73,9 +84,14 @@ impl<'a> Fill<'a> {
         Capture::new(Some(self.route), self.fwd, self.store.config.status_header, self.warning)
     }
 
-    /// Stores what was captured, if it qualified and arrived whole; then wakes the waiters.
-    pub fn finish(self, capture: Capture<'_>) -> bool {
+    /// Stores what was captured, if it qualified and arrived whole (here, and for the node when
+    /// this request fetched for it); then wakes the waiters.
+    pub fn finish(mut self, capture: Capture<'_>) -> bool {
         if !(capture.storing && capture.complete) {
+            // A whole response the cache must not keep: others fetch it freely for a while.
+            if let (Some(ticket), true) = (self.ticket.take(), capture.complete) {
+                ticket.pass(super::now_ms() + super::shared::PASS_MS);
+            }
             return false;
         }
         let now = super::now_ms();
@@ -97,6 +113,9 @@ impl<'a> Fill<'a> {
             stored_at_ms: now,
             expires_at_ms: now + self.route.ttl_ms,
         };
+        if let Some(ticket) = self.ticket.take() {
+            ticket.fill(stored.deep_copy());
+        }
         self.store.store.borrow_mut().insert(self.hash, stored) == Inserted::Stored
     }
 }
@@ -111,6 +130,8 @@ pub struct Lookup<'a> {
 
 pub async fn decide(l: Lookup<'_>) -> Decision<'_> {
     let Some(store) = l.store else { return Decision::Off };
+    // Invalidations made on other workers reach this worker's copies first.
+    store.catch_up();
     let config = &store.config;
     // A request with a body is never answered from, or stored in, the cache: the body is not part
     // of the key, so its answer could belong to another body.
@@ -123,8 +144,11 @@ pub async fn decide(l: Lookup<'_>) -> Decision<'_> {
     let mut warning = false;
     if wants_refresh(l.head) {
         if may_invalidate(config, l.head) {
+            let ticket = Some(store.shared.invalidate(hash, super::now_ms()));
+            store.store.borrow_mut().remove(hash);
             let key = l.cache.key_buf.borrow().clone().into_boxed_slice();
-            return Decision::Fill(Fill { store, route, key, hash, path_hash, fwd: "request", warning, _leader: None });
+            let fwd = "request";
+            return Decision::Fill(Fill { store, route, key, hash, path_hash, fwd, warning, _leader: None, ticket });
         }
         match config.unauthorized {
             Unauthorized::FailWith403 => return Decision::Refused,
@@ -138,23 +162,50 @@ pub async fn decide(l: Lookup<'_>) -> Decision<'_> {
     if let Some((entry, body)) = found.and_then(|e| readable(&store, hash, e)) {
         return Decision::Hit { entry, body, status_header, collapsed: false, warning };
     }
+    // A miss: the key is copied, since the worker's key buffer is reused while this request waits.
+    let key = l.cache.key_buf.borrow().clone().into_boxed_slice();
+    let mut collapsed = false;
     let waiting_on = l.cache.inflight.borrow().get(&hash).cloned();
     if let Some(event) = waiting_on {
         let _ = monoio::time::timeout(COLLAPSE_WAIT, event.wait()).await;
-        // The key buffer may have been reused meanwhile: rebuild before looking again.
-        key::build(&mut l.cache.key_buf.borrow_mut(), l.head, l.routed_path, route);
-        let found = store.store.borrow_mut().get(hash, &l.cache.key_buf.borrow(), super::now_ms());
+        collapsed = true;
+        let found = store.store.borrow_mut().get(hash, &key, super::now_ms());
         if let Some((entry, body)) = found.and_then(|e| readable(&store, hash, e)) {
-            return Decision::Hit { entry, body, status_header, collapsed: true, warning };
+            return Decision::Hit { entry, body, status_header, collapsed, warning };
         }
-        let key = l.cache.key_buf.borrow().clone().into_boxed_slice();
-        return Decision::Fill(Fill { store, route, key, hash, path_hash, fwd: "miss", warning, _leader: None });
     }
-    let event = Rc::new(LocalEvent::default());
-    l.cache.inflight.borrow_mut().insert(hash, event.clone());
-    let _leader = Some(Leader { cache: l.cache, hash, event });
-    let key = l.cache.key_buf.borrow().clone().into_boxed_slice();
-    Decision::Fill(Fill { store, route, key, hash, path_hash, fwd: "miss", warning, _leader })
+    // The node layer: another worker's copy, or its fetch to wait for, or this request fetches.
+    let deadline = std::time::Instant::now() + COLLAPSE_WAIT;
+    let (ticket, coalesce) = loop {
+        match store.shared.look(hash, &key, super::now_ms()) {
+            Look::Entry(node_copy) => {
+                store.store.borrow_mut().insert(hash, node_copy.deep_copy());
+                let found = store.store.borrow_mut().get(hash, &key, super::now_ms());
+                if let Some((entry, body)) = found.and_then(|e| readable(&store, hash, e)) {
+                    return Decision::Hit { entry, body, status_header, collapsed, warning };
+                }
+                // Too large for this worker's share of the capacity: fetch without the node.
+                break (None, true);
+            }
+            Look::Wait if std::time::Instant::now() < deadline => {
+                collapsed = true;
+                monoio::time::sleep(NODE_POLL).await;
+            }
+            Look::Wait => break (None, true),
+            Look::Lead(ticket) => break (Some(ticket), true),
+            // Uncacheable lately: every miss fetches, none waits for another.
+            Look::Pass => break (None, false),
+        }
+    };
+    // Misses on this worker that arrive while this one fetches wait for it.
+    let _leader = if !coalesce || l.cache.inflight.borrow().contains_key(&hash) {
+        None
+    } else {
+        let event = Rc::new(LocalEvent::default());
+        l.cache.inflight.borrow_mut().insert(hash, event.clone());
+        Some(Leader { cache: l.cache, hash, event })
+    };
+    Decision::Fill(Fill { store, route, key, hash, path_hash, fwd: "miss", warning, _leader, ticket })
 }
 
 /// The entry with its body opened; an entry that does not open (cannot happen with our own key) is

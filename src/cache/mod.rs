@@ -1,7 +1,10 @@
 //! Response caching: per-worker, per-stage stores of responses, keyed as AWS keys them.
 //!
-//! Each worker caches independently in its own stores ([decision 0004](../../docs/decisions/0004-cache-shards.md)):
-//! no lock, no cross-core traffic; a stage's capacity is split evenly between workers. [`store`] is
+//! Each worker answers hits from its own stores ([decision 0004](../../docs/decisions/0004-cache-shards.md)):
+//! no lock, no cross-core traffic; a stage's capacity is split evenly between workers. Behind them,
+//! [`shared`] is the node's layer ([decision 0007](../../docs/decisions/0007-cache-across-workers.md)):
+//! a worker's miss copies the node's entry or waits for the one fetch of it, and invalidations
+//! reach every worker. [`store`] is
 //! the byte-bounded S3-FIFO map (plain data, time passed in); [`key`] builds keys; [`lookup`]
 //! decides what a request does with the cache (hit, miss and fill, refresh, bypass, refuse);
 //! [`respond`] writes a hit; [`capture`] collects a response on its way to the client so a miss
@@ -13,10 +16,12 @@ pub mod key;
 pub mod lookup;
 pub mod respond;
 pub mod seal;
+pub mod shared;
 pub mod store;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use ahash::AHashMap;
 
@@ -25,17 +30,44 @@ use crate::table::StageCache;
 use crate::table::loaded::LoadedTable;
 use store::Store;
 
-/// One stage's store on one worker.
+/// One stage's store on one worker, and the stage's node layer behind it.
 pub struct StageStore {
     pub api: String,
     pub stage: String,
     pub config: StageCache,
     pub store: RefCell<Store>,
+    pub shared: Arc<shared::SharedStage>,
+    /// The node's invalidation count this store has caught up with.
+    seen: Cell<u64>,
+}
+
+impl StageStore {
+    /// Drops what other workers invalidated since this store last looked: one atomic load when
+    /// nothing was.
+    pub fn catch_up(&self) {
+        if self.shared.invalidations() == self.seen.get() {
+            return;
+        }
+        let (now, stale) = self.shared.stale_since(self.seen.get());
+        let mut store = self.store.borrow_mut();
+        match stale {
+            shared::Stale::Keys(hashes) => {
+                for h in hashes {
+                    store.remove(h);
+                }
+            }
+            shared::Stale::All => {
+                store.flush();
+            }
+        }
+        self.seen.set(now);
+    }
 }
 
 /// A worker's caches.
-#[derive(Default)]
 pub struct WorkerCache {
+    /// The node's layer, shared by every worker.
+    shared: Arc<shared::SharedCache>,
     stores: RefCell<Vec<Rc<StageStore>>>,
     /// Per API, per stage of the table of `generation`: the store, if the stage caches.
     by_index: RefCell<Vec<Vec<Option<Rc<StageStore>>>>>,
@@ -47,6 +79,17 @@ pub struct WorkerCache {
 }
 
 impl WorkerCache {
+    pub fn new(shared: Arc<shared::SharedCache>) -> WorkerCache {
+        WorkerCache {
+            shared,
+            stores: RefCell::default(),
+            by_index: RefCell::default(),
+            generation: Cell::new(0),
+            inflight: RefCell::default(),
+            key_buf: RefCell::default(),
+        }
+    }
+
     /// The store of (api, stage) in `table`, rebuilding the index when the table changed. Stores of
     /// stages whose name and cache settings survive a reload keep their entries; a changed setting
     /// starts the stage empty (as AWS flushes a resized cache).
@@ -83,11 +126,14 @@ impl WorkerCache {
                             .cloned();
                         let store = kept.unwrap_or_else(|| {
                             let capacity = (config.capacity_bytes / workers.max(1) as u64) as usize;
+                            let shared = self.shared.stage(&api.name, &stage.name, config);
                             Rc::new(StageStore {
                                 api: api.name.clone(),
                                 stage: stage.name.clone(),
                                 config: config.clone(),
                                 store: RefCell::new(Store::new(capacity)),
+                                seen: Cell::new(shared.invalidations()),
+                                shared,
                             })
                         });
                         stores.push(store.clone());

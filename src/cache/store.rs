@@ -8,7 +8,9 @@
 //! its TTL is dropped when looked up or when eviction reaches it — no timer per entry.
 //!
 //! Plain data: time is passed in, nothing here touches a clock, a socket or another thread.
-//! Cost: a hit is one hash-map lookup, a key comparison and an `Rc` clone; no allocation.
+//! Cost: a hit is one hash-map lookup, a key comparison and an `Rc` clone; no allocation. The
+//! pointer to an entry is a parameter: `Rc` in a worker's store, `Arc` in the node's shared layer
+//! ([`super::shared`]), which a mutex guards.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -41,18 +43,33 @@ impl Stored {
     fn size(&self) -> usize {
         self.key.len() + self.headers.len() + self.body.len() + ENTRY_OVERHEAD_BYTES
     }
+
+    /// A copy that shares no buffer with `self`: a worker's copy of a node-wide entry, so that its
+    /// hits never touch a reference count another core writes.
+    pub fn deep_copy(&self) -> Stored {
+        Stored {
+            key: self.key.clone(),
+            path_hash: self.path_hash,
+            status: self.status,
+            headers: Bytes::copy_from_slice(&self.headers),
+            body: Bytes::copy_from_slice(&self.body),
+            sealed: self.sealed,
+            stored_at_ms: self.stored_at_ms,
+            expires_at_ms: self.expires_at_ms,
+        }
+    }
 }
 
-struct Entry {
-    stored: Rc<Stored>,
+struct Entry<P> {
+    stored: P,
     id: u64,
     freq: u8,
     in_main: bool,
 }
 
-pub struct Store {
+pub struct Store<P = Rc<Stored>> {
     capacity_bytes: usize,
-    map: AHashMap<u64, Entry>,
+    map: AHashMap<u64, Entry<P>>,
     /// `(hash, id)`: an id that no longer matches the map's entry is a stale slot, skipped.
     small: VecDeque<(u64, u64)>,
     main: VecDeque<(u64, u64)>,
@@ -71,8 +88,8 @@ pub enum Inserted {
     TooLarge,
 }
 
-impl Store {
-    pub fn new(capacity_bytes: usize) -> Store {
+impl<P: std::ops::Deref<Target = Stored> + From<Stored> + Clone> Store<P> {
+    pub fn new(capacity_bytes: usize) -> Store<P> {
         Store {
             capacity_bytes,
             map: AHashMap::new(),
@@ -87,7 +104,7 @@ impl Store {
     }
 
     /// The live entry for `key`, counting the hit. Expired entries are dropped here.
-    pub fn get(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<Rc<Stored>> {
+    pub fn get(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<P> {
         let entry = self.map.get_mut(&hash)?;
         if &*entry.stored.key != key {
             return None;
@@ -117,7 +134,7 @@ impl Store {
             self.small.push_back((hash, id));
             self.small_bytes += size;
         }
-        self.map.insert(hash, Entry { stored: Rc::new(stored), id, freq: 0, in_main });
+        self.map.insert(hash, Entry { stored: P::from(stored), id, freq: 0, in_main });
         self.compact_if_stale();
         Inserted::Stored
     }

@@ -23,7 +23,7 @@ fn put(s: &mut Store, key: &str, body_len: usize) {
 
 #[test]
 fn hits_until_expiry_and_checks_the_full_key() {
-    let mut s = Store::new(1 << 20);
+    let mut s: Store = Store::new(1 << 20);
     assert_eq!(s.insert(hash("a"), stored("a", 10, 1000)), Inserted::Stored);
     assert_eq!(s.get(hash("a"), b"a", 999).map(|e| e.body.len()), Some(10));
     assert!(s.get(hash("a"), b"other key, same hash", 10).is_none());
@@ -34,7 +34,7 @@ fn hits_until_expiry_and_checks_the_full_key() {
 
 #[test]
 fn bytes_stay_within_capacity_and_oversize_is_refused() {
-    let mut s = Store::new(10_000);
+    let mut s: Store = Store::new(10_000);
     for i in 0..100 {
         put(&mut s, &format!("k{i}"), 500);
         assert!(s.bytes() <= 10_000, "{}", s.bytes());
@@ -45,7 +45,7 @@ fn bytes_stay_within_capacity_and_oversize_is_refused() {
 
 #[test]
 fn a_scan_does_not_evict_the_hot_set() {
-    let mut s = Store::new(100 * (100 + 1 + 26 + ENTRY_OVERHEAD_BYTES));
+    let mut s: Store = Store::new(100 * (100 + 1 + 26 + ENTRY_OVERHEAD_BYTES));
     let hot: Vec<String> = (0..50).map(|i| format!("hot{i}")).collect();
     for k in &hot {
         put(&mut s, k, 100);
@@ -70,7 +70,7 @@ fn a_scan_does_not_evict_the_hot_set() {
 
 #[test]
 fn replace_flush_and_purge() {
-    let mut s = Store::new(1 << 20);
+    let mut s: Store = Store::new(1 << 20);
     put(&mut s, "a", 10);
     put(&mut s, "a", 20);
     assert_eq!(s.len(), 1);
@@ -87,7 +87,7 @@ fn replace_flush_and_purge() {
 
 #[test]
 fn replacing_one_key_forever_keeps_the_queues_bounded() {
-    let mut s = Store::new(1 << 20);
+    let mut s: Store = Store::new(1 << 20);
     for _ in 0..100_000 {
         put(&mut s, "same", 10);
     }

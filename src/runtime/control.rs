@@ -19,6 +19,8 @@ pub struct Control {
     pub workers: usize,
     /// Cache flush and purge requests from the admin listener to the workers.
     pub cache_commands: crate::cache::command::Commands,
+    /// The node's layer of the response cache, behind every worker's own stores.
+    pub shared_cache: Arc<crate::cache::shared::SharedCache>,
     /// Usage-plan quota counts, kept across reloads and saved to the state file.
     pub quotas: Arc<crate::throttle::quota_store::QuotaStore>,
     /// Fleet mode (`[cluster]`): the thread that leases quota from Redis.
@@ -51,6 +53,7 @@ impl Control {
             workers_running: AtomicU64::new(0),
             workers,
             cache_commands: crate::cache::command::Commands::new(workers),
+            shared_cache: Default::default(),
             quotas,
             fleet,
         });

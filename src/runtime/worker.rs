@@ -47,7 +47,7 @@ impl Worker {
         Worker {
             metrics,
             log,
-            cache: crate::cache::WorkerCache::default(),
+            cache: crate::cache::WorkerCache::new(control.shared_cache.clone()),
             throttle: Default::default(),
             index,
             control,

@@ -4,6 +4,7 @@
 
 mod admin;
 mod bodies;
+mod cache_node;
 mod desync;
 mod paths;
 mod poison;
