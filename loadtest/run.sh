@@ -3,6 +3,8 @@
 #
 #   loadtest/run.sh                 # all scenarios, 3 interleaved rounds of 10 s each
 #   DURATION=5 ROUNDS=1 loadtest/run.sh proxy
+#   BASELINE=/path/to/old/portico loadtest/run.sh proxy mock   # before/after: the old binary too,
+#                                   # in the same rounds, on the same CPU, against the same nginx
 #
 # Layout (2 cores): the proxy under test (Portico with 1 worker, or nginx with 1 worker process)
 # is pinned to CPU 1; wrk (1 thread) and the upstream (nginx, 1 worker, `return 200`) share CPU 0.
@@ -17,7 +19,9 @@
 #   tls        GET /ping (mock vs `return 200`) over TLS keep-alive connections, same P-256 certificate
 #   handshake  the same with `Connection: close`: every request is a new connection and a full TLS
 #              handshake (wrk does not resume sessions), so this is handshakes per second
-# Prints requests/s and p99 per run, the median per server, and the ratio Portico / nginx.
+# Prints requests/s, p99 and requests per CPU-second of the proxy (utime + stime of its processes
+# from /proc, over the same run: req/s per proxy core) per run, the medians per server, and the
+# ratios Portico / nginx (and baseline / nginx).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +38,7 @@ prepare loadtest
 cleanup_more() { rm -rf /dev/shm/"$(basename "$WORK")"-*; }
 
 UP_PORT=18090; NGX_PORT=18081; PTC_PORT=18080; NGX_TLS_PORT=18444; PTC_TLS_PORT=18443
+OLD_PORT=18180; OLD_TLS_PORT=18543
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/key.pem" \
     -out "$WORK/cert.pem" -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost 2>/dev/null
 BODY='{"id":7,"type":"fish","price":0.99}'
@@ -78,7 +83,8 @@ pin = true
 cpus = [$PROXY_CPU]
 [tls]
 default_certificate = { cert = "$WORK/cert.pem", key = "$WORK/key.pem" }
-# nginx has no gateway-wide rate limit; AWS's default one (10,000 requests/s) would cap the run.
+# nginx has no gateway-wide rate limit (Portico has none unless configured; older builds had
+# AWS's 10,000 requests/s on by default, which this turns off for a BASELINE run).
 [throttle]
 enabled = false
 [[api]]
@@ -99,10 +105,35 @@ integration = { type = "mock", body = '{"pong":true}' }
 TOML
 
 taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" & PIDS+=($!)
-taskset -c "$PROXY_CPU" nginx -c "$WORK/proxy.conf" & PIDS+=($!)
-PORTICO_LOG=warn "$BIN" serve -c "$WORK/portico.toml" 2>"$WORK/portico.log" & PIDS+=($!)
+taskset -c "$PROXY_CPU" nginx -c "$WORK/proxy.conf" & NGX_PID=$!; PIDS+=($NGX_PID)
+PORTICO_LOG=warn "$BIN" serve -c "$WORK/portico.toml" 2>"$WORK/portico.log" & PTC_PID=$!; PIDS+=($PTC_PID)
 for port in $UP_PORT $NGX_PORT $PTC_PORT; do wait_port "$port"; done
 curl -sf "http://127.0.0.1:$PTC_PORT/pets/7" >/dev/null && curl -sf "http://127.0.0.1:$NGX_PORT/pets/7" >/dev/null
+if [ -n "${BASELINE:-}" ]; then
+    sed -e "s/:$PTC_PORT\"/:$OLD_PORT\"/; s/:$PTC_TLS_PORT\"/:$OLD_TLS_PORT\"/" "$WORK/portico.toml" > "$WORK/baseline.toml"
+    PORTICO_LOG=warn "$BASELINE" serve -c "$WORK/baseline.toml" 2>"$WORK/baseline.log" & OLD_PID=$!; PIDS+=($OLD_PID)
+    wait_port "$OLD_PORT"
+    curl -sf "http://127.0.0.1:$OLD_PORT/pets/7" >/dev/null
+fi
+
+# CPU ticks (utime + stime) of a process and its children (nginx: the master and its worker).
+cpu_ticks() {
+    local total=0 p
+    for p in "$1" $(pgrep -P "$1" || true); do
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
+HZ=$(getconf CLK_TCK)
+# run_wrk with the proxy's CPU time over the same run → "rps p99_ms rps_per_core".
+measure() { # $1 url, $2 conns, $3 proxy pid
+    local before after out
+    before=$(cpu_ticks "$3")
+    out=$(run_wrk "$1" "$2")
+    after=$(cpu_ticks "$3")
+    awk -v o="$out" -v t=$((after - before)) -v hz="$HZ" -v d="$DURATION" \
+        'BEGIN {split(o, a, " "); cpu = t / hz; printf "%s %s %.0f\n", a[1], a[2], (cpu > 0 ? a[1] * d / cpu : 0)}'
+}
 
 
 echo "# $(date -u +%FT%TZ) $(uname -r) commit $(git rev-parse --short HEAD 2>/dev/null || echo none) duration=${DURATION}s rounds=$ROUNDS"
@@ -118,18 +149,34 @@ for scenario in $SCENARIOS; do
                curl -sf "$P_URL" >/dev/null; curl -sf "$N_URL" >/dev/null ;;
         *) echo "unknown scenario $scenario" >&2; exit 2 ;;
     esac
+    O_URL=${P_URL/:$PTC_PORT\//:$OLD_PORT/}; O_URL=${O_URL/:$PTC_TLS_PORT\//:$OLD_TLS_PORT/}
+    [ -n "${BASELINE:-}" ] && [ "$scenario" = cache ] && curl -sf "$O_URL" >/dev/null
     for c in $CONNS; do
-        : > "$WORK/p"; : > "$WORK/n"
+        : > "$WORK/p"; : > "$WORK/n"; : > "$WORK/o"
         for r in $(seq "$ROUNDS"); do
-            run_wrk "$P_URL" "$c" >> "$WORK/p"
-            run_wrk "$N_URL" "$c" >> "$WORK/n"
-            printf '  %-5s c=%-3s round %s  portico %s rps p99 %s ms | nginx %s rps p99 %s ms\n' "$scenario" "$c" "$r" \
-                $(tail -1 "$WORK/p") $(tail -1 "$WORK/n")
+            measure "$P_URL" "$c" "$PTC_PID" >> "$WORK/p"
+            [ -n "${BASELINE:-}" ] && measure "$O_URL" "$c" "$OLD_PID" >> "$WORK/o"
+            measure "$N_URL" "$c" "$NGX_PID" >> "$WORK/n"
+            printf '  %-5s c=%-3s round %s  portico %s rps p99 %s ms %s rps/core | nginx %s rps p99 %s ms %s rps/core\n' \
+                "$scenario" "$c" "$r" $(tail -1 "$WORK/p") $(tail -1 "$WORK/n")
+            [ -n "${BASELINE:-}" ] && printf '  %-5s c=%-3s round %s  baseline %s rps p99 %s ms %s rps/core\n' \
+                "$scenario" "$c" "$r" $(tail -1 "$WORK/o")
         done
         prps=$(cut -d' ' -f1 "$WORK/p" | median); nrps=$(cut -d' ' -f1 "$WORK/n" | median)
         pp99=$(cut -d' ' -f2 "$WORK/p" | median); np99=$(cut -d' ' -f2 "$WORK/n" | median)
+        pcore=$(cut -d' ' -f3 "$WORK/p" | median); ncore=$(cut -d' ' -f3 "$WORK/n" | median)
         ratio=$(awk -v a="$prps" -v b="$nrps" 'BEGIN {printf "%.3f", a/b}')
-        printf '%-5s c=%-3s median: portico %s rps (p99 %s ms)  nginx %s rps (p99 %s ms)  ratio %s\n' \
-            "$scenario" "$c" "$prps" "$pp99" "$nrps" "$np99" "$ratio"
+        core_ratio=$(awk -v a="$pcore" -v b="$ncore" 'BEGIN {printf "%.3f", (b > 0 ? a/b : 0)}')
+        printf '%-5s c=%-3s median: portico %s rps (p99 %s ms, %s rps/core)  nginx %s rps (p99 %s ms, %s rps/core)  ratio %s, per core %s\n' \
+            "$scenario" "$c" "$prps" "$pp99" "$pcore" "$nrps" "$np99" "$ncore" "$ratio" "$core_ratio"
+        if [ -n "${BASELINE:-}" ]; then
+            orps=$(cut -d' ' -f1 "$WORK/o" | median); op99=$(cut -d' ' -f2 "$WORK/o" | median)
+            ocore=$(cut -d' ' -f3 "$WORK/o" | median)
+            printf '%-5s c=%-3s median: baseline %s rps (p99 %s ms, %s rps/core)  ratio to nginx %s, per core %s; new/baseline %s\n' \
+                "$scenario" "$c" "$orps" "$op99" "$ocore" \
+                "$(awk -v a="$orps" -v b="$nrps" 'BEGIN {printf "%.3f", a/b}')" \
+                "$(awk -v a="$ocore" -v b="$ncore" 'BEGIN {printf "%.3f", (b > 0 ? a/b : 0)}')" \
+                "$(awk -v a="$prps" -v b="$orps" 'BEGIN {printf "%.3f", a/b}')"
+        fi
     done
 done

@@ -93,7 +93,7 @@ impl ChunkedDecoder {
         while i < input.len() {
             let b = input[i];
             match self.state {
-                State::Size { digits } => match hex(b) {
+                State::Size { digits } => match super::hex_digit(b) {
                     Some(v) => {
                         if digits >= 15 {
                             return Err(ChunkError::Size);
@@ -208,15 +208,6 @@ impl ChunkedDecoder {
             return Err(ChunkError::Trailers);
         }
         Ok(())
-    }
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 

@@ -144,6 +144,16 @@ pub fn named_in_connection<'a>(name: &[u8], mut connection_values: impl Iterator
     connection_values.any(|value| value.split(|&b| b == b',').any(|token| trim(token).eq_ignore_ascii_case(name)))
 }
 
+/// The value of one hex digit (chunk sizes, percent-escapes).
+pub(crate) fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
 pub fn trim(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;

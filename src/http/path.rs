@@ -94,15 +94,6 @@ fn is_normal(path: &[u8]) -> bool {
     true
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
@@ -112,7 +103,8 @@ pub fn check_escapes(text: &[u8]) -> Result<(), &'static str> {
     let mut i = 0;
     while let Some(at) = memchr::memchr(b'%', &text[i..]) {
         let p = i + at;
-        match (text.get(p + 1).copied().and_then(hex), text.get(p + 2).copied().and_then(hex)) {
+        match (text.get(p + 1).copied().and_then(super::hex_digit), text.get(p + 2).copied().and_then(super::hex_digit))
+        {
             (Some(_), Some(_)) => i = p + 3,
             _ => return Err("invalid percent-encoding"),
         }
@@ -129,9 +121,10 @@ fn decode(path: &[u8], rules: &PathRules) -> Result<Vec<u8>, &'static str> {
         let b = path[i];
         match b {
             b'%' => {
-                let (Some(h), Some(l)) =
-                    (path.get(i + 1).copied().and_then(hex), path.get(i + 2).copied().and_then(hex))
-                else {
+                let (Some(h), Some(l)) = (
+                    path.get(i + 1).copied().and_then(super::hex_digit),
+                    path.get(i + 2).copied().and_then(super::hex_digit),
+                ) else {
                     return Err("invalid percent-encoding in the path");
                 };
                 let byte = h << 4 | l;

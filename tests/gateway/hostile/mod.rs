@@ -23,8 +23,9 @@ pub enum Expect {
 }
 
 /// Sends each raw request on a new connection and checks the status and what `up` received.
-pub fn run_cases(gw: &Gateway, up: &Upstream, cases: &[(&[u8], Expect)], driver: Driver) {
-    for &(raw, expect) in cases {
+pub fn run_cases(gw: &Gateway, up: &Upstream, cases: &[(impl AsRef<[u8]>, Expect)], driver: Driver) {
+    for (raw, expect) in cases {
+        let (raw, expect) = (raw.as_ref(), *expect);
         let before = up.seen().len();
         let shown = String::from_utf8_lossy(raw).into_owned();
         let mut c = gw.connect();
@@ -42,6 +43,16 @@ pub fn run_cases(gw: &Gateway, up: &Upstream, cases: &[(&[u8], Expect)], driver:
                 assert_eq!(seen[before].target, target, "{shown:?} ({driver:?})");
             }
         }
+    }
+}
+
+/// Runs `cases` on both drivers, each against a gateway on `config(upstream)` and an upstream that
+/// answers 200.
+pub fn run_on_both_drivers(config: impl Fn(std::net::SocketAddr) -> String, cases: &[(impl AsRef<[u8]>, Expect)]) {
+    for driver in DRIVERS {
+        let up = Upstream::start(|_| ok_json("{}"));
+        let gw = Gateway::start(&config(up.addr), driver);
+        run_cases(&gw, &up, cases, driver);
     }
 }
 

@@ -2,7 +2,7 @@
 //! key-protected `ANY /admin` beside a keyless `ANY /{proxy+}`, no spelling of `/admin` may reach
 //! the upstream without a key, and no `{proxy+}` value may climb out of an integration's base path.
 
-use super::{Expect, get, run_cases};
+use super::{Expect, get, run_cases, run_on_both_drivers};
 use crate::support::*;
 use Expect::{Forwarded, Refused};
 
@@ -75,7 +75,6 @@ fn no_spelling_of_a_protected_path_reaches_the_upstream_without_a_key() {
         (b"GET http://x/prod/%2e%2e/prod/admin HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), Refused(403)),
     ])
     .collect();
-    let cases: Vec<(&[u8], Expect)> = cases.iter().map(|(r, e)| (r.as_slice(), *e)).collect();
     for driver in DRIVERS {
         let up = Upstream::start(|_| ok_json("{}"));
         let gw = Gateway::start(&config(up.addr, ""), driver);
@@ -118,7 +117,6 @@ fn paths_that_cannot_be_normalised_safely_are_refused() {
         "/prod/files/../../../x",
     ];
     let cases: Vec<(Vec<u8>, Expect)> = refused.iter().map(|p| (get(p), Refused(400))).collect();
-    let cases: Vec<(&[u8], Expect)> = cases.iter().map(|(r, e)| (r.as_slice(), *e)).collect();
     for driver in DRIVERS {
         let up = Upstream::start(|_| ok_json("{}"));
         let gw = Gateway::start(&config(up.addr, ""), driver);
@@ -153,12 +151,7 @@ fn the_upstream_gets_exactly_the_path_the_router_matched() {
         .map(|&(p, t)| (get(p), Forwarded(t)))
         .chain(contained.iter().map(|&(p, s)| (get(p), Refused(s))))
         .collect();
-    let cases: Vec<(&[u8], Expect)> = cases.iter().map(|(r, e)| (r.as_slice(), *e)).collect();
-    for driver in DRIVERS {
-        let up = Upstream::start(|_| ok_json("{}"));
-        let gw = Gateway::start(&config(up.addr, ""), driver);
-        run_cases(&gw, &up, &cases, driver);
-    }
+    run_on_both_drivers(|up| config(up, ""), &cases);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Smaller protocol defects: Host validation (RFC 9112 §3.2), HTTP versions, ambiguous API keys,
 //! an upstream body broken from its first byte, metadata addresses as integration targets.
 
-use super::{Expect, run_cases};
+use super::{Expect, run_on_both_drivers};
 use crate::support::*;
 use Expect::{Forwarded, Refused};
 
@@ -34,11 +34,7 @@ fn hosts_and_versions_are_checked_before_anything_is_forwarded() {
         (b"GET /prod/pets/1 HTTP/1.1x\r\nHost: x\r\n\r\n", Refused(400)),
         (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", Refused(505)),
     ];
-    for driver in DRIVERS {
-        let up = Upstream::start(|_| ok_json("{}"));
-        let gw = Gateway::start(&proxy_config("http", up.addr, ""), driver);
-        run_cases(&gw, &up, cases, driver);
-    }
+    run_on_both_drivers(|up| proxy_config("http", up, ""), cases);
 }
 
 #[test]
