@@ -45,12 +45,9 @@ impl KeyIndex {
 
     /// The key of a request to (api, stage), or why it is refused (for the log).
     pub fn check(&self, table: &Table, head: &RequestHead, api: u32, stage: u32) -> Result<Admitted, &'static str> {
-        let mut values = head.values(b"x-api-key");
-        let given = values.next().ok_or("no x-api-key header")?;
+        head.first(b"x-api-key").ok_or("no x-api-key header")?;
         // Two keys are ambiguous credentials: which one a later hop would read is anyone's guess.
-        if values.next().is_some() {
-            return Err("more than one x-api-key header");
-        }
+        let given = head.only(b"x-api-key").ok_or("more than one x-api-key header")?;
         let index = *self.by_hash.get(&self.hasher.hash_one(given)).ok_or("unknown API key")?;
         let key = &table.api_keys[index as usize];
         if !super::constant_time_eq(key.value.as_bytes(), given) {

@@ -253,10 +253,9 @@ pub fn may_invalidate(config: &StageCache, head: &RequestHead) -> bool {
         return true;
     }
     // Exactly one x-api-key: two are ambiguous credentials.
-    let key_ok = head.values(b"x-api-key").count() == 1
-        && head.first(b"x-api-key").is_some_and(|given| {
-            config.invalidate_api_keys.iter().any(|k| crate::auth::constant_time_eq(k.as_bytes(), given))
-        });
+    let key_ok = head.only(b"x-api-key").is_some_and(|given| {
+        config.invalidate_api_keys.iter().any(|k| crate::auth::constant_time_eq(k.as_bytes(), given))
+    });
     let secret_ok = config.invalidate_header.as_ref().is_some_and(|(name, secret)| {
         head.first(name.as_bytes()).is_some_and(|v| crate::auth::constant_time_eq(secret.as_bytes(), v))
     });

@@ -58,6 +58,10 @@ pub struct ClientConn {
     pub continue_sent: bool,
 }
 
+/// A client that closed before its request body was whole.
+pub const BODY_ENDED_EARLY: GatewayError =
+    GatewayError::new(crate::error::ResponseType::BadRequest, "client body ended early").closing();
+
 /// A request body slower than its deadline, or silent for `body_timeout_ms`.
 const BODY_TOO_SLOW: GatewayError =
     GatewayError::new(crate::error::ResponseType::RequestTimeout, "request body slower than its deadline").closing();

@@ -9,7 +9,7 @@
 //! anyway, and one pass of the chunked decoder over a chunked body (it is decoded again when sent).
 
 use super::body::ChunkedDecoder;
-use super::conn::ClientConn;
+use super::conn::{BODY_ENDED_EARLY as ENDED_EARLY, ClientConn};
 use super::head::{Framing, RequestHead};
 use crate::error::{GatewayError, ResponseType};
 use crate::table::Limits;
@@ -23,7 +23,6 @@ pub enum Received {
     Streaming,
 }
 
-const ENDED_EARLY: GatewayError = GatewayError::new(ResponseType::BadRequest, "client body ended early").closing();
 const BAD_CHUNKED: GatewayError = GatewayError::new(ResponseType::BadRequest, "invalid chunked body").closing();
 
 /// Receives the request body into `conn`'s read buffer if it fits `limits.buffer_body_bytes`.

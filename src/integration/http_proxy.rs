@@ -69,7 +69,7 @@ pub async fn forward(
     let pool_key = (addr, upstream_tls.is_some());
     let deadline = Instant::now() + Duration::from_millis(proxy.timeout_ms);
     conn.record.integration_started = Some(quanta::Instant::now());
-    let trace = TraceContext::continue_or_start(single(head.values(b"traceparent")));
+    let trace = TraceContext::continue_or_start(head.only(b"traceparent"));
     conn.record.trace = Some(trace);
 
     let mut out = std::mem::take(&mut conn.wbuf);
@@ -311,8 +311,7 @@ async fn send_body(
     req: &Request<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), BodyFailure> {
-    let client_gone =
-        || BodyFailure::Client(GatewayError::new(ResponseType::BadRequest, "client body ended early").closing());
+    let client_gone = || BodyFailure::Client(crate::http::conn::BODY_ENDED_EARLY);
     match req.head.framing {
         Framing::None => Ok(()),
         Framing::Length(mut remaining) => loop {
@@ -362,10 +361,4 @@ async fn send_body(
             }
         }
     }
-}
-
-/// The only value of a header that must appear once (several `traceparent`s are invalid).
-fn single<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> Option<&'a [u8]> {
-    let first = values.next()?;
-    values.next().is_none().then_some(first)
 }

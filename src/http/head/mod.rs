@@ -107,6 +107,13 @@ impl RequestHead {
     pub fn first<'a>(&'a self, name: &'a [u8]) -> Option<&'a [u8]> {
         self.values(name).next()
     }
+    /// The value of a header that must appear once: `None` when it is missing or repeated
+    /// (several `traceparent`s are invalid, several `x-api-key`s ambiguous credentials).
+    pub fn only<'a>(&'a self, name: &'a [u8]) -> Option<&'a [u8]> {
+        let mut values = self.values(name);
+        let first = values.next()?;
+        values.next().is_none().then_some(first)
+    }
     /// The `Host` header without a port, as written.
     pub fn host_name(&self) -> Option<&[u8]> {
         let host = self.slice(self.host?);
@@ -233,7 +240,6 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
         keep_alive: version == 1,
         expect_continue: false,
     };
-    let mut host_fields = 0usize;
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
     let mut transfer_encoding = false;
@@ -244,7 +250,6 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
             if index.host.is_some() {
                 return Err(bad("duplicate Host header"));
             }
-            host_fields += 1;
             if !valid_authority(trim(h.value)) {
                 return Err(bad("Host is not a valid host[:port]"));
             }
@@ -286,7 +291,7 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
     }
     // RFC 9112 §3.2: an HTTP/1.1 request needs a Host field, in absolute form too (where the
     // target's authority then wins over it).
-    if version == 1 && host_fields == 0 {
+    if version == 1 && index.host.is_none() {
         return Err(bad("HTTP/1.1 request without Host"));
     }
     if let Some(authority) = absolute_authority {
@@ -321,24 +326,35 @@ fn split_absolute_form(target: &str) -> Option<(&str, &str)> {
     (!authority.is_empty() && !authority.contains('@')).then_some((authority, path))
 }
 
+/// The version token of a well-formed request line (`method SP target SP version`: exactly two
+/// spaces, or the line is malformed whatever it ends in), with its offset in `buf`, when it has
+/// the shape `HTTP/d.d`.
+fn version_token(buf: &[u8]) -> Option<(usize, &[u8])> {
+    let line = &buf[..memchr::memchr(b'\r', buf)?];
+    if memchr::memchr_iter(b' ', line).count() != 2 {
+        return None;
+    }
+    // The token's 8 bytes and the space before them.
+    let at = line.len().checked_sub(9)? + 1;
+    let v = &line[at..];
+    let shaped = line[at - 1] == b' '
+        && v.starts_with(b"HTTP/")
+        && v[5].is_ascii_digit()
+        && v[6] == b'.'
+        && v[7].is_ascii_digit();
+    shaped.then_some((at, v))
+}
+
 /// Where the minor digit of an `HTTP/1.x` version with x > 1 is, if the request line ends in one.
 fn newer_minor_version(buf: &[u8]) -> Option<usize> {
-    let line_end = memchr::memchr(b'\r', buf)?;
-    let version = buf.get(line_end.checked_sub(9)?..line_end)?;
-    let well_formed = memchr::memchr_iter(b' ', &buf[..line_end]).count() == 2;
-    (well_formed && version.starts_with(b" HTTP/1.") && (b'2'..=b'9').contains(&version[8])).then(|| line_end - 1)
+    let (at, v) = version_token(buf)?;
+    (v.starts_with(b"HTTP/1.") && (b'2'..=b'9').contains(&v[7])).then_some(at + 7)
 }
 
 /// Whether the request line ends in a well-formed `HTTP/d.d` (then an unsupported version is 505,
 /// not a malformed request).
 fn names_a_version(buf: &[u8]) -> bool {
-    let Some(line_end) = memchr::memchr(b'\r', buf) else { return false };
-    let line = &buf[..line_end];
-    // `method SP target SP version`: exactly two spaces, or the line is malformed whatever it ends in.
-    line.len() >= 9 && memchr::memchr_iter(b' ', line).count() == 2 && {
-        let v = &line[line.len() - 9..];
-        v[0] == b' ' && &v[1..6] == b"HTTP/" && v[6].is_ascii_digit() && v[7] == b'.' && v[8].is_ascii_digit()
-    }
+    version_token(buf).is_some()
 }
 
 /// RFC 3986 `host [ ":" port ]` as a `Host` value may carry: a bracketed IPv6 literal or a

@@ -78,6 +78,8 @@ fn rejects_smuggling_shapes() {
         (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", VersionNotSupported),
         (b"GET / HTTP/0.9\r\nHost: a\r\n\r\n", VersionNotSupported),
         (b"GET / x HTTP/2.0\r\nHost: a\r\n\r\n", BadRequest),
+        (b"a b HTTP\r\nHost: a\r\n\r\n", BadRequest),
+        (b"a b c\r\n\r\n", BadRequest),
         (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", BadRequest),
         (b"GET / HTTP/1.1\r\nHost: u@h\r\n\r\n", BadRequest),
         (b"GET / HTTP/1.1\r\nHost: h:x\r\n\r\n", BadRequest),
