@@ -40,6 +40,14 @@ pub struct ResponseHead {
     pub keep_alive: bool,
 }
 
+impl ResponseHead {
+    /// The header fields as `(name, value)`, read from `bytes`: the buffer the head was parsed from.
+    pub fn fields<'b>(&'b self, bytes: &'b [u8]) -> impl Iterator<Item = (&'b [u8], &'b [u8])> + 'b {
+        let slice = |(s, e): Span| &bytes[s as usize..e as usize];
+        self.headers.iter().map(move |&(n, v)| (slice(n), slice(v)))
+    }
+}
+
 /// Parses a response head at the start of `buf`; `Ok(None)` means more bytes are needed.
 pub fn parse(buf: &[u8], head_request: bool, max_bytes: usize) -> Result<Option<ResponseHead>, ResponseHeadError> {
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADER_COUNT_CEILING];

@@ -212,12 +212,10 @@ fn write_response_head(
     out.clear();
     encode::status_line(out, rh.status, slice(rh.reason));
     let end_to_end_start = out.len();
-    let connection_values =
-        || rh.headers.iter().filter(|(n, _)| slice(*n).eq_ignore_ascii_case(b"connection")).map(|&(_, v)| slice(v));
+    let connection_values = || rh.fields(bytes).filter(|(n, _)| n.eq_ignore_ascii_case(b"connection")).map(|(_, v)| v);
     let mut has_type = false;
     let mut head_length: Option<&[u8]> = None;
-    for &(n, v) in &rh.headers {
-        let (name, value) = (slice(n), slice(v));
+    for (name, value) in rh.fields(bytes) {
         if name.eq_ignore_ascii_case(b"content-length") {
             head_length = Some(value);
         }
