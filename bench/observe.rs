@@ -6,6 +6,7 @@ use std::sync::Arc;
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use portico::access_log::format::{self, Fields};
 use portico::access_log::sink;
+use portico::config::log_format;
 use portico::metrics::Metrics;
 use portico::metrics::series::Labels;
 
@@ -56,8 +57,8 @@ fn observe(c: &mut Criterion) {
     let f = fields();
     let mut g = c.benchmark_group("access_log_line");
     for name in ["json", "clf"] {
-        let parts = format::compile(format::preset(name, false).unwrap(), |_| None).unwrap();
-        let json = format::is_json(&parts);
+        let parts = log_format::compile(log_format::preset(name, false).unwrap(), |_| None).unwrap();
+        let json = log_format::is_json(&parts);
         let mut out = Vec::with_capacity(64 * 1024);
         g.bench_function(format!("render_{name}"), |b| {
             b.iter(|| {

@@ -7,10 +7,10 @@ use portico::throttle::local::{FleetCtx, LocalLeases};
 
 fn throttle(c: &mut Criterion) {
     // A limit that never runs out, so every iteration is admitted.
-    let limit = Limit::new(1e12, u32::MAX, 2);
+    let limit = std::sync::Arc::new(Limit::new(1e12, u32::MAX, 2));
     let leases = LocalLeases::default();
     let mut now = 1_000_000_000_000u64;
-    let ctx = FleetCtx { fleet: None, table: 0, patient: true };
+    let ctx = FleetCtx { fleet: None, patient: true };
     c.bench_function("throttle/take_from_lease", |b| {
         b.iter(|| {
             now += 1;

@@ -169,3 +169,25 @@ impl fmt::Display for GatewayError {
 }
 
 impl std::error::Error for GatewayError {}
+
+/// What the codec found wrong, as the gateway answers it. Body faults leave the stream in an
+/// unknown place, so they close the connection.
+impl From<crate::http::Error> for GatewayError {
+    fn from(e: crate::http::Error) -> GatewayError {
+        use crate::http::Fault;
+        let kind = match e.fault {
+            Fault::BadRequest | Fault::BodyEndedEarly => ResponseType::BadRequest,
+            Fault::UriTooLong => ResponseType::UriTooLong,
+            Fault::HeadersTooLarge => ResponseType::HeadersTooLarge,
+            Fault::NotImplemented => ResponseType::NotImplemented,
+            Fault::VersionNotSupported => ResponseType::VersionNotSupported,
+            Fault::BodyTooLarge => ResponseType::RequestTooLarge,
+            Fault::BodyTooSlow => ResponseType::RequestTimeout,
+        };
+        let error = GatewayError::new(kind, e.detail);
+        match e.fault {
+            Fault::BodyEndedEarly | Fault::BodyTooSlow | Fault::BodyTooLarge => error.closing(),
+            _ => error,
+        }
+    }
+}

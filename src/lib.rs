@@ -13,6 +13,8 @@ pub mod admin;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod conn;
+pub mod context;
 pub mod error;
 pub mod http;
 pub mod integration;

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use portico::table::{self, Integration, Protocol, RouteKey, loaded::LoadedTable};
+use portico::runtime::loaded::LoadedTable;
+use portico::table::{self, Integration, Protocol, RouteKey};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -1,4 +1,5 @@
-//! Stage selection: which API and stage a request is for, and the path the router sees.
+//! Step 1, stage: the path's one normal form, then which API and stage a request is for, and the
+//! path the router sees.
 //!
 //! Order: a custom domain matching `Host` selects API and stage by its base-path mappings (longest
 //! first); otherwise the listener's APIs whose `hosts` list the host or, if none does, those with no
@@ -6,8 +7,91 @@
 //! an API the first path segment names the stage, or the `$default` stage takes the whole path.
 //! Allocation-free: the result is indexes and an offset.
 
+use crate::context::Context;
+use crate::error::{GatewayError, ResponseType};
+use crate::http::head::RequestHead;
+use crate::runtime::loaded::LoadedTable;
 use crate::table::Protocol;
-use crate::table::loaded::LoadedTable;
+
+/// No API or stage matched the host and path.
+pub const NO_MATCH: GatewayError =
+    GatewayError::new(ResponseType::MissingAuthenticationToken, "no API, stage or route matched");
+
+/// Step 1: normalises the path ([`normalize_and_select`]) and selects API and stage into `ctx`.
+pub fn step(table: &LoadedTable, listener: u32, head: &mut RequestHead, ctx: &mut Context) -> Result<(), GatewayError> {
+    match normalize_and_select(table, listener, head) {
+        Ok(target) => {
+            ctx.api_stage = Some((target.api, target.stage));
+            ctx.domain = target.domain;
+            ctx.path_offset = target.path_offset;
+            ctx.protocol = table.table.apis[target.api as usize].protocol;
+            Ok(())
+        }
+        Err(Unselected::NoStage(protocol)) => {
+            ctx.protocol = protocol;
+            Err(NO_MATCH)
+        }
+        Err(Unselected::BadPath(protocol, detail)) => {
+            ctx.protocol = protocol;
+            Err(GatewayError::new(ResponseType::BadRequest, detail))
+        }
+    }
+}
+
+/// Why no API and stage could be selected, with the API kind whose error shape to use.
+pub enum Unselected {
+    NoStage(Protocol),
+    BadPath(Protocol, &'static str),
+}
+
+/// Normalises the path with the gateway's rules and selects API and stage. When that API has
+/// rules of its own, the path as received is normalised again with them and must select the same
+/// API: an API's rules cannot be used to reach another API. When the gateway's rules refuse the
+/// path, an API whose own rules accept it and select that API serves it (the rare path: at most
+/// one try per distinct set of rules).
+pub fn normalize_and_select(table: &LoadedTable, listener: u32, head: &mut RequestHead) -> Result<Target, Unselected> {
+    let gateway_rules = &table.table.settings.paths;
+    if let Err(detail) = head.normalize(gateway_rules) {
+        let apis = &table.table.apis;
+        for (i, api) in apis.iter().enumerate() {
+            let rules = &api.paths;
+            if rules == gateway_rules || apis[..i].iter().any(|a| a.paths == *rules) {
+                continue;
+            }
+            if head.normalize(rules).is_ok()
+                && let Ok(target) = select(table, listener, head.host_name(), head.path())
+                && apis[target.api as usize].paths == *rules
+            {
+                return Ok(target);
+            }
+        }
+        return Err(Unselected::BadPath(listener_protocol(table, listener), detail));
+    }
+    let target = select(table, listener, head.host_name(), head.path()).map_err(Unselected::NoStage)?;
+    let api = &table.table.apis[target.api as usize];
+    if api.paths == *gateway_rules {
+        return Ok(target);
+    }
+    let bad = |detail| Unselected::BadPath(api.protocol, detail);
+    head.normalize(&api.paths).map_err(bad)?;
+    match select(table, listener, head.host_name(), head.path()) {
+        Ok(again) if again.api == target.api => Ok(again),
+        _ => Err(bad("the path selects another API under this API's path rules")),
+    }
+}
+
+/// The API kind whose error shapes a listener uses before any API is known (malformed requests).
+pub fn listener_protocol(table: &LoadedTable, listener: u32) -> Protocol {
+    let t = &table.table;
+    let Some(l) = t.listeners.get(listener as usize) else {
+        return Protocol::Http;
+    };
+    let api = l.apis.first().copied().or_else(|| {
+        let domain = &t.domains[*l.domains.first()? as usize];
+        Some(domain.mappings.first()?.api)
+    });
+    api.map_or(Protocol::Http, |a| t.apis[a as usize].protocol)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Target {
@@ -17,14 +101,6 @@ pub struct Target {
     pub path_offset: usize,
     /// The custom domain that selected it, if any.
     pub domain: Option<u32>,
-}
-
-/// The request path with `offset` bytes removed, as the router wants it (always starting with `/`).
-pub fn routed_path(path: &[u8], offset: usize) -> &[u8] {
-    match &path[offset..] {
-        [] => b"/",
-        rest => rest,
-    }
 }
 
 /// Selects API and stage; on failure returns the API kind whose "not found" response to send.
@@ -106,7 +182,5 @@ mod tests {
         assert_eq!(strip_segments(b"/v10/pets", &["v1".into()]), None);
         assert_eq!(strip_segments(b"/a/b/c", &["a".into(), "b".into()]), Some(4));
         assert_eq!(strip_segments(b"/x", &[]), Some(0));
-        assert_eq!(routed_path(b"/prod", 5), b"/");
-        assert_eq!(routed_path(b"/prod/pets", 5), b"/pets");
     }
 }

@@ -3,10 +3,11 @@
 //! `/metrics` text `portico top` reads.
 use libfuzzer_sys::fuzz_target;
 use portico::access_log::format::{self, Fields};
+use portico::config::log_format;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    if let Ok(parts) = format::compile(&text, |n| (n == "v").then(|| "x".to_owned())) {
+    if let Ok(parts) = log_format::compile(&text, |n| (n == "v").then(|| "x".to_owned())) {
         let fields = Fields {
             request_id: "id",
             source_ip: "::1".parse().unwrap(),
@@ -32,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         api_key: None,
         };
         let mut out = Vec::new();
-        format::render(&mut out, &parts, format::is_json(&parts), &fields);
+        format::render(&mut out, &parts, log_format::is_json(&parts), &fields);
         assert_eq!(out.last(), Some(&b'\n'));
         assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1 + parts_newlines(&parts), "a value added a line");
     }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::log_format::{compile, is_json, preset};
 
 fn fields() -> Fields<'static> {
     Fields {

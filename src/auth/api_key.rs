@@ -8,8 +8,24 @@
 
 use ahash::AHashMap;
 
+use crate::context::Identity;
+use crate::error::{GatewayError, ResponseType};
 use crate::http::head::RequestHead;
 use crate::table::Table;
+
+/// Step 3, API key: an enabled key in a usage plan of this stage, or 403.
+pub fn step(
+    keys: &KeyIndex,
+    table: &Table,
+    head: &RequestHead,
+    api: u32,
+    stage: u32,
+) -> Result<Identity, GatewayError> {
+    match keys.check(table, head, api, stage) {
+        Ok(admitted) => Ok(Identity { api_key: Some(admitted.key), plan: Some(admitted.plan) }),
+        Err(detail) => Err(GatewayError::new(ResponseType::InvalidApiKey, detail)),
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct KeyIndex {

@@ -104,18 +104,15 @@ impl<'a> Capture<'a> {
         self.body.extend_from_slice(bytes);
     }
 
-    /// Appends the `Cache-Status` (and warning) lines to a response head being written.
-    pub fn write_headers(&self, out: &mut Vec<u8>) {
+    /// Adds the `Cache-Status` (and warning) lines to the response being relayed.
+    pub fn write_headers(&self, out: &mut crate::response::Lines) {
         if self.status_header {
-            out.extend_from_slice(b"Cache-Status: portico; fwd=");
-            out.extend_from_slice(self.fwd.as_bytes());
-            if self.storing {
-                out.extend_from_slice(b"; stored");
-            }
-            out.extend_from_slice(b"\r\n");
+            out.line(b"Cache-Status: portico; fwd=");
+            out.line(self.fwd.as_bytes());
+            out.line(if self.storing { b"; stored\r\n" } else { b"\r\n" });
         }
         if self.warning {
-            out.extend_from_slice(super::respond::WARNING);
+            out.line(super::respond::WARNING);
         }
     }
 }

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use ahash::AHashMap;
 
 use crate::runtime::event::LocalEvent;
+use crate::runtime::loaded::LoadedTable;
 use crate::table::StageCache;
-use crate::table::loaded::LoadedTable;
 use store::Store;
 
 /// One stage's store on one worker, and the stage's node layer behind it.

@@ -6,6 +6,7 @@
 
 pub mod compile;
 pub mod diagnostic;
+pub mod log_format;
 pub mod model;
 pub mod reader;
 pub mod uri;

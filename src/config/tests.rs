@@ -244,7 +244,7 @@ fn observability_settings_and_their_errors() {
     // Presets follow the API kind: HTTP APIs log the route key.
     let preset = ok(&good.replace("$context.requestId $context.status", "json"));
     let parts = &preset.apis[0].stages[0].access_log.as_ref().unwrap().format;
-    assert!(parts.contains(&crate::access_log::format::Part::Var(crate::access_log::format::Var::RouteKey)));
+    assert!(parts.contains(&crate::table::log_format::Part::Var(crate::table::log_format::Var::RouteKey)));
 }
 
 #[test]

@@ -12,12 +12,14 @@ use monoio::buf::IoBufMut;
 use monoio::io::AsyncReadRent;
 
 pub mod body;
-pub mod conn;
+pub mod body_reader;
 pub mod encode;
+pub mod error;
 pub mod head;
 pub mod path;
-pub mod request_body;
 pub mod response_head;
+
+pub use error::{Error, Fault};
 
 #[cfg(test)]
 mod robustness;

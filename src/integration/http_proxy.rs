@@ -7,211 +7,171 @@
 //! `Forwarded`, `X-Real-IP`, …) from a peer outside `trusted_proxies` are dropped and ours written;
 //! a trusted proxy's are kept (its `X-Forwarded-For` extended). Path-override headers
 //! (`X-Original-URL`, `X-Rewrite-URL`) are never forwarded. Hop-by-hop headers and those named in
-//! `Connection` are dropped. A request that fails on a reused connection before any response byte
-//! arrived is retried once on a new connection if it is idempotent and was sent whole from memory.
-//! The integration timeout covers connect, send and the response head.
+//! `Connection` are dropped. The request goes out through the outbound [`client`](super::client)
+//! (pool, retry of a stale connection, the integration timeout over connect, send and the response
+//! head); a body the pipeline buffered goes with the head, a larger one streams from the client
+//! through the one body reader. The response is relayed by [`relay`](super::relay).
 //! Cost: the request head is written into the connection's reused buffer; no allocation.
 
-use std::net::SocketAddr;
+use bytes::Bytes;
+use monoio::time::Instant;
 use std::time::Duration;
 
-use monoio::time::Instant;
-
-use bytes::BytesMut;
-use monoio::net::TcpStream;
-
+use super::client::{self, BodyFailure, Call, InBuffer, SendBody, Target};
 use super::pool::UpstreamConn;
 use super::relay;
 use crate::cache::capture::Capture;
-use crate::error::{GatewayError, ResponseType};
-use crate::http::body::{self, ChunkedDecoder};
-use crate::http::conn::ClientConn;
-use crate::http::head::Framing;
+use crate::conn::ClientConn;
+use crate::context::{Context, RequestBody};
+use crate::error::GatewayError;
+use crate::http::body::{self as chunk, LAST_CHUNK};
+use crate::http::body_reader::{self, BodyFraming, BodyReader};
+use crate::http::head::{Framing, RequestHead};
 use crate::http::{encode, is_forwarding_header, is_hop_by_hop, is_path_override, named_in_connection};
-use crate::pipeline::Request;
 use crate::response::Flow;
+use crate::runtime::loaded::LoadedTable;
 use crate::runtime::worker::Worker;
-use crate::table::loaded::LoadedTable;
 use crate::table::{HttpProxy, UriPart};
-use crate::tls::session::TlsIo;
-use crate::tls::stream::UpstreamStream;
 use crate::trace::TraceContext;
-use rustls::pki_types::ServerName;
-use std::sync::Arc;
 
-const TIMEOUT: GatewayError = GatewayError::new(ResponseType::IntegrationTimeout, "integration timed out");
-const CONNECT_FAILED: GatewayError = GatewayError::new(ResponseType::IntegrationFailure, "cannot connect to upstream");
-const TLS_FAILED: GatewayError =
-    GatewayError::new(ResponseType::IntegrationFailure, "TLS handshake with upstream failed");
-const SEND_FAILED: GatewayError = GatewayError::new(ResponseType::IntegrationFailure, "upstream closed while sending");
-const TOO_LARGE: GatewayError = GatewayError::new(ResponseType::RequestTooLarge, "request body over the limit");
-
-/// Where sending the request body failed.
-enum BodyFailure {
-    Client(GatewayError),
-    Upstream,
+/// The upstream a proxy integration sends to.
+pub fn target(table: &LoadedTable, upstream: u32) -> Target {
+    let i = upstream as usize;
+    let tls = table.upstream_server_names[i].clone().and_then(|name| Some((table.upstream_tls.clone()?, name)));
+    Target { addr: table.upstream_addrs[i], tls }
 }
 
 pub async fn forward(
     worker: &Worker,
     table: &LoadedTable,
     conn: &mut ClientConn,
-    req: &Request<'_>,
+    (head, ctx): (&RequestHead, &mut Context),
     proxy: &HttpProxy,
     capture: Option<&mut Capture<'_>>,
 ) -> Result<Flow, GatewayError> {
-    let head = req.head;
     let settings = &table.table.settings;
-    let addr = table.upstream_addrs[proxy.upstream as usize];
-    let upstream_tls = table.upstream_server_names[proxy.upstream as usize]
-        .clone()
-        .and_then(|name| Some((table.upstream_tls.clone()?, name)));
-    let pool_key = (addr, upstream_tls.is_some());
-    let deadline = Instant::now() + Duration::from_millis(proxy.timeout_ms);
-    conn.record.integration_started = Some(quanta::Instant::now());
+    let target = target(table, proxy.upstream);
+    ctx.record.integration_started = Some(quanta::Instant::now());
     let trace = TraceContext::continue_or_start(head.only(b"traceparent"));
-    conn.record.trace = Some(trace);
+    ctx.record.trace = Some(trace);
 
     let mut out = std::mem::take(&mut conn.wbuf);
     out.clear();
-    write_request_head(&mut out, conn, req, proxy, table, proxy.upstream as usize, &trace);
-    // A body already fully buffered is sent with the head, which also makes the request replayable.
-    let replayable = match head.framing {
-        Framing::None => true,
-        Framing::Length(n) if conn.rbuf.len() as u64 >= n => {
-            out.extend_from_slice(&conn.rbuf.split_to(n as usize));
+    write_request_head(&mut out, conn, (head, ctx), proxy, table, &trace);
+    // A body the pipeline received whole goes with the head, which makes the request replayable.
+    let whole = match (&ctx.body, head.framing) {
+        (_, Framing::None) => true,
+        (RequestBody::Buffered(body), Framing::Chunked) => {
+            chunk::encode_chunk(&mut out, body);
+            out.extend_from_slice(LAST_CHUNK);
+            true
+        }
+        (RequestBody::Buffered(body), _) => {
+            out.extend_from_slice(body);
             true
         }
         _ => false,
     };
-    // The request head waits in `out`; `100 Continue` goes through the (emptied) write buffer.
-    if !replayable && head.expect_continue && conn.rbuf.is_empty() && conn.send_continue().await.is_err() {
-        return Ok(Flow::Close);
-    }
-
-    let mut attempt = 0;
-    let (up, response) = loop {
-        attempt += 1;
-        let idle_timeout = Duration::from_millis(settings.upstream.pool_idle_timeout_ms);
-        // The one retry goes out on a new connection, never on another pooled one.
-        let pooled = if attempt == 1 { worker.pool.checkout(pool_key, idle_timeout) } else { None };
-        let reused = pooled.is_some();
-        if reused {
-            worker.metrics.worker.upstream_reused.inc();
-        }
-        // Until the body is sent, a failure leaves unread body bytes on the client connection.
-        let unread_body = |e: GatewayError| if replayable { e } else { e.closing() };
-        let mut up = match pooled {
-            Some(up) => up,
-            None => {
-                worker.metrics.worker.upstream_connected.inc();
-                let timeouts = (deadline, settings.upstream.connect_timeout_ms);
-                connect(addr, timeouts, settings.workers.upstream_buffer_bytes, upstream_tls.clone())
-                    .await
-                    .map_err(unread_body)?
-            }
-        };
-        let retry_ok = reused && replayable && head.method.is_idempotent() && attempt == 1;
-        let (res, buf) = monoio::time::timeout_at(deadline, up.stream.write_vec(out)).await.unwrap_or_else(|_| {
-            // Timed out: the buffer went with the cancelled write.
-            (Err(std::io::ErrorKind::TimedOut.into()), Vec::new())
-        });
-        out = buf;
-        match res {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                conn.wbuf = out;
-                return Err(unread_body(TIMEOUT));
-            }
-            Err(_) if retry_ok => continue,
-            Err(_) => {
-                conn.wbuf = out;
-                return Err(unread_body(SEND_FAILED));
-            }
-        }
-        if !replayable {
-            out.clear();
-            match send_body(conn, &mut up, req, &mut out).await {
-                Ok(()) => {}
-                Err(BodyFailure::Client(e)) => {
-                    conn.wbuf = out;
-                    return Err(e);
-                }
-                Err(BodyFailure::Upstream) => {
-                    conn.wbuf = out;
-                    return Err(SEND_FAILED.closing());
-                }
-            }
-        }
-        match relay::read_head(&mut up, head.method == crate::http::Method::Head, deadline).await {
-            Ok(response) => {
-                conn.record.integration_answered(response.status);
-                break (up, response);
-            }
-            Err(relay::HeadFailure::Closed) if retry_ok => continue,
-            Err(failure) => {
-                conn.wbuf = out;
-                return Err(failure.into_error());
-            }
-        }
+    let call = Call {
+        target: &target,
+        deadline: Instant::now() + Duration::from_millis(proxy.timeout_ms),
+        connect_timeout_ms: settings.upstream.connect_timeout_ms,
+        pool_idle_timeout: Duration::from_millis(settings.upstream.pool_idle_timeout_ms),
+        buffer_bytes: settings.workers.upstream_buffer_bytes,
+        idempotent: head.method.is_idempotent(),
+        head_request: head.method == crate::http::Method::Head,
+        whole,
     };
-    out.clear();
+    let counters = &worker.metrics.worker;
+    let answer = if whole {
+        client::exchange(&worker.pool, counters, &call, &mut out, &mut InBuffer).await
+    } else {
+        // From here on the body is being read: whatever happens, it is no longer waiting.
+        ctx.body = RequestBody::Consumed;
+        let reader = BodyReader::new(body_framing(head.framing), settings.limits.max_body_bytes);
+        let mut streamed = Streamed { conn: &mut *conn, reader, chunked: head.framing == Framing::Chunked };
+        client::exchange(&worker.pool, counters, &call, &mut out, &mut streamed).await
+    };
     conn.wbuf = out;
-    relay::relay(worker, conn, req, up, response, settings, pool_key, capture).await
+    let answer = answer?;
+    ctx.record.integration_answered(answer.head.status);
+    relay::relay(worker, settings, conn, ctx, head, answer, capture).await
 }
 
-/// Connects (and, for `https://`, completes the TLS handshake) within the connect timeout and the
-/// integration deadline.
-async fn connect(
-    addr: SocketAddr,
-    (deadline, connect_timeout_ms): (Instant, u64),
-    buffer_bytes: usize,
-    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
-) -> Result<UpstreamConn, GatewayError> {
-    let connect_deadline = deadline.min(Instant::now() + Duration::from_millis(connect_timeout_ms));
-    let open = async {
-        let tcp = TcpStream::connect_addr(addr).await.map_err(|_| CONNECT_FAILED)?;
-        let _ = tcp.set_nodelay(true);
-        match tls {
-            None => Ok(UpstreamStream::Plain(tcp)),
-            Some((config, name)) => match TlsIo::connect(tcp, config, name).await {
-                Ok(tls) => Ok(UpstreamStream::Tls(Box::new(tls), ())),
-                Err(e) => {
-                    log::warn!("TLS handshake with upstream {addr} failed: {e}");
-                    Err(TLS_FAILED)
+/// The request's body framing, for the body reader.
+pub fn body_framing(framing: Framing) -> BodyFraming {
+    match framing {
+        Framing::None => BodyFraming::None,
+        Framing::Length(n) => BodyFraming::Length(n),
+        Framing::Chunked => BodyFraming::Chunked,
+    }
+}
+
+/// A request body streamed from the client to the upstream as it arrives: `Content-Length`
+/// bodies as they are (no copy), chunked ones re-framed (extensions and trailers dropped).
+struct Streamed<'c> {
+    conn: &'c mut ClientConn,
+    reader: BodyReader,
+    chunked: bool,
+}
+
+impl SendBody for Streamed<'_> {
+    async fn send(&mut self, up: &mut UpstreamConn, out: &mut Vec<u8>) -> Result<(), BodyFailure> {
+        loop {
+            let piece = body_reader::next(&mut self.reader, self.conn)
+                .await
+                .map_err(|e| BodyFailure::Client(GatewayError::from(e)))?;
+            if !self.chunked {
+                if piece.consumed > 0 {
+                    let data: Bytes = self.conn.rbuf.split_to(piece.consumed).freeze();
+                    up.stream.write_bytes(data).await.map_err(|_| BodyFailure::Upstream)?;
                 }
-            },
+                if piece.done {
+                    return Ok(());
+                }
+                continue;
+            }
+            if let Some((s, e)) = piece.data {
+                chunk::encode_chunk(out, &self.conn.rbuf[s..e]);
+            }
+            let _ = self.conn.rbuf.split_to(piece.consumed);
+            if piece.done {
+                out.extend_from_slice(LAST_CHUNK);
+            }
+            // Written when the client's bytes so far are used up, and in 64 KiB pieces.
+            if piece.done || (self.conn.rbuf.is_empty() && !out.is_empty()) || out.len() >= 64 * 1024 {
+                let (res, buf) = up.stream.write_vec(std::mem::take(out)).await;
+                *out = buf;
+                out.clear();
+                res.map_err(|_| BodyFailure::Upstream)?;
+            }
+            if piece.done {
+                return Ok(());
+            }
         }
-    };
-    match monoio::time::timeout_at(connect_deadline, open).await {
-        Ok(Ok(stream)) => Ok(UpstreamConn { stream, rbuf: BytesMut::with_capacity(buffer_bytes), chunk: buffer_bytes }),
-        Ok(Err(e)) => Err(e),
-        Err(_) if connect_deadline < deadline => Err(CONNECT_FAILED),
-        Err(_) => Err(TIMEOUT),
     }
 }
 
 fn write_request_head(
     out: &mut Vec<u8>,
     conn: &ClientConn,
-    req: &Request<'_>,
+    (head, ctx): (&RequestHead, &Context),
     proxy: &HttpProxy,
     table: &LoadedTable,
-    upstream: usize,
     trace: &TraceContext,
 ) {
-    let authority = &table.upstream_authorities[upstream];
+    let authority = &table.upstream_authorities[proxy.upstream as usize];
     let client_cert_header =
         |name: &[u8]| table.mtls_header_names.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name));
-    let head = req.head;
+    let routed_path = ctx.routed_path(head);
     out.extend_from_slice(head.method_bytes());
     out.push(b' ');
     for part in &proxy.path {
         match part {
             UriPart::Literal(text) => out.extend_from_slice(text.as_bytes()),
             UriPart::Param(i) => {
-                if let Some(&(start, end)) = req.captures.get(*i as usize) {
-                    out.extend_from_slice(&req.routed_path[start as usize..end as usize]);
+                if let Some(&(start, end)) = ctx.captures.get(*i as usize) {
+                    out.extend_from_slice(&routed_path[start as usize..end as usize]);
                 }
             }
         }
@@ -302,63 +262,4 @@ fn write_request_head(
         Framing::Chunked => encode::header(out, b"Transfer-Encoding", b"chunked"),
     }
     out.extend_from_slice(b"\r\n");
-}
-
-/// Streams a request body that was not fully buffered from the client to the upstream.
-async fn send_body(
-    conn: &mut ClientConn,
-    up: &mut UpstreamConn,
-    req: &Request<'_>,
-    out: &mut Vec<u8>,
-) -> Result<(), BodyFailure> {
-    let client_gone = || BodyFailure::Client(crate::http::conn::BODY_ENDED_EARLY);
-    match req.head.framing {
-        Framing::None => Ok(()),
-        Framing::Length(mut remaining) => loop {
-            let take = (conn.rbuf.len() as u64).min(remaining) as usize;
-            if take > 0 {
-                let chunk = conn.rbuf.split_to(take).freeze();
-                remaining -= take as u64;
-                up.stream.write_bytes(chunk).await.map_err(|_| BodyFailure::Upstream)?;
-            }
-            if remaining == 0 {
-                return Ok(());
-            }
-            if conn.fill_body(req.limits).await.map_err(BodyFailure::Client)? == 0 {
-                return Err(client_gone());
-            }
-        },
-        Framing::Chunked => {
-            let mut decoder = ChunkedDecoder::new();
-            let mut total = 0u64;
-            loop {
-                let step = decoder.step(&conn.rbuf).map_err(|_| {
-                    BodyFailure::Client(GatewayError::new(ResponseType::BadRequest, "invalid chunked body"))
-                })?;
-                if let Some((s, e)) = step.data {
-                    total += (e - s) as u64;
-                    if total > req.limits.max_body_bytes {
-                        return Err(BodyFailure::Client(TOO_LARGE));
-                    }
-                    body::encode_chunk(out, &conn.rbuf[s..e]);
-                }
-                let _ = conn.rbuf.split_to(step.consumed);
-                if step.done {
-                    out.extend_from_slice(body::LAST_CHUNK);
-                }
-                if step.done || (conn.rbuf.is_empty() && !out.is_empty()) || out.len() >= 64 * 1024 {
-                    let (res, buf) = up.stream.write_vec(std::mem::take(out)).await;
-                    *out = buf;
-                    out.clear();
-                    res.map_err(|_| BodyFailure::Upstream)?;
-                }
-                if step.done {
-                    return Ok(());
-                }
-                if conn.rbuf.is_empty() && conn.fill_body(req.limits).await.map_err(BodyFailure::Client)? == 0 {
-                    return Err(client_gone());
-                }
-            }
-        }
-    }
 }

@@ -1,115 +1,60 @@
 //! Relaying an upstream response to the client: head rewritten (hop-by-hop headers dropped, AWS's
-//! `x-amzn-Remapped-*` names for REST APIs, request id added), body streamed with the framing the
-//! client can take, and the upstream connection returned to the pool when it is clean.
+//! `x-amzn-Remapped-*` names for REST APIs) into a [`Response`] whose body is a stream, written by
+//! the one response writer; body streamed through the one body reader with the framing the client
+//! can take; the upstream connection returned to the pool when it is clean.
 //!
-//! A small body that arrived with the head goes out in the same write as the head. Larger bodies are
-//! written straight from the upstream read buffer without copying. Once the head is written nothing
-//! can turn into an error response, so failures after that point close the client connection.
+//! A small body that arrived with the head goes out in the same write as the head. Larger
+//! `Content-Length` bodies are written straight from the upstream read buffer without copying.
+//! A chunked body's head waits for its first valid chunk, so a body broken from its first byte
+//! still becomes a 502; once the head is written nothing can turn into an error response, so
+//! failures after that close the client connection.
 
-use std::net::SocketAddr;
 use std::time::Duration;
-
-use monoio::time::Instant;
 
 use bytes::Buf;
 
-use super::pool::UpstreamConn;
+use super::client::Answer;
 use crate::cache::capture::Capture;
+use crate::conn::ClientConn;
+use crate::context::Context;
 use crate::error::{GatewayError, ResponseType};
-use crate::http::body::{self, ChunkedDecoder};
-use crate::http::conn::ClientConn;
-use crate::http::response_head::{self, ResponseFraming, ResponseHead};
+use crate::http::body::{LAST_CHUNK, encode_chunk};
+use crate::http::body_reader::{self, BodyReader, Source};
+use crate::http::head::RequestHead;
+use crate::http::response_head::{ResponseFraming, ResponseHead};
 use crate::http::{Method, encode, is_hop_by_hop, named_in_connection};
-use crate::pipeline::Request;
-use crate::response::{Flow, common_headers};
+use crate::response::{Body, Flow, Framing, Headers, Response, write};
 use crate::runtime::worker::Worker;
 use crate::table::{Protocol, Settings};
 
-/// Upstream response heads larger than this are a bad gateway.
-const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
 /// Body bytes that arrived with the head and are copied into the head's write.
 const COALESCE_MAX_BYTES: usize = 32 * 1024;
+/// Bytes gathered for the client before they are written, when the body is copied.
+const WRITE_MAX_BYTES: usize = 64 * 1024;
 
-pub enum HeadFailure {
-    /// The upstream closed or reset before sending a byte (a stale pooled connection, maybe).
-    Closed,
-    Timeout,
-    Invalid,
-}
+const BROKEN_EARLY: GatewayError =
+    GatewayError::new(ResponseType::IntegrationFailure, "upstream chunked body broke before any byte was relayed");
 
-impl HeadFailure {
-    pub fn into_error(self) -> GatewayError {
-        match self {
-            HeadFailure::Closed => {
-                GatewayError::new(ResponseType::IntegrationFailure, "upstream closed before responding")
-            }
-            HeadFailure::Timeout => GatewayError::new(ResponseType::IntegrationTimeout, "integration timed out"),
-            HeadFailure::Invalid => {
-                GatewayError::new(ResponseType::IntegrationFailure, "upstream sent an invalid response head")
-            }
-        }
-    }
-}
-
-/// Reads one upstream response into `up.rbuf`, skipping interim 1xx responses, until `deadline`.
-pub async fn read_head(
-    up: &mut UpstreamConn,
-    head_request: bool,
-    deadline: Instant,
-) -> Result<ResponseHead, HeadFailure> {
-    let mut received_any = false;
-    loop {
-        if !up.rbuf.is_empty() {
-            match response_head::parse(&up.rbuf, head_request, MAX_RESPONSE_HEAD_BYTES) {
-                Ok(Some(h)) if (100..200).contains(&h.status) && h.status != 101 => {
-                    up.rbuf.advance(h.len);
-                    continue;
-                }
-                Ok(Some(h)) if h.status == 101 || h.status < 100 => {
-                    return Err(HeadFailure::Invalid);
-                }
-                Ok(Some(h)) => return Ok(h),
-                Ok(None) => {}
-                Err(_) => return Err(HeadFailure::Invalid),
-            }
-        }
-        match monoio::time::timeout_at(deadline, fill(up)).await {
-            Ok(Ok(1..)) => received_any = true,
-            Ok(_) if received_any => return Err(HeadFailure::Invalid),
-            Ok(_) => return Err(HeadFailure::Closed),
-            Err(_) => return Err(HeadFailure::Timeout),
-        }
-    }
-}
-
-async fn fill(up: &mut UpstreamConn) -> std::io::Result<usize> {
-    up.stream.read_into(&mut up.rbuf, up.chunk).await
-}
-
-async fn fill_timeout(up: &mut UpstreamConn, timeout: Duration) -> std::io::Result<usize> {
-    crate::http::within(timeout, up.stream.read_into(&mut up.rbuf, up.chunk)).await
-}
-
-#[allow(clippy::too_many_arguments)]
 pub async fn relay(
     worker: &Worker,
-    conn: &mut ClientConn,
-    req: &Request<'_>,
-    mut up: UpstreamConn,
-    rh: ResponseHead,
     settings: &Settings,
-    pool_key: (SocketAddr, bool),
+    conn: &mut ClientConn,
+    ctx: &mut Context,
+    head: &RequestHead,
+    mut answer: Answer,
     mut capture: Option<&mut Capture<'_>>,
 ) -> Result<Flow, GatewayError> {
-    let client_11 = req.head.version_minor == 1;
+    let rh = &answer.head;
+    let client_11 = head.version_minor == 1;
     let length_known = matches!(rh.framing, ResponseFraming::Empty | ResponseFraming::Length(_));
-    let mut flow = if req.head.keep_alive && !worker.draining.get() && (client_11 || length_known) {
+    // The request body was consumed by forwarding, so the connection is clean for the next request.
+    let flow = if ctx.keep_alive && !worker.draining.get() && (client_11 || length_known) {
         Flow::KeepAlive
     } else {
         Flow::Close
     };
-    // The request body was consumed by forwarding, so the connection is clean for the next request.
     let chunk_to_client = client_11 && matches!(rh.framing, ResponseFraming::Chunked | ResponseFraming::UntilClose);
+    let head_request = head.method == Method::Head;
     if let Some(c) = capture.as_deref_mut() {
         let length = match rh.framing {
             ResponseFraming::Empty => Some(0),
@@ -118,100 +63,170 @@ pub async fn relay(
             // Complete only when the upstream closes: never stored.
             ResponseFraming::UntilClose => Some(u64::MAX),
         };
-        let bytes = &up.rbuf[..rh.len];
-        let slice = |(s, e): (u32, u32)| &bytes[s as usize..e as usize];
-        c.decide(
-            rh.status,
-            length,
-            req.head.method == Method::Head,
-            rh.headers.iter().map(|&(n, v)| (slice(n), slice(v))),
-        );
+        c.decide(rh.status, length, head_request, rh.fields(answer.head_bytes()));
     }
-    write_response_head(&mut conn.wbuf, req, &up, &rh, flow, chunk_to_client, capture.as_deref_mut());
-    conn.record.response(rh.status, conn.wbuf.len());
-    up.rbuf.advance(rh.len);
-    let body_timeout = Duration::from_millis(req.limits.body_timeout_ms);
 
-    let mut complete = false;
-    let upstream_clean = match rh.framing {
-        ResponseFraming::Empty => {
-            if conn.flush().await.is_err() {
-                flow = Flow::Close;
-            }
-            complete = true;
-            up.rbuf.is_empty()
+    let mut lines = std::mem::take(&mut conn.scratch);
+    lines.clear();
+    let head_length = rewrite_headers(&mut lines, ctx.protocol, answer.head_bytes(), rh);
+    let framing = match rh.framing {
+        ResponseFraming::Length(n) => Framing::Length(n),
+        ResponseFraming::Empty if head_request => Framing::HeadOf(head_length),
+        ResponseFraming::Chunked | ResponseFraming::UntilClose if chunk_to_client => Framing::Chunked,
+        _ => Framing::Unframed,
+    };
+    let (reason_start, reason_end) = rh.reason;
+    let reason = &answer.head_bytes()[reason_start as usize..reason_end as usize];
+    let mut response = Response::new(rh.status, Headers::Encoded(&lines), Body::Stream(framing));
+    response.reason = reason;
+    if let Some(c) = capture.as_deref_mut() {
+        // What a hit will replay: the end-to-end headers as this client got them.
+        if c.storing {
+            c.headers.extend_from_slice(&lines);
         }
-        ResponseFraming::Length(n) => {
-            match relay_length(conn, &mut up, n, body_timeout, capture.as_deref_mut()).await {
-                Ok(clean) => {
-                    complete = true;
-                    clean
-                }
-                Err(()) => {
-                    flow = Flow::Close;
-                    false
-                }
-            }
+        c.write_headers(&mut response.extra);
+    }
+    write::start(conn, ctx, &response, flow);
+    drop(response);
+    conn.scratch = lines;
+
+    let upstream_framing = answer.head.framing;
+    answer.skip_head();
+    let mut reader = answer.reader(u64::MAX);
+    let written_before = conn.bytes_written;
+    let timeout = Duration::from_millis(settings.limits.body_timeout_ms);
+    let mut to = Relaying {
+        client: conn,
+        up: &mut answer.conn,
+        timeout,
+        // A chunked body's head waits for its first valid chunk.
+        release: upstream_framing != ResponseFraming::Chunked,
+        client_gone: false,
+    };
+    let relayed = stream(&mut to, &mut reader, chunk_to_client, capture.as_deref_mut()).await;
+    let client_gone = to.client_gone;
+    let (complete, flow) = match relayed {
+        Ok(()) => (true, flow),
+        // Nothing reached the client yet (a chunked body's head waits for its first chunk): the
+        // client gets a 502 instead of an empty reply.
+        Err(()) if !client_gone && conn.bytes_written == written_before => {
+            conn.wbuf.clear();
+            return Err(BROKEN_EARLY);
         }
-        ResponseFraming::Chunked => {
-            match relay_chunked(conn, &mut up, chunk_to_client, body_timeout, capture.as_deref_mut()).await {
-                Ok(()) => {
-                    complete = true;
-                    up.rbuf.is_empty()
-                }
-                // Nothing reached the client yet (the head waits for the first chunk): the client
-                // gets a 502 instead of an empty reply.
-                Err(Broken::BeforeAnyByte) => {
-                    conn.wbuf.clear();
-                    return Err(GatewayError::new(
-                        ResponseType::IntegrationFailure,
-                        "upstream chunked body broke before any byte was relayed",
-                    ));
-                }
-                Err(Broken::Relaying) => {
-                    flow = Flow::Close;
-                    false
-                }
-            }
-        }
-        ResponseFraming::UntilClose => {
-            if relay_until_close(conn, &mut up, chunk_to_client, body_timeout).await.is_err() {
-                flow = Flow::Close;
-            }
-            false
-        }
+        Err(()) => (false, Flow::Close),
     };
     if let Some(c) = capture {
         c.complete = complete;
     }
-    if upstream_clean && rh.keep_alive {
-        worker.pool.checkin(pool_key, up, settings.upstream.pool_idle_max_per_upstream);
-    }
+    answer.release(&worker.pool, complete, settings.upstream.pool_idle_max_per_upstream);
     Ok(flow)
 }
 
-/// Where a chunked body broke.
-enum Broken {
-    /// Before the response head went out: an error response can still be sent.
-    BeforeAnyByte,
-    Relaying,
+/// The client connection and the upstream's, joined as the body reader's source: before it
+/// reads more from the upstream, what is waiting for the client is written (once released).
+struct Relaying<'a> {
+    client: &'a mut ClientConn,
+    up: &'a mut super::pool::UpstreamConn,
+    timeout: Duration,
+    /// The client may be written to (the head is no longer held back).
+    release: bool,
+    client_gone: bool,
 }
 
-fn write_response_head(
+impl Relaying<'_> {
+    async fn flush(&mut self) -> Result<(), ()> {
+        if self.client.wbuf.is_empty() {
+            return Ok(());
+        }
+        self.client.flush().await.map_err(|_| self.client_gone = true)
+    }
+}
+
+impl Source for Relaying<'_> {
+    fn buffer(&mut self) -> &mut bytes::BytesMut {
+        &mut self.up.rbuf
+    }
+
+    async fn fill(&mut self) -> Result<usize, crate::http::Error> {
+        const GONE: crate::http::Error = crate::http::Error::new(crate::http::Fault::BodyEndedEarly, "client gone");
+        if self.release {
+            self.flush().await.map_err(|_| GONE)?;
+        }
+        let up = &mut *self.up;
+        crate::http::within(self.timeout, up.stream.read_into(&mut up.rbuf, up.chunk))
+            .await
+            .map_err(|_| crate::http::Error::new(crate::http::Fault::BodyTooSlow, "upstream body too slow"))
+    }
+}
+
+/// Streams the body: `Err` when the upstream's body broke or the client went away.
+async fn stream(
+    to: &mut Relaying<'_>,
+    reader: &mut BodyReader,
+    to_chunked: bool,
+    mut capture: Option<&mut Capture<'_>>,
+) -> Result<(), ()> {
+    use crate::http::body_reader::BodyFraming;
+    let framing = reader.framing();
+    let mut first = true;
+    loop {
+        let piece = body_reader::next(reader, to).await.map_err(drop)?;
+        if piece.consumed > 0 {
+            to.release = true;
+        }
+        let rbuf = &mut to.up.rbuf;
+        if let (Some(c), Some((s, e))) = (capture.as_deref_mut(), piece.data) {
+            c.body(&rbuf[s..e]);
+        }
+        match framing {
+            BodyFraming::Length(_) if !(first && piece.consumed <= COALESCE_MAX_BYTES) && piece.consumed > 0 => {
+                // Large: the head alone, then the body straight from the upstream's buffer.
+                let data = rbuf.split_to(piece.consumed).freeze();
+                to.flush().await?;
+                to.client.write_bytes(data).await.map_err(drop)?;
+            }
+            BodyFraming::Length(_) | BodyFraming::None => {
+                to.client.wbuf.extend_from_slice(&rbuf[..piece.consumed]);
+                rbuf.advance(piece.consumed);
+            }
+            BodyFraming::Chunked if to_chunked => {
+                to.client.wbuf.extend_from_slice(&rbuf[..piece.consumed]);
+                rbuf.advance(piece.consumed);
+            }
+            BodyFraming::Chunked | BodyFraming::UntilClose => {
+                if let Some((s, e)) = piece.data {
+                    if to_chunked {
+                        encode_chunk(&mut to.client.wbuf, &rbuf[s..e]);
+                    } else {
+                        to.client.wbuf.extend_from_slice(&rbuf[s..e]);
+                    }
+                }
+                rbuf.advance(piece.consumed);
+                if piece.done && to_chunked {
+                    to.client.wbuf.extend_from_slice(LAST_CHUNK);
+                }
+            }
+        }
+        first = false;
+        if piece.done || to.client.wbuf.len() >= WRITE_MAX_BYTES {
+            to.release = true;
+            to.flush().await?;
+        }
+        if piece.done {
+            return Ok(());
+        }
+    }
+}
+
+/// Writes the upstream's end-to-end headers as the client gets them into `out`; returns the
+/// `Content-Length` it gave (a `HEAD` response repeats it).
+fn rewrite_headers<'b>(
     out: &mut Vec<u8>,
-    req: &Request<'_>,
-    up: &UpstreamConn,
-    rh: &ResponseHead,
-    flow: Flow,
-    chunked: bool,
-    capture: Option<&mut Capture<'_>>,
-) {
-    let bytes = &up.rbuf[..rh.len];
-    let slice = |(s, e): (u32, u32)| &bytes[s as usize..e as usize];
-    let rest = req.protocol == Protocol::Rest;
-    out.clear();
-    encode::status_line(out, rh.status, slice(rh.reason));
-    let end_to_end_start = out.len();
+    protocol: Protocol,
+    bytes: &'b [u8],
+    rh: &'b ResponseHead,
+) -> Option<&'b [u8]> {
+    let rest = protocol == Protocol::Rest;
     let connection_values = || rh.fields(bytes).filter(|(n, _)| n.eq_ignore_ascii_case(b"connection")).map(|(_, v)| v);
     let mut has_type = false;
     let mut head_length: Option<&[u8]> = None;
@@ -241,133 +256,5 @@ fn write_response_head(
     if rest && !has_type {
         encode::header(out, b"Content-Type", b"application/json");
     }
-    if let Some(c) = capture {
-        // What a hit will replay: the end-to-end headers as this client got them.
-        if c.storing {
-            c.headers.extend_from_slice(&out[end_to_end_start..]);
-        }
-        c.write_headers(out);
-    }
-    match rh.framing {
-        ResponseFraming::Length(n) => encode::header_u64(out, b"Content-Length", n),
-        ResponseFraming::Empty if req.head.method == Method::Head => {
-            if let Some(v) = head_length {
-                encode::header(out, b"Content-Length", v);
-            }
-        }
-        ResponseFraming::Empty => {}
-        ResponseFraming::Chunked | ResponseFraming::UntilClose if chunked => {
-            encode::header(out, b"Transfer-Encoding", b"chunked")
-        }
-        ResponseFraming::Chunked | ResponseFraming::UntilClose => {}
-    }
-    common_headers(out, req.protocol, &req.id, flow, req.head.version_minor == 0);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// Relays a `Content-Length` body; `Ok(clean)` tells whether the upstream sent exactly that much.
-async fn relay_length(
-    conn: &mut ClientConn,
-    up: &mut UpstreamConn,
-    n: u64,
-    timeout: Duration,
-    mut capture: Option<&mut Capture<'_>>,
-) -> Result<bool, ()> {
-    let mut remaining = n;
-    let first = (up.rbuf.len() as u64).min(remaining) as usize;
-    if first <= COALESCE_MAX_BYTES {
-        if let Some(c) = capture.as_deref_mut() {
-            c.body(&up.rbuf[..first]);
-        }
-        conn.wbuf.extend_from_slice(&up.rbuf[..first]);
-        up.rbuf.advance(first);
-        remaining -= first as u64;
-    }
-    conn.flush().await.map_err(drop)?;
-    loop {
-        let take = (up.rbuf.len() as u64).min(remaining) as usize;
-        if take > 0 {
-            let chunk = up.rbuf.split_to(take).freeze();
-            remaining -= take as u64;
-            if let Some(c) = capture.as_deref_mut() {
-                c.body(&chunk);
-            }
-            conn.write_bytes(chunk).await.map_err(drop)?;
-        }
-        if remaining == 0 {
-            return Ok(up.rbuf.is_empty());
-        }
-        if !matches!(fill_timeout(up, timeout).await, Ok(1..)) {
-            return Err(());
-        }
-    }
-}
-
-/// Relays a chunked body: validated and passed through as is to an HTTP/1.1 client, decoded for an
-/// HTTP/1.0 one. The head (already in the write buffer) goes out with the first valid chunk, so a
-/// body that is broken from its first byte can still become a 502.
-async fn relay_chunked(
-    conn: &mut ClientConn,
-    up: &mut UpstreamConn,
-    to_chunked: bool,
-    timeout: Duration,
-    mut capture: Option<&mut Capture<'_>>,
-) -> Result<(), Broken> {
-    let mut decoder = ChunkedDecoder::new();
-    let mut flushed = false;
-    let broken = |flushed: bool| if flushed { Broken::Relaying } else { Broken::BeforeAnyByte };
-    loop {
-        let step = decoder.step(&up.rbuf).map_err(|_| broken(flushed))?;
-        if let (Some(c), Some((s, e))) = (capture.as_deref_mut(), step.data) {
-            c.body(&up.rbuf[s..e]);
-        }
-        if to_chunked {
-            conn.wbuf.extend_from_slice(&up.rbuf[..step.consumed]);
-        } else if let Some((s, e)) = step.data {
-            conn.wbuf.extend_from_slice(&up.rbuf[s..e]);
-        }
-        up.rbuf.advance(step.consumed);
-        let progressed = step.consumed > 0 || flushed;
-        if step.done || (up.rbuf.is_empty() && progressed) || conn.wbuf.len() >= 64 * 1024 {
-            conn.flush().await.map_err(|_| Broken::Relaying)?;
-            flushed = true;
-        }
-        if step.done {
-            return Ok(());
-        }
-        if up.rbuf.is_empty() && !matches!(fill_timeout(up, timeout).await, Ok(1..)) {
-            return Err(broken(flushed));
-        }
-    }
-}
-
-/// Relays a body that ends when the upstream closes, as chunks to an HTTP/1.1 client.
-async fn relay_until_close(
-    conn: &mut ClientConn,
-    up: &mut UpstreamConn,
-    to_chunked: bool,
-    timeout: Duration,
-) -> Result<(), ()> {
-    loop {
-        if !up.rbuf.is_empty() {
-            if to_chunked {
-                body::encode_chunk(&mut conn.wbuf, &up.rbuf);
-            } else {
-                conn.wbuf.extend_from_slice(&up.rbuf);
-            }
-            up.rbuf.clear();
-        }
-        conn.flush().await.map_err(drop)?;
-        match fill_timeout(up, timeout).await {
-            Ok(1..) => {}
-            Ok(_) => {
-                if to_chunked {
-                    conn.wbuf.extend_from_slice(body::LAST_CHUNK);
-                    conn.flush().await.map_err(drop)?;
-                }
-                return Ok(());
-            }
-            Err(_) => return Err(()),
-        }
-    }
+    head_length
 }

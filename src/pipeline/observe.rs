@@ -1,5 +1,5 @@
 //! The last step of every request: count it in the worker's metrics shard and write its access log
-//! line, from what the steps left in the connection's [`Record`](super::record::Record).
+//! line, from what the steps left in the request's [`Context`].
 //!
 //! Cost: a few relaxed stores into this worker's cache lines; with an access log, one line rendered
 //! into the worker's log buffer and one `clock_gettime` for the request time. No allocation, no
@@ -7,33 +7,25 @@
 
 use crate::access_log::format::{self, Fields};
 use crate::access_log::sink::Appended;
-use crate::http::conn::ClientConn;
+use crate::conn::ClientConn;
+use crate::context::Context;
+use crate::context::record::CacheOutcome;
 use crate::http::head::RequestHead;
 use crate::metrics::series::{RouteSeries, UNMATCHED};
+use crate::runtime::loaded::LoadedTable;
 use crate::runtime::worker::Worker;
-use crate::table::loaded::LoadedTable;
 
-use super::Place;
-use super::record::CacheOutcome;
-
-pub fn request(
-    worker: &Worker,
-    table: &LoadedTable,
-    conn: &mut ClientConn,
-    head: &RequestHead,
-    place: Place,
-    started: quanta::Instant,
-) {
-    let latency_us = started.elapsed().as_micros() as u64;
-    let record = &mut conn.record;
-    if let (Some(start), None) = (record.integration_started, record.integration_us) {
-        record.integration_us = Some(start.elapsed().as_micros() as u64);
+pub fn request(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, head: &RequestHead, ctx: &Context) {
+    let latency_us = ctx.started.elapsed().as_micros() as u64;
+    let mut integration_us = ctx.record.integration_us;
+    if let (Some(start), None) = (ctx.record.integration_started, integration_us) {
+        integration_us = Some(start.elapsed().as_micros() as u64);
     }
-    let (bytes_in, bytes_out) = take_bytes(conn);
-    let record = &conn.record;
+    let (bytes_in, bytes_out) = conn.take_bytes();
+    let record = &ctx.record;
 
-    let series = match place.api_stage {
-        Some((api, stage)) => table.series_of(api, stage, place.route),
+    let series = match ctx.api_stage {
+        Some((api, stage)) => table.series_of(api, stage, ctx.route),
         None => (!table.series.is_empty()).then_some(UNMATCHED),
     };
     if let Some(series) = series.and_then(|id| worker.metrics.series.get(id)) {
@@ -46,16 +38,16 @@ pub fn request(
             CacheOutcome::Miss => series.counters.cache_misses.inc(),
             CacheOutcome::None => {}
         }
-        if let Some(us) = record.integration_us {
+        if let Some(us) = integration_us {
             series.integration_latency.observe_us(us);
         }
     }
 
-    let Some((api_index, stage_index)) = place.api_stage else { return };
+    let Some((api_index, stage_index)) = ctx.api_stage else { return };
     let api = &table.table.apis[api_index as usize];
     let stage = &api.stages[stage_index as usize];
     let Some(log) = &stage.access_log else { return };
-    let route_key = place.route.map_or("-", |r| api.routes[r as usize].key.as_str());
+    let route_key = ctx.route.map_or("-", |r| api.routes[r as usize].key.as_str());
     let error = record
         .error
         .as_ref()
@@ -63,7 +55,7 @@ pub fn request(
     let integration_error =
         record.error.as_ref().filter(|e| e.side() == crate::error::Side::Upstream).map(|e| e.detail);
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let request_id = record.request_id.as_ref().map_or("-", |id| id.as_str());
+    let request_id = ctx.id_if_made().map_or("-", |id| id.as_str());
     let fields = Fields {
         request_id,
         source_ip: conn.peer.ip(),
@@ -76,7 +68,7 @@ pub fn request(
         status: record.status,
         response_length: bytes_out.saturating_sub(record.head_bytes),
         latency_us,
-        integration_latency_us: record.integration_us,
+        integration_latency_us: integration_us,
         integration_status: record.integration_status,
         integration_error,
         error,
@@ -86,7 +78,8 @@ pub fn request(
         host: head.host_name(),
         trace_id: record.trace.map(|t| t.trace_id_hex()),
         client_cert: conn.stream.identity().map(|i| &i.client_cert),
-        api_key: record
+        api_key: ctx
+            .identity
             .api_key
             .and_then(|k| table.table.api_keys.get(k as usize))
             .map(|k| (k.name.as_str(), k.value.as_str())),
@@ -100,13 +93,13 @@ pub fn request(
 }
 
 /// A request that was malformed before it could be routed: counted with the unmatched requests.
-pub fn malformed(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn) {
-    let (bytes_in, bytes_out) = take_bytes(conn);
+pub fn malformed(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, ctx: &Context) {
+    let (bytes_in, bytes_out) = conn.take_bytes();
     if table.series.is_empty() {
         return;
     }
     if let Some(series) = worker.metrics.series.get(UNMATCHED) {
-        count(series, conn.record.status, bytes_in, bytes_out, 0);
+        count(series, ctx.record.status, bytes_in, bytes_out, 0);
     }
 }
 
@@ -121,11 +114,4 @@ fn count(series: &RouteSeries, status: u16, bytes_in: u64, bytes_out: u64, laten
     c.bytes_in.add(bytes_in);
     c.bytes_out.add(bytes_out);
     series.latency.observe_us(latency_us);
-}
-
-/// Bytes read and written since the previous request ended.
-fn take_bytes(conn: &mut ClientConn) -> (u64, u64) {
-    let (read, written) = conn.bytes_mark;
-    conn.bytes_mark = (conn.bytes_read, conn.bytes_written);
-    (conn.bytes_read - read, conn.bytes_written - written)
 }

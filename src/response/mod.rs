@@ -1,12 +1,17 @@
-//! What goes back to the client: request ids, AWS gateway responses for failures ([`gateway`]), and
-//! the headers every response carries.
+//! What goes back to the client, as a value: [`Response`] (status, headers, body), built by
+//! whatever answers — a mock, a cache hit, a gateway error ([`gateway`]), the relay of an upstream's
+//! response — and written by the one writer ([`write`]), which adds the framing and the headers
+//! every response carries and records the outcome in the request's context. A header that every
+//! response must get (CORS, a customised gateway response's) is added in one place.
+//!
+//! Cost: a `Response` borrows its header lines and body (from the table, a stored entry, the
+//! upstream's buffer); the few lines made per response live inline in [`Lines`]. No allocation.
 
 pub mod gateway;
-pub mod request_id;
+pub mod write;
 
-use crate::http::encode;
-use crate::table::Protocol;
-use request_id::RequestId;
+use bytes::Bytes;
+use smallvec::SmallVec;
 
 /// Whether the client connection stays open after a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,18 +20,75 @@ pub enum Flow {
     Close,
 }
 
-/// Appends the headers every Portico response carries: the request id under the API kind's name,
-/// `Date`, and `Connection: close` when the connection ends after this response — or
-/// `Connection: keep-alive` when it stays open for an HTTP/1.0 client, which would assume otherwise.
-pub fn common_headers(out: &mut Vec<u8>, protocol: Protocol, id: &RequestId, flow: Flow, http10: bool) {
-    match protocol {
-        Protocol::Rest => encode::header(out, b"x-amzn-RequestId", id.as_bytes()),
-        Protocol::Http => encode::header(out, b"apigw-requestid", id.as_bytes()),
+pub struct Response<'a> {
+    pub status: u16,
+    /// The reason phrase; empty for the status's standard one.
+    pub reason: &'a [u8],
+    pub headers: Headers<'a>,
+    /// Lines this response adds to `headers` (`Retry-After`, `Age`, `Cache-Status`, ...).
+    pub extra: Lines,
+    pub body: Body<'a>,
+}
+
+/// End-to-end headers, as their owner keeps them.
+#[derive(Clone, Copy)]
+pub enum Headers<'a> {
+    /// Already encoded, `Name: value\r\n` each (a stored entry, a relayed head as rewritten).
+    Encoded(&'a [u8]),
+    /// Name and value pairs (the table's mock headers).
+    Pairs(&'a [(String, String)]),
+}
+
+pub enum Body<'a> {
+    /// In memory and borrowed (the table's, a static message).
+    Static(&'a [u8]),
+    /// In memory and shared (a cache entry): a large one is written without a copy.
+    Shared(Bytes),
+    /// Streamed after the head by the relay, framed thus.
+    Stream(Framing<'a>),
+}
+
+/// How a streamed body is framed for the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing<'a> {
+    /// `Content-Length: n`.
+    Length(u64),
+    /// A bodyless response to `HEAD` that repeats the length the upstream gave (or none).
+    HeadOf(Option<&'a [u8]>),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// No framing header: the body ends with the connection (HTTP/1.0 clients), or there is none.
+    Unframed,
+}
+
+impl<'a> Response<'a> {
+    pub fn new(status: u16, headers: Headers<'a>, body: Body<'a>) -> Response<'a> {
+        Response { status, reason: b"", headers, extra: Lines::default(), body }
     }
-    encode::date_header(out);
-    match flow {
-        Flow::Close => encode::header(out, b"Connection", b"close"),
-        Flow::KeepAlive if http10 => encode::header(out, b"Connection", b"keep-alive"),
-        Flow::KeepAlive => {}
+}
+
+/// A few header lines made for one response, kept inline (no allocation unless they outgrow it).
+#[derive(Default)]
+pub struct Lines(SmallVec<[u8; 192]>);
+
+impl Lines {
+    pub fn header(&mut self, name: &[u8], value: &[u8]) {
+        self.0.extend_from_slice(name);
+        self.0.extend_from_slice(b": ");
+        self.0.extend_from_slice(value);
+        self.0.extend_from_slice(b"\r\n");
+    }
+
+    pub fn header_u64(&mut self, name: &[u8], value: u64) {
+        self.header(name, itoa::Buffer::new().format(value).as_bytes());
+    }
+
+    /// Bytes already encoded (a whole line with its CRLF, or a piece of one).
+    pub fn line(&mut self, line: &[u8]) {
+        self.0.extend_from_slice(line);
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }

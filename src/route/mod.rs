@@ -9,13 +9,21 @@
 
 pub mod key;
 
-use smallvec::SmallVec;
-
+pub use crate::context::Captures;
+use crate::context::Context;
+use crate::error::GatewayError;
 use crate::http::Method;
+use crate::http::head::RequestHead;
 use crate::table::{Route, RouteKey, RouteMethod, Segment};
 
-/// Captured path parameters as `(start, end)` byte offsets into the routed path, in route order.
-pub type Captures = SmallVec<[(u32, u32); 4]>;
+/// Step 2, route: the most specific route key wins, `$default` last. Leaves the route and its
+/// captures in `ctx`.
+pub fn step(router: &Router, head: &RequestHead, ctx: &mut Context) -> Result<u32, GatewayError> {
+    let matched = router.find(head.method, ctx.routed_path(head)).ok_or(crate::stage::NO_MATCH)?;
+    ctx.route = Some(matched.route);
+    ctx.captures = matched.captures;
+    Ok(matched.route)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use arc_swap::ArcSwap;
 
 use crate::metrics::Metrics;
-use crate::table::loaded::LoadedTable;
+use crate::runtime::loaded::LoadedTable;
 
 pub struct Control {
     pub table: ArcSwap<LoadedTable>,
@@ -45,7 +45,7 @@ impl Control {
             .cluster
             .clone()
             .map(|c| crate::throttle::fleet::Fleet::start(c, quotas.clone(), metrics.clone()));
-        let control = Arc::new(Control {
+        Arc::new(Control {
             table: ArcSwap::from_pointee(table),
             generation: AtomicU64::new(1),
             shutdown: AtomicBool::new(false),
@@ -56,11 +56,7 @@ impl Control {
             shared_cache: Default::default(),
             quotas,
             fleet,
-        });
-        if let Some(fleet) = &control.fleet {
-            fleet.attach(&control);
-        }
-        control
+        })
     }
 
     /// Publishes a new table: workers pick it up on their next request. Its metric series are
@@ -73,6 +69,8 @@ impl Control {
             self.quotas.attach(path);
         }
         table.quota_cells = self.quotas.cells_for(&table.table, self.workers);
+        // Rate limits that did not change keep their buckets: a reload must not refill them.
+        table.throttles.adopt(&self.table.load().throttles);
         self.table.store(Arc::new(table));
         self.generation.fetch_add(1, Ordering::AcqRel) + 1
     }

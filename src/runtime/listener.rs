@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::serve;
 use super::worker::Worker;
-use crate::http::conn;
 
 /// Binds one listening socket for `addr` with `SO_REUSEPORT`.
 pub fn bind(addr: SocketAddr, backlog: i32) -> std::io::Result<std::net::TcpListener> {
@@ -33,7 +33,7 @@ pub async fn accept_loop(worker: Rc<Worker>, index: u32, listener: monoio::net::
         if worker.draining.get() {
             return;
         }
-        let cap = worker.table().table.settings.workers.max_connections;
+        let cap = worker.refresh().table.settings.workers.max_connections;
         if worker.conns.len() >= cap {
             // At the cap, leave new connections in the kernel's backlog until one closes.
             monoio::select! {
@@ -49,7 +49,7 @@ pub async fn accept_loop(worker: Rc<Worker>, index: u32, listener: monoio::net::
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 worker.metrics.worker.connections_accepted.inc();
-                monoio::spawn(Isolated { inner: conn::serve(worker.clone(), index, stream, peer), peer });
+                monoio::spawn(Isolated { inner: serve::serve(worker.clone(), index, stream, peer), peer });
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.

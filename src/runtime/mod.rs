@@ -6,6 +6,8 @@
 pub mod control;
 pub mod event;
 pub mod listener;
+pub mod loaded;
+pub mod serve;
 pub mod worker;
 
 use std::rc::Rc;
@@ -20,7 +22,7 @@ use control::Control;
 use worker::Worker;
 
 use crate::access_log::sink::{self, WorkerLog};
-use crate::table::loaded::LoadedTable;
+use crate::runtime::loaded::LoadedTable;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -277,7 +279,7 @@ async fn worker_main(index: usize, control: Arc<Control>, listeners: Vec<std::ne
     worker.draining.set(true);
     worker.drain.notify();
     worker.conns.shutdown_idle();
-    let drain_ms = worker.table().table.settings.drain_timeout_ms;
+    let drain_ms = worker.refresh().table.settings.drain_timeout_ms;
     let deadline = Instant::now() + Duration::from_millis(drain_ms);
     while !worker.conns.is_empty() && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(10)).await;

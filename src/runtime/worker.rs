@@ -16,7 +16,7 @@ use super::event::LocalEvent;
 use crate::access_log::sink::WorkerLog;
 use crate::integration::pool::Pool;
 use crate::metrics::Shard;
-use crate::table::loaded::LoadedTable;
+use crate::runtime::loaded::LoadedTable;
 
 pub struct Worker {
     pub index: usize,
@@ -60,14 +60,16 @@ impl Worker {
         }
     }
 
-    /// The current table; reloaded from the shared slot only when the generation moved.
+    /// Picks up the newest table if a reload published one since this worker last looked (one
+    /// acquire load when none did), and returns it. Taking a new table also drops the tokens
+    /// leased from the old one's limits: lease slots are by limit index, which a new table
+    /// reorders. (The buckets themselves carry over: `ThrottleIndex::adopt`.)
     #[allow(clippy::redundant_allocation)]
-    pub fn table(&self) -> Rc<Arc<LoadedTable>> {
+    pub fn refresh(&self) -> Rc<Arc<LoadedTable>> {
         let generation = self.control.generation.load(Ordering::Acquire);
         let mut current = self.current.borrow_mut();
         if current.0 != generation {
             *current = (generation, Rc::new(self.control.table.load_full()));
-            // Leases were of the old table's limits.
             self.throttle.reset();
         }
         current.1.clone()
@@ -80,6 +82,18 @@ impl Worker {
 
     pub fn control(&self) -> &Control {
         &self.control
+    }
+
+    /// What the throttle step needs of this worker, for `table`.
+    pub fn throttles<'a>(&'a self, table: &'a LoadedTable) -> crate::throttle::Throttles<'a> {
+        crate::throttle::Throttles {
+            index: &table.throttles,
+            quota_cells: &table.quota_cells,
+            leases: &self.throttle,
+            fleet: self.control.fleet.as_deref(),
+            worker: self.index,
+            workers: self.control.workers,
+        }
     }
 }
 

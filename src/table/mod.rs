@@ -7,17 +7,17 @@
 //! integration per (stage, route), so the hot path never looks a variable up.
 
 pub mod file;
-pub mod loaded;
+pub mod log_format;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::access_log::format::Part;
+use log_format::Part;
 
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the serialized layout changes; `serve --table` refuses other versions.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// The `format` field of every table file.
 pub const FORMAT_NAME: &str = "portico-table";
 
@@ -347,6 +347,22 @@ pub struct Stage {
     pub throttle: Option<ThrottleSetting>,
     /// One per route, same index: the route's own throttle in this stage.
     pub route_throttles: Vec<Option<ThrottleSetting>>,
+    /// One per route, same index: which optional steps the route runs in this stage.
+    pub steps: Vec<RouteSteps>,
+}
+
+/// Which optional steps a route's requests go through in a stage, decided by the compiler, so
+/// that a route pays only for the steps it uses.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RouteSteps {
+    /// Check the API key (REST routes with `api_key_required`).
+    pub api_key: bool,
+    /// A rate limit or a usage plan's quota may apply.
+    pub throttle: bool,
+    /// The stage caches; the cache step decides per request (method, route settings).
+    pub cache: bool,
+    /// A body up to this many bytes is received whole before the integration runs (0: none).
+    pub buffer_body_bytes: u64,
 }
 
 /// A stage's cache settings (AWS's stage cache and its invalidation policy).

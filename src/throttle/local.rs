@@ -6,6 +6,7 @@
 //! than the limit over a window).
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use super::Throttled;
 use super::global::Drawn;
@@ -19,8 +20,6 @@ pub const LEASE_TTL_NS: u64 = 100_000_000;
 #[derive(Clone, Copy)]
 pub struct FleetCtx<'a> {
     pub fleet: Option<&'a super::fleet::Fleet>,
-    /// The table the limits belong to (its address), so a refill never lands in a newer table.
-    pub table: usize,
     /// False once a request has waited long enough: Redis then counts as unreachable for it.
     pub patient: bool,
 }
@@ -33,7 +32,7 @@ pub struct LocalLeases {
 
 impl LocalLeases {
     /// Takes one token of limit `id`.
-    pub fn take(&self, id: usize, limit: &Limit, now_ns: u64, ctx: FleetCtx<'_>) -> Result<(), Throttled> {
+    pub fn take(&self, id: usize, limit: &Arc<Limit>, now_ns: u64, ctx: FleetCtx<'_>) -> Result<(), Throttled> {
         let mut slots = self.slots.borrow_mut();
         if slots.len() <= id {
             slots.resize(id + 1, (0, 0));
@@ -50,7 +49,7 @@ impl LocalLeases {
                 let up = ctx.patient && ctx.fleet.is_some_and(super::fleet::Fleet::is_up);
                 let (drawn, ask) = global.draw(now_ns, limit.batch, up);
                 if ask && let Some(fleet) = ctx.fleet {
-                    fleet.ask_rate(ctx.table, id);
+                    fleet.ask_rate(limit);
                 }
                 match drawn {
                     Drawn::Granted(n, expires_ns) => (Lease::Granted(n), expires_ns.min(local_expiry)),
@@ -97,10 +96,10 @@ mod tests {
 
     #[test]
     fn spends_a_lease_locally_and_drops_it_when_stale() {
-        let limit = Limit::new(1000.0, 100, 1);
+        let limit = Arc::new(Limit::new(1000.0, 100, 1));
         let leases = LocalLeases::default();
         let t = 1_000_000_000;
-        let ctx = FleetCtx { fleet: None, table: 0, patient: true };
+        let ctx = FleetCtx { fleet: None, patient: true };
         for _ in 0..limit.batch {
             assert!(leases.take(0, &limit, t, ctx).is_ok());
         }

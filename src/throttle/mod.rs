@@ -18,7 +18,8 @@ pub mod local;
 pub mod quota;
 pub mod quota_store;
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use limit::Limit;
 use local::{FleetCtx, LocalLeases};
@@ -28,7 +29,11 @@ use crate::table::{Table, ThrottleSetting};
 /// The limits of one loaded table and which apply where.
 #[derive(Debug, Default)]
 pub struct ThrottleIndex {
-    pub limits: Vec<Limit>,
+    /// Shared with the tables before and after this one when their settings match, so a reload
+    /// keeps every bucket's state ([`ThrottleIndex::adopt`]).
+    pub limits: Vec<Arc<Limit>>,
+    /// What each limit is, by the same index: its name and setting.
+    identities: Vec<(String, ThrottleSetting, Option<crate::table::FailureMode>)>,
     pub account: Option<usize>,
     /// Per API, per stage, per route: the route's limit or the stage default.
     by_route: Vec<Vec<Vec<Option<usize>>>>,
@@ -54,9 +59,12 @@ pub enum Throttled {
 impl ThrottleIndex {
     pub fn build(table: &Table, workers: usize) -> ThrottleIndex {
         let mut limits = Vec::new();
+        let mut identities = Vec::new();
         let mut add = |s: &ThrottleSetting, name: &dyn Fn() -> String, on_failure| {
             let limit = Limit::new(s.rate, s.burst, workers);
-            limits.push(if s.global { limit.global(name(), on_failure) } else { limit });
+            let name = name();
+            limits.push(Arc::new(if s.global { limit.global(name.clone(), on_failure) } else { limit }));
+            identities.push((name, s.clone(), on_failure));
             limits.len() - 1
         };
         let account = table.settings.throttle.as_ref().map(|s| add(s, &|| "account".into(), None));
@@ -103,7 +111,22 @@ impl ThrottleIndex {
                 }
             }
         }
-        ThrottleIndex { limits, account, by_route, by_key, by_key_route }
+        ThrottleIndex { limits, identities, account, by_route, by_key, by_key_route }
+    }
+
+    /// Takes over the buckets of `previous` (the table being replaced) for every limit that is the
+    /// same there — same name, same rate, burst and fleet setting — so a reload refills nothing:
+    /// tokens spent before it stay spent. A limit whose setting changed starts full.
+    pub fn adopt(&mut self, previous: &ThrottleIndex) {
+        let before: HashMap<&str, usize> =
+            previous.identities.iter().enumerate().map(|(j, (name, ..))| (name.as_str(), j)).collect();
+        for (i, identity) in self.identities.iter().enumerate() {
+            if let Some(&j) = before.get(identity.0.as_str())
+                && previous.identities[j] == *identity
+            {
+                self.limits[i] = previous.limits[j].clone();
+            }
+        }
     }
 
     /// Takes a token from every limit that applies, in AWS's order: the key's usage-plan limit on
@@ -165,23 +188,59 @@ fn patient(since: Option<std::time::Instant>, fleet: Option<&fleet::Fleet>) -> b
     }
 }
 
-/// Step 4: takes a token from every limit that applies ([`ThrottleIndex::admit`]). A global limit
-/// whose reservoir is being refilled from Redis makes the request wait, on the worker's timer
-/// (other requests go on), never returning [`Throttled::Wait`].
+/// What the throttle step reads of the worker and its table.
+pub struct Throttles<'a> {
+    pub index: &'a ThrottleIndex,
+    pub quota_cells: &'a HashMap<(u32, u32), Arc<quota::QuotaCell>>,
+    /// This worker's leased tokens.
+    pub leases: &'a LocalLeases,
+    pub fleet: Option<&'a fleet::Fleet>,
+    pub worker: usize,
+    pub workers: usize,
+}
+
+/// Step 4, throttle: the rate limits that apply, in AWS's order ([`ThrottleIndex::admit`]), then
+/// the key's usage-plan quota. 429 with `Retry-After` when a bucket is empty, 429 Limit Exceeded
+/// when the quota is used up, 503 when fleet mode cannot count and the plan fails closed.
+pub async fn step(
+    t: &Throttles<'_>,
+    key: Option<(u32, u32)>,
+    api: u32,
+    stage: u32,
+    route: u32,
+) -> Result<(), crate::error::GatewayError> {
+    use crate::error::{GatewayError, ResponseType};
+    match admit_request(t, key, api, stage, route).await {
+        Ok(()) => {}
+        Err(Throttled::Denied(retry_after_ns)) => {
+            let retry_after_s = retry_after_ns.div_ceil(1_000_000_000).clamp(1, u64::from(u32::MAX)) as u32;
+            return Err(GatewayError::throttled(retry_after_s));
+        }
+        // `admit_request` waits `Wait` out itself.
+        Err(Throttled::Wait | Throttled::Unavailable) => return Err(GatewayError::fleet_unavailable()),
+    }
+    let Some((plan, key)) = key else { return Ok(()) };
+    match admit_quota(t, plan, key).await {
+        QuotaVerdict::Admitted => Ok(()),
+        QuotaVerdict::Exceeded => Err(GatewayError::new(ResponseType::QuotaExceeded, "usage plan quota exhausted")),
+        QuotaVerdict::Unavailable => Err(GatewayError::fleet_unavailable()),
+    }
+}
+
+/// Takes a token from every limit that applies ([`ThrottleIndex::admit`]). A global limit whose
+/// reservoir is being refilled from Redis makes the request wait, on the worker's timer (other
+/// requests go on), never returning [`Throttled::Wait`].
 pub async fn admit_request(
-    worker: &crate::runtime::worker::Worker,
-    table: &crate::table::loaded::LoadedTable,
+    t: &Throttles<'_>,
     key: Option<(u32, u32)>,
     api: u32,
     stage: u32,
     route: u32,
 ) -> Result<(), Throttled> {
-    let fleet = worker.control().fleet.as_deref();
     let mut waiting_since = None;
     loop {
-        let at = table as *const crate::table::loaded::LoadedTable as usize;
-        let ctx = FleetCtx { fleet, table: at, patient: patient(waiting_since, fleet) };
-        match table.throttles.admit(&worker.throttle, key, api, stage, route, ctx) {
+        let ctx = FleetCtx { fleet: t.fleet, patient: patient(waiting_since, t.fleet) };
+        match t.index.admit(t.leases, key, api, stage, route, ctx) {
             Err(Throttled::Wait) => {
                 waiting_since.get_or_insert_with(std::time::Instant::now);
                 monoio::time::sleep(WAIT_STEP).await;
@@ -205,16 +264,10 @@ pub enum QuotaVerdict {
 /// its own is spent. In fleet mode an empty node allowance waits (without blocking the worker)
 /// for the fleet thread's refill, at most [`fleet::Fleet::wait_limit`]; then, or at once while
 /// Redis is down, the plan's failure mode decides.
-pub async fn admit_quota(
-    worker: &crate::runtime::worker::Worker,
-    table: &crate::table::loaded::LoadedTable,
-    plan: u32,
-    key: u32,
-) -> QuotaVerdict {
-    let Some(cell) = table.quota_cells.get(&(plan, key)) else { return QuotaVerdict::Admitted };
-    let slot = cell.slot(worker.index);
-    let control = worker.control();
-    let fleet = control.fleet.as_deref();
+pub async fn admit_quota(t: &Throttles<'_>, plan: u32, key: u32) -> QuotaVerdict {
+    let Some(cell) = t.quota_cells.get(&(plan, key)) else { return QuotaVerdict::Admitted };
+    let slot = cell.slot(t.worker);
+    let fleet = t.fleet;
     let mut waiting_since = None;
     loop {
         let now = wall_s();
@@ -226,7 +279,7 @@ pub async fn admit_quota(
         }
         let up = patient(waiting_since, fleet) && fleet.is_some_and(fleet::Fleet::is_up);
         // Without a slot of its own (never: cells have one per worker) a worker leases one at a time.
-        let want = if slot.is_some() { cell.block(control.workers) } else { 1 };
+        let want = if slot.is_some() { cell.block(t.workers) } else { 1 };
         let (leased, ask) = cell.lease(now, want, up);
         if ask && let Some(f) = fleet {
             f.ask(cell);

@@ -29,7 +29,7 @@ pub(super) fn read_cluster(r: &mut Reader<'_>, root: Obj<'_>) -> Option<Cluster>
             return None;
         }
     };
-    if let Err(problem) = crate::throttle::fleet::redis::check_url(&url.value) {
+    if let Err(problem) = check_url(&url.value) {
         r.error(
             url.span,
             format!("the Redis URL is not usable: {problem}"),
@@ -52,5 +52,23 @@ pub(super) fn read_failure_mode(r: &mut Reader<'_>, o: Obj<'_>, key: &str) -> Fa
             r.error(mode.span, format!("unknown `{key}` = \"{other}\""), Some("use \"open\" or \"closed\"".into()));
             FailureMode::Open
         }
+    }
+}
+
+/// Only `redis://` URLs that the client accepts.
+fn check_url(url: &str) -> Result<(), String> {
+    if !url.starts_with("redis://") {
+        return Err("only redis:// URLs are supported (not rediss:// or unix sockets)".into());
+    }
+    redis::Client::open(url).map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_plain_redis_urls() {
+        assert!(super::check_url("redis://127.0.0.1:6379/0").is_ok());
+        assert!(super::check_url("rediss://127.0.0.1:6379").is_err());
+        assert!(super::check_url("http://x").is_err());
     }
 }

@@ -10,8 +10,8 @@ use std::mem::MaybeUninit;
 use bytes::Bytes;
 use smallvec::SmallVec;
 
+use super::error::{Error, Fault};
 use super::{Method, trim};
-use crate::error::{GatewayError, ResponseType};
 
 /// `(start, end)` byte offsets into [`RequestHead::bytes`].
 pub type Span = (u32, u32);
@@ -52,8 +52,8 @@ pub struct RequestHead {
     normalized: Option<Bytes>,
 }
 
-fn bad(detail: &'static str) -> GatewayError {
-    GatewayError::new(ResponseType::BadRequest, detail)
+fn bad(detail: &'static str) -> Error {
+    Error::bad(detail)
 }
 
 impl RequestHead {
@@ -164,7 +164,7 @@ impl HeadIndex {
 }
 
 /// Parses and checks a request head at the start of `buf`; `Ok(None)` means more bytes are needed.
-pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, GatewayError> {
+pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Error> {
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADER_COUNT_CEILING];
     let count = limits.max_header_count.min(HEADER_COUNT_CEILING);
     let mut req = httparse::Request::new(&mut []);
@@ -173,15 +173,15 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
         Ok(httparse::Status::Partial) => {
             let line_done = buf.contains(&b'\n');
             if !line_done && buf.len() > limits.max_uri_bytes + 32 {
-                return Err(GatewayError::new(ResponseType::UriTooLong, "request line over the URI limit"));
+                return Err(Error::new(Fault::UriTooLong, "request line over the URI limit"));
             }
             if buf.len() >= limits.max_header_bytes {
-                return Err(GatewayError::new(ResponseType::HeadersTooLarge, "header section over the limit"));
+                return Err(Error::new(Fault::HeadersTooLarge, "header section over the limit"));
             }
             return Ok(None);
         }
         Err(httparse::Error::TooManyHeaders) => {
-            return Err(GatewayError::new(ResponseType::HeadersTooLarge, "more header lines than allowed"));
+            return Err(Error::new(Fault::HeadersTooLarge, "more header lines than allowed"));
         }
         // HTTP/1.x with x > 1 is served as HTTP/1.1 (RFC 9110 §2.5: same major version, so the
         // recipient may treat it as the highest minor it supports). httparse knows only 1.0 and
@@ -193,13 +193,13 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
             return parse(&copy, limits);
         }
         Err(httparse::Error::Version) if names_a_version(buf) => {
-            return Err(GatewayError::new(ResponseType::VersionNotSupported, "unsupported HTTP version"));
+            return Err(Error::new(Fault::VersionNotSupported, "unsupported HTTP version"));
         }
         Err(httparse::Error::Version) => return Err(bad("malformed HTTP version")),
         Err(_) => return Err(bad("malformed request head")),
     };
     if len > limits.max_header_bytes {
-        return Err(GatewayError::new(ResponseType::HeadersTooLarge, "header section over the limit"));
+        return Err(Error::new(Fault::HeadersTooLarge, "header section over the limit"));
     }
     if let Some(fault) = super::line_end_fault(&buf[..len]) {
         return Err(bad(fault));
@@ -213,7 +213,7 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
         return Err(bad("incomplete request line"));
     };
     if target.len() > limits.max_uri_bytes {
-        return Err(GatewayError::new(ResponseType::UriTooLong, "request target over the URI limit"));
+        return Err(Error::new(Fault::UriTooLong, "request target over the URI limit"));
     }
     if target.bytes().any(|b| b == b'#' || !(0x21..0x7f).contains(&b)) {
         return Err(bad("request target has a byte that is not allowed"));
@@ -274,7 +274,7 @@ pub fn parse(buf: &[u8], limits: &HeadLimits) -> Result<Option<HeadIndex>, Gatew
                 } else if coding.is_empty() {
                     return Err(bad("empty transfer coding"));
                 } else {
-                    return Err(GatewayError::new(ResponseType::NotImplemented, "unsupported transfer coding"));
+                    return Err(Error::new(Fault::NotImplemented, "unsupported transfer coding"));
                 }
             }
         } else if name.eq_ignore_ascii_case(b"connection") {

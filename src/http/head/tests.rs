@@ -2,7 +2,7 @@ use super::*;
 
 const LIMITS: HeadLimits = HeadLimits { max_header_bytes: 10240, max_header_count: 100, max_uri_bytes: 8192 };
 
-fn parse_all(raw: &[u8]) -> Result<RequestHead, GatewayError> {
+fn parse_all(raw: &[u8]) -> Result<RequestHead, Error> {
     match parse(raw, &LIMITS)? {
         Some(index) => {
             let len = index.len;
@@ -12,8 +12,8 @@ fn parse_all(raw: &[u8]) -> Result<RequestHead, GatewayError> {
     }
 }
 
-fn kind(raw: &[u8]) -> ResponseType {
-    parse_all(raw).unwrap_err().kind
+fn kind(raw: &[u8]) -> Fault {
+    parse_all(raw).unwrap_err().fault
 }
 
 #[test]
@@ -52,8 +52,8 @@ fn framing_and_connection() {
 
 #[test]
 fn rejects_smuggling_shapes() {
-    use ResponseType::*;
-    let cases: &[(&[u8], ResponseType)] = &[
+    use Fault::*;
+    let cases: &[(&[u8], Fault)] = &[
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", BadRequest),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", BadRequest),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", BadRequest),
@@ -97,7 +97,7 @@ fn absolute_form_target_takes_its_host_from_the_authority() {
     assert_eq!(h.host_name(), Some(&b"api.example.com"[..]));
     // Regression (issue 11): RFC 9112 §3.2 wants a Host field in HTTP/1.1 requests, absolute form
     // included; the authority used to stand in for a missing one.
-    assert_eq!(kind(b"GET http://a.test/ HTTP/1.1\r\n\r\n"), ResponseType::BadRequest);
+    assert_eq!(kind(b"GET http://a.test/ HTTP/1.1\r\n\r\n"), Fault::BadRequest);
     let h = parse_all(b"GET http://a.test/ HTTP/1.0\r\n\r\n").unwrap();
     assert_eq!(h.host_name(), Some(&b"a.test"[..]), "HTTP/1.0 needs no Host");
 }
@@ -126,12 +126,12 @@ fn valid_hosts() {
 #[test]
 fn limits() {
     let long_uri = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
-    assert_eq!(kind(long_uri.as_bytes()), ResponseType::UriTooLong);
+    assert_eq!(kind(long_uri.as_bytes()), Fault::UriTooLong);
     let unfinished = format!("GET /{}", "a".repeat(9000));
-    assert_eq!(parse(unfinished.as_bytes(), &LIMITS).unwrap_err().kind, ResponseType::UriTooLong);
+    assert_eq!(parse(unfinished.as_bytes(), &LIMITS).unwrap_err().fault, Fault::UriTooLong);
     let big = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "b".repeat(11000));
-    assert_eq!(kind(big.as_bytes()), ResponseType::HeadersTooLarge);
+    assert_eq!(kind(big.as_bytes()), Fault::HeadersTooLarge);
     let many: String = (0..101).map(|i| format!("X{i}: y\r\n")).collect();
     let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n");
-    assert_eq!(kind(many.as_bytes()), ResponseType::HeadersTooLarge);
+    assert_eq!(kind(many.as_bytes()), Fault::HeadersTooLarge);
 }

@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use super::quota::QuotaCell;
 use super::quota_store::QuotaStore;
 use crate::metrics::cell::Counter;
-use crate::runtime::control::Control;
 use crate::table::Cluster;
 
 /// How often an unreachable Redis is tried again.
@@ -68,11 +67,10 @@ pub struct Fleet {
     up: AtomicBool,
     /// Cells whose allowance needs a refill.
     asked: Mutex<Vec<Arc<QuotaCell>>>,
-    /// Global rate limits whose reservoir needs a refill: (table address, limit id).
-    rates_asked: Mutex<Vec<(usize, usize)>>,
+    /// Global rate limits whose reservoir needs a refill. The limit itself, not where it sits in
+    /// a table: a refill can only land in the limit that asked, whatever was reloaded meanwhile.
+    rates_asked: Mutex<Vec<Arc<super::limit::Limit>>>,
     thread: OnceLock<std::thread::Thread>,
-    /// Where the current table is, to find a global limit by id.
-    control: OnceLock<std::sync::Weak<Control>>,
 }
 
 impl Fleet {
@@ -86,7 +84,6 @@ impl Fleet {
             asked: Mutex::new(Vec::new()),
             rates_asked: Mutex::new(Vec::new()),
             thread: OnceLock::new(),
-            control: OnceLock::new(),
         });
         let runner = fleet.clone();
         let supervised = move || {
@@ -115,11 +112,6 @@ impl Fleet {
         fleet
     }
 
-    /// Lets the fleet thread find the current table (global rate limits live in it).
-    pub fn attach(&self, control: &Arc<Control>) {
-        let _ = self.control.set(Arc::downgrade(control));
-    }
-
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
     }
@@ -135,9 +127,9 @@ impl Fleet {
         self.wake();
     }
 
-    /// Queues a refill of global limit `id` of the table at address `table`.
-    pub fn ask_rate(&self, table: usize, id: usize) {
-        self.rates_asked.lock().unwrap_or_else(|p| p.into_inner()).push((table, id));
+    /// Queues a refill of global limit `limit`'s reservoir.
+    pub fn ask_rate(&self, limit: &Arc<super::limit::Limit>) {
+        self.rates_asked.lock().unwrap_or_else(|p| p.into_inner()).push(limit.clone());
         self.wake();
     }
 
@@ -162,14 +154,10 @@ impl Fleet {
         let mut reported_at = Instant::now();
         loop {
             let asked = std::mem::take(&mut *self.asked.lock().unwrap_or_else(|p| p.into_inner()));
-            let rates = std::mem::take(&mut *self.rates_asked.lock().unwrap_or_else(|p| p.into_inner()));
-            // The table is looked up only when a global limit asked: quota cells are found by name.
-            let table = if rates.is_empty() {
-                None
-            } else {
-                self.control.get().and_then(std::sync::Weak::upgrade).map(|c| c.table.load_full())
-            };
-            let limits = table.as_ref().map(|t| asked_limits(t, &rates)).unwrap_or_default();
+            let mut limits = std::mem::take(&mut *self.rates_asked.lock().unwrap_or_else(|p| p.into_inner()));
+            // Several workers may have asked for the same limit.
+            limits.sort_by_key(|l| Arc::as_ptr(l) as usize);
+            limits.dedup_by(|a, b| Arc::ptr_eq(a, b));
             if conn.is_none() && Instant::now() >= retry_at {
                 conn = self.connect(&url, &mut ever);
                 if conn.is_none() {
@@ -243,7 +231,7 @@ fn round(
     calls: &Counter,
     asked: &[Arc<QuotaCell>],
     store: Option<&QuotaStore>,
-    limits: &[&super::limit::Limit],
+    limits: &[Arc<super::limit::Limit>],
 ) -> ::redis::RedisResult<()> {
     use redis::{Op, Reply};
     let now = super::wall_s();
@@ -289,19 +277,4 @@ fn round(
         }
     }
     Ok(())
-}
-
-/// The global limits of `table` among those that asked (by table address and id). Asks made for
-/// a table that was replaced meanwhile are dropped: its limits are gone.
-fn asked_limits<'t>(
-    table: &'t Arc<crate::table::loaded::LoadedTable>,
-    asked: &[(usize, usize)],
-) -> Vec<&'t super::limit::Limit> {
-    let at = Arc::as_ptr(table) as usize;
-    asked
-        .iter()
-        .filter(|(t, _)| *t == at)
-        .filter_map(|(_, id)| table.throttles.limits.get(*id))
-        .filter(|l| l.global.is_some())
-        .collect()
 }

@@ -1,6 +1,6 @@
-//! What the steps of one request leave behind for metrics and the access log: the status sent, how
-//! long the integration took, which error was rendered. Lives on the client connection and is reset
-//! per request; filling it is a few stores, no allocation.
+//! What happened to one request, for metrics and the access log: the status sent, how long the
+//! integration took, which error was rendered. Part of the request's [`Context`](super::Context);
+//! filling it is a few stores, no allocation.
 
 use crate::error::GatewayError;
 use crate::trace::TraceContext;
@@ -18,10 +18,7 @@ pub struct Record {
     pub integration_status: Option<u16>,
     /// The gateway error rendered for this request, if any.
     pub error: Option<GatewayError>,
-    pub request_id: Option<crate::response::request_id::RequestId>,
     pub cache: CacheOutcome,
-    /// The API key a request was admitted with (index into the table's keys).
-    pub api_key: Option<u32>,
     /// The trace the request was forwarded under.
     pub trace: Option<TraceContext>,
 }

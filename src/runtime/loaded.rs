@@ -5,8 +5,8 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
-use super::{Protocol, Table};
 use crate::route::Router;
+use crate::table::{Protocol, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

@@ -1,0 +1,33 @@
+//! Which optional steps each route runs in a stage, decided once here so that a request pays
+//! only for the steps its route uses: a plain proxy route with no key, limit or cache runs stage,
+//! route and integration, and nothing else.
+
+use crate::config::model::{ApiModel, Config, StageModel};
+use crate::table::{Integration, RouteSteps, ThrottleSetting};
+
+pub(super) fn for_stage(
+    config: &Config,
+    api: &ApiModel,
+    stage: &StageModel,
+    integrations: &[Integration],
+    route_throttles: &[Option<ThrottleSetting>],
+) -> Vec<RouteSteps> {
+    api.routes
+        .iter()
+        .enumerate()
+        .map(|(r, route)| {
+            let proxy = matches!(integrations.get(r), Some(Integration::HttpProxy(_)));
+            RouteSteps {
+                api_key: route.api_key_required,
+                // A key's usage plan may carry limits and a quota of its own.
+                throttle: config.throttle.is_some()
+                    || stage.throttle.is_some()
+                    || route_throttles.get(r).is_some_and(Option::is_some)
+                    || route.api_key_required,
+                cache: proxy && stage.cache.is_some(),
+                // Mocks read no body; an upstream gets a small one only once it is whole.
+                buffer_body_bytes: if proxy { config.limits.buffer_body_bytes } else { 0 },
+            }
+        })
+        .collect()
+}

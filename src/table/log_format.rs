@@ -1,0 +1,48 @@
+//! A compiled access log format: literal text and AWS `$context` variables, as the config
+//! compiler leaves it in the table ([`crate::config::log_format`] compiles, `access_log::format`
+//! renders). Plain data.
+
+use serde::{Deserialize, Serialize};
+
+/// One piece of a compiled template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Part {
+    Literal(String),
+    Var(Var),
+}
+
+/// The `$context` variables Portico fills in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Var {
+    RequestId,
+    SourceIp,
+    UserAgent,
+    HttpMethod,
+    RouteKey,
+    ResourcePath,
+    Path,
+    Protocol,
+    Status,
+    ResponseLength,
+    ResponseLatency,
+    ResponseLatencyUs,
+    IntegrationLatency,
+    IntegrationLatencyUs,
+    IntegrationStatus,
+    IntegrationErrorMessage,
+    ErrorMessage,
+    ErrorMessageString,
+    ErrorResponseType,
+    RequestTime,
+    RequestTimeEpoch,
+    Stage,
+    ApiId,
+    DomainName,
+    DomainPrefix,
+    TraceId,
+    ClientCert(crate::table::ClientCertField),
+    ApiKeyId,
+    ApiKey,
+    /// A variable AWS has and Portico cannot fill (yet): always `-`.
+    Missing,
+}
