@@ -99,6 +99,10 @@ pub struct GatewayError {
 }
 
 impl GatewayError {
+    /// No API, stage or route matched the request.
+    pub const NO_MATCH: GatewayError =
+        GatewayError::new(ResponseType::MissingAuthenticationToken, "no API, stage or route matched");
+
     pub const fn new(kind: ResponseType, detail: &'static str) -> Self {
         Self { kind, detail, unusable_connection: false, retry_after_s: 0 }
     }

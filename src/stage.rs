@@ -13,10 +13,6 @@ use crate::http::head::RequestHead;
 use crate::runtime::loaded::LoadedTable;
 use crate::table::Protocol;
 
-/// No API or stage matched the host and path.
-pub const NO_MATCH: GatewayError =
-    GatewayError::new(ResponseType::MissingAuthenticationToken, "no API, stage or route matched");
-
 /// Step 1: normalises the path ([`normalize_and_select`]) and selects API and stage into `ctx`.
 pub fn step(table: &LoadedTable, listener: u32, head: &mut RequestHead, ctx: &mut Context) -> Result<(), GatewayError> {
     match normalize_and_select(table, listener, head) {
@@ -29,7 +25,7 @@ pub fn step(table: &LoadedTable, listener: u32, head: &mut RequestHead, ctx: &mu
         }
         Err(Unselected::NoStage(protocol)) => {
             ctx.protocol = protocol;
-            Err(NO_MATCH)
+            Err(GatewayError::NO_MATCH)
         }
         Err(Unselected::BadPath(protocol, detail)) => {
             ctx.protocol = protocol;

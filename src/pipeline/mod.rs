@@ -165,3 +165,6 @@ async fn fail(
     ctx.record.error = Some(error);
     write::send(conn, ctx, response, flow).await
 }
+
+#[cfg(test)]
+mod tests;

@@ -19,7 +19,7 @@ use crate::table::{Route, RouteKey, RouteMethod, Segment};
 /// Step 2, route: the most specific route key wins, `$default` last. Leaves the route and its
 /// captures in `ctx`.
 pub fn step(router: &Router, head: &RequestHead, ctx: &mut Context) -> Result<u32, GatewayError> {
-    let matched = router.find(head.method, ctx.routed_path(head)).ok_or(crate::stage::NO_MATCH)?;
+    let matched = router.find(head.method, ctx.routed_path(head)).ok_or(GatewayError::NO_MATCH)?;
     ctx.route = Some(matched.route);
     ctx.captures = matched.captures;
     Ok(matched.route)

@@ -83,3 +83,43 @@ fn route_throttle_must_name_a_route() {
     assert!(!passed);
     assert!(err.contains("`route_throttle` names `GET /item`") && err.contains("did you mean `GET /items`?"), "{err}");
 }
+
+#[test]
+fn a_reload_keeps_what_the_buckets_hold() {
+    let config = r#"
+[server]
+listen = ["127.0.0.1:{port}"]
+workers = 2
+
+[[api]]
+name = "shop"
+[[api.stage]]
+name = "prod"
+throttle = { rate = 0.01, burst = 2 }
+[[api.route]]
+key = "GET /items"
+integration = { type = "mock", body = "one" }
+"#;
+    let gw = Gateway::start(config, Driver::Uring);
+    let statuses: Vec<u16> = (0..3).map(|_| gw.get("/prod/items").status).collect();
+    assert_eq!(statuses, [200, 200, 429], "burst 2, and no token back for 100 s");
+    let reload = |text: String| {
+        let before = gw.log().matches("reloaded").count();
+        std::fs::write(&gw.config_path, text).unwrap();
+        gw.signal(libc::SIGHUP);
+        let reloaded =
+            eventually(Duration::from_secs(10), || (gw.log().matches("reloaded").count() > before).then_some(()));
+        assert!(reloaded.is_some(), "{}", gw.log());
+    };
+    // A reload that leaves the limit as it was keeps its bucket: still empty.
+    let current = std::fs::read_to_string(&gw.config_path).unwrap();
+    reload(current.replace("body = \"one\"", "body = \"two\""));
+    let r = gw.get("/prod/items");
+    assert_eq!((r.status, r.header("retry-after").is_some()), (429, true), "{}", r.text());
+    // A limit whose setting changed is a new bucket, full.
+    let current = std::fs::read_to_string(&gw.config_path).unwrap();
+    reload(current.replace("burst = 2", "burst = 1"));
+    let r = gw.get("/prod/items");
+    assert_eq!((r.status, r.text().as_str()), (200, "two"));
+    assert_eq!(gw.get("/prod/items").status, 429);
+}
