@@ -1,12 +1,20 @@
 //! Portico: a self-hosted API gateway with Amazon API Gateway's semantics, built on thread-per-core
 //! io_uring workers.
 //!
-//! The tree follows a request: [`runtime`] owns the per-core workers and their listeners, [`http`] is
-//! the HTTP/1.1 codec, [`pipeline`] is the one function that orders the steps — [`stage`] (which API
-//! and stage a request is for), [`route`] (which route), [`integration`] (mock or HTTP proxy) — and
-//! [`response`] renders what goes back, including AWS's gateway responses. [`config`] turns the TOML
-//! file into the validated model and [`table`] is the compiled, flat routing table that workers load.
-//! The compiler never imports the runtime.
+//! The tree follows a request: [`runtime`] owns the per-core workers, their listeners and the
+//! connection loop; [`pipeline`] is the one function that orders the steps — 1 [`stage`] (which API
+//! and stage), 2 [`route`], 3 [`auth`] (API keys; authorizers to come), 4 [`throttle`], 5 the body,
+//! 6 [`cache`], 7 [`integration`] (mock or HTTP proxy, over the outbound client) — and has the one
+//! failure exit; [`response`] is what goes back, as a value with one writer, including AWS's
+//! gateway responses. Each request carries a [`context::Context`].
+//!
+//! Dependencies point one way, and no module reaches itself through others: the runtime uses the
+//! pipeline; the pipeline the steps and the per-worker state ([`worker`]); the steps use
+//! [`loaded`] (the table made ready), [`conn`] (the client transport), [`context`], [`error`] and
+//! the codec, and get only the pieces of the worker they need. [`config`] turns the TOML file into
+//! the validated model and compiles the flat [`table`], plain data, without ever reaching the
+//! runtime; [`http`], the HTTP/1.1 codec, imports nothing above it (`tests/layers.rs` holds these
+//! rules).
 
 pub mod access_log;
 pub mod admin;
@@ -15,18 +23,24 @@ pub mod cache;
 pub mod config;
 pub mod conn;
 pub mod context;
+pub mod control;
 pub mod error;
+pub mod event;
 pub mod http;
 pub mod integration;
+pub mod loaded;
 pub mod log;
 pub mod metrics;
 pub mod pipeline;
+pub mod random;
 pub mod response;
 pub mod route;
 pub mod runtime;
 pub mod stage;
 pub mod table;
+pub mod threads;
 pub mod throttle;
 pub mod tls;
 pub mod top;
 pub mod trace;
+pub mod worker;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use portico::runtime::loaded::LoadedTable;
+use portico::loaded::LoadedTable;
 use portico::table::{self, Integration, Protocol, RouteKey};
 
 #[global_allocator]

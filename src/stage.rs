@@ -10,7 +10,7 @@
 use crate::context::Context;
 use crate::error::{GatewayError, ResponseType};
 use crate::http::head::RequestHead;
-use crate::runtime::loaded::LoadedTable;
+use crate::loaded::LoadedTable;
 use crate::table::Protocol;
 
 /// Step 1: normalises the path ([`normalize_and_select`]) and selects API and stage into `ctx`.

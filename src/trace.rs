@@ -6,7 +6,7 @@
 //! the access log records every request), and the `tracestate` that went with it is dropped, as the
 //! specification asks. Cost: no allocation; the header value lives in a 55-byte array.
 
-use crate::context::request_id::random_u64;
+use crate::random::random_u64;
 
 /// `00-` + 32 + `-` + 16 + `-` + 2 hex digits.
 pub const HEADER_LEN: usize = 55;

@@ -124,7 +124,17 @@ fn the_compiler_never_reaches_the_runtime() {
 
 #[test]
 fn the_request_context_is_a_leaf() {
-    assert_only(&graph(), "context", &["table", "http", "error", "trace"]);
+    assert_only(&graph(), "context", &["table", "http", "error", "trace", "random"]);
+}
+
+/// No module depends on one that depends back on it: the modules form layers.
+#[test]
+fn no_module_depends_on_itself_through_others() {
+    let graph = graph();
+    for module in graph.keys() {
+        let reached = closure(&graph, module);
+        assert!(!reached.contains(module), "src/{module} reaches itself: {reached:?}");
+    }
 }
 
 #[test]

@@ -7,7 +7,7 @@ fuzz_target!(|data: &[u8]| {
             // Loading opens access log files: not with names a fuzzer made up.
             let logs = table.apis.iter().flat_map(|a| &a.stages).any(|s| s.access_log.is_some());
             if !logs {
-                let _ = portico::runtime::loaded::LoadedTable::load(table);
+                let _ = portico::loaded::LoadedTable::load(table);
             }
         }
     }

@@ -145,7 +145,7 @@ pub fn start(workers: usize, metrics: Arc<Metrics>) -> std::io::Result<(Vec<Work
     let reopen = Arc::new(AtomicBool::new(false));
     let flag = reopen.clone();
     let thread = std::thread::Builder::new().name("portico-log".into()).spawn(move || {
-        crate::runtime::deprioritize_this_thread("access log writer");
+        crate::threads::deprioritize_this_thread("access log writer");
         write_loop(from_workers, returns, flag, metrics)
     })?;
     Ok((logs, Writer { to_writer, reopen, thread }))

@@ -19,8 +19,8 @@ use std::time::Duration;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::{TcpListener, TcpStream};
 
+use crate::control::Control;
 use crate::metrics::expose;
-use crate::runtime::control::Control;
 
 const MAX_HEAD_BYTES: usize = 8 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,7 +30,7 @@ pub fn start(addr: SocketAddr, control: Arc<Control>) -> std::io::Result<std::th
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     std::thread::Builder::new().name("portico-admin".into()).spawn(move || {
-        crate::runtime::deprioritize_this_thread("admin listener");
+        crate::threads::deprioritize_this_thread("admin listener");
         let runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().enable_timer().build();
         match runtime {
             Ok(mut rt) => rt.block_on(serve(listener, control)),

@@ -9,7 +9,7 @@
 //! this node's own counts are shown and `source` says so. Without dates: today.
 
 use super::message;
-use crate::runtime::control::Control;
+use crate::control::Control;
 use crate::throttle::quota::{QuotaCell, period_of};
 
 /// The widest range one query may ask for (AWS keeps 90 days).

@@ -3,7 +3,7 @@
 //! (421), even when the `Host` header names the domain.
 
 use crate::error::{GatewayError, ResponseType};
-use crate::runtime::loaded::LoadedTable;
+use crate::table::Table;
 use crate::tls::client_cert::TlsIdentity;
 
 const MISDIRECTED: GatewayError =
@@ -11,8 +11,8 @@ const MISDIRECTED: GatewayError =
 
 /// `domain`: the custom domain that selected the API, if any; `identity`: the connection's
 /// verified client certificate, if any.
-pub fn check(table: &LoadedTable, domain: Option<u32>, identity: Option<&TlsIdentity>) -> Result<(), GatewayError> {
-    let Some(domain) = domain.and_then(|d| table.table.domains.get(d as usize)) else { return Ok(()) };
+pub fn check(table: &Table, domain: Option<u32>, identity: Option<&TlsIdentity>) -> Result<(), GatewayError> {
+    let Some(domain) = domain.and_then(|d| table.domains.get(d as usize)) else { return Ok(()) };
     if domain.mtls && identity.is_none_or(|id| id.domain != domain.name) {
         return Err(MISDIRECTED);
     }

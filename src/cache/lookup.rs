@@ -29,8 +29,8 @@ use bytes::Bytes;
 use super::shared::{Look, Ticket};
 use super::store::{Inserted, Stored};
 use super::{StageStore, WorkerCache, capture::Capture, key};
+use crate::event::LocalEvent;
 use crate::http::head::RequestHead;
-use crate::runtime::event::LocalEvent;
 use crate::table::{RouteCache, RouteMethod, StageCache, Unauthorized};
 
 /// Longest a miss waits for another request fetching the same key before fetching itself.

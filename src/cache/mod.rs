@@ -25,8 +25,8 @@ use std::sync::Arc;
 
 use ahash::AHashMap;
 
-use crate::runtime::event::LocalEvent;
-use crate::runtime::loaded::LoadedTable;
+use crate::event::LocalEvent;
+use crate::loaded::LoadedTable;
 use crate::table::StageCache;
 use store::Store;
 

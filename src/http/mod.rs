@@ -1,6 +1,8 @@
-//! The HTTP/1.1 codec, split by concern as hyper does: request heads ([`head`]), upstream response
-//! heads ([`response_head`]), body framing ([`body`]), encoding what we write ([`encode`]), and the
-//! client connection loop ([`conn`]).
+//! The HTTP/1.1 codec, split by concern as hyper does: request heads ([`head`]) and their paths
+//! ([`path`]), upstream response heads ([`response_head`]), body framing ([`body`]) and the one body
+//! reader ([`body_reader`]), encoding what we write ([`encode`]), and what can be wrong with what a
+//! peer sent ([`error`]). It imports nothing else of the crate: connections, the pipeline and
+//! responses are built on it, never the other way.
 //!
 //! Parsing is in place: heads are parsed by `httparse` over the connection's read buffer and kept as
 //! byte ranges into a frozen `Bytes`, never copied header by header.

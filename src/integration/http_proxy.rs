@@ -7,10 +7,10 @@
 //! `Forwarded`, `X-Real-IP`, …) from a peer outside `trusted_proxies` are dropped and ours written;
 //! a trusted proxy's are kept (its `X-Forwarded-For` extended). Path-override headers
 //! (`X-Original-URL`, `X-Rewrite-URL`) are never forwarded. Hop-by-hop headers and those named in
-//! `Connection` are dropped. The request goes out through the outbound [`client`](super::client)
+//! `Connection` are dropped. The request goes out through the outbound [`client`]
 //! (pool, retry of a stale connection, the integration timeout over connect, send and the response
 //! head); a body the pipeline buffered goes with the head, a larger one streams from the client
-//! through the one body reader. The response is relayed by [`relay`](super::relay).
+//! through the one body reader. The response is relayed by [`relay`].
 //! Cost: the request head is written into the connection's reused buffer; no allocation.
 
 use bytes::Bytes;
@@ -28,9 +28,8 @@ use crate::http::body::{self as chunk, LAST_CHUNK};
 use crate::http::body_reader::{self, BodyFraming, BodyReader};
 use crate::http::head::{Framing, RequestHead};
 use crate::http::{encode, is_forwarding_header, is_hop_by_hop, is_path_override, named_in_connection};
+use crate::loaded::LoadedTable;
 use crate::response::Flow;
-use crate::runtime::loaded::LoadedTable;
-use crate::runtime::worker::Worker;
 use crate::table::{HttpProxy, UriPart};
 use crate::trace::TraceContext;
 
@@ -42,7 +41,7 @@ pub fn target(table: &LoadedTable, upstream: u32) -> Target {
 }
 
 pub async fn forward(
-    worker: &Worker,
+    outbound: super::Outbound<'_>,
     table: &LoadedTable,
     conn: &mut ClientConn,
     (head, ctx): (&RequestHead, &mut Context),
@@ -82,20 +81,19 @@ pub async fn forward(
         head_request: head.method == crate::http::Method::Head,
         whole,
     };
-    let counters = &worker.metrics.worker;
     let answer = if whole {
-        client::exchange(&worker.pool, counters, &call, &mut out, &mut InBuffer).await
+        client::exchange(outbound.pool, outbound.counters, &call, &mut out, &mut InBuffer).await
     } else {
         // From here on the body is being read: whatever happens, it is no longer waiting.
         ctx.body = RequestBody::Consumed;
         let reader = BodyReader::new(body_framing(head.framing), settings.limits.max_body_bytes);
         let mut streamed = Streamed { conn: &mut *conn, reader, chunked: head.framing == Framing::Chunked };
-        client::exchange(&worker.pool, counters, &call, &mut out, &mut streamed).await
+        client::exchange(outbound.pool, outbound.counters, &call, &mut out, &mut streamed).await
     };
     conn.wbuf = out;
     let answer = answer?;
     ctx.record.integration_answered(answer.head.status);
-    relay::relay(worker, settings, conn, ctx, head, answer, capture).await
+    relay::relay(outbound, settings, conn, ctx, head, answer, capture).await
 }
 
 /// The request's body framing, for the body reader.

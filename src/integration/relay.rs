@@ -24,7 +24,6 @@ use crate::http::head::RequestHead;
 use crate::http::response_head::{ResponseFraming, ResponseHead};
 use crate::http::{Method, encode, is_hop_by_hop, named_in_connection};
 use crate::response::{Body, Flow, Framing, Headers, Response, write};
-use crate::runtime::worker::Worker;
 use crate::table::{Protocol, Settings};
 
 /// Body bytes that arrived with the head and are copied into the head's write.
@@ -36,7 +35,7 @@ const BROKEN_EARLY: GatewayError =
     GatewayError::new(ResponseType::IntegrationFailure, "upstream chunked body broke before any byte was relayed");
 
 pub async fn relay(
-    worker: &Worker,
+    outbound: super::Outbound<'_>,
     settings: &Settings,
     conn: &mut ClientConn,
     ctx: &mut Context,
@@ -48,7 +47,7 @@ pub async fn relay(
     let client_11 = head.version_minor == 1;
     let length_known = matches!(rh.framing, ResponseFraming::Empty | ResponseFraming::Length(_));
     // The request body was consumed by forwarding, so the connection is clean for the next request.
-    let flow = if ctx.keep_alive && !worker.draining.get() && (client_11 || length_known) {
+    let flow = if ctx.keep_alive && !outbound.draining.get() && (client_11 || length_known) {
         Flow::KeepAlive
     } else {
         Flow::Close
@@ -118,7 +117,7 @@ pub async fn relay(
     if let Some(c) = capture {
         c.complete = complete;
     }
-    answer.release(&worker.pool, complete, settings.upstream.pool_idle_max_per_upstream);
+    answer.release(outbound.pool, complete, settings.upstream.pool_idle_max_per_upstream);
     Ok(flow)
 }
 

@@ -1,5 +1,5 @@
-//! The request pipeline: the one function that decides the order of the steps ([`run`]), the one
-//! failure exit ([`fail`]), and the last step every request ends in ([`observe`]).
+//! The request pipeline: the one function that decides the order of the steps (`run`), the one
+//! failure exit (`fail`), and the last step every request ends in ([`observe`]).
 //!
 //! ```text
 //! head ─▶ 1 stage ─▶ mTLS ─▶ 2 route ─▶ 3 api key ─▶ 4 throttle ─▶ 5 body ─▶ 6 cache ─▶ 7 integration ─▶ observe
@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Each step is a plain function in its own module over concrete types: it reads and fills the
-//! request's [`Context`] and returns `Ok` to go on or a [`GatewayError`], which [`fail`] renders
+//! request's [`Context`] and returns `Ok` to go on or a [`GatewayError`], which `fail` renders
 //! (with the API's identity, where customised gateway responses will hook in). Which of steps 3–6
 //! a route runs, and up to what size its body is buffered, was decided by the compiler
 //! ([`crate::table::RouteSteps`]): a plain proxy route pays for nothing it does not use.
@@ -28,10 +28,10 @@ use crate::context::record::CacheOutcome;
 use crate::error::{GatewayError, ResponseType, Side};
 use crate::http::head::RequestHead;
 use crate::integration;
+use crate::loaded::LoadedTable;
 use crate::response::{Flow, gateway, write};
-use crate::runtime::loaded::LoadedTable;
-use crate::runtime::worker::Worker;
 use crate::table::Integration;
+use crate::worker::Worker;
 use crate::{auth, route, stage, throttle};
 
 const CACHE_DENIED: GatewayError =
@@ -68,7 +68,7 @@ async fn run(
     // the normal form. A mutual-TLS domain needs a connection verified for it.
     stage::step(table, conn.listener, head, ctx)?;
     let head = &*head;
-    auth::mtls::check(table, ctx.domain, conn.stream.identity())?;
+    auth::mtls::check(&table.table, ctx.domain, conn.stream.identity())?;
     let (api, stage) = ctx.api_stage.unwrap_or_default();
 
     // 2 — route.
@@ -130,7 +130,8 @@ async fn run(
     };
 
     // 7 — the HTTP proxy: the upstream's response is relayed as it arrives.
-    let outcome = integration::http_proxy::forward(worker, table, conn, (head, ctx), proxy, capture.as_mut()).await;
+    let outcome =
+        integration::http_proxy::forward(worker.outbound(), table, conn, (head, ctx), proxy, capture.as_mut()).await;
     if let (Some(fill), Some(capture)) = (fill, capture) {
         fill.finish(capture);
     }

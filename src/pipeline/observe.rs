@@ -11,9 +11,9 @@ use crate::conn::ClientConn;
 use crate::context::Context;
 use crate::context::record::CacheOutcome;
 use crate::http::head::RequestHead;
+use crate::loaded::LoadedTable;
 use crate::metrics::series::{RouteSeries, UNMATCHED};
-use crate::runtime::loaded::LoadedTable;
-use crate::runtime::worker::Worker;
+use crate::worker::Worker;
 
 pub fn request(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, head: &RequestHead, ctx: &Context) {
     let latency_us = ctx.started.elapsed().as_micros() as u64;

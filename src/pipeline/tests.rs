@@ -93,7 +93,7 @@ fn the_api_key_step_names_the_caller() {
     let twice = head("GET /prod/keyed HTTP/1.1\r\nHost: a\r\nx-api-key: 0123456789abcdefghij\r\nx-api-key: x\r\n\r\n");
     let error = auth::api_key::step(&table.api_keys, &table.table, &twice, 0, 0).unwrap_err();
     assert_eq!(error.kind, ResponseType::InvalidApiKey);
-    assert!(auth::mtls::check(&table, None, None).is_ok());
+    assert!(auth::mtls::check(&table.table, None, None).is_ok());
 }
 
 /// Runs a future that must not wait (no fleet: the throttle step never sleeps).

@@ -1,6 +1,6 @@
 //! What goes back to the client, as a value: [`Response`] (status, headers, body), built by
 //! whatever answers — a mock, a cache hit, a gateway error ([`gateway`]), the relay of an upstream's
-//! response — and written by the one writer ([`write`]), which adds the framing and the headers
+//! response — and written by the one writer ([`write`](mod@write)), which adds the framing and the headers
 //! every response carries and records the outcome in the request's context. A header that every
 //! response must get (CORS, a customised gateway response's) is added in one place.
 //!

@@ -12,7 +12,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::serve;
-use super::worker::Worker;
+use crate::worker::Worker;
 
 /// Binds one listening socket for `addr` with `SO_REUSEPORT`.
 pub fn bind(addr: SocketAddr, backlog: i32) -> std::io::Result<std::net::TcpListener> {

@@ -3,12 +3,8 @@
 //! shared locks. The calling thread becomes the control thread: it handles SIGHUP (recompile and
 //! swap the table), SIGTERM/SIGINT (drain and exit).
 
-pub mod control;
-pub mod event;
 pub mod listener;
-pub mod loaded;
 pub mod serve;
-pub mod worker;
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -18,11 +14,11 @@ use std::time::{Duration, Instant};
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
-use control::Control;
-use worker::Worker;
+use crate::control::Control;
+use crate::worker::Worker;
 
 use crate::access_log::sink::{self, WorkerLog};
-use crate::runtime::loaded::LoadedTable;
+use crate::loaded::LoadedTable;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -294,17 +290,6 @@ async fn worker_main(index: usize, control: Arc<Control>, listeners: Vec<std::ne
 /// How often a worker hands its access log buffers to the writer and refreshes its gauges: a log
 /// line reaches its file at most this much (plus the writer's write) after its request ended.
 const TICK_MS: u64 = 50;
-
-/// Lowers the calling thread's scheduling priority (nice 10) so that, on a busy box, a helper thread
-/// (the log writer, the admin listener) yields to the workers instead of taking their time slices.
-/// Linux applies `setpriority(PRIO_PROCESS, tid)` to the one thread.
-pub fn deprioritize_this_thread(name: &str) {
-    // SAFETY: gettid has no preconditions; setpriority only reads its integer arguments.
-    let res = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
-    if res != 0 {
-        log::debug!("{name}: cannot lower thread priority: {}", std::io::Error::last_os_error());
-    }
-}
 
 /// Raises the soft open-files limit to the hard limit: every client and upstream connection is a
 /// descriptor, and the usual soft default (1024) would cap a gateway far below its capacity.

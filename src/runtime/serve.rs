@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
-use super::worker::Worker;
 use crate::conn::ClientConn;
 use crate::http::Error;
 use crate::http::head::{self, HeadLimits, RequestHead};
@@ -23,6 +22,7 @@ use crate::response::Flow;
 use crate::table::Limits;
 use crate::tls::session::TlsIo;
 use crate::tls::stream::ClientStream;
+use crate::worker::Worker;
 
 /// Serves one accepted connection until it closes.
 pub async fn serve(worker: Rc<Worker>, listener: u32, tcp: TcpStream, peer: SocketAddr) {

@@ -1,7 +1,7 @@
 //! The compiled routing table: the flat, validated form of a config that workers load.
 //!
 //! The config compiler ([`crate::config::compile`]) produces a [`Table`]; `portico compile` writes it
-//! to a file ([`file`](mod@file)) so a fleet can ship one artifact; workers turn it into a [`loaded::LoadedTable`]
+//! to a file ([`file`](mod@file)) so a fleet can ship one artifact; workers turn it into a [`crate::loaded::LoadedTable`]
 //! (routers built, upstream addresses resolved) and swap it atomically on reload. Everything here is
 //! plain data: no sockets, no clocks. Stage variables are already substituted into integrations, one
 //! integration per (stage, route), so the hot path never looks a variable up.

@@ -1,8 +1,8 @@
 //! The config compiler: validated model → flat [`Table`], one concern per file —
-//! [`integrations`] (stage variables substituted into every integration, upstreams deduplicated),
-//! [`logs`] (access log formats), [`caches`] (route cache settings), [`throttles`] (route limits and
-//! usage plans), [`steps`] (which optional steps each route runs), [`listeners`] (APIs and domains
-//! on listeners, base-path mappings longest first), [`tls`]. Route conflicts are checked with the
+//! `integrations` (stage variables substituted into every integration, upstreams deduplicated),
+//! `logs` (access log formats), `caches` (route cache settings), `throttles` (route limits and
+//! usage plans), `steps` (which optional steps each route runs), `listeners` (APIs and domains
+//! on listeners, base-path mappings longest first), `tls`. Route conflicts are checked with the
 //! same router the workers build. Every error of every part is reported in one pass.
 //!
 //! Must not: import the runtime; touch the network or the file system.

@@ -11,12 +11,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::control::Control;
-use super::event::LocalEvent;
 use crate::access_log::sink::WorkerLog;
+use crate::control::Control;
+use crate::event::LocalEvent;
 use crate::integration::pool::Pool;
+use crate::loaded::LoadedTable;
 use crate::metrics::Shard;
-use crate::runtime::loaded::LoadedTable;
 
 pub struct Worker {
     pub index: usize,
@@ -82,6 +82,11 @@ impl Worker {
 
     pub fn control(&self) -> &Control {
         &self.control
+    }
+
+    /// What an integration that calls out needs of this worker.
+    pub fn outbound(&self) -> crate::integration::Outbound<'_> {
+        crate::integration::Outbound { pool: &self.pool, counters: &self.metrics.worker, draining: &self.draining }
     }
 
     /// What the throttle step needs of this worker, for `table`.

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
+use crate::loaded::LoadedTable;
 use crate::metrics::Metrics;
-use crate::runtime::loaded::LoadedTable;
 
 pub struct Control {
     pub table: ArcSwap<LoadedTable>,
