@@ -1,4 +1,4 @@
-//! The cache step: what a routed request does with its stage's cache.
+//! Step 6, cache: what a routed request does with its stage's cache.
 //!
 //! ```text
 //! stage caches? route caches this method (and the request has no body)? ──no──▶ Off (or Bypass)

@@ -1,5 +1,6 @@
-//! Integrations: what answers a routed request. [`mock`] answers from the table; [`http_proxy`]
-//! forwards to an upstream over a per-worker keep-alive [`pool`].
+//! Step 7, integrations: what answers a routed request. [`mock`] answers from the table;
+//! [`http_proxy`] forwards to an upstream through the outbound [`client`] (over the per-worker
+//! keep-alive [`pool`]) and [`relay`]s the answer.
 
 pub mod client;
 pub mod http_proxy;
