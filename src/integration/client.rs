@@ -127,11 +127,14 @@ impl Answer {
     }
 
     /// Reads the whole body (after [`Answer::skip_head`]) into memory, up to `max` bytes, with at
-    /// most `timeout` of silence between reads.
+    /// most `timeout` of silence between reads (longer is an integration timeout).
     pub async fn body(&mut self, max: u64, timeout: Duration) -> Result<Bytes, GatewayError> {
         let mut reader = self.reader(max);
         let mut src = Timed { up: &mut self.conn, timeout };
-        body_reader::buffer(&mut reader, &mut src).await.map_err(|_| BODY_FAILED)
+        body_reader::buffer(&mut reader, &mut src).await.map_err(|e| match e.fault {
+            crate::http::Fault::BodyTooSlow => TIMEOUT,
+            _ => BODY_FAILED,
+        })
     }
 
     /// Gives the connection back to the pool when it can carry another request: the response
@@ -226,9 +229,9 @@ pub async fn exchange(
     result
 }
 
-/// Makes one request whose body is in `out` and reads the whole response into memory: the head
-/// (its bytes, and the parsed spans into them) and a body of at most `max_body` bytes. The
-/// connection goes back to the pool when it is clean.
+/// Makes one request whose body is in `out` and reads the whole response into memory, all within
+/// the call's deadline: the head (its bytes, and the parsed spans into them) and a body of at most
+/// `max_body` bytes. The connection goes back to the pool when it is clean.
 pub async fn fetch(
     pool: &Pool,
     counters: &WorkerCounters,
@@ -238,14 +241,16 @@ pub async fn fetch(
     max_idle: usize,
 ) -> Result<Fetched, GatewayError> {
     let mut answer = exchange(pool, counters, call, out, &mut InBuffer).await?;
-    let head_bytes = answer.conn.rbuf.split_to(answer.head.len).freeze();
-    let silence = call.deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-    let body = answer.body(max_body, silence).await?;
-    let Answer { head, .. } = &answer;
-    let fetched = Fetched { status: head.status, head: head_bytes, spans: head.headers.clone(), body };
-    answer.head.len = 0;
+    let head = answer.conn.rbuf.split_to(answer.head.len).freeze();
+    let (status, spans) = (answer.head.status, answer.head.headers.clone());
+    // The deadline covers the body too: an answer that trickles in is as late as one that never comes.
+    let silence = call.deadline.saturating_duration_since(Instant::now());
+    let body = match monoio::time::timeout_at(call.deadline, answer.body(max_body, silence)).await {
+        Ok(body) => body?,
+        Err(_) => return Err(TIMEOUT),
+    };
     answer.release(pool, true, max_idle);
-    Ok(fetched)
+    Ok(Fetched { status, head, spans, body })
 }
 
 /// A response read whole by [`fetch`].

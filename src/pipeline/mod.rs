@@ -97,7 +97,7 @@ async fn run(
         // 7 — a mock answers from the table.
         Integration::Mock(mock) => {
             let flow = body::settle(conn, head, ctx, limits).await?;
-            return Ok(write::send(conn, ctx, integration::mock::response(mock), flow).await);
+            return Ok(write::send(conn, ctx, &integration::mock::response(mock), flow).await);
         }
         Integration::HttpProxy(proxy) => proxy,
     };
@@ -120,7 +120,7 @@ async fn run(
             let now_ms = crate::cache::now_ms();
             let hit = respond::Hit { entry: &entry, body, now_ms, status_header, collapsed, warning };
             let flow = body::settle(conn, head, ctx, limits).await.unwrap_or(Flow::Close);
-            return Ok(write::send(conn, ctx, respond::response(&hit), flow).await);
+            return Ok(write::send(conn, ctx, &respond::response(&hit), flow).await);
         }
         Decision::Refused => return Err(CACHE_DENIED),
         Decision::Fill(fill) => {
@@ -164,7 +164,7 @@ async fn fail(
     }
     let response = gateway::response(ctx.protocol, &error);
     ctx.record.error = Some(error);
-    write::send(conn, ctx, response, flow).await
+    write::send(conn, ctx, &response, flow).await
 }
 
 #[cfg(test)]

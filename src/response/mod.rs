@@ -11,7 +11,6 @@ pub mod gateway;
 pub mod write;
 
 use bytes::Bytes;
-use smallvec::SmallVec;
 
 /// Whether the client connection stays open after a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,16 +66,30 @@ impl<'a> Response<'a> {
     }
 }
 
-/// A few header lines made for one response, kept inline (no allocation unless they outgrow it).
-#[derive(Default)]
-pub struct Lines(SmallVec<[u8; 192]>);
+/// A few header lines made for one response, kept inline: no allocation unless they outgrow
+/// [`Lines::INLINE`] bytes (then they move to a `Vec`).
+pub struct Lines {
+    len: usize,
+    inline: [u8; Lines::INLINE],
+    spilled: Vec<u8>,
+}
+
+impl Default for Lines {
+    fn default() -> Lines {
+        Lines { len: 0, inline: [0; Lines::INLINE], spilled: Vec::new() }
+    }
+}
 
 impl Lines {
+    /// Room for what a response adds itself: a gateway error's three lines, a cache hit's `Age`,
+    /// `Cache-Status` and warning.
+    pub const INLINE: usize = 160;
+
     pub fn header(&mut self, name: &[u8], value: &[u8]) {
-        self.0.extend_from_slice(name);
-        self.0.extend_from_slice(b": ");
-        self.0.extend_from_slice(value);
-        self.0.extend_from_slice(b"\r\n");
+        self.line(name);
+        self.line(b": ");
+        self.line(value);
+        self.line(b"\r\n");
     }
 
     pub fn header_u64(&mut self, name: &[u8], value: u64) {
@@ -84,11 +97,20 @@ impl Lines {
     }
 
     /// Bytes already encoded (a whole line with its CRLF, or a piece of one).
-    pub fn line(&mut self, line: &[u8]) {
-        self.0.extend_from_slice(line);
+    pub fn line(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if self.spilled.is_empty() && end <= Self::INLINE {
+            self.inline[self.len..end].copy_from_slice(bytes);
+            self.len = end;
+            return;
+        }
+        if self.spilled.is_empty() {
+            self.spilled.extend_from_slice(&self.inline[..self.len]);
+        }
+        self.spilled.extend_from_slice(bytes);
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        if self.spilled.is_empty() { &self.inline[..self.len] } else { &self.spilled }
     }
 }

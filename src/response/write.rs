@@ -90,14 +90,14 @@ pub fn start(conn: &mut ClientConn, ctx: &mut Context, r: &Response<'_>, flow: F
 
 /// Writes a response whose body is in memory; the flow that holds after it (`Close` when the
 /// client could not take it).
-pub async fn send(conn: &mut ClientConn, ctx: &mut Context, r: Response<'_>, flow: Flow) -> Flow {
-    start(conn, ctx, &r, flow);
+pub async fn send(conn: &mut ClientConn, ctx: &mut Context, r: &Response<'_>, flow: Flow) -> Flow {
+    start(conn, ctx, r, flow);
     let with_body = !ctx.head_only && !bodyless(r.status);
     let mut large = None;
-    match r.body {
+    match &r.body {
         Body::Static(b) if with_body => conn.wbuf.extend_from_slice(b),
-        Body::Shared(b) if with_body && b.len() > COALESCE_MAX_BYTES => large = Some(b),
-        Body::Shared(b) if with_body => conn.wbuf.extend_from_slice(&b),
+        Body::Shared(b) if with_body && b.len() > COALESCE_MAX_BYTES => large = Some(b.clone()),
+        Body::Shared(b) if with_body => conn.wbuf.extend_from_slice(b),
         _ => {}
     }
     let mut sent = conn.flush().await.is_ok();

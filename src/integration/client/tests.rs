@@ -6,7 +6,8 @@ use std::net::TcpListener;
 use super::*;
 
 /// An upstream that answers each connection's requests with `answers` in turn (one per request
-/// head it reads), then closes; returns its address.
+/// head it reads), then closes — or, after an empty answer, holds the connection open until the
+/// client closes it; returns its address.
 fn upstream(connections: Vec<Vec<&'static [u8]>>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -15,6 +16,10 @@ fn upstream(connections: Vec<Vec<&'static [u8]>>) -> SocketAddr {
             let Ok((mut s, _)) = listener.accept() else { return };
             let mut seen = Vec::new();
             for answer in answers {
+                if answer.is_empty() {
+                    let _ = s.read(&mut [0u8; 1]);
+                    break;
+                }
                 // Wait for one whole request head (these requests have no body).
                 while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
                     let mut buf = [0u8; 4096];
@@ -53,9 +58,13 @@ impl Setup {
     }
 
     fn call(&self) -> Call<'_> {
+        self.call_within(Duration::from_secs(5))
+    }
+
+    fn call_within(&self, within: Duration) -> Call<'_> {
         Call {
             target: &self.target,
-            deadline: Instant::now() + Duration::from_secs(5),
+            deadline: Instant::now() + within,
             connect_timeout_ms: 1000,
             pool_idle_timeout: Duration::from_secs(30),
             buffer_bytes: 4096,
@@ -127,5 +136,18 @@ fn nothing_listening_is_a_bad_gateway() {
             let error = s.get(100).await.err().unwrap();
             assert_eq!((error.kind, error.detail), (ResponseType::IntegrationFailure, "cannot connect to upstream"));
         }
+    });
+}
+
+#[test]
+fn the_deadline_covers_a_body_that_trickles() {
+    on_both_drivers(|| async {
+        // Three bytes of ten, then nothing (the connection stays open).
+        let s = Setup::new(upstream(vec![vec![b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", b""]]));
+        let mut out = b"GET /x HTTP/1.1\r\nHost: up\r\n\r\n".to_vec();
+        let call = s.call_within(Duration::from_millis(300));
+        let error = fetch(&s.pool, &s.counters, &call, &mut out, 100, 8).await.err().unwrap();
+        assert_eq!(error.kind, ResponseType::IntegrationTimeout);
+        assert_eq!(s.pool.idle_count(), 0);
     });
 }

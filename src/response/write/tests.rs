@@ -62,3 +62,15 @@ fn reasons_are_kept_when_given() {
     r.reason = b"Odd";
     assert!(text(&r, Protocol::Http, Flow::KeepAlive, false).starts_with("HTTP/1.1 599 Odd\r\n"));
 }
+
+#[test]
+fn lines_outgrow_their_inline_room_without_losing_any() {
+    let mut l = Lines::default();
+    let mut expected = Vec::new();
+    for i in 0..20u64 {
+        l.header_u64(b"X-Line", i);
+        expected.extend_from_slice(format!("X-Line: {i}\r\n").as_bytes());
+    }
+    assert!(expected.len() > Lines::INLINE);
+    assert_eq!(l.as_bytes(), &expected[..]);
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# User-space instructions per request, counted by callgrind: deterministic where the wall-clock
+# load tests (run.sh) are noisy, so a per-request cost of a few percent shows up reliably. It
+# counts what the process executes outside the kernel (syscalls are the same count of calls, not
+# their cost), on the epoll driver (valgrind does not know io_uring).
+#
+#   loadtest/instructions.sh                      # this tree's release binary
+#   loadtest/instructions.sh /path/to/old/portico # and an older one, same config and load
+#   KEEP=/tmp/cg loadtest/instructions.sh ...       # keep the dumps: callgrind_annotate FILE
+#
+# Per binary and scenario: Portico under callgrind with one worker; wrk warms it up (2 s), the
+# counters are zeroed, wrk runs DURATION seconds (default 8) at 50 connections, the counters are
+# dumped; instructions / requests wrk completed. Scenarios: proxy (GET /pets/7 to an nginx
+# upstream, `return 200`), mock.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-8}
+LOAD_CPU=${LOAD_CPU:-0}
+. loadtest/lib.sh
+install_missing wrk nginx valgrind
+prepare instructions
+
+UP_PORT=18390; PORT=18380
+cat > "$WORK/up.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $WORK/up.pid;
+error_log $WORK/up.err warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:$UP_PORT; location / { return 200 '{"id":7,"type":"fish","price":0.99}'; } }
+}
+NGX
+nginx -c "$WORK/up.conf" & PIDS+=($!)
+wait_port "$UP_PORT"
+cat > "$WORK/portico.toml" <<TOML
+[server]
+listen = ["127.0.0.1:$PORT"]
+workers = 1
+
+[[api]]
+name = "pets"
+[[api.stage]]
+name = "\$default"
+[[api.route]]
+key = "GET /pets/{id}"
+integration = { type = "http_proxy", uri = "http://127.0.0.1:$UP_PORT/pets/{id}" }
+[[api.route]]
+key = "GET /ping"
+integration = { type = "mock", body = "{\"ok\":true}" }
+TOML
+
+for bin in "$BIN" "$@"; do
+    for scenario in proxy mock; do
+        path=/pets/7; [ "$scenario" = mock ] && path=/ping
+        MONOIO_FORCE_LEGACY_DRIVER=1 PORTICO_LOG=warn valgrind --tool=callgrind \
+            --callgrind-out-file="$WORK/cg.%p" "$bin" serve -c "$WORK/portico.toml" 2>"$WORK/vg.log" &
+        VG=$!
+        wait_port "$PORT"
+        taskset -c "$LOAD_CPU" wrk -t1 -c50 -d2s "http://127.0.0.1:$PORT$path" >/dev/null
+        callgrind_control -z "$VG" >/dev/null
+        out=$(taskset -c "$LOAD_CPU" wrk -t1 -c50 -d"${DURATION}s" "http://127.0.0.1:$PORT$path")
+        callgrind_control -d "$VG" >/dev/null
+        requests=$(awk '/requests in/ {print $1}' <<<"$out")
+        kill "$VG"; wait "$VG" 2>/dev/null || true
+        # The dump after zeroing holds only the measured run; sum its threads' totals.
+        instructions=$(cat "$WORK"/cg.*.* 2>/dev/null | awk '/^totals:/ {s += $2} END {print s + 0}')
+        # KEEP=dir keeps each dump for callgrind_annotate, named after the scenario and binary.
+        if [ -n "${KEEP:-}" ]; then
+            mkdir -p "$KEEP"; cat "$WORK"/cg.*.* > "$KEEP/$scenario-$(echo "$bin" | tr / _).cg"
+        fi
+        rm -f "$WORK"/cg.*
+        printf '%-8s %-40s %8s requests %14s instructions %8.0f per request\n' \
+            "$scenario" "$bin" "$requests" "$instructions" "$(awk -v i="$instructions" -v r="$requests" 'BEGIN {print i / r}')"
+    done
+done
