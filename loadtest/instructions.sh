@@ -11,7 +11,7 @@
 # Per binary and scenario: Portico under callgrind with one worker; wrk warms it up (2 s), the
 # counters are zeroed, wrk runs DURATION seconds (default 8) at 50 connections, the counters are
 # dumped; instructions / requests wrk completed. Scenarios: proxy (GET /pets/7 to an nginx
-# upstream, `return 200`), mock.
+# upstream, `return 200`), mock, cache (hits of a cached stage, warmed by the warm-up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +45,9 @@ workers = 1
 name = "pets"
 [[api.stage]]
 name = "\$default"
+[[api.stage]]
+name = "cached"
+cache = { capacity_mb = 16, ttl_s = 300, status_header = false }
 [[api.route]]
 key = "GET /pets/{id}"
 integration = { type = "http_proxy", uri = "http://127.0.0.1:$UP_PORT/pets/{id}" }
@@ -54,8 +57,8 @@ integration = { type = "mock", body = "{\"ok\":true}" }
 TOML
 
 for bin in "$BIN" "$@"; do
-    for scenario in proxy mock; do
-        path=/pets/7; [ "$scenario" = mock ] && path=/ping
+    for scenario in proxy mock cache; do
+        case $scenario in proxy) path=/pets/7 ;; mock) path=/ping ;; cache) path=/cached/pets/7 ;; esac
         MONOIO_FORCE_LEGACY_DRIVER=1 PORTICO_LOG=warn valgrind --tool=callgrind \
             --callgrind-out-file="$WORK/cg.%p" "$bin" serve -c "$WORK/portico.toml" 2>"$WORK/vg.log" &
         VG=$!
