@@ -71,27 +71,18 @@ pub struct Context {
 
 impl Context {
     pub fn new(head: &RequestHead, protocol: Protocol) -> Context {
-        Context {
-            started: quanta::Instant::now(),
-            protocol,
-            id: None,
-            api_stage: None,
-            domain: None,
-            route: None,
-            path_offset: 0,
-            captures: Captures::new(),
-            identity: Identity::default(),
-            body: RequestBody::Unread,
-            http10: head.version_minor == 0,
-            head_only: head.method == crate::http::Method::Head,
-            keep_alive: head.keep_alive,
-            record: Record::default(),
-        }
+        let http10 = head.version_minor == 0;
+        let head_only = head.method == crate::http::Method::Head;
+        Context::blank(protocol, (http10, head_only, head.keep_alive), RequestBody::Unread)
     }
 
     /// A request whose head could not be read: it gets an error response and the connection
     /// closes.
     pub fn malformed(protocol: Protocol) -> Context {
+        Context::blank(protocol, (false, false, false), RequestBody::Consumed)
+    }
+
+    fn blank(protocol: Protocol, (http10, head_only, keep_alive): (bool, bool, bool), body: RequestBody) -> Context {
         Context {
             started: quanta::Instant::now(),
             protocol,
@@ -102,10 +93,10 @@ impl Context {
             path_offset: 0,
             captures: Captures::new(),
             identity: Identity::default(),
-            body: RequestBody::Consumed,
-            http10: false,
-            head_only: false,
-            keep_alive: false,
+            body,
+            http10,
+            head_only,
+            keep_alive,
             record: Record::default(),
         }
     }

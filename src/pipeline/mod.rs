@@ -92,17 +92,8 @@ async fn run(
     let limits = &table.table.settings.limits;
     body::receive(conn, head, ctx, limits, steps.buffer_body_bytes).await?;
 
-    let integration = &stage_table.integrations[route as usize];
-    let proxy = match integration {
-        // 7 — a mock answers from the table.
-        Integration::Mock(mock) => {
-            let flow = body::settle(conn, head, ctx, limits).await?;
-            return Ok(write::send(conn, ctx, &integration::mock::response(mock), flow).await);
-        }
-        Integration::HttpProxy(proxy) => proxy,
-    };
-
-    // 6 — cache: a fresh entry answers here; a miss is fetched below and may be stored.
+    // 6 — cache (routes of a caching stage): a fresh entry answers here; a miss is fetched below
+    // and may be stored.
     let decision = match steps.cache {
         true => {
             let store = worker.cache.store(table, worker.generation(), api, stage, worker.control().workers);
@@ -129,13 +120,23 @@ async fn run(
         }
     };
 
-    // 7 — the HTTP proxy: the upstream's response is relayed as it arrives.
-    let outcome =
-        integration::http_proxy::forward(worker.outbound(), table, conn, (head, ctx), proxy, capture.as_mut()).await;
-    if let (Some(fill), Some(capture)) = (fill, capture) {
-        fill.finish(capture);
+    // 7 — integration: a mock answers from the table; an HTTP proxy's upstream response is
+    // relayed as it arrives (and stored, when the cache step asked for it).
+    match &stage_table.integrations[route as usize] {
+        Integration::Mock(mock) => {
+            let flow = body::settle(conn, head, ctx, limits).await?;
+            Ok(write::send(conn, ctx, &integration::mock::response(mock), flow).await)
+        }
+        Integration::HttpProxy(proxy) => {
+            let outbound = worker.outbound();
+            let outcome =
+                integration::http_proxy::forward(outbound, table, conn, (head, ctx), proxy, capture.as_mut()).await;
+            if let (Some(fill), Some(capture)) = (fill, capture) {
+                fill.finish(capture);
+            }
+            outcome
+        }
     }
-    outcome
 }
 
 /// The one failure exit: renders `error` as the gateway response of the request's API kind (an
