@@ -26,6 +26,7 @@ pub mod context;
 pub mod control;
 pub mod error;
 pub mod event;
+pub mod function;
 pub mod http;
 pub mod integration;
 pub mod loaded;
