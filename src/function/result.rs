@@ -84,11 +84,11 @@ pub fn read(format: PayloadFormat, payload: &[u8]) -> Result<FunctionResult<'_>,
     let mut headers = Vec::new();
     let mut multi = raw.multi_value_headers.map(|m| m.0).unwrap_or_default();
     for (name, values) in &mut multi {
-        for v in values.drain(..) {
+        for v in values.0.drain(..) {
             headers.push((name.clone(), v));
         }
     }
-    for (name, value) in raw.headers.map(|h| h.0).unwrap_or_default() {
+    for (name, Text(value)) in raw.headers.map(|h| h.0).unwrap_or_default() {
         // Under the multi-value key's spelling when both maps name it.
         let name = multi.iter().find(|(m, _)| m.eq_ignore_ascii_case(&name)).map_or(name, |(m, _)| m.clone());
         headers.push((name, value));
@@ -131,9 +131,9 @@ struct Raw<'a> {
     #[serde(rename = "statusCode", default)]
     status_code: Option<Status>,
     #[serde(borrow, default)]
-    headers: Option<Pairs<'a>>,
+    headers: Option<Entries<'a, Text<'a>>>,
     #[serde(rename = "multiValueHeaders", borrow, default)]
-    multi_value_headers: Option<MultiPairs<'a>>,
+    multi_value_headers: Option<Entries<'a, Strings<'a>>>,
     #[serde(borrow, default)]
     body: Option<Text<'a>>,
     #[serde(rename = "isBase64Encoded", default)]
@@ -207,49 +207,27 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-/// `headers`: an object of name → value, in order.
-struct Pairs<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+/// `headers` (values [`Text`]) and `multiValueHeaders` (values [`Strings`]): an object of
+/// name → value, in order.
+struct Entries<'a, V>(Vec<(Cow<'a, str>, V)>);
 
-impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Pairs<'a>, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Pairs<'a>;
+impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for Entries<'a, V> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Entries<'a, V>, D::Error> {
+        struct Of<'a, V>(std::marker::PhantomData<(&'a (), V)>);
+        impl<'de: 'a, 'a, V: Deserialize<'de>> Visitor<'de> for Of<'a, V> {
+            type Value = Entries<'a, V>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an object of header values")
             }
-            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Pairs<'a>, M::Error> {
-                let mut pairs = Vec::new();
-                while let Some((name, value)) = m.next_entry::<Text<'a>, Text<'a>>()? {
-                    pairs.push((name.0, value.0));
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Entries<'a, V>, M::Error> {
+                let mut entries = Vec::new();
+                while let Some((name, value)) = m.next_entry::<Text<'a>, V>()? {
+                    entries.push((name.0, value));
                 }
-                Ok(Pairs(pairs))
+                Ok(Entries(entries))
             }
         }
-        d.deserialize_map(V(std::marker::PhantomData))
-    }
-}
-
-/// `multiValueHeaders`: an object of name → list of values.
-struct MultiPairs<'a>(Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for MultiPairs<'a> {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<MultiPairs<'a>, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = MultiPairs<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of header value lists")
-            }
-            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<MultiPairs<'a>, M::Error> {
-                let mut pairs = Vec::new();
-                while let Some((name, values)) = m.next_entry::<Text<'a>, Strings<'a>>()? {
-                    pairs.push((name.0, values.0));
-                }
-                Ok(MultiPairs(pairs))
-            }
-        }
-        d.deserialize_map(V(std::marker::PhantomData))
+        d.deserialize_map(Of(std::marker::PhantomData))
     }
 }
 
