@@ -24,13 +24,28 @@ pub enum LoadError {
     UpstreamName(String),
 }
 
+/// Where an upstream's requests go: an address, and TLS with its server name for `https://` ones.
+#[derive(Debug, Clone)]
+pub struct UpstreamTarget {
+    pub addr: SocketAddr,
+    pub tls: Option<(std::sync::Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
+}
+
+impl UpstreamTarget {
+    /// The pool's key: the address, and whether its connections are TLS.
+    pub fn pool_key(&self) -> (SocketAddr, bool) {
+        (self.addr, self.tls.is_some())
+    }
+}
+
 #[derive(Debug)]
 pub struct LoadedTable {
     pub table: Table,
     /// One per API, same index.
     pub routers: Vec<Router>,
-    /// One per upstream, same index.
-    pub upstream_addrs: Vec<SocketAddr>,
+    /// Where each upstream's requests go, same index: its address and, for `https://` ones, the
+    /// client TLS configuration with the server name. Built once here, so a request borrows it.
+    pub upstream_targets: Vec<UpstreamTarget>,
     /// `Host` header value per upstream, same index.
     pub upstream_authorities: Vec<String>,
     /// Metric series ids per API: `stages × (routes + 1)`, row-major by stage, the last of each row
@@ -43,10 +58,6 @@ pub struct LoadedTable {
     /// Header names that carry client-certificate fields on some mutual-TLS domain: a client's own
     /// headers of these names are never forwarded, whatever the route.
     pub mtls_header_names: Vec<String>,
-    /// The client configuration for `https://` upstreams, when there are any.
-    pub upstream_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
-    /// SNI and verification name per upstream, same index (`None` for plain ones).
-    pub upstream_server_names: Vec<Option<rustls::pki_types::ServerName<'static>>>,
     /// The table's rate limits, shared by every worker.
     pub throttles: crate::throttle::ThrottleIndex,
     pub api_keys: crate::auth::api_key::KeyIndex,
@@ -109,16 +120,17 @@ impl LoadedTable {
             true => Some(crate::tls::client::client_config(&table.settings.upstream)?),
             false => None,
         };
-        let mut upstream_server_names = Vec::with_capacity(table.upstreams.len());
-        for up in &table.upstreams {
-            let name = match up.tls {
-                true => Some(
+        let mut upstream_targets = Vec::with_capacity(table.upstreams.len());
+        for (up, &addr) in table.upstreams.iter().zip(&upstream_addrs) {
+            let tls = match (up.tls, &upstream_tls) {
+                (true, Some(config)) => Some((
+                    config.clone(),
                     crate::tls::client::server_name(&up.host)
                         .ok_or_else(|| LoadError::UpstreamName(up.host.clone()))?,
-                ),
-                false => None,
+                )),
+                _ => None,
             };
-            upstream_server_names.push(name);
+            upstream_targets.push(UpstreamTarget { addr, tls });
         }
         let workers =
             table.settings.workers.count.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -128,11 +140,9 @@ impl LoadedTable {
             quota_cells: Default::default(),
             api_keys,
             throttles,
-            upstream_tls,
-            upstream_server_names,
+            upstream_targets,
             table,
             routers,
-            upstream_addrs,
             upstream_authorities,
             series: Vec::new(),
             tls,

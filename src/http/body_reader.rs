@@ -30,6 +30,30 @@ pub enum BodyFraming {
     UntilClose,
 }
 
+impl From<super::head::Framing> for BodyFraming {
+    /// A request's framing, as its head declared it.
+    fn from(framing: super::head::Framing) -> BodyFraming {
+        match framing {
+            super::head::Framing::None => BodyFraming::None,
+            super::head::Framing::Length(n) => BodyFraming::Length(n),
+            super::head::Framing::Chunked => BodyFraming::Chunked,
+        }
+    }
+}
+
+impl From<super::response_head::ResponseFraming> for BodyFraming {
+    /// A response's framing, as its head (and the request's method) decided it.
+    fn from(framing: super::response_head::ResponseFraming) -> BodyFraming {
+        use super::response_head::ResponseFraming;
+        match framing {
+            ResponseFraming::Empty => BodyFraming::None,
+            ResponseFraming::Length(n) => BodyFraming::Length(n),
+            ResponseFraming::Chunked => BodyFraming::Chunked,
+            ResponseFraming::UntilClose => BodyFraming::UntilClose,
+        }
+    }
+}
+
 /// One step through a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Piece {

@@ -11,19 +11,16 @@
 //! Must not: know what the request is for; the caller writes the request head. Cost: the request
 //! is written from the caller's buffer; no allocation but a new connection's read buffer.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use monoio::net::TcpStream;
 use monoio::time::Instant;
-use rustls::pki_types::ServerName;
 
 use super::pool::{Pool, PoolKey, UpstreamConn};
 use crate::error::{GatewayError, ResponseType};
-use crate::http::body_reader::{self, BodyFraming, BodyReader, Source};
-use crate::http::response_head::{self, ResponseFraming, ResponseHead};
+use crate::http::body_reader::{self, BodyReader, Source};
+use crate::http::response_head::{self, ResponseHead};
 use crate::metrics::WorkerCounters;
 use crate::tls::session::TlsIo;
 use crate::tls::stream::UpstreamStream;
@@ -42,18 +39,8 @@ const BODY_FAILED: GatewayError =
 /// Upstream response heads larger than this are a bad gateway.
 const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
 
-/// Where a request goes: an address, and TLS with its server name for `https://` upstreams.
-#[derive(Clone)]
-pub struct Target {
-    pub addr: SocketAddr,
-    pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
-}
-
-impl Target {
-    pub fn pool_key(&self) -> PoolKey {
-        (self.addr, self.tls.is_some())
-    }
-}
+/// Where a request goes (built once per loaded table).
+pub use crate::loaded::UpstreamTarget as Target;
 
 /// How one request is made.
 pub struct Call<'a> {
@@ -117,13 +104,7 @@ impl Answer {
 
     /// The body reader for this response's framing.
     pub fn reader(&self, max: u64) -> BodyReader {
-        let framing = match self.head.framing {
-            ResponseFraming::Empty => BodyFraming::None,
-            ResponseFraming::Length(n) => BodyFraming::Length(n),
-            ResponseFraming::Chunked => BodyFraming::Chunked,
-            ResponseFraming::UntilClose => BodyFraming::UntilClose,
-        };
-        BodyReader::new(framing, max)
+        BodyReader::new(self.head.framing.into(), max)
     }
 
     /// Reads the whole body (after [`Answer::skip_head`]) into memory, up to `max` bytes, with at

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use monoio::time::Instant;
 use std::time::Duration;
 
-use super::client::{self, BodyFailure, Call, InBuffer, SendBody, Target};
+use super::client::{self, BodyFailure, Call, InBuffer, SendBody};
 use super::pool::UpstreamConn;
 use super::relay;
 use crate::cache::capture::Capture;
@@ -25,20 +25,13 @@ use crate::conn::ClientConn;
 use crate::context::{Context, RequestBody};
 use crate::error::GatewayError;
 use crate::http::body::{self as chunk, LAST_CHUNK};
-use crate::http::body_reader::{self, BodyFraming, BodyReader};
+use crate::http::body_reader::{self, BodyReader};
 use crate::http::head::{Framing, RequestHead};
 use crate::http::{encode, is_forwarding_header, is_hop_by_hop, is_path_override, named_in_connection};
 use crate::loaded::LoadedTable;
 use crate::response::Flow;
 use crate::table::{HttpProxy, UriPart};
 use crate::trace::TraceContext;
-
-/// The upstream a proxy integration sends to.
-pub fn target(table: &LoadedTable, upstream: u32) -> Target {
-    let i = upstream as usize;
-    let tls = table.upstream_server_names[i].clone().and_then(|name| Some((table.upstream_tls.clone()?, name)));
-    Target { addr: table.upstream_addrs[i], tls }
-}
 
 pub async fn forward(
     outbound: super::Outbound<'_>,
@@ -49,7 +42,7 @@ pub async fn forward(
     capture: Option<&mut Capture<'_>>,
 ) -> Result<Flow, GatewayError> {
     let settings = &table.table.settings;
-    let target = target(table, proxy.upstream);
+    let target = &table.upstream_targets[proxy.upstream as usize];
     ctx.record.integration_started = Some(quanta::Instant::now());
     let trace = TraceContext::continue_or_start(head.only(b"traceparent"));
     ctx.record.trace = Some(trace);
@@ -72,7 +65,7 @@ pub async fn forward(
         _ => false,
     };
     let call = Call {
-        target: &target,
+        target,
         deadline: Instant::now() + Duration::from_millis(proxy.timeout_ms),
         connect_timeout_ms: settings.upstream.connect_timeout_ms,
         pool_idle_timeout: Duration::from_millis(settings.upstream.pool_idle_timeout_ms),
@@ -86,7 +79,7 @@ pub async fn forward(
     } else {
         // From here on the body is being read: whatever happens, it is no longer waiting.
         ctx.body = RequestBody::Consumed;
-        let reader = BodyReader::new(body_framing(head.framing), settings.limits.max_body_bytes);
+        let reader = BodyReader::new(head.framing.into(), settings.limits.max_body_bytes);
         let mut streamed = Streamed { conn: &mut *conn, reader, chunked: head.framing == Framing::Chunked };
         client::exchange(outbound.pool, outbound.counters, &call, &mut out, &mut streamed).await
     };
@@ -94,15 +87,6 @@ pub async fn forward(
     let answer = answer?;
     ctx.record.integration_answered(answer.head.status);
     relay::relay(outbound, settings, conn, ctx, head, answer, capture).await
-}
-
-/// The request's body framing, for the body reader.
-pub fn body_framing(framing: Framing) -> BodyFraming {
-    match framing {
-        Framing::None => BodyFraming::None,
-        Framing::Length(n) => BodyFraming::Length(n),
-        Framing::Chunked => BodyFraming::Chunked,
-    }
 }
 
 /// A request body streamed from the client to the upstream as it arrives: `Content-Length`

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Buf;
 
-use super::client::Answer;
+use super::client::{Answer, Timed};
 use crate::cache::capture::Capture;
 use crate::conn::ClientConn;
 use crate::context::Context;
@@ -96,8 +96,7 @@ pub async fn relay(
     let timeout = Duration::from_millis(settings.limits.body_timeout_ms);
     let mut to = Relaying {
         client: conn,
-        up: &mut answer.conn,
-        timeout,
+        up: Timed { up: &mut answer.conn, timeout },
         // A chunked body's head waits for its first valid chunk.
         release: upstream_framing != ResponseFraming::Chunked,
         client_gone: false,
@@ -125,8 +124,7 @@ pub async fn relay(
 /// reads more from the upstream, what is waiting for the client is written (once released).
 struct Relaying<'a> {
     client: &'a mut ClientConn,
-    up: &'a mut super::pool::UpstreamConn,
-    timeout: Duration,
+    up: Timed<'a>,
     /// The client may be written to (the head is no longer held back).
     release: bool,
     client_gone: bool,
@@ -143,7 +141,7 @@ impl Relaying<'_> {
 
 impl Source for Relaying<'_> {
     fn buffer(&mut self) -> &mut bytes::BytesMut {
-        &mut self.up.rbuf
+        self.up.buffer()
     }
 
     async fn fill(&mut self) -> Result<usize, crate::http::Error> {
@@ -151,10 +149,7 @@ impl Source for Relaying<'_> {
         if self.release {
             self.flush().await.map_err(|_| GONE)?;
         }
-        let up = &mut *self.up;
-        crate::http::within(self.timeout, up.stream.read_into(&mut up.rbuf, up.chunk))
-            .await
-            .map_err(|_| crate::http::Error::new(crate::http::Fault::BodyTooSlow, "upstream body too slow"))
+        self.up.fill().await
     }
 }
 
@@ -173,7 +168,7 @@ async fn stream(
         if piece.consumed > 0 {
             to.release = true;
         }
-        let rbuf = &mut to.up.rbuf;
+        let rbuf = &mut to.up.up.rbuf;
         if let (Some(c), Some((s, e))) = (capture.as_deref_mut(), piece.data) {
             c.body(&rbuf[s..e]);
         }

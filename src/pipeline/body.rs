@@ -17,7 +17,6 @@ use crate::context::{Context, RequestBody};
 use crate::error::{GatewayError, ResponseType};
 use crate::http::body_reader::{self, BodyFraming, BodyReader, Source};
 use crate::http::head::{Framing, RequestHead};
-use crate::integration::http_proxy::body_framing;
 use crate::response::Flow;
 use crate::table::Limits;
 
@@ -41,7 +40,7 @@ pub async fn receive(
     {
         return Err(TOO_LARGE.closing());
     }
-    let framing = body_framing(head.framing);
+    let framing = BodyFraming::from(head.framing);
     match framing {
         BodyFraming::None => return Ok(()),
         _ if buffer == 0 => return Ok(()),
@@ -93,7 +92,7 @@ pub async fn settle(
         Framing::Length(n) if n > DISCARD_MAX_BYTES => return Ok(Flow::Close),
         _ => {}
     }
-    let mut reader = BodyReader::new(body_framing(head.framing), u64::MAX);
+    let mut reader = BodyReader::new(head.framing.into(), u64::MAX);
     match body_reader::discard(&mut reader, conn, DISCARD_MAX_BYTES.min(limits.max_body_bytes)).await {
         Ok(true) => Ok(Flow::KeepAlive),
         Ok(false) => Ok(Flow::Close),

@@ -1,7 +1,7 @@
 //! The client against a real upstream on loopback (a thread with canned answers), on both drivers.
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 
 use super::*;
 
