@@ -55,7 +55,7 @@ pub fn render(out: &mut Vec<u8>, parts: &[Part], json: bool, f: &Fields<'_>) {
 
 fn render_var(out: &mut Vec<u8>, var: Var, json: bool, f: &Fields<'_>) {
     let text = |out: &mut Vec<u8>, value: Option<&[u8]>| match value {
-        Some(v) if !v.is_empty() => escape(out, v, json),
+        Some(v) if !v.is_empty() => crate::json::escape(out, v, json),
         _ => out.push(b'-'),
     };
     let number = |out: &mut Vec<u8>, value: Option<u64>| match value {
@@ -83,7 +83,7 @@ fn render_var(out: &mut Vec<u8>, var: Var, json: bool, f: &Fields<'_>) {
         Var::ErrorMessageString => match f.error {
             Some((m, _)) => {
                 out.push(b'"');
-                escape(out, m.as_bytes(), json);
+                crate::json::escape(out, m.as_bytes(), json);
                 out.push(b'"');
             }
             None => out.push(b'-'),
@@ -116,48 +116,6 @@ fn ip(out: &mut Vec<u8>, ip: IpAddr) {
         }
         IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
-        }
-    }
-}
-
-/// Writes `value` so that it cannot break the line or the quoting around it: printable ASCII as
-/// is; `"`, `\\`, control characters (C0, DEL, C1) and the Unicode line separators escaped (`\\u00XX`
-/// in JSON, `\\xHH` of each byte otherwise, as nginx does); other valid UTF-8 passes through as the
-/// characters it encodes; bytes that are not UTF-8 become U+FFFD.
-fn escape(out: &mut Vec<u8>, value: &[u8], json: bool) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    // Almost every value is plain printable ASCII: copy it whole.
-    if value.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
-        out.extend_from_slice(value);
-        return;
-    }
-    let escape_byte = |out: &mut Vec<u8>, b: u8| {
-        out.extend_from_slice(&[b'\\', b'x', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
-    };
-    for chunk in value.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            let code = c as u32;
-            match c {
-                '"' | '\\' if json => out.extend_from_slice(&[b'\\', c as u8]),
-                ' '..='~' if !matches!(c, '"' | '\\') => out.push(c as u8),
-                _ if code < 0x80 || (0x80..0xa0).contains(&code) || code == 0x2028 || code == 0x2029 => {
-                    let mut utf8 = [0u8; 4];
-                    if json {
-                        let _ = std::io::Write::write_fmt(out, format_args!("\\u{code:04x}"));
-                    } else {
-                        for &b in c.encode_utf8(&mut utf8).as_bytes() {
-                            escape_byte(out, b);
-                        }
-                    }
-                }
-                _ => {
-                    let mut utf8 = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-                }
-            }
-        }
-        if !chunk.invalid().is_empty() {
-            out.extend_from_slice("\u{fffd}".as_bytes());
         }
     }
 }

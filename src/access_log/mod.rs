@@ -7,6 +7,6 @@
 
 pub mod format;
 pub mod sink;
-mod time;
+pub mod time;
 
 pub(crate) use time::civil as civil_date;

@@ -7,4 +7,5 @@
 //!
 //! Must not: know about connections or the pipeline.
 
+pub mod event;
 pub mod result;

@@ -1,0 +1,593 @@
+//! The event a function receives for one request, written exactly as Amazon API Gateway builds it
+//! for a Lambda proxy integration (`../shared/aws-behaviour.md` §1.2), in both payload formats.
+//!
+//! Format 1.0 (REST APIs; HTTP APIs that ask for it, with `"version":"1.0"`): `headers` with the
+//! last value of each name and `multiValueHeaders` with all, names as the client spelled them
+//! (the first spelling of a name wins); `queryStringParameters` (last value) and
+//! `multiValueQueryStringParameters`, names and values percent-decoded (`+` is a space); path
+//! parameters as received; `null` for every empty map and for no body; `requestContext` with
+//! AWS's keys, `identity` full of `null`s but `sourceIp`, `userAgent`, the API key, and the client
+//! certificate on mutual TLS.
+//!
+//! Format 2.0 (HTTP APIs): `rawPath`, `rawQueryString`, `cookies` (every `Cookie` header split at
+//! `;`, and not among the headers), lower-case header names with duplicates comma-joined, query
+//! parameters decoded and comma-joined, `requestContext.http`; empty maps, no cookies and no body
+//! are left out rather than `null`.
+//!
+//! Must not: decide which headers the function sees or whether the body is base64 — the caller
+//! knows the connection and the API ([`Request`] carries its choices). Cost: written straight into
+//! the caller's buffer; strings that need no escaping are copied whole; a decoded query value is
+//! built on the stack unless it is long.
+
+use std::net::IpAddr;
+
+use smallvec::SmallVec;
+
+use super::result::PayloadFormat;
+use crate::json::{escape, string, string_or_null};
+use crate::tls::client_cert::ClientCert;
+
+/// AWS's account id field: Portico has no accounts (AWS's documentation examples use this one).
+pub const ACCOUNT_ID: &str = "123456789012";
+
+/// Everything an event is made of, borrowed from the request and the table.
+pub struct Request<'a> {
+    pub format: PayloadFormat,
+    /// A REST API (its 1.0 events carry no `version`, and its resource ids).
+    pub rest: bool,
+    pub method: &'a [u8],
+    /// The path as received, with the stage or base path (`requestContext.path`).
+    pub full_path: &'a [u8],
+    /// The path the route matched, after the stage or base path (`path`, `rawPath`).
+    pub path: &'a [u8],
+    /// The query string after `?`, as received.
+    pub query: Option<&'a [u8]>,
+    /// The headers the function sees, in the order received (the caller has filtered them and
+    /// added the forwarding ones).
+    pub headers: &'a [(&'a [u8], &'a [u8])],
+    /// `GET /pets/{id}` or `$default`.
+    pub route_key: &'a str,
+    /// Path parameters, names and values as captured.
+    pub path_parameters: &'a [(&'a str, &'a [u8])],
+    pub stage: &'a str,
+    pub stage_variables: &'a [(String, String)],
+    /// `None`: the request has no body (or an empty one).
+    pub body: Option<&'a [u8]>,
+    /// The body is sent base64-encoded (binary media).
+    pub base64: bool,
+    pub request_id: &'a str,
+    pub extended_request_id: &'a str,
+    pub time_ms: u64,
+    pub source_ip: IpAddr,
+    pub api_id: &'a str,
+    /// `(key id, key value)` of the API key the request was admitted with.
+    pub api_key: Option<(&'a str, &'a str)>,
+    pub client_cert: Option<&'a ClientCert>,
+    /// `HTTP/1.1` or `HTTP/1.0`.
+    pub protocol: &'a str,
+}
+
+impl Request<'_> {
+    fn header(&self, name: &[u8]) -> Option<&[u8]> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, v)| v)
+    }
+
+    fn resource(&self) -> &str {
+        match self.route_key.split_once(' ') {
+            Some((_, path)) => path,
+            // `$default`: AWS gives the request path as the resource.
+            None => "",
+        }
+    }
+}
+
+/// Writes the event for `r` into `out` (appended).
+pub fn write(out: &mut Vec<u8>, r: &Request<'_>) {
+    match r.format {
+        PayloadFormat::V1 => v1(out, r),
+        PayloadFormat::V2 => v2(out, r),
+    }
+}
+
+fn v1(out: &mut Vec<u8>, r: &Request<'_>) {
+    out.push(b'{');
+    if !r.rest {
+        out.extend_from_slice(b"\"version\":\"1.0\",");
+    }
+    key(out, "resource");
+    match r.resource() {
+        "" => string(out, r.path),
+        resource => string(out, resource.as_bytes()),
+    }
+    out.push(b',');
+    key(out, "path");
+    string(out, r.path);
+    out.push(b',');
+    key(out, "httpMethod");
+    string(out, r.method);
+    out.push(b',');
+    key(out, "headers");
+    headers_v1(out, r.headers, false);
+    out.push(b',');
+    key(out, "multiValueHeaders");
+    headers_v1(out, r.headers, true);
+    out.push(b',');
+    key(out, "queryStringParameters");
+    query_v1(out, r.query, false);
+    out.push(b',');
+    key(out, "multiValueQueryStringParameters");
+    query_v1(out, r.query, true);
+    out.push(b',');
+    key(out, "pathParameters");
+    path_parameters(out, r.path_parameters, true);
+    out.push(b',');
+    key(out, "stageVariables");
+    stage_variables(out, r.stage_variables, true);
+    out.push(b',');
+
+    key(out, "requestContext");
+    out.push(b'{');
+    field(out, "accountId", ACCOUNT_ID.as_bytes());
+    field(out, "apiId", r.api_id.as_bytes());
+    field(out, "domainName", r.header(b"host").unwrap_or_default());
+    field(out, "domainPrefix", domain_prefix(r.header(b"host").unwrap_or_default()));
+    field(out, "extendedRequestId", r.extended_request_id.as_bytes());
+    field(out, "httpMethod", r.method);
+    key(out, "identity");
+    out.push(b'{');
+    for name in ["accessKey", "accountId"] {
+        null_field(out, name);
+    }
+    match r.api_key {
+        Some((id, value)) => {
+            field(out, "apiKey", value.as_bytes());
+            field(out, "apiKeyId", id.as_bytes());
+        }
+        None if r.rest => {
+            null_field(out, "apiKey");
+            null_field(out, "apiKeyId");
+        }
+        None => {}
+    }
+    for name in [
+        "caller",
+        "cognitoAuthenticationProvider",
+        "cognitoAuthenticationType",
+        "cognitoIdentityId",
+        "cognitoIdentityPoolId",
+        "principalOrgId",
+    ] {
+        null_field(out, name);
+    }
+    field(out, "sourceIp", ip(r.source_ip).as_bytes());
+    null_field(out, "user");
+    key(out, "userAgent");
+    string_or_null(out, r.header(b"user-agent"));
+    out.push(b',');
+    if let Some(cert) = r.client_cert {
+        key(out, "clientCert");
+        client_cert(out, cert);
+        out.push(b',');
+    }
+    key(out, "userArn");
+    out.extend_from_slice(b"null}");
+    out.push(b',');
+    field(out, "path", r.full_path);
+    field(out, "protocol", r.protocol.as_bytes());
+    field(out, "requestId", r.request_id.as_bytes());
+    key(out, "requestTime");
+    out.push(b'"');
+    crate::access_log::time::clf(out, r.time_ms / 1000);
+    out.extend_from_slice(b"\",");
+    key(out, "requestTimeEpoch");
+    number(out, r.time_ms);
+    out.push(b',');
+    key(out, "resourceId");
+    if r.rest {
+        let id = resource_id(r.route_key);
+        string(out, &id);
+    } else {
+        out.extend_from_slice(b"null");
+    }
+    out.push(b',');
+    key(out, "resourcePath");
+    match r.resource() {
+        "" => string(out, r.path),
+        resource => string(out, resource.as_bytes()),
+    }
+    out.push(b',');
+    key(out, "stage");
+    string(out, r.stage.as_bytes());
+    out.extend_from_slice(b"},");
+
+    key(out, "body");
+    body(out, r);
+    out.push(b',');
+    key(out, "isBase64Encoded");
+    out.extend_from_slice(if r.base64 && r.body.is_some() { b"true" } else { b"false" });
+    out.push(b'}');
+}
+
+fn v2(out: &mut Vec<u8>, r: &Request<'_>) {
+    out.extend_from_slice(b"{\"version\":\"2.0\",");
+    field(out, "routeKey", r.route_key.as_bytes());
+    field(out, "rawPath", r.path);
+    field(out, "rawQueryString", r.query.unwrap_or_default());
+    let mut cookies = r
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(b"cookie"))
+        .flat_map(|(_, v)| v.split(|&b| b == b';'))
+        .map(|c| c.trim_ascii())
+        .filter(|c| !c.is_empty())
+        .peekable();
+    if cookies.peek().is_some() {
+        key(out, "cookies");
+        out.push(b'[');
+        for (i, cookie) in cookies.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            string(out, cookie);
+        }
+        out.extend_from_slice(b"],");
+    }
+    key(out, "headers");
+    headers_v2(out, r.headers);
+    out.push(b',');
+    if query_pairs(r.query).next().is_some() {
+        key(out, "queryStringParameters");
+        query_v2(out, r.query);
+        out.push(b',');
+    }
+    if !r.path_parameters.is_empty() {
+        key(out, "pathParameters");
+        path_parameters(out, r.path_parameters, false);
+        out.push(b',');
+    }
+    if !r.stage_variables.is_empty() {
+        key(out, "stageVariables");
+        stage_variables(out, r.stage_variables, false);
+        out.push(b',');
+    }
+
+    key(out, "requestContext");
+    out.push(b'{');
+    field(out, "accountId", ACCOUNT_ID.as_bytes());
+    field(out, "apiId", r.api_id.as_bytes());
+    if let Some(cert) = r.client_cert {
+        key(out, "authentication");
+        out.extend_from_slice(b"{\"clientCert\":");
+        client_cert(out, cert);
+        out.extend_from_slice(b"},");
+    }
+    field(out, "domainName", r.header(b"host").unwrap_or_default());
+    field(out, "domainPrefix", domain_prefix(r.header(b"host").unwrap_or_default()));
+    key(out, "http");
+    out.push(b'{');
+    field(out, "method", r.method);
+    field(out, "path", r.path);
+    field(out, "protocol", r.protocol.as_bytes());
+    field(out, "sourceIp", ip(r.source_ip).as_bytes());
+    key(out, "userAgent");
+    string(out, r.header(b"user-agent").unwrap_or_default());
+    out.extend_from_slice(b"},");
+    field(out, "requestId", r.request_id.as_bytes());
+    field(out, "routeKey", r.route_key.as_bytes());
+    field(out, "stage", r.stage.as_bytes());
+    key(out, "time");
+    out.push(b'"');
+    crate::access_log::time::clf(out, r.time_ms / 1000);
+    out.extend_from_slice(b"\",");
+    key(out, "timeEpoch");
+    number(out, r.time_ms);
+    out.extend_from_slice(b"},");
+    if r.body.is_some() {
+        key(out, "body");
+        body(out, r);
+        out.push(b',');
+    }
+    key(out, "isBase64Encoded");
+    out.extend_from_slice(if r.base64 && r.body.is_some() { b"true" } else { b"false" });
+    out.push(b'}');
+}
+
+fn key(out: &mut Vec<u8>, name: &str) {
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// `"name":"value",`
+fn field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    key(out, name);
+    string(out, value);
+    out.push(b',');
+}
+
+fn null_field(out: &mut Vec<u8>, name: &str) {
+    key(out, name);
+    out.extend_from_slice(b"null,");
+}
+
+fn number(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+fn body(out: &mut Vec<u8>, r: &Request<'_>) {
+    match r.body {
+        None => out.extend_from_slice(b"null"),
+        Some(bytes) if r.base64 => {
+            out.push(b'"');
+            let start = out.len();
+            let encoded = base64::encoded_len(bytes.len(), true).unwrap_or(0);
+            out.resize(start + encoded, 0);
+            let written =
+                base64::Engine::encode_slice(&base64::engine::general_purpose::STANDARD, bytes, &mut out[start..])
+                    .unwrap_or(0);
+            out.truncate(start + written);
+            out.push(b'"');
+        }
+        Some(bytes) => string(out, bytes),
+    }
+}
+
+fn domain_prefix(host: &[u8]) -> &[u8] {
+    host.split(|&b| b == b'.').next().unwrap_or(host)
+}
+
+fn ip(ip: IpAddr) -> SmallString {
+    let mut s = SmallString::default();
+    let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{}", ip.to_canonical()));
+    s
+}
+
+/// A short string on the stack (an address).
+#[derive(Default)]
+struct SmallString(SmallVec<[u8; 48]>);
+
+impl SmallString {
+    fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Write for SmallString {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// AWS's resource ids are 6 lower-case letters and digits, fixed per resource: derived from the
+/// route key here, so it is stable across reloads and nodes.
+fn resource_id(route_key: &str) -> [u8; 6] {
+    const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    // FNV-1a: stable, no dependency, good enough to tell resources apart.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in route_key.as_bytes() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut id = [0u8; 6];
+    for c in &mut id {
+        *c = ALPHABET[(hash % 36) as usize];
+        hash /= 36;
+    }
+    id
+}
+
+fn client_cert(out: &mut Vec<u8>, cert: &ClientCert) {
+    out.push(b'{');
+    field(out, "clientCertPem", cert.pem.as_bytes());
+    field(out, "subjectDN", cert.subject_dn.as_bytes());
+    field(out, "issuerDN", cert.issuer_dn.as_bytes());
+    field(out, "serialNumber", cert.serial_number.as_bytes());
+    key(out, "validity");
+    out.push(b'{');
+    field(out, "notBefore", cert.not_before.as_bytes());
+    key(out, "notAfter");
+    string(out, cert.not_after.as_bytes());
+    out.extend_from_slice(b"}}");
+}
+
+/// 1.0 headers: one entry per name (case-insensitive, the first spelling), with its last value
+/// (`multi`: all values, in order); `null` when there are none.
+fn headers_v1(out: &mut Vec<u8>, headers: &[(&[u8], &[u8])], multi: bool) {
+    if headers.is_empty() {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    out.push(b'{');
+    let mut first = true;
+    for (i, &(name, _)) in headers.iter().enumerate() {
+        if headers[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        string(out, name);
+        out.push(b':');
+        let mut values = headers[i..].iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, v)| v);
+        if multi {
+            out.push(b'[');
+            for (j, value) in values.enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                string(out, value);
+            }
+            out.push(b']');
+        } else {
+            string(out, values.next_back().unwrap_or_default());
+        }
+    }
+    out.push(b'}');
+}
+
+/// 2.0 headers: lower-case names, duplicates comma-joined; `Cookie` is in `cookies` instead.
+fn headers_v2(out: &mut Vec<u8>, headers: &[(&[u8], &[u8])]) {
+    out.push(b'{');
+    let mut first = true;
+    for (i, &(name, _)) in headers.iter().enumerate() {
+        if name.eq_ignore_ascii_case(b"cookie") || headers[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.push(b'"');
+        let lower: SmallVec<[u8; 64]> = name.iter().map(u8::to_ascii_lowercase).collect();
+        escape(out, &lower, true);
+        out.extend_from_slice(b"\":\"");
+        let values = headers[i..].iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, v)| v);
+        for (j, value) in values.enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            escape(out, value, true);
+        }
+        out.push(b'"');
+    }
+    out.push(b'}');
+}
+
+/// The query's `name=value` pairs, as received (empty pieces skipped; a piece without `=` has an
+/// empty value).
+fn query_pairs(query: Option<&[u8]>) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
+    query.unwrap_or_default().split(|&b| b == b'&').filter(|p| !p.is_empty()).map(|p| {
+        match p.iter().position(|&b| b == b'=') {
+            Some(eq) => (&p[..eq], &p[eq + 1..]),
+            None => (p, &p[p.len()..]),
+        }
+    })
+}
+
+/// Percent-decodes `text` (`+` is a space); a broken escape stays as written.
+fn decode(text: &[u8]) -> SmallVec<[u8; 128]> {
+    let mut out = SmallVec::new();
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < text.len() => match (hex(text[i + 1]), hex(text[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push(high << 4 | low);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// 1.0 query parameters: decoded names, the last value (`multi`: all values); `null` when none.
+fn query_v1(out: &mut Vec<u8>, query: Option<&[u8]>, multi: bool) {
+    let pairs = query_pairs(query);
+    if pairs.clone().next().is_none() {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    out.push(b'{');
+    let mut first = true;
+    for (i, (name, _)) in pairs.clone().enumerate() {
+        let name = decode(name);
+        if pairs.clone().take(i).any(|(n, _)| decode(n) == name) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        string(out, &name);
+        out.push(b':');
+        let values = pairs.clone().skip(i).filter(|(n, _)| decode(n) == name).map(|(_, v)| decode(v));
+        if multi {
+            out.push(b'[');
+            for (j, value) in values.enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                string(out, &value);
+            }
+            out.push(b']');
+        } else {
+            string(out, &values.last().unwrap_or_default());
+        }
+    }
+    out.push(b'}');
+}
+
+/// 2.0 query parameters: decoded, duplicates comma-joined.
+fn query_v2(out: &mut Vec<u8>, query: Option<&[u8]>) {
+    let pairs = query_pairs(query);
+    out.push(b'{');
+    let mut first = true;
+    for (i, (name, _)) in pairs.clone().enumerate() {
+        let name = decode(name);
+        if pairs.clone().take(i).any(|(n, _)| decode(n) == name) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        string(out, &name);
+        out.extend_from_slice(b":\"");
+        let values = pairs.clone().skip(i).filter(|(n, _)| decode(n) == name).map(|(_, v)| decode(v));
+        for (j, value) in values.enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            escape(out, &value, true);
+        }
+        out.push(b'"');
+    }
+    out.push(b'}');
+}
+
+fn path_parameters(out: &mut Vec<u8>, params: &[(&str, &[u8])], null_when_empty: bool) {
+    if params.is_empty() && null_when_empty {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    out.push(b'{');
+    for (i, (name, value)) in params.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, name.as_bytes());
+        out.push(b':');
+        string(out, value);
+    }
+    out.push(b'}');
+}
+
+fn stage_variables(out: &mut Vec<u8>, variables: &[(String, String)], null_when_empty: bool) {
+    if variables.is_empty() && null_when_empty {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    out.push(b'{');
+    for (i, (name, value)) in variables.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, name.as_bytes());
+        out.push(b':');
+        string(out, value.as_bytes());
+    }
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests;
