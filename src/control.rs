@@ -70,7 +70,9 @@ impl Control {
         }
         table.quota_cells = self.quotas.cells_for(&table.table, self.workers);
         // Rate limits that did not change keep their buckets: a reload must not refill them.
-        table.throttles.adopt(&self.table.load().throttles);
+        let old = self.table.load();
+        table.throttles.adopt(&old.throttles);
+        table.adopt_function_slots(&old);
         self.table.store(Arc::new(table));
         self.generation.fetch_add(1, Ordering::AcqRel) + 1
     }

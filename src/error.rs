@@ -38,6 +38,11 @@ pub enum ResponseType {
     IntegrationTimeout,
     /// The integration refused, reset, or answered with something that is not HTTP.
     IntegrationFailure,
+    /// A function failed or answered what API Gateway cannot read (REST 502, HTTP API 500).
+    FunctionError,
+    /// A function could not be invoked: its target unreachable or refusing, or its concurrency
+    /// used up past the queue time (500, as AWS answers a throttled or refused Lambda invoke).
+    FunctionUnavailable,
     /// A bug or resource exhaustion inside the gateway.
     Internal,
     /// `Cache-Control: max-age=0` from a client not allowed to invalidate (FAIL_WITH_403).
@@ -73,6 +78,7 @@ impl ResponseType {
             ResponseType::RequestTooLarge => "REQUEST_TOO_LARGE",
             ResponseType::IntegrationTimeout => "INTEGRATION_TIMEOUT",
             ResponseType::IntegrationFailure => "INTEGRATION_FAILURE",
+            ResponseType::FunctionError | ResponseType::FunctionUnavailable => "DEFAULT_5XX",
             ResponseType::Internal => "DEFAULT_5XX",
             ResponseType::CacheInvalidationDenied => "ACCESS_DENIED",
             ResponseType::MisdirectedRequest => "ACCESS_DENIED",
@@ -144,7 +150,10 @@ impl GatewayError {
             | ResponseType::Throttled
             | ResponseType::InvalidApiKey
             | ResponseType::QuotaExceeded => Side::Client,
-            ResponseType::IntegrationTimeout | ResponseType::IntegrationFailure => Side::Upstream,
+            ResponseType::IntegrationTimeout
+            | ResponseType::IntegrationFailure
+            | ResponseType::FunctionError
+            | ResponseType::FunctionUnavailable => Side::Upstream,
             ResponseType::Internal | ResponseType::FleetUnavailable => Side::Internal,
         }
     }

@@ -3,7 +3,7 @@
 //! Built once per (re)load on the control thread and shared read-only by every worker through an
 //! `Arc`; workers never mutate it.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 
 use crate::route::Router;
 use crate::table::{Protocol, Table};
@@ -24,19 +24,7 @@ pub enum LoadError {
     UpstreamName(String),
 }
 
-/// Where an upstream's requests go: an address, and TLS with its server name for `https://` ones.
-#[derive(Debug, Clone)]
-pub struct UpstreamTarget {
-    pub addr: SocketAddr,
-    pub tls: Option<(std::sync::Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
-}
-
-impl UpstreamTarget {
-    /// The pool's key: the address, and whether its connections are TLS.
-    pub fn pool_key(&self) -> (SocketAddr, bool) {
-        (self.addr, self.tls.is_some())
-    }
-}
+pub use crate::outbound::client::Target as UpstreamTarget;
 
 #[derive(Debug)]
 pub struct LoadedTable {
@@ -61,6 +49,9 @@ pub struct LoadedTable {
     /// The table's rate limits, shared by every worker.
     pub throttles: crate::throttle::ThrottleIndex,
     pub api_keys: crate::auth::api_key::KeyIndex,
+    /// One per function, same index: its concurrency slots, shared by every worker (a reload
+    /// keeps those of a function whose limit did not change).
+    pub function_slots: Vec<std::sync::Arc<crate::function::limit::Slots>>,
     /// Quota cells by (usage plan, API key); assigned by the runtime from the process-wide store
     /// so counts survive reloads ([`crate::throttle::quota_store`]).
     pub quota_cells: std::collections::HashMap<(u32, u32), std::sync::Arc<crate::throttle::quota::QuotaCell>>,
@@ -136,7 +127,13 @@ impl LoadedTable {
             table.settings.workers.count.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let throttles = crate::throttle::ThrottleIndex::build(&table, workers);
         let api_keys = crate::auth::api_key::KeyIndex::build(&table);
+        let function_slots = table
+            .functions
+            .iter()
+            .map(|f| std::sync::Arc::new(crate::function::limit::Slots::new(f.concurrency)))
+            .collect();
         Ok(LoadedTable {
+            function_slots,
             quota_cells: Default::default(),
             api_keys,
             throttles,
@@ -158,6 +155,17 @@ impl LoadedTable {
         let width = self.table.apis[api as usize].routes.len() + 1;
         let column = route.map_or(width - 1, |r| r as usize);
         ids.get(stage as usize * width + column).copied()
+    }
+
+    /// Takes the concurrency slots of `old`'s functions that this table has too, by name and
+    /// limit, so invocations in flight across a reload still count.
+    pub fn adopt_function_slots(&mut self, old: &LoadedTable) {
+        for (i, f) in self.table.functions.iter().enumerate() {
+            let same = old.table.functions.iter().position(|o| o.name == f.name && o.concurrency == f.concurrency);
+            if let Some(j) = same {
+                self.function_slots[i] = old.function_slots[j].clone();
+            }
+        }
     }
 
     pub fn route_count(&self) -> usize {

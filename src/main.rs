@@ -230,6 +230,14 @@ fn print_routes(t: &LoadedTable) {
                     Integration::HttpProxy(p) => {
                         format!("http_proxy {} (timeout {} ms)", p.uri, p.timeout_ms)
                     }
+                    Integration::Function(f) => {
+                        let function = &t.table.functions[f.function as usize];
+                        let format = match f.format {
+                            portico::table::PayloadFormat::V1 => "1.0",
+                            portico::table::PayloadFormat::V2 => "2.0",
+                        };
+                        format!("function {} (payload {format}, timeout {} ms)", function.name, f.timeout_ms)
+                    }
                 };
                 let key = &api.routes[i].key;
                 let shown = match &api.routes[i].parsed {

@@ -14,9 +14,9 @@ use std::sync::atomic::Ordering;
 use crate::access_log::sink::WorkerLog;
 use crate::control::Control;
 use crate::event::LocalEvent;
-use crate::integration::pool::Pool;
 use crate::loaded::LoadedTable;
 use crate::metrics::Shard;
+use crate::outbound::pool::Pool;
 
 pub struct Worker {
     pub index: usize,
@@ -85,8 +85,8 @@ impl Worker {
     }
 
     /// What an integration that calls out needs of this worker.
-    pub fn outbound(&self) -> crate::integration::Outbound<'_> {
-        crate::integration::Outbound { pool: &self.pool, counters: &self.metrics.worker, draining: &self.draining }
+    pub fn outbound(&self) -> crate::outbound::Outbound<'_> {
+        crate::outbound::Outbound { pool: &self.pool, counters: &self.metrics.worker, draining: &self.draining }
     }
 
     /// What the throttle step needs of this worker, for `table`.

@@ -127,6 +127,16 @@ fn the_request_context_is_a_leaf() {
     assert_only(&graph(), "context", &["table", "http", "error", "trace", "random"]);
 }
 
+/// The function invoker is a piece of its own, which integrations, authorizers and WebSocket
+/// routes call: it never reaches the pipeline, the client connection or the integration step.
+#[test]
+fn functions_stand_apart_from_the_pipeline() {
+    let reached = closure(&graph(), "function");
+    let above = ["runtime", "pipeline", "integration", "conn", "worker", "stage", "route", "cache"];
+    let bad: Vec<&&str> = above.iter().filter(|m| reached.contains(**m)).collect();
+    assert!(bad.is_empty(), "src/function reaches {bad:?} (through {reached:?})");
+}
+
 /// No module depends on one that depends back on it: the modules form layers.
 #[test]
 fn no_module_depends_on_itself_through_others() {

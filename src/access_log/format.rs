@@ -89,7 +89,7 @@ fn render_var(out: &mut Vec<u8>, var: Var, json: bool, f: &Fields<'_>) {
             None => out.push(b'-'),
         },
         Var::ErrorResponseType => text(out, f.error.map(|(_, t)| t.as_bytes())),
-        Var::RequestTime => super::time::clf(out, f.time_ms / 1000),
+        Var::RequestTime => crate::request_time::clf(out, f.time_ms / 1000),
         Var::RequestTimeEpoch => number(out, Some(f.time_ms)),
         Var::Stage => text(out, Some(f.stage.as_bytes())),
         Var::ApiId => text(out, Some(f.api.as_bytes())),

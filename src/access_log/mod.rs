@@ -7,6 +7,5 @@
 
 pub mod format;
 pub mod sink;
-pub mod time;
 
-pub(crate) use time::civil as civil_date;
+pub(crate) use crate::request_time::civil as civil_date;

@@ -130,11 +130,11 @@ fn parse_date(s: &str) -> Option<u64> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = (era * 146_097 + doe).checked_sub(719_468)?;
     // Reject dates like 2026-02-31.
-    (crate::access_log::civil_date(days) == (if m <= 2 { y + 1 } else { y }, m, d)).then_some(days)
+    (crate::request_time::civil(days) == (if m <= 2 { y + 1 } else { y }, m, d)).then_some(days)
 }
 
 fn format_date(days: u64) -> String {
-    let (y, m, d) = crate::access_log::civil_date(days);
+    let (y, m, d) = crate::request_time::civil(days);
     format!("{y:04}-{m:02}-{d:02}")
 }
 

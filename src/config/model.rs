@@ -32,6 +32,21 @@ pub struct Config {
     pub paths: crate::http::path::PathRules,
     /// `[server] trusted_proxies`: peers whose `X-Forwarded-*` and `Forwarded` headers are kept.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub functions: Vec<FunctionModel>,
+}
+
+/// `[[function]]`.
+#[derive(Debug, Clone)]
+pub struct FunctionModel {
+    pub name: Spanned<String>,
+    pub target: FunctionTargetModel,
+    pub concurrency: u32,
+    pub queue_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum FunctionTargetModel {
+    Url(Spanned<String>),
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +61,8 @@ pub struct ApiModel {
     pub routes: Vec<RouteModel>,
     /// Its own `paths`, or the gateway's.
     pub paths: crate::http::path::PathRules,
+    /// `binary_media_types` (REST), lower-case.
+    pub binary_media_types: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -79,8 +96,21 @@ pub struct RouteModel {
 
 #[derive(Debug, Clone)]
 pub enum IntegrationModel {
-    Mock { status: u16, headers: Vec<(String, String)>, body: String },
-    HttpProxy { uri: Spanned<String>, timeout_ms: u64 },
+    Mock {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+    HttpProxy {
+        uri: Spanned<String>,
+        timeout_ms: u64,
+    },
+    /// `target` as written (stage variables not yet substituted).
+    Function {
+        target: Spanned<String>,
+        format: crate::table::PayloadFormat,
+        timeout_ms: u64,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -60,6 +60,8 @@ pub struct Request<'a> {
     pub time_ms: u64,
     pub source_ip: IpAddr,
     pub api_id: &'a str,
+    /// The host the client asked for, without a port (`domainName`).
+    pub domain_name: &'a [u8],
     /// `(key id, key value)` of the API key the request was admitted with.
     pub api_key: Option<(&'a str, &'a str)>,
     pub client_cert: Option<&'a ClientCert>,
@@ -129,8 +131,8 @@ fn v1(out: &mut Vec<u8>, r: &Request<'_>) {
     out.push(b'{');
     field(out, "accountId", ACCOUNT_ID.as_bytes());
     field(out, "apiId", r.api_id.as_bytes());
-    field(out, "domainName", r.header(b"host").unwrap_or_default());
-    field(out, "domainPrefix", domain_prefix(r.header(b"host").unwrap_or_default()));
+    field(out, "domainName", r.domain_name);
+    field(out, "domainPrefix", domain_prefix(r.domain_name));
     field(out, "extendedRequestId", r.extended_request_id.as_bytes());
     field(out, "httpMethod", r.method);
     key(out, "identity");
@@ -177,7 +179,7 @@ fn v1(out: &mut Vec<u8>, r: &Request<'_>) {
     field(out, "requestId", r.request_id.as_bytes());
     key(out, "requestTime");
     out.push(b'"');
-    crate::access_log::time::clf(out, r.time_ms / 1000);
+    crate::request_time::clf(out, r.time_ms / 1000);
     out.extend_from_slice(b"\",");
     key(out, "requestTimeEpoch");
     number(out, r.time_ms);
@@ -261,8 +263,8 @@ fn v2(out: &mut Vec<u8>, r: &Request<'_>) {
         client_cert(out, cert);
         out.extend_from_slice(b"},");
     }
-    field(out, "domainName", r.header(b"host").unwrap_or_default());
-    field(out, "domainPrefix", domain_prefix(r.header(b"host").unwrap_or_default()));
+    field(out, "domainName", r.domain_name);
+    field(out, "domainPrefix", domain_prefix(r.domain_name));
     key(out, "http");
     out.push(b'{');
     field(out, "method", r.method);
@@ -277,7 +279,7 @@ fn v2(out: &mut Vec<u8>, r: &Request<'_>) {
     field(out, "stage", r.stage.as_bytes());
     key(out, "time");
     out.push(b'"');
-    crate::access_log::time::clf(out, r.time_ms / 1000);
+    crate::request_time::clf(out, r.time_ms / 1000);
     out.extend_from_slice(b"\",");
     key(out, "timeEpoch");
     number(out, r.time_ms);

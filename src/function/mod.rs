@@ -1,11 +1,15 @@
 //! Functions: what a Lambda proxy integration invokes, built as a piece of its own so that
 //! integrations, authorizers and WebSocket routes can all call functions through it.
 //!
-//! Today: [`result`], reading a function's answer exactly as Amazon API Gateway does, in both
-//! payload formats. Building events, the invoker and its targets (an HTTP endpoint, local handler
-//! processes over the Lambda Runtime API, the Lambda Invoke API) come next (issue 13).
+//! [`event`] writes the event for a request exactly as Amazon API Gateway builds it, [`invoke`]
+//! sends it to the function's target and returns its payload, within the function's concurrency
+//! limit ([`limit`]), and [`result`] reads the payload exactly as API Gateway reads it, in both
+//! payload formats.
 //!
-//! Must not: know about connections or the pipeline.
+//! Must not: know about the client connection or the pipeline (callers hand in what the event is
+//! made of).
 
 pub mod event;
+pub mod invoke;
+pub mod limit;
 pub mod result;

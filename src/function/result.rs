@@ -25,12 +25,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 
-/// The payload format of a function integration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayloadFormat {
-    V1,
-    V2,
-}
+pub use crate::table::PayloadFormat;
 
 /// What the client gets, before framing.
 #[derive(Debug, Clone, PartialEq, Eq)]

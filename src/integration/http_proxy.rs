@@ -17,8 +17,6 @@ use bytes::Bytes;
 use monoio::time::Instant;
 use std::time::Duration;
 
-use super::client::{self, BodyFailure, Call, InBuffer, SendBody};
-use super::pool::UpstreamConn;
 use super::relay;
 use crate::cache::capture::Capture;
 use crate::conn::ClientConn;
@@ -29,12 +27,14 @@ use crate::http::body_reader::{self, BodyReader};
 use crate::http::head::{Framing, RequestHead};
 use crate::http::{encode, is_forwarding_header, is_hop_by_hop, is_path_override, named_in_connection};
 use crate::loaded::LoadedTable;
+use crate::outbound::client::{self, BodyFailure, Call, InBuffer, SendBody};
+use crate::outbound::pool::UpstreamConn;
 use crate::response::Flow;
 use crate::table::{HttpProxy, UriPart};
 use crate::trace::TraceContext;
 
 pub async fn forward(
-    outbound: super::Outbound<'_>,
+    outbound: crate::outbound::Outbound<'_>,
     table: &LoadedTable,
     conn: &mut ClientConn,
     (head, ctx): (&RequestHead, &mut Context),

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use bytes::Buf;
 
-use super::client::{Answer, Timed};
 use crate::cache::capture::Capture;
 use crate::conn::ClientConn;
 use crate::context::Context;
@@ -23,6 +22,7 @@ use crate::http::body_reader::{self, BodyReader, Source};
 use crate::http::head::RequestHead;
 use crate::http::response_head::{ResponseFraming, ResponseHead};
 use crate::http::{Method, encode, is_hop_by_hop, named_in_connection};
+use crate::outbound::client::{Answer, Timed};
 use crate::response::{Body, Flow, Framing, Headers, Response, write};
 use crate::table::{Protocol, Settings};
 
@@ -35,7 +35,7 @@ const BROKEN_EARLY: GatewayError =
     GatewayError::new(ResponseType::IntegrationFailure, "upstream chunked body broke before any byte was relayed");
 
 pub async fn relay(
-    outbound: super::Outbound<'_>,
+    outbound: crate::outbound::Outbound<'_>,
     settings: &Settings,
     conn: &mut ClientConn,
     ctx: &mut Context,

@@ -34,6 +34,7 @@ use crate::table::Integration;
 use crate::worker::Worker;
 use crate::{auth, route, stage, throttle};
 
+const TOO_LARGE: GatewayError = GatewayError::new(ResponseType::RequestTooLarge, "request body over the limit");
 const CACHE_DENIED: GatewayError =
     GatewayError::new(ResponseType::CacheInvalidationDenied, "cache invalidation not authorised");
 
@@ -135,6 +136,14 @@ async fn run(
                 fill.finish(capture);
             }
             outcome
+        }
+        Integration::Function(function) => {
+            // The route buffers bodies up to the request limit: one still unread is over it.
+            if ctx.body_unread(head) {
+                return Err(TOO_LARGE.closing());
+            }
+            let flow = body::settle(conn, head, ctx, limits).await?;
+            integration::function::invoke(worker.outbound(), table, conn, (head, ctx), function, flow).await
         }
     }
 }

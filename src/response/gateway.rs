@@ -45,6 +45,12 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
         (Protocol::Http, IntegrationTimeout) => (503, m!("Service Unavailable"), ""),
         (Protocol::Rest, IntegrationFailure) => (502, m!("Internal server error"), "InternalServerErrorException"),
         (Protocol::Http, IntegrationFailure) => (502, m!("Bad Gateway"), ""),
+        // AWS §1.2: a malformed Lambda proxy answer or a function error.
+        (Protocol::Rest, FunctionError) => (502, m!("Internal server error"), "InternalServerErrorException"),
+        (Protocol::Http, FunctionError) => (500, m!("Internal Server Error"), ""),
+        // AWS §1.2: a Lambda invoke refused (permissions, throttling).
+        (Protocol::Rest, FunctionUnavailable) => (500, m!("Internal server error"), "InternalServerErrorException"),
+        (Protocol::Http, FunctionUnavailable) => (500, m!("Internal Server Error"), ""),
         (Protocol::Rest, Internal) => (500, m!("Internal server error"), "InternalServerErrorException"),
         (Protocol::Http, Internal) => (500, m!("Internal Server Error"), ""),
         (Protocol::Rest, CacheInvalidationDenied) => (403, m!("Forbidden"), "AccessDeniedException"),

@@ -17,7 +17,7 @@ use log_format::Part;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the serialized layout changes; `serve --table` refuses other versions.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// The `format` field of every table file.
 pub const FORMAT_NAME: &str = "portico-table";
 
@@ -38,6 +38,50 @@ pub struct Table {
     pub usage_plans: Vec<UsagePlan>,
     /// Where quota counts are saved (absolute path); set when a plan has a quota.
     pub quota_state_file: Option<String>,
+    /// `[[function]]`: what function integrations invoke.
+    pub functions: Vec<Function>,
+}
+
+/// A function (`[[function]]`): where its invocations go and how many may run at once.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Function {
+    /// As integrations name it (`orders`, `orders:live`).
+    pub name: String,
+    pub target: FunctionTarget,
+    /// Most invocations in flight at once, across workers (AWS's reserved concurrency); 0 = no
+    /// limit.
+    pub concurrency: u32,
+    /// How long an invocation waits for a free slot before AWS's throttled answer.
+    pub queue_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum FunctionTarget {
+    /// An HTTP endpoint: the event is POSTed to it, the result is the response body.
+    Url {
+        url: String,
+        /// Index into [`Table::upstreams`].
+        upstream: u32,
+        /// Path and query of the URL.
+        path: String,
+    },
+}
+
+/// A route's function integration (AWS's Lambda proxy) in one stage.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FunctionIntegration {
+    /// Index into [`Table::functions`].
+    pub function: u32,
+    pub format: PayloadFormat,
+    /// The integration timeout: no answer by then is 504 (REST) or 503 (HTTP API).
+    pub timeout_ms: u64,
+}
+
+/// The payload format of a function integration (AWS's `payloadFormatVersion`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum PayloadFormat {
+    V1,
+    V2,
 }
 
 /// An API key (AWS's): its name is its id in logs and usage; the value is what clients send in
@@ -291,6 +335,9 @@ pub struct Api {
     pub api_key_required: Vec<bool>,
     /// How this API's request paths are normalised before routing.
     pub paths: crate::http::path::PathRules,
+    /// REST APIs: content types whose bodies functions get base64-encoded (AWS's
+    /// `binaryMediaTypes`; `*/*`, `image/*` allowed), lower-case.
+    pub binary_media_types: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -427,6 +474,7 @@ impl Stage {
 pub enum Integration {
     Mock(Mock),
     HttpProxy(HttpProxy),
+    Function(FunctionIntegration),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -37,7 +37,7 @@ pub fn period_of(period: QuotaPeriod, unix_s: u64) -> u64 {
         // 1970-01-01 was a Thursday: shift so weeks start on Monday.
         QuotaPeriod::Week => (days + 3) / 7,
         QuotaPeriod::Month => {
-            let (y, m, _) = crate::access_log::civil_date(days);
+            let (y, m, _) = crate::request_time::civil(days);
             y * 12 + (m - 1)
         }
     }

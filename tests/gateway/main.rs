@@ -4,6 +4,7 @@
 mod api_keys;
 mod cache;
 mod fleet;
+mod functions;
 mod hostile;
 mod lifecycle;
 mod malformed;

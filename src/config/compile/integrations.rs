@@ -34,36 +34,18 @@ pub(super) fn for_stage(
                     }
                 };
                 match uri::parse(&substituted, &route.params) {
-                    Ok(parsed)
-                        if !config.upstream.allow_link_local
-                            && parsed
-                                .host
-                                .trim_start_matches('[')
-                                .trim_end_matches(']')
-                                .parse()
-                                .is_ok_and(crate::table::is_link_local_or_metadata) =>
-                    {
-                        errors.at(
-                            template.span.clone(),
-                            format!("`{}` is a link-local or cloud metadata address", parsed.host),
-                            Some("an integration there could fetch the node's credentials; set [upstream] allow_link_local = true if you mean it".into()),
-                        );
-                        continue;
-                    }
                     Ok(parsed) => {
-                        let upstream = Upstream { host: parsed.host, port: parsed.port, tls: parsed.tls };
-                        let index = match upstreams.iter().position(|u| *u == upstream) {
-                            Some(i) => i,
-                            None => {
-                                upstreams.push(upstream);
-                                upstreams.len() - 1
-                            }
+                        let (path, query) = (parsed.path.clone(), parsed.query.clone());
+                        let Some(upstream) =
+                            super::functions::upstream(errors, config, parsed, template.span.clone(), upstreams)
+                        else {
+                            continue;
                         };
                         Integration::HttpProxy(HttpProxy {
                             uri: substituted,
-                            upstream: index as u32,
-                            path: parsed.path,
-                            query: parsed.query,
+                            upstream,
+                            path,
+                            query,
                             timeout_ms: *timeout_ms,
                         })
                     }
@@ -75,13 +57,19 @@ pub(super) fn for_stage(
                     }
                 }
             }
+            IntegrationModel::Function { target, format, timeout_ms } => {
+                match super::functions::integration(errors, config, stage, (target, *format, *timeout_ms)) {
+                    Some(f) => Integration::Function(f),
+                    None => continue,
+                }
+            }
         };
         integrations.push(integration);
     }
     integrations
 }
 
-fn missing_variable_hint(name: &str, variables: &[(String, String)]) -> String {
+pub(super) fn missing_variable_hint(name: &str, variables: &[(String, String)]) -> String {
     let known: Vec<&str> = variables.iter().map(|(k, _)| k.as_str()).collect();
     match crate::config::diagnostic::did_you_mean(name, &known) {
         Some(close) => format!("did you mean `{close}`?"),

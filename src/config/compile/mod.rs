@@ -8,6 +8,7 @@
 //! Must not: import the runtime; touch the network or the file system.
 
 mod caches;
+mod functions;
 mod integrations;
 mod listeners;
 mod logs;
@@ -47,6 +48,7 @@ impl Errors<'_> {
 pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diagnostic>> {
     let mut errors = Errors { file, src, list: Vec::new() };
     let mut upstreams: Vec<Upstream> = Vec::new();
+    let functions = functions::compile(&mut errors, config, &mut upstreams);
     let apis = config.apis.iter().map(|api| compile_api(&mut errors, config, api, &mut upstreams)).collect();
     let (listeners, domains) = listeners::assign(&mut errors, config);
     let tls = tls::settings(&mut errors, config, &listeners);
@@ -80,6 +82,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
         api_keys: config.api_keys.clone(),
         usage_plans: throttles::usage_plans(config),
         quota_state_file: config.usage_plans.iter().any(|p| p.quota.is_some()).then(|| config.quota_state_file.clone()),
+        functions,
     })
 }
 
@@ -129,5 +132,6 @@ fn compile_api(errors: &mut Errors<'_>, config: &Config, api: &ApiModel, upstrea
         stages,
         api_key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
         paths: api.paths,
+        binary_media_types: api.binary_media_types.clone(),
     }
 }

@@ -25,8 +25,13 @@ pub(super) fn for_stage(
                     || route_throttles.get(r).is_some_and(Option::is_some)
                     || route.api_key_required,
                 cache: proxy && stage.cache.is_some(),
-                // Mocks read no body; an upstream gets a small one only once it is whole.
-                buffer_body_bytes: if proxy { config.limits.buffer_body_bytes } else { 0 },
+                // Mocks read no body; an upstream gets a small one only once it is whole; a
+                // function's event carries the whole body.
+                buffer_body_bytes: match integrations.get(r) {
+                    Some(Integration::HttpProxy(_)) => config.limits.buffer_body_bytes,
+                    Some(Integration::Function(_)) => config.limits.max_body_bytes,
+                    _ => 0,
+                },
             }
         })
         .collect()

@@ -4,7 +4,7 @@ use super::server::addrs;
 use super::*;
 use crate::config::reader::{Obj, Reader};
 use crate::route::key;
-use crate::table::{Protocol, RouteKey};
+use crate::table::{PayloadFormat, Protocol, RouteKey};
 
 pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
     r.allow_keys(api, API_KEYS);
@@ -115,9 +115,29 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
             Some("add [[api.route]] with a `key` like \"GET /pets/{id}\" and an `integration`".into()),
         );
     }
+    let mut binary_media_types = Vec::new();
+    for t in r.str_list(api, "binary_media_types") {
+        let ok = t.value.split_once('/').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+            && !t.value.bytes().any(|b| b.is_ascii_whitespace() || b == b';' || b == b',');
+        if !ok {
+            r.error(
+                t.span.clone(),
+                format!("`{}` is not a media type", t.value),
+                Some("like \"image/png\", \"image/*\" or \"*/*\"".into()),
+            );
+        } else if protocol == Protocol::Http {
+            r.error(
+                t.span.clone(),
+                "HTTP APIs have no binary media types (as in AWS): function events carry non-text bodies base64-encoded",
+                None,
+            );
+        } else {
+            binary_media_types.push(t.value.to_ascii_lowercase());
+        }
+    }
     // `paths` is read by the caller, which knows the gateway's rules it starts from.
     let paths = crate::http::path::PathRules::default();
-    Some(ApiModel { name: name?, protocol, hosts, listen, listen_tls, stages, routes, paths })
+    Some(ApiModel { name: name?, protocol, hosts, listen, listen_tls, stages, routes, paths, binary_media_types })
 }
 
 /// `access_log = { destination = "...", format = "..." }`; the format is compiled (and its
@@ -167,9 +187,9 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<
             r.error(route.span(), "this route has no `integration`", Some("add integration = { type = \"http_proxy\", uri = \"http://host:port/path\" } or { type = \"mock\", ... }".into()));
             None
         }
-        Some(item) => {
-            r.obj(item, "the integration").and_then(|o| read_integration(r, o, parsed.as_ref().map(|p| p.1.as_slice())))
-        }
+        Some(item) => r
+            .obj(item, "the integration")
+            .and_then(|o| read_integration(r, o, parsed.as_ref().map(|p| p.1.as_slice()), protocol)),
     };
     let (parsed, params) = parsed?;
     let cache = super::cache::read_route_cache(r, route);
@@ -185,8 +205,13 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<
     Some(RouteModel { key: key?, parsed, params, integration: integration?, cache, api_key_required })
 }
 
-fn read_integration(r: &mut Reader<'_>, o: Obj<'_>, params: Option<&[String]>) -> Option<IntegrationModel> {
-    let kind = r.str(o, "type", "integration types: \"http_proxy\", \"mock\"")?;
+fn read_integration(
+    r: &mut Reader<'_>,
+    o: Obj<'_>,
+    params: Option<&[String]>,
+    protocol: Protocol,
+) -> Option<IntegrationModel> {
+    let kind = r.str(o, "type", "integration types: \"http_proxy\", \"function\", \"mock\"")?;
     match kind.value.as_str() {
         "http_proxy" => {
             r.allow_keys(o, PROXY_KEYS);
@@ -236,11 +261,42 @@ fn read_integration(r: &mut Reader<'_>, o: Obj<'_>, params: Option<&[String]>) -
             let body = r.opt_str(o, "body").map(|b| b.value).unwrap_or_default();
             Some(IntegrationModel::Mock { status, headers, body })
         }
+        "function" => {
+            r.allow_keys(o, FUNCTION_INTEGRATION_KEYS);
+            let target =
+                r.str(o, "target", "the name of a [[function]], like target = \"orders:${stageVariables.alias}\"");
+            let format = match (r.opt_str(o, "payload_format"), protocol) {
+                (None, Protocol::Rest) => PayloadFormat::V1,
+                (None, Protocol::Http) => PayloadFormat::V2,
+                (Some(f), _) if f.value == "1.0" => PayloadFormat::V1,
+                (Some(f), Protocol::Http) if f.value == "2.0" => PayloadFormat::V2,
+                (Some(f), Protocol::Rest) if f.value == "2.0" => {
+                    r.error(
+                        f.span,
+                        "REST APIs send functions payload format 1.0 only (as AWS_PROXY does)",
+                        Some("remove payload_format, or use an HTTP API".into()),
+                    );
+                    PayloadFormat::V1
+                }
+                (Some(f), _) => {
+                    r.error(
+                        f.span,
+                        format!("unknown payload format `{}`", f.value),
+                        Some("use \"1.0\" or \"2.0\"".into()),
+                    );
+                    PayloadFormat::V1
+                }
+            };
+            // AWS's defaults: 29 s for REST, 30 s for HTTP APIs; without AWS's cap, up to Lambda's 15 minutes.
+            let default_ms = if protocol == Protocol::Rest { 29_000 } else { 30_000 };
+            let timeout_ms = r.int(o, "timeout_ms", default_ms, 50, super::function::MAX_FUNCTION_MS) as u64;
+            Some(IntegrationModel::Function { target: target?, format, timeout_ms })
+        }
         other => {
             r.error(
                 kind.span,
                 format!("unknown integration type `{other}`"),
-                Some("use \"http_proxy\" or \"mock\"".into()),
+                Some("use \"http_proxy\", \"function\" or \"mock\"".into()),
             );
             None
         }

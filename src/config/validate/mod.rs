@@ -12,6 +12,7 @@ mod api;
 pub mod cache;
 mod cluster;
 mod domain;
+mod function;
 pub mod keys;
 mod paths;
 mod server;
@@ -83,6 +84,7 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
         quota_state_file: String::new(),
         paths: crate::http::path::PathRules::default(),
         trusted_proxies: Vec::new(),
+        functions: Vec::new(),
     };
     server::read_server(&mut r, root, &mut config);
     server::read_limits(&mut r, root, &mut config);
@@ -110,6 +112,7 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
     config.usage_plans = keys::read_plans(&mut r, root, &config.apis, &keys);
     config.api_keys = keys.into_iter().map(|(_, k)| k).collect();
     config.quota_state_file = keys::read_state_file(&mut r, root);
+    config.functions = function::read_functions(&mut r, root);
     for domain in r.tables(root, "domain", "[[domain]]") {
         if let Some(d) = domain::read_domain(&mut r, domain, &config.apis) {
             config.domains.push(d);
@@ -151,6 +154,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "domain",
     "api_key",
     "usage_plan",
+    "function",
 ];
 pub(super) const ADMIN_KEYS: &[&str] = &["listen", "allow_remote", "token_env", "token_file"];
 pub(super) const ACCESS_LOG_KEYS: &[&str] = &["buffer_bytes"];
@@ -178,11 +182,14 @@ pub(super) const UPSTREAM_KEYS: &[&str] = &[
     "insecure_skip_verify",
     "allow_link_local",
 ];
-pub(super) const API_KEYS: &[&str] = &["name", "protocol", "hosts", "listen", "listen_tls", "paths", "stage", "route"];
+pub(super) const API_KEYS: &[&str] =
+    &["name", "protocol", "hosts", "listen", "listen_tls", "paths", "stage", "route", "binary_media_types"];
 pub(super) const PATHS_KEYS: &[&str] = &["merge_slashes", "escaped_slashes", "allow_semicolons"];
 pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log", "cache", "throttle", "route_throttle"];
 pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration", "cache", "api_key_required"];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms"];
+pub(super) const FUNCTION_INTEGRATION_KEYS: &[&str] = &["type", "target", "payload_format", "timeout_ms"];
+pub(super) const FUNCTION_KEYS: &[&str] = &["name", "url", "concurrency", "queue_timeout_ms"];
 pub(super) const MOCK_KEYS: &[&str] = &["type", "status", "headers", "body"];
 pub(super) const DOMAIN_KEYS: &[&str] = &["name", "listen", "listen_tls", "mapping", "certificate", "mtls"];
 pub(super) const MAPPING_KEYS: &[&str] = &["base_path", "api", "stage"];

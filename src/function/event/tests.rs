@@ -42,6 +42,7 @@ fn request(format: PayloadFormat, rest: bool) -> Request<'static> {
         time_ms: 1_583_349_317_135,
         source_ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
         api_id: "petstore",
+        domain_name: b"api.example.com",
         api_key: None,
         client_cert: None,
         protocol: "HTTP/1.1",

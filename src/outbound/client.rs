@@ -11,6 +11,7 @@
 //! Must not: know what the request is for; the caller writes the request head. Cost: the request
 //! is written from the caller's buffer; no allocation but a new connection's read buffer.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
@@ -39,8 +40,19 @@ const BODY_FAILED: GatewayError =
 /// Upstream response heads larger than this are a bad gateway.
 const MAX_RESPONSE_HEAD_BYTES: usize = 64 * 1024;
 
-/// Where a request goes (built once per loaded table).
-pub use crate::loaded::UpstreamTarget as Target;
+/// Where a request goes (built once per loaded table): an address, and TLS with its server name for `https://` ones.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub tls: Option<(std::sync::Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
+}
+
+impl Target {
+    /// The pool's key: the address, and whether its connections are TLS.
+    pub fn pool_key(&self) -> (SocketAddr, bool) {
+        (self.addr, self.tls.is_some())
+    }
+}
 
 /// How one request is made.
 pub struct Call<'a> {
