@@ -7,5 +7,3 @@
 
 pub mod format;
 pub mod sink;
-
-pub(crate) use crate::request_time::civil as civil_date;
