@@ -25,6 +25,8 @@ pub struct Control {
     pub quotas: Arc<crate::throttle::quota_store::QuotaStore>,
     /// Fleet mode (`[cluster]`): the thread that leases quota from Redis.
     pub fleet: Option<Arc<crate::throttle::fleet::Fleet>>,
+    /// The hosts of local functions, kept across reloads while their definitions stand.
+    pub functions: crate::function::host::Hosts,
 }
 
 impl Control {
@@ -45,7 +47,10 @@ impl Control {
             .cluster
             .clone()
             .map(|c| crate::throttle::fleet::Fleet::start(c, quotas.clone(), metrics.clone()));
+        let functions = crate::function::host::Hosts::default();
+        table.attach_hosts(functions.assign(&table.table.functions, table.table.settings.limits.max_body_bytes));
         Arc::new(Control {
+            functions,
             table: ArcSwap::from_pointee(table),
             generation: AtomicU64::new(1),
             shutdown: AtomicBool::new(false),
@@ -73,6 +78,7 @@ impl Control {
         let old = self.table.load();
         table.throttles.adopt(&old.throttles);
         table.adopt_function_slots(&old);
+        table.attach_hosts(self.functions.assign(&table.table.functions, table.table.settings.limits.max_body_bytes));
         self.table.store(Arc::new(table));
         self.generation.fetch_add(1, Ordering::AcqRel) + 1
     }

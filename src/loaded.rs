@@ -26,6 +26,16 @@ pub enum LoadError {
 
 pub use crate::outbound::client::Target as UpstreamTarget;
 
+/// Where a function's invocations are sent.
+#[derive(Debug, Clone)]
+pub struct FunctionEndpoint {
+    pub target: UpstreamTarget,
+    /// The `Host` header.
+    pub authority: String,
+    /// Path and query.
+    pub path: String,
+}
+
 #[derive(Debug)]
 pub struct LoadedTable {
     pub table: Table,
@@ -52,6 +62,12 @@ pub struct LoadedTable {
     /// One per function, same index: its concurrency slots, shared by every worker (a reload
     /// keeps those of a function whose limit did not change).
     pub function_slots: Vec<std::sync::Arc<crate::function::limit::Slots>>,
+    /// One per function, same index: where its invocations go — built here for URL targets,
+    /// attached by the runtime for local ones ([`LoadedTable::attach_hosts`]); `None` for a local
+    /// function whose host could not start.
+    pub function_endpoints: Vec<Option<FunctionEndpoint>>,
+    /// One per function: its local host, if it has one.
+    pub function_hosts: Vec<Option<std::sync::Arc<crate::function::host::Host>>>,
     /// Quota cells by (usage plan, API key); assigned by the runtime from the process-wide store
     /// so counts survive reloads ([`crate::throttle::quota_store`]).
     pub quota_cells: std::collections::HashMap<(u32, u32), std::sync::Arc<crate::throttle::quota::QuotaCell>>,
@@ -132,7 +148,22 @@ impl LoadedTable {
             .iter()
             .map(|f| std::sync::Arc::new(crate::function::limit::Slots::new(f.concurrency)))
             .collect();
+        let function_endpoints = table
+            .functions
+            .iter()
+            .map(|f| match &f.target {
+                crate::table::FunctionTarget::Url { upstream, path, .. } => Some(FunctionEndpoint {
+                    target: upstream_targets[*upstream as usize].clone(),
+                    authority: table.upstreams[*upstream as usize].authority(),
+                    path: path.clone(),
+                }),
+                crate::table::FunctionTarget::Local { .. } => None,
+            })
+            .collect();
+        let function_hosts = table.functions.iter().map(|_| None).collect();
         Ok(LoadedTable {
+            function_endpoints,
+            function_hosts,
             function_slots,
             quota_cells: Default::default(),
             api_keys,
@@ -155,6 +186,22 @@ impl LoadedTable {
         let width = self.table.apis[api as usize].routes.len() + 1;
         let column = route.map_or(width - 1, |r| r as usize);
         ids.get(stage as usize * width + column).copied()
+    }
+
+    /// Attaches the hosts of the local functions (same index as the functions): their invoke
+    /// listeners become the functions' endpoints.
+    pub fn attach_hosts(&mut self, hosts: Vec<Option<std::sync::Arc<crate::function::host::Host>>>) {
+        for (i, host) in hosts.iter().enumerate() {
+            if let Some(host) = host {
+                let addr = host.invoke_addr();
+                self.function_endpoints[i] = Some(FunctionEndpoint {
+                    target: UpstreamTarget { addr, tls: None },
+                    authority: addr.to_string(),
+                    path: format!("/2015-03-31/functions/{}/invocations", host.definition().name),
+                });
+            }
+        }
+        self.function_hosts = hosts;
     }
 
     /// Takes the concurrency slots of `old`'s functions that this table has too, by name and

@@ -47,6 +47,15 @@ pub struct FunctionModel {
 #[derive(Debug, Clone)]
 pub enum FunctionTargetModel {
     Url(Spanned<String>),
+    Local {
+        command: Vec<String>,
+        env: Vec<(String, String)>,
+        /// Resolved against the config file's directory.
+        working_dir: String,
+        timeout_ms: u64,
+        memory_mb: u32,
+        region: String,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@
 //! made of).
 
 pub mod event;
+pub mod host;
 pub mod invoke;
 pub mod limit;
 pub mod result;

@@ -11,8 +11,10 @@
 //! and `$context.integrationErrorMessage`, never to the client.
 //!
 //! Format 2.0 (HTTP APIs): an object with `statusCode` is read like 1.0, plus `cookies` (each a
-//! `Set-Cookie`) and without `multiValueHeaders`; any other valid JSON is the body itself, 200,
-//! `content-type: application/json` — a JSON string gives its text.
+//! `Set-Cookie`); any other valid JSON is the body itself, 200, `content-type: application/json` —
+//! a JSON string gives its text. `multiValueHeaders` is not in AWS's 2.0 documentation, but the
+//! official Rust runtime's 2.0 response type always sends it (empty), so AWS must take it: it is
+//! read as in 1.0.
 //!
 //! Must not: decide the status of a failure (the caller knows the API kind) or whether a base64
 //! body is decoded (REST decides by its binary media types: [`FunctionResult::body`]). Cost:
@@ -67,9 +69,6 @@ pub fn read(format: PayloadFormat, payload: &[u8]) -> Result<FunctionResult<'_>,
     })?;
     if format == PayloadFormat::V1 && raw.cookies.is_some() {
         return Err(Malformed("Malformed Lambda proxy response: `cookies` is a 2.0 key"));
-    }
-    if format == PayloadFormat::V2 && raw.multi_value_headers.is_some() {
-        return Err(Malformed("Malformed Lambda proxy response: `multiValueHeaders` is a 1.0 key"));
     }
     let status = match raw.status_code {
         None => 200,

@@ -30,8 +30,10 @@ use crate::http::{is_forwarding_header, is_hop_by_hop, is_path_override, named_i
 use crate::loaded::LoadedTable;
 use crate::outbound::Outbound;
 use crate::response::{Body, Flow, Headers, Response, write};
-use crate::table::{FunctionIntegration, FunctionTarget, Protocol};
+use crate::table::{FunctionIntegration, Protocol};
 
+const NO_HOST: GatewayError =
+    GatewayError::new(ResponseType::FunctionUnavailable, "the function's local host could not start");
 const FUNCTION_ERROR: GatewayError =
     GatewayError::new(ResponseType::FunctionError, "Lambda execution failed due to customer function error");
 const BAD_BASE64: GatewayError =
@@ -64,11 +66,13 @@ pub async fn invoke(
     let route = ctx.route.map_or(&api.routes[0], |r| &api.routes[r as usize]);
     let function = &table.table.functions[integration.function as usize];
     let settings = &table.table.settings;
-    let FunctionTarget::Url { upstream, path, .. } = &function.target;
+    let Some(endpoint) = &table.function_endpoints[integration.function as usize] else {
+        return Err(NO_HOST);
+    };
     let target = invoke::Target {
-        upstream: &table.upstream_targets[*upstream as usize],
-        authority: &table.upstream_authorities[*upstream as usize],
-        path,
+        upstream: &endpoint.target,
+        authority: &endpoint.authority,
+        path: &endpoint.path,
         slots: &table.function_slots[integration.function as usize],
         queue: Duration::from_millis(function.queue_timeout_ms),
     };

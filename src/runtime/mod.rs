@@ -159,6 +159,8 @@ pub fn serve(table: LoadedTable, mut reload: Reload) -> Result<(), RuntimeError>
     for h in handles {
         let _ = h.join();
     }
+    // The workers are done: nothing invokes the local functions any more.
+    control.functions.stop_all();
     writer.finish(Duration::from_secs(2));
     if let Err(e) = control.quotas.save() {
         log::error!("quota state cannot be saved at exit: {e}");

@@ -65,6 +65,19 @@ pub enum FunctionTarget {
         /// Path and query of the URL.
         path: String,
     },
+    /// Local handler processes of `command`, served the Lambda Runtime API (`concurrency` of
+    /// them, kept warm).
+    Local {
+        command: Vec<String>,
+        env: Vec<(String, String)>,
+        /// Absolute.
+        working_dir: String,
+        /// The function's own timeout (Lambda's): a process running past it is killed.
+        timeout_ms: u64,
+        memory_mb: u32,
+        /// `AWS_REGION` of the processes.
+        region: String,
+    },
 }
 
 /// A route's function integration (AWS's Lambda proxy) in one stage.

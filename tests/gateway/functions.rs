@@ -190,7 +190,7 @@ const FORMAT_2_ROWS: &[Row] = &[
     (r#"{"statusCode":204}"#, "", 204, ""),
     (r#"{"statusCode":200,"body":"aGk=","isBase64Encoded":true}"#, "", 200, "hi"),
     (r#"{"statusCode":200,"body":"%%%","isBase64Encoded":true}"#, "", 500, HTTP_INTERNAL),
-    (r#"{"statusCode":200,"multiValueHeaders":{"x":["1"]}}"#, "", 500, HTTP_INTERNAL),
+    (r#"{"statusCode":200,"multiValueHeaders":{"x":["1"]},"body":"multi"}"#, "", 200, "multi"),
     ("not json", "", 500, HTTP_INTERNAL),
     (r#"{"errorMessage":"boom"}"#, "X-Amz-Function-Error: Unhandled\r\n", 500, HTTP_INTERNAL),
 ];

@@ -7,6 +7,7 @@ mod fleet;
 mod functions;
 mod hostile;
 mod lifecycle;
+mod local_functions;
 mod malformed;
 mod mtls;
 mod observability;

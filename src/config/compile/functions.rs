@@ -35,6 +35,16 @@ pub(super) fn compile(errors: &mut Errors<'_>, config: &Config, upstreams: &mut 
                 let Some(upstream) = upstream(errors, config, parsed, url.span.clone(), upstreams) else { continue };
                 FunctionTarget::Url { url: url.value.clone(), upstream, path }
             }
+            FunctionTargetModel::Local { command, env, working_dir, timeout_ms, memory_mb, region } => {
+                FunctionTarget::Local {
+                    command: command.clone(),
+                    env: env.clone(),
+                    working_dir: working_dir.clone(),
+                    timeout_ms: *timeout_ms,
+                    memory_mb: *memory_mb,
+                    region: region.clone(),
+                }
+            }
         };
         functions.push(Function {
             name: f.name.value.clone(),

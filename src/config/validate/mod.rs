@@ -189,7 +189,18 @@ pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log", "cac
 pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration", "cache", "api_key_required"];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms"];
 pub(super) const FUNCTION_INTEGRATION_KEYS: &[&str] = &["type", "target", "payload_format", "timeout_ms"];
-pub(super) const FUNCTION_KEYS: &[&str] = &["name", "url", "concurrency", "queue_timeout_ms"];
+pub(super) const FUNCTION_KEYS: &[&str] = &[
+    "name",
+    "url",
+    "command",
+    "env",
+    "working_dir",
+    "timeout_ms",
+    "memory_mb",
+    "region",
+    "concurrency",
+    "queue_timeout_ms",
+];
 pub(super) const MOCK_KEYS: &[&str] = &["type", "status", "headers", "body"];
 pub(super) const DOMAIN_KEYS: &[&str] = &["name", "listen", "listen_tls", "mapping", "certificate", "mtls"];
 pub(super) const MAPPING_KEYS: &[&str] = &["base_path", "api", "stage"];

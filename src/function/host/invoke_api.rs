@@ -1,0 +1,85 @@
+//! The host's invoke listener, for the workers: `POST /2015-03-31/functions/{name}/invocations`
+//! with the event as the body; the answer is `200` with the payload, and
+//! `X-Amz-Function-Error: Unhandled` when the function failed — the Lambda Invoke API's shape, so
+//! the worker side is the same for a local function as for a remote one. A host that stops
+//! before the invocation ran answers 503.
+
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+
+use bytes::BytesMut;
+
+use super::wire::{self, ReadError};
+use super::{Host, Outcome, error_object};
+use crate::http::Method;
+
+pub(super) fn serve(host: Arc<Host>, listener: TcpListener) {
+    let name = format!("fn-{}-invoke", host.definition.name);
+    let spawned = std::thread::Builder::new().name(name).spawn(move || {
+        for stream in listener.incoming() {
+            if host.stopping() {
+                return;
+            }
+            let Ok(stream) = stream else { continue };
+            let host = host.clone();
+            // One thread per worker connection: the workers' pools keep them few and long-lived.
+            let _ = std::thread::Builder::new().spawn(move || connection(&host, stream));
+        }
+    });
+    if let Err(e) = spawned {
+        log::error!("function host: cannot start its invoke listener: {e}");
+    }
+}
+
+fn connection(host: &Host, mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = BytesMut::new();
+    let expected = format!("/2015-03-31/functions/{}/invocations", host.definition.name);
+    loop {
+        let request = match wire::read_request(&mut stream, &mut buf, host.definition.max_payload) {
+            Ok(r) => r,
+            Err(ReadError::Closed) => return,
+            Err(ReadError::TooLarge) => {
+                let body = error_object("RequestTooLargeException", "the event is over the payload limit");
+                let _ = wire::write_response(&mut stream, "413 Request Entity Too Large", &[], &body);
+                return;
+            }
+            Err(ReadError::Broken(why)) => {
+                let _ = wire::write_response(
+                    &mut stream,
+                    "400 Bad Request",
+                    &[],
+                    &error_object("InvalidRequestContentException", why),
+                );
+                return;
+            }
+        };
+        let written = if request.head.method != Method::Post || request.head.path() != expected.as_bytes() {
+            let body = error_object("ResourceNotFoundException", "no such function");
+            wire::write_response(&mut stream, "404 Not Found", &[], &body)
+        } else if host.stopping() {
+            wire::write_response(
+                &mut stream,
+                "503 Service Unavailable",
+                &[],
+                &error_object("ServiceException", "the function is stopping"),
+            )
+        } else {
+            match host.enqueue(request.body).recv() {
+                Ok(Outcome::Answered(payload)) => wire::write_response(&mut stream, "200 OK", &[], &payload),
+                Ok(Outcome::Failed(error)) => {
+                    wire::write_response(&mut stream, "200 OK", &[("X-Amz-Function-Error", b"Unhandled")], &error)
+                }
+                Err(_) => wire::write_response(
+                    &mut stream,
+                    "503 Service Unavailable",
+                    &[],
+                    &error_object("ServiceException", "the function stopped"),
+                ),
+            }
+        };
+        if written.is_err() || !request.head.keep_alive {
+            return;
+        }
+    }
+}
