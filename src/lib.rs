@@ -40,6 +40,7 @@ pub mod request_time;
 pub mod response;
 pub mod route;
 pub mod runtime;
+pub mod sigv4;
 pub mod stage;
 pub mod table;
 pub mod threads;

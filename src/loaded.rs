@@ -157,6 +157,16 @@ impl LoadedTable {
                     authority: table.upstreams[*upstream as usize].authority(),
                     path: path.clone(),
                 }),
+                crate::table::FunctionTarget::Lambda { function_name, upstream, .. } => {
+                    const SEGMENT: &percent_encoding::AsciiSet =
+                        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+                    let name = percent_encoding::utf8_percent_encode(function_name, SEGMENT);
+                    Some(FunctionEndpoint {
+                        target: upstream_targets[*upstream as usize].clone(),
+                        authority: table.upstreams[*upstream as usize].authority(),
+                        path: format!("/2015-03-31/functions/{name}/invocations"),
+                    })
+                }
                 crate::table::FunctionTarget::Local { .. } => None,
             })
             .collect();

@@ -170,7 +170,7 @@ fn method_not_allowed() -> (u16, &'static str, String) {
 }
 
 /// Secrets in the table (API key values, cache invalidation keys and header secrets, the Redis
-/// password) are not shown.
+/// password, Lambda secret keys and tokens, local functions' environment values) are not shown.
 fn redact(view: &mut serde_json::Value) {
     if view["table"]["settings"]["admin"]["token"].is_string() {
         view["table"]["settings"]["admin"]["token"] = "<redacted>".into();
@@ -181,6 +181,21 @@ fn redact(view: &mut serde_json::Value) {
     if let Some(keys) = view["table"]["api_keys"].as_array_mut() {
         for key in keys {
             key["value"] = "<redacted>".into();
+        }
+    }
+    // Lambda credentials, and a local function's environment (where secrets are given).
+    for function in view["table"]["functions"].as_array_mut().into_iter().flatten() {
+        let credentials = &mut function["target"]["Lambda"]["credentials"];
+        if credentials.is_object() {
+            credentials["secret_access_key"] = "<redacted>".into();
+            if credentials["session_token"].is_string() {
+                credentials["session_token"] = "<redacted>".into();
+            }
+        }
+        for pair in function["target"]["Local"]["env"].as_array_mut().into_iter().flatten() {
+            if let Some(value) = pair.get_mut(1) {
+                *value = "<redacted>".into();
+            }
         }
     }
     let Some(apis) = view["table"]["apis"].as_array_mut() else { return };

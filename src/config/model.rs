@@ -47,6 +47,13 @@ pub struct FunctionModel {
 #[derive(Debug, Clone)]
 pub enum FunctionTargetModel {
     Url(Spanned<String>),
+    Lambda {
+        function_name: String,
+        region: String,
+        /// The endpoint URL (AWS's regional one unless given).
+        endpoint: Spanned<String>,
+        credentials: crate::table::AwsCredentials,
+    },
     Local {
         command: Vec<String>,
         env: Vec<(String, String)>,

@@ -1,10 +1,12 @@
 //! Invoking a function: one event in, one JSON payload out, whatever the target. Integrations,
 //! and authorizers and WebSocket routes after them, call [`invoke`] with the event's writer.
 //!
-//! Targets today: an HTTP endpoint (`url`), which gets the event as a `POST` body over the
-//! worker's keep-alive pool and answers with the payload as its body — `200`, with
-//! `X-Amz-Function-Error` when the function failed (as the Lambda Invoke API marks it). Any other
-//! status means the function could not be invoked.
+//! Every target is reached the same way: the event as the body of a `POST` over the worker's
+//! keep-alive pool, the payload back as the answer's body — `200`, with `X-Amz-Function-Error`
+//! when the function failed, as the Lambda Invoke API marks it; any other status means the
+//! function could not be invoked. An HTTP endpoint (`url`) is that as it is; a local function's
+//! host ([`super::host`]) and the Lambda Invoke API itself (SigV4-signed, [`crate::sigv4`]) speak
+//! the Invoke API's shape.
 //!
 //! The function's concurrency slot is taken before anything is sent and given back when the
 //! answer is read. The timeout covers the wait for a slot, connect, send and the whole answer.
@@ -22,7 +24,8 @@ use super::limit::Slots;
 use crate::error::{GatewayError, ResponseType};
 use crate::http::encode;
 use crate::outbound::{Outbound, client};
-use crate::table::Settings;
+use crate::sigv4;
+use crate::table::{AwsCredentials, Settings};
 
 const THROTTLED: GatewayError =
     GatewayError::new(ResponseType::FunctionUnavailable, "function concurrency exhausted past the queue time");
@@ -35,10 +38,21 @@ pub struct Target<'a> {
     pub upstream: &'a client::Target,
     /// The `Host` header.
     pub authority: &'a str,
-    /// Path and query of the request.
+    /// Path (and fixed query) of the request.
     pub path: &'a str,
+    /// A query added to the path (the Invoke API's `Qualifier`).
+    pub query: Option<&'a str>,
+    /// Sign the request (the Lambda Invoke API).
+    pub signing: Option<Signing<'a>>,
     pub slots: &'a Slots,
     pub queue: Duration,
+}
+
+/// How a request to the Lambda Invoke API is signed.
+#[derive(Clone, Copy)]
+pub struct Signing<'a> {
+    pub region: &'a str,
+    pub credentials: &'a AwsCredentials,
 }
 
 /// What the function answered.
@@ -48,6 +62,71 @@ pub struct Invoked {
     pub payload: Bytes,
     /// The function failed (an unhandled error); `payload` is its error object.
     pub function_error: bool,
+}
+
+/// Writes the request: its head, then the event, then what depends on the event — its length
+/// and, for the Invoke API, the signature over its hash — patched into room kept in the head.
+fn write_request(out: &mut Vec<u8>, target: &Target<'_>, write_event: impl FnOnce(&mut Vec<u8>)) {
+    out.clear();
+    out.extend_from_slice(b"POST ");
+    out.extend_from_slice(target.path.as_bytes());
+    if let Some(q) = target.query {
+        out.push(b'?');
+        out.extend_from_slice(q.as_bytes());
+    }
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    encode::header(out, b"Host", target.authority.as_bytes());
+    out.extend_from_slice(b"Content-Type: application/json\r\n");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let amz_date = target.signing.map(|_| sigv4::amz_date(now));
+    let mut authorization_at = None;
+    if let (Some(signing), Some(date)) = (target.signing, &amz_date) {
+        encode::header(out, b"X-Amz-Date", date.as_bytes());
+        if let Some(token) = &signing.credentials.session_token {
+            encode::header(out, b"X-Amz-Security-Token", token.as_bytes());
+        }
+        // The signature's length does not depend on what is signed: room for it now.
+        let room = authorization(target, signing, date, &"0".repeat(64)).len();
+        out.extend_from_slice(b"Authorization: ");
+        authorization_at = Some((out.len(), room));
+        out.extend(std::iter::repeat_n(b' ', room));
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Content-Length: ");
+    let length_at = out.len();
+    out.extend_from_slice(&[b' '; LENGTH_WIDTH]);
+    out.extend_from_slice(b"\r\n\r\n");
+    let body_at = out.len();
+    write_event(out);
+    let mut digits = itoa::Buffer::new();
+    let length = digits.format(out.len() - body_at).as_bytes();
+    out[length_at..length_at + length.len()].copy_from_slice(length);
+    if let (Some(signing), Some(date), Some((at, room))) = (target.signing, &amz_date, authorization_at) {
+        let value = authorization(target, signing, date, &sigv4::payload_hash(&out[body_at..]));
+        debug_assert_eq!(value.len(), room);
+        out[at..at + value.len().min(room)].copy_from_slice(&value.as_bytes()[..value.len().min(room)]);
+    }
+}
+
+/// The `Authorization` value of an Invoke API request whose payload hashes to `payload_hash`.
+fn authorization(target: &Target<'_>, signing: Signing<'_>, amz_date: &str, payload_hash: &str) -> String {
+    let mut headers: Vec<(&str, &str)> = vec![("host", target.authority), ("x-amz-date", amz_date)];
+    if let Some(token) = &signing.credentials.session_token {
+        headers.push(("x-amz-security-token", token));
+    }
+    let request = sigv4::Request {
+        method: "POST",
+        path: target.path,
+        query: target.query.unwrap_or(""),
+        headers: &headers,
+        payload_hash,
+    };
+    let scope = sigv4::Scope { amz_date, region: signing.region, service: "lambda" };
+    let credentials = sigv4::Credentials {
+        access_key_id: &signing.credentials.access_key_id,
+        secret_access_key: &signing.credentials.secret_access_key,
+    };
+    sigv4::sign(credentials, &scope, &request)
 }
 
 /// Width kept for the `Content-Length` value, patched once the event is written: enough for any
@@ -70,20 +149,7 @@ pub async fn invoke(
         Ok(Err(_)) => return Err(THROTTLED),
         Err(_) => return Err(TIMEOUT),
     };
-    out.clear();
-    out.extend_from_slice(b"POST ");
-    out.extend_from_slice(target.path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-    encode::header(out, b"Host", target.authority.as_bytes());
-    out.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: ");
-    let length_at = out.len();
-    out.extend_from_slice(&[b' '; LENGTH_WIDTH]);
-    out.extend_from_slice(b"\r\n\r\n");
-    let body_at = out.len();
-    write_event(out);
-    let mut digits = itoa::Buffer::new();
-    let length = digits.format(out.len() - body_at).as_bytes();
-    out[length_at..length_at + length.len()].copy_from_slice(length);
+    write_request(out, target, write_event);
 
     let call = client::Call {
         target: target.upstream,

@@ -30,7 +30,7 @@ use crate::http::{is_forwarding_header, is_hop_by_hop, is_path_override, named_i
 use crate::loaded::LoadedTable;
 use crate::outbound::Outbound;
 use crate::response::{Body, Flow, Headers, Response, write};
-use crate::table::{FunctionIntegration, Protocol};
+use crate::table::{FunctionIntegration, FunctionTarget, Protocol};
 
 const NO_HOST: GatewayError =
     GatewayError::new(ResponseType::FunctionUnavailable, "the function's local host could not start");
@@ -69,10 +69,21 @@ pub async fn invoke(
     let Some(endpoint) = &table.function_endpoints[integration.function as usize] else {
         return Err(NO_HOST);
     };
+    let signing = match &function.target {
+        FunctionTarget::Lambda { region, credentials, .. } => Some(invoke::Signing { region, credentials }),
+        _ => None,
+    };
+    let mut qualifier = SmallText::default();
+    if let Some(q) = &integration.qualifier {
+        let encoded = percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC);
+        let _ = std::fmt::Write::write_fmt(&mut qualifier, format_args!("Qualifier={encoded}"));
+    }
     let target = invoke::Target {
         upstream: &endpoint.target,
         authority: &endpoint.authority,
         path: &endpoint.path,
+        query: integration.qualifier.as_ref().and_then(|_| std::str::from_utf8(qualifier.as_bytes()).ok()),
+        signing,
         slots: &table.function_slots[integration.function as usize],
         queue: Duration::from_millis(function.queue_timeout_ms),
     };

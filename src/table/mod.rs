@@ -65,6 +65,17 @@ pub enum FunctionTarget {
         /// Path and query of the URL.
         path: String,
     },
+    /// The Lambda Invoke API (AWS Lambda, or anything that speaks it), SigV4-signed.
+    Lambda {
+        /// The name or ARN, as the Invoke API's path carries it (not yet encoded).
+        function_name: String,
+        region: String,
+        /// The endpoint URL, for humans.
+        endpoint: String,
+        /// Index into [`Table::upstreams`].
+        upstream: u32,
+        credentials: AwsCredentials,
+    },
     /// Local handler processes of `command`, served the Lambda Runtime API (`concurrency` of
     /// them, kept warm).
     Local {
@@ -80,6 +91,14 @@ pub enum FunctionTarget {
     },
 }
 
+/// AWS credentials for signing (read from the environment when the config is compiled).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AwsCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
 /// A route's function integration (AWS's Lambda proxy) in one stage.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FunctionIntegration {
@@ -88,6 +107,9 @@ pub struct FunctionIntegration {
     pub format: PayloadFormat,
     /// The integration timeout: no answer by then is 504 (REST) or 503 (HTTP API).
     pub timeout_ms: u64,
+    /// A Lambda alias or version (`orders:live` for a Lambda function named `orders`), sent as
+    /// the Invoke API's `Qualifier`.
+    pub qualifier: Option<String>,
 }
 
 /// The payload format of a function integration (AWS's `payloadFormatVersion`).

@@ -35,6 +35,23 @@ pub(super) fn compile(errors: &mut Errors<'_>, config: &Config, upstreams: &mut 
                 let Some(upstream) = upstream(errors, config, parsed, url.span.clone(), upstreams) else { continue };
                 FunctionTarget::Url { url: url.value.clone(), upstream, path }
             }
+            FunctionTargetModel::Lambda { function_name, region, endpoint, credentials } => {
+                let Ok(parsed) =
+                    uri::parse(&endpoint.value, &[]).map_err(|e| errors.at(endpoint.span.clone(), e, None))
+                else {
+                    continue;
+                };
+                let Some(upstream) = upstream(errors, config, parsed, endpoint.span.clone(), upstreams) else {
+                    continue;
+                };
+                FunctionTarget::Lambda {
+                    function_name: function_name.clone(),
+                    region: region.clone(),
+                    endpoint: endpoint.value.clone(),
+                    upstream,
+                    credentials: credentials.clone(),
+                }
+            }
             FunctionTargetModel::Local { command, env, working_dir, timeout_ms, memory_mb, region } => {
                 FunctionTarget::Local {
                     command: command.clone(),
@@ -106,9 +123,23 @@ pub(super) fn integration(
             return None;
         }
     };
-    match config.functions.iter().position(|f| f.name.value == name) {
-        Some(function) => Some(FunctionIntegration { function: function as u32, format, timeout_ms }),
-        None => {
+    let exact = config.functions.iter().position(|f| f.name.value == name);
+    // `orders:live` for a Lambda function `orders`: the alias goes to Lambda as the qualifier.
+    let qualified = name.rsplit_once(':').and_then(|(base, qualifier)| {
+        let f = config
+            .functions
+            .iter()
+            .position(|f| f.name.value == base && matches!(f.target, FunctionTargetModel::Lambda { .. }))?;
+        Some((f, qualifier.to_owned()))
+    });
+    match (exact, qualified) {
+        (Some(function), _) => {
+            Some(FunctionIntegration { function: function as u32, format, timeout_ms, qualifier: None })
+        }
+        (None, Some((function, qualifier))) => {
+            Some(FunctionIntegration { function: function as u32, format, timeout_ms, qualifier: Some(qualifier) })
+        }
+        (None, None) => {
             let names: Vec<&str> = config.functions.iter().map(|f| f.name.value.as_str()).collect();
             let in_stage =
                 (name != target.value).then(|| format!(" (in stage `{}` it reads `{name}`)", stage.name.value));

@@ -2,7 +2,7 @@
 //! invocations may run at once.
 
 use super::*;
-use crate::config::reader::{Obj, Reader};
+use crate::config::reader::{Obj, Reader, Spanned};
 
 /// Longest a function may run, and an invocation may queue: Lambda's own 15 minutes.
 pub(super) const MAX_FUNCTION_MS: i64 = 15 * 60 * 1000;
@@ -28,7 +28,22 @@ pub(super) fn read_functions(r: &mut Reader<'_>, root: Obj<'_>) -> Vec<FunctionM
         let url = r.opt_str(f, "url");
         let command: Vec<String> = r.str_list(f, "command").into_iter().map(|c| c.value).collect();
         let local_only = ["env", "working_dir", "timeout_ms", "memory_mb", "region"];
+        let lambda = r.item(f, "lambda");
         let target = match (url, command.is_empty()) {
+            (None, true) if lambda.is_some() => {
+                for key in local_only {
+                    if let Some(item) = r.item(f, key) {
+                        let span = item.span();
+                        r.error(
+                            span,
+                            format!("`{key}` is for functions with a `command`"),
+                            Some("a Lambda function runs in AWS, with its own settings".into()),
+                        );
+                    }
+                }
+                let Some(target) = lambda.and_then(|item| read_lambda(r, item)) else { continue };
+                target
+            }
             (Some(url), true) => {
                 for key in local_only {
                     if let Some(item) = r.item(f, key) {
@@ -70,7 +85,7 @@ pub(super) fn read_functions(r: &mut Reader<'_>, root: Obj<'_>) -> Vec<FunctionM
                 r.error(
                     f.span(),
                     format!("function `{}` has no target", name.value),
-                    Some("give url = \"http://127.0.0.1:9000/invoke\" (the event is POSTed there) or command = [\"python3\", \"-m\", \"awslambdaric\", \"app.handler\"]".into()),
+                    Some("give url = \"http://127.0.0.1:9000/invoke\" (the event is POSTed there), command = [\"python3\", \"-m\", \"awslambdaric\", \"app.handler\"], or lambda = { function_name = \"orders\", region = \"us-east-1\" }".into()),
                 );
                 continue;
             }
@@ -83,4 +98,60 @@ pub(super) fn read_functions(r: &mut Reader<'_>, root: Obj<'_>) -> Vec<FunctionM
         functions.push(FunctionModel { name, target, concurrency, queue_timeout_ms });
     }
     functions
+}
+
+/// `lambda = { function_name, region, endpoint, access_key_id_env, secret_access_key_env,
+/// session_token_env }`: the credentials are read from the environment now, so a missing one is
+/// a config error rather than a failing request.
+fn read_lambda(r: &mut Reader<'_>, item: &toml_edit::Item) -> Option<FunctionTargetModel> {
+    let o = r.obj(item, "`lambda`")?;
+    r.allow_keys(o, LAMBDA_KEYS);
+    let function_name = r.str(o, "function_name", "the Lambda function's name or ARN, like function_name = \"orders\"");
+    let region = r.str(o, "region", "like region = \"us-east-1\"");
+    let endpoint = r.opt_str(o, "endpoint");
+    let mut env = |key: &str, default: &str, required: bool| -> Option<String> {
+        let name = r.opt_str(o, key);
+        let variable = name.as_ref().map_or(default.to_owned(), |n| n.value.clone());
+        match std::env::var(&variable) {
+            Ok(v) if !v.is_empty() => Some(v),
+            _ if !required => None,
+            _ => {
+                let span = name.map_or_else(|| o.span(), |n| n.span);
+                r.error(
+                    span,
+                    format!("environment variable `{variable}` is not set"),
+                    Some("Lambda invocations are signed with the credentials in the environment".into()),
+                );
+                None
+            }
+        }
+    };
+    let access_key_id = env("access_key_id_env", "AWS_ACCESS_KEY_ID", true);
+    let secret_access_key = env("secret_access_key_env", "AWS_SECRET_ACCESS_KEY", true);
+    let session_token = env("session_token_env", "AWS_SESSION_TOKEN", false);
+    let (function_name, region) = (function_name?, region?);
+    let valid_region = !region.value.is_empty()
+        && region.value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid_region {
+        r.error(
+            region.span.clone(),
+            format!("`{}` is not an AWS region", region.value),
+            Some("like \"us-east-1\"".into()),
+        );
+    }
+    let endpoint = endpoint.unwrap_or_else(|| Spanned {
+        value: format!("https://lambda.{}.amazonaws.com", region.value),
+        span: region.span.clone(),
+    });
+    let credentials = crate::table::AwsCredentials {
+        access_key_id: access_key_id?,
+        secret_access_key: secret_access_key?,
+        session_token,
+    };
+    Some(FunctionTargetModel::Lambda {
+        function_name: function_name.value,
+        region: region.value,
+        endpoint,
+        credentials,
+    })
 }

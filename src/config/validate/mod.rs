@@ -192,6 +192,7 @@ pub(super) const FUNCTION_INTEGRATION_KEYS: &[&str] = &["type", "target", "paylo
 pub(super) const FUNCTION_KEYS: &[&str] = &[
     "name",
     "url",
+    "lambda",
     "command",
     "env",
     "working_dir",
@@ -201,6 +202,8 @@ pub(super) const FUNCTION_KEYS: &[&str] = &[
     "concurrency",
     "queue_timeout_ms",
 ];
+pub(super) const LAMBDA_KEYS: &[&str] =
+    &["function_name", "region", "endpoint", "access_key_id_env", "secret_access_key_env", "session_token_env"];
 pub(super) const MOCK_KEYS: &[&str] = &["type", "status", "headers", "body"];
 pub(super) const DOMAIN_KEYS: &[&str] = &["name", "listen", "listen_tls", "mapping", "certificate", "mtls"];
 pub(super) const MAPPING_KEYS: &[&str] = &["base_path", "api", "stage"];

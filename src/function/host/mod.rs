@@ -66,7 +66,7 @@ impl Definition {
                 region: region.clone(),
                 max_payload,
             }),
-            FunctionTarget::Url { .. } => None,
+            FunctionTarget::Url { .. } | FunctionTarget::Lambda { .. } => None,
         }
     }
 }
