@@ -39,9 +39,7 @@ fn fields() -> Fields<'static> {
 
 fn observe(c: &mut Criterion) {
     let metrics = Metrics::new(1);
-    let id = metrics
-        .registry
-        .id(Labels { api: "petstore".into(), stage: "prod".into(), route: "GET /pets/{id}".into() }, &metrics.shards);
+    let id = metrics.series_id(Labels { api: "petstore".into(), stage: "prod".into(), route: "GET /pets/{id}".into() });
     let series = metrics.shards[0].series.get(id).unwrap();
     c.bench_function("count_request", |b| {
         b.iter(|| {

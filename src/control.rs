@@ -34,6 +34,7 @@ impl Control {
         let metrics = Metrics::new(workers);
         if table.table.settings.admin.is_some() {
             table.series = metrics.assign(&table.table);
+            table.function_series = metrics.assign_functions(&table.table);
         }
         let quotas = Arc::new(match &table.table.quota_state_file {
             Some(path) => crate::throttle::quota_store::QuotaStore::open(path),
@@ -69,6 +70,7 @@ impl Control {
     pub fn swap(&self, mut table: LoadedTable) -> u64 {
         if table.table.settings.admin.is_some() {
             table.series = self.metrics.assign(&table.table);
+            table.function_series = self.metrics.assign_functions(&table.table);
         }
         if let Some(path) = &table.table.quota_state_file {
             self.quotas.attach(path);

@@ -66,6 +66,9 @@ pub struct LoadedTable {
     /// attached by the runtime for local ones ([`LoadedTable::attach_hosts`]); `None` for a local
     /// function whose host could not start.
     pub function_endpoints: Vec<Option<FunctionEndpoint>>,
+    /// One per function, same index: its metric series id (empty until the runtime assigns them,
+    /// with the route series).
+    pub function_series: Vec<u32>,
     /// One per function: its local host, if it has one.
     pub function_hosts: Vec<Option<std::sync::Arc<crate::function::host::Host>>>,
     /// Quota cells by (usage plan, API key); assigned by the runtime from the process-wide store
@@ -172,6 +175,7 @@ impl LoadedTable {
             .collect();
         let function_hosts = table.functions.iter().map(|_| None).collect();
         Ok(LoadedTable {
+            function_series: Vec::new(),
             function_endpoints,
             function_hosts,
             function_slots,

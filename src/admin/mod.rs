@@ -135,7 +135,27 @@ fn respond(control: &Control, method: &str, path: &str, query: &str) -> (u16, &'
     }
     let generation = control.generation.load(Ordering::Acquire);
     match path {
-        "/metrics" => (200, expose::CONTENT_TYPE, expose::render(&control.metrics, generation)),
+        "/metrics" => {
+            let mut text = expose::render(&control.metrics, generation);
+            let table = control.table.load();
+            let gauges: Vec<expose::FunctionGauges<'_>> = table
+                .table
+                .functions
+                .iter()
+                .enumerate()
+                .map(|(i, f)| expose::FunctionGauges {
+                    name: &f.name,
+                    in_flight: table.function_slots.get(i).filter(|s| s.limit() > 0).map(|s| s.in_flight()),
+                    cold_starts: table
+                        .function_hosts
+                        .get(i)
+                        .and_then(Option::as_ref)
+                        .map(|h| h.counters.cold_starts.load(Ordering::Relaxed)),
+                })
+                .collect();
+            expose::render_function_gauges(&mut text, &gauges);
+            (200, expose::CONTENT_TYPE, text)
+        }
         "/healthz" => (200, "text/plain", "ok\n".into()),
         "/usage" => usage::usage(control, query),
         "/readyz" => {

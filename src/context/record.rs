@@ -21,6 +21,10 @@ pub struct Record {
     pub cache: CacheOutcome,
     /// The trace the request was forwarded under.
     pub trace: Option<TraceContext>,
+    /// The function the integration invoked (index into the table's functions).
+    pub function: Option<u32>,
+    /// The invocation was refused: the function's concurrency was used up past its queue time.
+    pub function_throttled: bool,
 }
 
 /// What the cache did for a request.

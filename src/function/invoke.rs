@@ -27,7 +27,8 @@ use crate::outbound::{Outbound, client};
 use crate::sigv4;
 use crate::table::{AwsCredentials, Settings};
 
-const THROTTLED: GatewayError =
+/// The function's concurrency was used up past its queue time.
+pub const THROTTLED: GatewayError =
     GatewayError::new(ResponseType::FunctionUnavailable, "function concurrency exhausted past the queue time");
 const REFUSED: GatewayError =
     GatewayError::new(ResponseType::FunctionUnavailable, "function endpoint answered with a status other than 200");

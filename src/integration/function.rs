@@ -173,6 +173,7 @@ pub async fn invoke(
     };
 
     ctx.record.integration_started = Some(quanta::Instant::now());
+    ctx.record.function = Some(integration.function);
     let mut out = std::mem::take(&mut conn.wbuf);
     let timeout = Duration::from_millis(integration.timeout_ms);
     let invoked = crate::function::invoke::invoke(outbound, settings, &target, timeout, &mut out, |out| {
@@ -180,6 +181,7 @@ pub async fn invoke(
     })
     .await;
     conn.wbuf = out;
+    ctx.record.function_throttled = invoked.as_ref().err() == Some(&invoke::THROTTLED);
     let invoked = invoked?;
     ctx.record.integration_answered(invoked.status);
     if invoked.function_error {

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use super::Metrics;
 use super::cell::{Describe, Kind};
 use super::histogram::{BOUNDS_US, Snapshot};
-use super::series::{Labels, RouteCounters};
+use super::series::{FunctionCounters, Labels, RouteCounters};
 
 /// The `Content-Type` of a scrape.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -19,6 +19,7 @@ pub fn render(metrics: &Metrics, generation: u64) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let labels = metrics.registry.labels();
     render_series(&mut out, metrics, &labels);
+    render_functions(&mut out, metrics);
     render_workers(&mut out, metrics);
 
     let gateway = metrics.gateway.values();
@@ -81,29 +82,111 @@ fn render_series(out: &mut String, metrics: &Metrics, labels: &[Labels]) {
             &integration,
         ),
     ];
+    let label_texts: Vec<String> = labels
+        .iter()
+        .map(|l| {
+            let mut text = String::new();
+            route_labels(&mut text, l);
+            text
+        })
+        .collect();
     for (name, help, snapshots) in histograms {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (l, s) in labels.iter().zip(snapshots.iter()) {
-            let mut cumulative = 0;
-            for (i, count) in s.buckets.iter().enumerate() {
-                cumulative += count;
-                let _ = write!(out, "{name}_bucket{{");
-                route_labels(out, l);
-                match BOUNDS_US.get(i) {
-                    Some(&b) => {
-                        let _ = writeln!(out, ",le=\"{}\"}} {cumulative}", b as f64 / 1e6);
-                    }
-                    None => {
-                        let _ = writeln!(out, ",le=\"+Inf\"}} {cumulative}");
-                    }
+        histogram(out, name, help, label_texts.iter().map(String::as_str).zip(snapshots.iter()));
+    }
+}
+
+/// One histogram metric: a row per label set (`labels` written as they go inside the braces).
+fn histogram<'a>(out: &mut String, name: &str, help: &str, rows: impl Iterator<Item = (&'a str, &'a Snapshot)>) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    for (labels, s) in rows {
+        let mut cumulative = 0;
+        for (i, count) in s.buckets.iter().enumerate() {
+            cumulative += count;
+            match BOUNDS_US.get(i) {
+                Some(&b) => {
+                    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{}\"}} {cumulative}", b as f64 / 1e6);
+                }
+                None => {
+                    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {cumulative}");
                 }
             }
-            let _ = write!(out, "{name}_sum{{");
-            route_labels(out, l);
-            let _ = writeln!(out, "}} {}", s.sum_us as f64 / 1e6);
-            let _ = write!(out, "{name}_count{{");
-            route_labels(out, l);
-            let _ = writeln!(out, "}} {}", s.count);
+        }
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", s.sum_us as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", s.count);
+    }
+}
+
+/// Per-function series, summed over workers, labelled `function`.
+fn render_functions(out: &mut String, metrics: &Metrics) {
+    let names = metrics.function_registry.labels();
+    // Id 0 is no function.
+    let rows: Vec<(String, Vec<u64>, Snapshot)> = (1..names.len() as u32)
+        .map(|id| {
+            let mut sum = vec![0u64; FunctionCounters::DESCRIBE.len()];
+            let mut duration = Snapshot::default();
+            for shard in &metrics.shards {
+                if let Some(series) = shard.functions.get(id) {
+                    for (total, v) in sum.iter_mut().zip(series.counters.values()) {
+                        *total += v;
+                    }
+                    duration.add(&series.duration);
+                }
+            }
+            let mut labels = String::from("function=\"");
+            escape(&mut labels, &names[id as usize]);
+            labels.push('"');
+            (labels, sum, duration)
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    for (i, d) in FunctionCounters::DESCRIBE.iter().enumerate() {
+        header(out, d);
+        for (labels, values, _) in &rows {
+            let _ = writeln!(out, "{}{{{labels}}} {}", d.name, values[i]);
+        }
+    }
+    let help = "Invocation sent to its answer read, as the gateway sees it (AWS Lambda Duration).";
+    histogram(out, "portico_function_duration_seconds", help, rows.iter().map(|(l, _, d)| (l.as_str(), d)));
+}
+
+/// What the loaded table knows of each function now: invocations in flight (for functions with a
+/// concurrency limit) and processes started (local functions).
+pub struct FunctionGauges<'a> {
+    pub name: &'a str,
+    pub in_flight: Option<u32>,
+    pub cold_starts: Option<u64>,
+}
+
+/// Appends the functions' gauges to a scrape.
+pub fn render_function_gauges(out: &mut String, gauges: &[FunctionGauges<'_>]) {
+    type Value = fn(&FunctionGauges<'_>) -> Option<u64>;
+    let metrics: [(&str, &str, Kind, Value); 2] = [
+        (
+            "portico_function_concurrency",
+            "Invocations in flight, for functions with a concurrency limit (AWS Lambda ConcurrentExecutions).",
+            Kind::Gauge,
+            |g| g.in_flight.map(u64::from),
+        ),
+        (
+            "portico_function_cold_starts_total",
+            "Handler processes started, for local functions (each start is a cold start).",
+            Kind::Counter,
+            |g| g.cold_starts,
+        ),
+    ];
+    for (name, help, kind, value) in metrics {
+        if gauges.iter().all(|g| value(g).is_none()) {
+            continue;
+        }
+        header(out, &Describe { name, help, kind });
+        for g in gauges {
+            if let Some(v) = value(g) {
+                let mut labels = String::new();
+                escape(&mut labels, g.name);
+                let _ = writeln!(out, "{name}{{function=\"{labels}\"}} {v}");
+            }
         }
     }
 }
@@ -183,9 +266,7 @@ mod tests {
     #[test]
     fn sums_shards_and_escapes_labels() {
         let metrics = Metrics::new(2);
-        let id = metrics
-            .registry
-            .id(Labels { api: "a\"pi".into(), stage: "prod".into(), route: "GET /x\\y".into() }, &metrics.shards);
+        let id = metrics.series_id(Labels { api: "a\"pi".into(), stage: "prod".into(), route: "GET /x\\y".into() });
         for shard in &metrics.shards {
             let s = shard.series.get(id).expect("series allocated");
             s.counters.requests.add(2);

@@ -15,7 +15,7 @@ pub mod series;
 
 use std::sync::Arc;
 
-use series::{Labels, Registry, SeriesStore};
+use series::{FunctionSeries, Labels, Registry, SeriesStore};
 
 use crate::table::Table;
 
@@ -52,6 +52,7 @@ crate::counters! {
 pub struct Shard {
     pub worker: WorkerCounters,
     pub series: SeriesStore,
+    pub functions: SeriesStore<FunctionSeries>,
 }
 
 /// Every shard and the series registry; shared by the control thread, the workers and the admin
@@ -59,6 +60,8 @@ pub struct Shard {
 pub struct Metrics {
     pub shards: Vec<Arc<Shard>>,
     pub registry: Registry,
+    /// Function names by series id (id 0 unused).
+    pub function_registry: Registry<String>,
     pub gateway: GatewayCounters,
     /// Unix time the process started, for `process_start_time_seconds`.
     pub started_unix_s: u64,
@@ -74,7 +77,8 @@ impl Metrics {
         }
         let started_unix_s =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        Arc::new(Metrics { shards, registry, gateway: GatewayCounters::default(), started_unix_s })
+        let function_registry = Registry::starting_with(String::new());
+        Arc::new(Metrics { shards, registry, function_registry, gateway: GatewayCounters::default(), started_unix_s })
     }
 
     /// Series ids for a table: per API, `stages × (routes + 1)` ids, row-major by stage, the last of
@@ -90,11 +94,22 @@ impl Metrics {
                     let keys = api.routes.iter().map(|r| r.key.as_str()).chain(["(no route)"]);
                     for key in keys {
                         let labels = Labels { api: api.name.clone(), stage: stage.name.clone(), route: key.to_owned() };
-                        ids.push(self.registry.id(labels, &self.shards));
+                        ids.push(self.series_id(labels));
                     }
                 }
                 ids
             })
             .collect()
+    }
+
+    /// The id of a route series, its storage made on every shard.
+    pub fn series_id(&self, labels: Labels) -> u32 {
+        self.registry.id(labels, |id| self.shards.iter().for_each(|s| s.series.ensure(id)))
+    }
+
+    /// Series ids for a table's functions, same index (storage made on every shard first).
+    pub fn assign_functions(&self, table: &Table) -> Vec<u32> {
+        let ensure = |id| self.shards.iter().for_each(|s| s.functions.ensure(id));
+        table.functions.iter().map(|f| self.function_registry.id(f.name.clone(), ensure)).collect()
     }
 }

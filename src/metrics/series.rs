@@ -27,6 +27,25 @@ crate::counters! {
     }
 }
 
+crate::counters! {
+    /// The counters kept per function (AWS Lambda's Invocations, Errors, Throttles).
+    pub struct FunctionCounters {
+        invocations: Counter, "portico_function_invocations_total", "Function invocations attempted (AWS Lambda Invocations).";
+        errors: Counter, "portico_function_errors_total", "Invocations that failed: a function error, an answer that cannot be read, a timeout, a target that cannot be reached (AWS Lambda Errors).";
+        throttled: Counter, "portico_function_throttles_total", "Invocations refused because the function's concurrency was used up past its queue time (AWS Lambda Throttles).";
+        timeouts: Counter, "portico_function_timeouts_total", "Invocations that got no answer within the integration timeout.";
+    }
+}
+
+/// Everything kept for one function on one worker.
+#[derive(Default, Debug)]
+#[repr(align(128))]
+pub struct FunctionSeries {
+    pub counters: FunctionCounters,
+    /// Invocation sent to its answer read (AWS Lambda Duration, as the gateway sees it).
+    pub duration: Histogram,
+}
+
 /// Everything kept for one series on one worker. Aligned so two series never share a cache line.
 #[derive(Default, Debug)]
 #[repr(align(128))]
@@ -53,20 +72,20 @@ pub const MAX_SERIES: usize = CHUNK * CHUNKS;
 /// Requests that matched no API or stage, or were malformed before routing.
 pub const UNMATCHED: u32 = 0;
 
-/// One worker's series.
-pub struct SeriesStore {
-    chunks: Box<[OnceLock<Box<[RouteSeries]>>]>,
+/// One worker's series (per route by default; per function too).
+pub struct SeriesStore<T = RouteSeries> {
+    chunks: Box<[OnceLock<Box<[T]>>]>,
 }
 
-impl Default for SeriesStore {
+impl<T> Default for SeriesStore<T> {
     fn default() -> Self {
         Self { chunks: (0..CHUNKS).map(|_| OnceLock::new()).collect() }
     }
 }
 
-impl SeriesStore {
+impl<T: Default> SeriesStore<T> {
     #[inline]
-    pub fn get(&self, id: u32) -> Option<&RouteSeries> {
+    pub fn get(&self, id: u32) -> Option<&T> {
         let id = id as usize;
         self.chunks.get(id / CHUNK)?.get().map(|chunk| &chunk[id % CHUNK])
     }
@@ -76,38 +95,40 @@ impl SeriesStore {
     }
 
     /// Makes sure the chunk holding `id` exists (control thread, before publishing a table).
-    fn ensure(&self, id: u32) {
+    pub(super) fn ensure(&self, id: u32) {
         if let Some(slot) = self.chunks.get(id as usize / CHUNK) {
-            slot.get_or_init(|| (0..CHUNK).map(|_| RouteSeries::default()).collect());
+            slot.get_or_init(|| (0..CHUNK).map(|_| T::default()).collect());
         }
     }
 }
 
-/// Label sets by id. Grows only.
-pub struct Registry {
-    inner: Mutex<RegistryInner>,
+/// Label sets by id (routes' [`Labels`], or function names). Grows only.
+pub struct Registry<L = Labels> {
+    inner: Mutex<RegistryInner<L>>,
 }
 
-#[derive(Default)]
-struct RegistryInner {
-    labels: Vec<Labels>,
-    ids: AHashMap<Labels, u32>,
+struct RegistryInner<L> {
+    labels: Vec<L>,
+    ids: AHashMap<L, u32>,
 }
 
 impl Default for Registry {
     fn default() -> Self {
-        let unmatched = Labels { api: String::new(), stage: String::new(), route: String::new() };
-        let mut inner = RegistryInner::default();
-        inner.ids.insert(unmatched.clone(), UNMATCHED);
-        inner.labels.push(unmatched);
-        Registry { inner: Mutex::new(inner) }
+        Registry::starting_with(Labels { api: String::new(), stage: String::new(), route: String::new() })
     }
 }
 
-impl Registry {
-    /// The id of a label set, new or known; past [`MAX_SERIES`] everything shares [`UNMATCHED`] (and
-    /// a warning is logged once per load).
-    pub fn id(&self, labels: Labels, stores: &[std::sync::Arc<super::Shard>]) -> u32 {
+impl<L: Clone + Eq + std::hash::Hash> Registry<L> {
+    /// A registry whose id 0 ([`UNMATCHED`]) is `first`.
+    pub fn starting_with(first: L) -> Registry<L> {
+        let mut ids = AHashMap::new();
+        ids.insert(first.clone(), UNMATCHED);
+        Registry { inner: Mutex::new(RegistryInner { labels: vec![first], ids }) }
+    }
+
+    /// The id of a label set, new or known (`ensure` makes its storage on every shard); past
+    /// [`MAX_SERIES`] everything shares [`UNMATCHED`].
+    pub fn id(&self, labels: L, ensure: impl Fn(u32)) -> u32 {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&id) = inner.ids.get(&labels) {
             return id;
@@ -116,15 +137,13 @@ impl Registry {
             return UNMATCHED;
         }
         let id = inner.labels.len() as u32;
-        for shard in stores {
-            shard.series.ensure(id);
-        }
+        ensure(id);
         inner.ids.insert(labels.clone(), id);
         inner.labels.push(labels);
         id
     }
 
-    pub fn labels(&self) -> Vec<Labels> {
+    pub fn labels(&self) -> Vec<L> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).labels.clone()
     }
 }

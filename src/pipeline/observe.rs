@@ -9,7 +9,7 @@ use crate::access_log::format::{self, Fields};
 use crate::access_log::sink::Appended;
 use crate::conn::ClientConn;
 use crate::context::Context;
-use crate::context::record::CacheOutcome;
+use crate::context::record::{CacheOutcome, Record};
 use crate::http::head::RequestHead;
 use crate::loaded::LoadedTable;
 use crate::metrics::series::{RouteSeries, UNMATCHED};
@@ -41,6 +41,10 @@ pub fn request(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, head
         if let Some(us) = integration_us {
             series.integration_latency.observe_us(us);
         }
+    }
+
+    if let Some(function) = record.function {
+        count_function(worker, table, function, record, integration_us);
     }
 
     let Some((api_index, stage_index)) = ctx.api_stage else { return };
@@ -89,6 +93,34 @@ pub fn request(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, head
     match worker.log.append(&log.destination, max, |out| format::render(out, &log.format, log.json, &fields)) {
         Appended::Buffered => counters.access_log_lines.inc(),
         Appended::Dropped => counters.access_log_dropped.inc(),
+    }
+}
+
+/// An invocation, in its function's series: refused (throttled), or attempted and perhaps failed.
+fn count_function(worker: &Worker, table: &LoadedTable, function: u32, record: &Record, duration_us: Option<u64>) {
+    use crate::error::ResponseType;
+    let Some(series) = table.function_series.get(function as usize).and_then(|&id| worker.metrics.functions.get(id))
+    else {
+        return;
+    };
+    let c = &series.counters;
+    if record.function_throttled {
+        c.throttled.inc();
+        return;
+    }
+    c.invocations.inc();
+    match record.error.as_ref().map(|e| e.kind) {
+        Some(ResponseType::IntegrationTimeout) => {
+            c.errors.inc();
+            c.timeouts.inc();
+        }
+        Some(ResponseType::FunctionError | ResponseType::FunctionUnavailable | ResponseType::Internal) => {
+            c.errors.inc()
+        }
+        _ => {}
+    }
+    if let Some(us) = duration_us {
+        series.duration.observe_us(us);
     }
 }
 

@@ -431,3 +431,25 @@ fn integration_errors_reach_the_access_log() {
     assert_eq!(lines[0], "202 202 \"-\"");
     assert!(lines[1].starts_with("502 200 \"Malformed Lambda proxy response"), "{}", lines[1]);
 }
+
+#[test]
+fn functions_have_metrics() {
+    let ok = r#"{"statusCode":200}"#;
+    let up = scripted(vec![(ok, ""), (ok, ""), ("not json", "")]);
+    let admin = free_port();
+    let config =
+        config("http", up.addr, "", "concurrency = 1") + &format!("\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n");
+    let gw = Gateway::start(&config, Driver::Uring);
+    let statuses: Vec<u16> = (0..3).map(|_| gw.get("/prod/fn/x").status).collect();
+    assert_eq!(statuses, [200, 200, 500]);
+    let (_, text) = http_get(std::net::SocketAddr::from(([127, 0, 0, 1], admin)), "/metrics");
+    let f = |name: &str| sample(&text, &format!("{name}{{function=\"orders\"}}"));
+    assert_eq!(f("portico_function_invocations_total"), Some(3.0), "{text}");
+    assert_eq!(f("portico_function_errors_total"), Some(1.0));
+    assert_eq!(f("portico_function_throttles_total"), Some(0.0));
+    assert_eq!(f("portico_function_duration_seconds_count"), Some(3.0));
+    assert_eq!(f("portico_function_concurrency"), Some(0.0), "nothing in flight now");
+    let families = prometheus_families(&text);
+    assert!(families.contains("portico_function_duration_seconds histogram"), "{families}");
+    assert!(families.contains("portico_function_concurrency gauge"), "{families}");
+}

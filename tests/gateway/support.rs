@@ -532,3 +532,26 @@ integration = {{ type = "mock", body = "items" }}
 "#
     )
 }
+
+/// Parses a scrape with a strict parser, the Prometheus Python client's (which raises on any
+/// malformed line); returns `name type samples` per family.
+pub fn prometheus_families(text: &str) -> String {
+    let mut python = Command::new("python3")
+        .args(["-c", PARSE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 (install prometheus-client: .ci/run does)");
+    python.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = python.wait_with_output().unwrap();
+    assert!(out.status.success(), "prometheus_client rejected the scrape: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const PARSE: &str = r#"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+for f in text_string_to_metric_families(sys.stdin.read()):
+    print(f.name, f.type, len(f.samples))
+"#;
