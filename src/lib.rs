@@ -29,6 +29,7 @@ pub mod event;
 pub mod function;
 pub mod http;
 pub mod integration;
+pub mod invoke_cli;
 pub mod json;
 pub mod loaded;
 pub mod log;

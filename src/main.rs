@@ -56,6 +56,37 @@ enum Command {
         #[arg(long)]
         token_file: Option<PathBuf>,
     },
+    /// Build the event for one request, invoke its route's function and print the event, the
+    /// function's answer and what a client would get (like `sam local invoke`, on the gateway's
+    /// own code).
+    Invoke {
+        #[arg(short, long)]
+        config: PathBuf,
+        /// The route key, as configured: `GET /pets/{id}` (default: the route `--path` matches).
+        #[arg(long)]
+        route: Option<String>,
+        /// The request path after the stage, with a query if wanted: `/pets/7?verbose=1`.
+        #[arg(long)]
+        path: String,
+        /// The HTTP method (default: the route's, or GET).
+        #[arg(long, short = 'X')]
+        method: Option<String>,
+        /// The API, when several have the route.
+        #[arg(long)]
+        api: Option<String>,
+        /// The stage (default: the API's first).
+        #[arg(long)]
+        stage: Option<String>,
+        /// A request header, `Name: value` (repeatable).
+        #[arg(long = "header", short = 'H')]
+        headers: Vec<String>,
+        /// The request body.
+        #[arg(long, short = 'd', conflicts_with = "body_file")]
+        body: Option<String>,
+        /// The request body, from a file.
+        #[arg(long)]
+        body_file: Option<PathBuf>,
+    },
     /// Print the compiled routing table.
     Routes {
         #[arg(short, long, conflicts_with = "table", required_unless_present = "table")]
@@ -165,6 +196,36 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             top(admin, std::time::Duration::from_secs_f64(interval.clamp(0.1, 3600.0)), once, token.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Invoke { config, route, path, method, api, stage, headers, body, body_file } => {
+            let mut loaded = match Source::Config(config).load() {
+                Ok(t) => t,
+                Err(errors) => {
+                    print_errors(&errors);
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let body = match (body, body_file) {
+                (Some(b), _) => b.into_bytes(),
+                (None, Some(f)) => {
+                    std::fs::read(&f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?
+                }
+                (None, None) => Vec::new(),
+            };
+            // Local functions get their processes for this one invocation.
+            let hosts = portico::function::host::Hosts::default();
+            let max_payload = loaded.table.settings.limits.max_body_bytes;
+            loaded.attach_hosts(hosts.assign(&loaded.table.functions, max_payload));
+            let request = portico::invoke_cli::Request { api, stage, route, path, method, headers, body };
+            let report = portico::invoke_cli::run(&loaded, &request);
+            hosts.stop_all();
+            match report {
+                Ok(report) => Ok(print_invocation(&report)),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::Routes { config, table } => match Source::from(config, table).load() {
             Ok(t) => {
                 print_routes(&t);
@@ -202,6 +263,51 @@ fn top(
             return Ok(());
         }
         before = (now, after);
+    }
+}
+
+/// `portico invoke`'s output: the event, the payload, the response; exit status 0 when the client
+/// would get a response from the function (whatever its status), 1 for a gateway error.
+fn print_invocation(r: &portico::invoke_cli::Report) -> ExitCode {
+    let pretty = |bytes: &[u8]| match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    };
+    let format = match r.format {
+        table::PayloadFormat::V1 => "1.0",
+        table::PayloadFormat::V2 => "2.0",
+    };
+    println!(
+        "== event: api {} stage {} route `{}` -> function {} (payload {format})",
+        r.api, r.stage, r.route, r.function
+    );
+    println!("{}", pretty(&r.event));
+    match &r.payload {
+        Some((payload, error)) => {
+            let marked = if *error { ", marked as a function error" } else { "" };
+            println!("== function answered ({} bytes{marked})", payload.len());
+            println!("{}", pretty(payload));
+        }
+        None => println!("== no answer from the function"),
+    }
+    match &r.response {
+        Ok((status, headers, body)) => {
+            println!("== client gets");
+            println!("HTTP/1.1 {status}");
+            for (n, v) in headers {
+                println!("{n}: {v}");
+            }
+            println!();
+            println!("{}", String::from_utf8_lossy(body));
+            ExitCode::SUCCESS
+        }
+        Err((status, body, reason)) => {
+            println!("== client gets the gateway's error ({reason})");
+            println!("HTTP/1.1 {status}");
+            println!();
+            println!("{body}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -50,6 +50,34 @@ fn framing_header(name: &str) -> bool {
         .any(|h| name.eq_ignore_ascii_case(h))
 }
 
+/// Who sent the request, as the event tells it.
+pub struct Caller<'a> {
+    pub peer: std::net::IpAddr,
+    /// The port the request came in on (`X-Forwarded-Port`).
+    pub local_port: u16,
+    pub tls: bool,
+    pub client_cert: Option<&'a crate::tls::client_cert::ClientCert>,
+}
+
+impl<'a> Caller<'a> {
+    pub fn of(conn: &'a ClientConn) -> Caller<'a> {
+        Caller {
+            peer: conn.peer.ip().to_canonical(),
+            local_port: conn.local_port,
+            tls: conn.stream.is_tls(),
+            client_cert: conn.stream.identity().map(|i| &i.client_cert),
+        }
+    }
+}
+
+/// What the client gets from a function's answer, before framing.
+pub struct Answer<'p> {
+    pub status: u16,
+    /// Checked to be sendable; framing headers (which the writer sets) left out.
+    pub headers: Vec<(Cow<'p, str>, Cow<'p, str>)>,
+    pub body: Cow<'p, [u8]>,
+}
+
 /// Step 7 for a function route, whose body the pipeline has received whole; `flow` is what the
 /// connection does after the response.
 pub async fn invoke(
@@ -60,12 +88,38 @@ pub async fn invoke(
     integration: &FunctionIntegration,
     flow: Flow,
 ) -> Result<Flow, GatewayError> {
-    let (api_index, stage_index) = ctx.api_stage.unwrap_or_default();
-    let api = &table.table.apis[api_index as usize];
-    let stage = &api.stages[stage_index as usize];
-    let route = ctx.route.map_or(&api.routes[0], |r| &api.routes[r as usize]);
-    let function = &table.table.functions[integration.function as usize];
+    let mut query = SmallText::default();
+    let target = target(table, integration, &mut query)?;
+    let request_id = ctx.id();
+    ctx.record.integration_started = Some(quanta::Instant::now());
+    ctx.record.function = Some(integration.function);
+    let mut out = std::mem::take(&mut conn.wbuf);
+    let timeout = Duration::from_millis(integration.timeout_ms);
+    let caller = Caller::of(conn);
     let settings = &table.table.settings;
+    let event =
+        |out: &mut Vec<u8>| write_event(out, table, (head, ctx), &caller, request_id.as_str(), integration.format);
+    let invoked = crate::function::invoke::invoke(outbound, settings, &target, timeout, &mut out, event).await;
+    conn.wbuf = out;
+    ctx.record.function_throttled = invoked.as_ref().err() == Some(&invoke::THROTTLED);
+    let invoked = invoked?;
+    ctx.record.integration_answered(invoked.status);
+    let answer = answer(table, (head, &*ctx), integration, &invoked)?;
+    ctx.record.integration_status = Some(answer.status);
+    let mut response = Response::new(answer.status, Headers::Encoded(b""), Body::Static(&answer.body));
+    for (name, value) in &answer.headers {
+        response.extra.header(name.as_bytes(), value.as_bytes());
+    }
+    Ok(write::send(conn, ctx, &response, flow).await)
+}
+
+/// Where an integration's invocations go; `query` keeps the qualifier's query text.
+pub fn target<'t>(
+    table: &'t LoadedTable,
+    integration: &'t FunctionIntegration,
+    query: &'t mut SmallText,
+) -> Result<invoke::Target<'t>, GatewayError> {
+    let function = &table.table.functions[integration.function as usize];
     let Some(endpoint) = &table.function_endpoints[integration.function as usize] else {
         return Err(NO_HOST);
     };
@@ -73,22 +127,38 @@ pub async fn invoke(
         FunctionTarget::Lambda { region, credentials, .. } => Some(invoke::Signing { region, credentials }),
         _ => None,
     };
-    let mut qualifier = SmallText::default();
     if let Some(q) = &integration.qualifier {
         let encoded = percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC);
-        let _ = std::fmt::Write::write_fmt(&mut qualifier, format_args!("Qualifier={encoded}"));
+        let _ = std::fmt::Write::write_fmt(query, format_args!("Qualifier={encoded}"));
     }
-    let target = invoke::Target {
+    let query = &*query;
+    Ok(invoke::Target {
         upstream: &endpoint.target,
         authority: &endpoint.authority,
         path: &endpoint.path,
-        query: integration.qualifier.as_ref().and_then(|_| std::str::from_utf8(qualifier.as_bytes()).ok()),
+        query: integration.qualifier.as_ref().and_then(|_| std::str::from_utf8(query.as_bytes()).ok()),
         signing,
         slots: &table.function_slots[integration.function as usize],
         queue: Duration::from_millis(function.queue_timeout_ms),
-    };
+    })
+}
 
-    let peer = conn.peer.ip().to_canonical();
+/// Writes the event for the routed request `head` (its API, stage, route and body in `ctx`) in
+/// `format`.
+pub fn write_event(
+    out: &mut Vec<u8>,
+    table: &LoadedTable,
+    (head, ctx): (&RequestHead, &Context),
+    caller: &Caller<'_>,
+    request_id: &str,
+    format: crate::table::PayloadFormat,
+) {
+    let (api_index, stage_index) = ctx.api_stage.unwrap_or_default();
+    let api = &table.table.apis[api_index as usize];
+    let stage = &api.stages[stage_index as usize];
+    let route = ctx.route.map_or(&api.routes[0], |r| &api.routes[r as usize]);
+    let settings = &table.table.settings;
+    let peer = caller.peer;
     let trusted = settings.trusted_proxies.iter().any(|net| net.contains(&peer));
     let client_cert_header =
         |name: &[u8]| table.mtls_header_names.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name));
@@ -96,7 +166,6 @@ pub async fn invoke(
     let mut forwarded_for = SmallText::default();
     let _ = std::fmt::Write::write_fmt(&mut forwarded_for, format_args!("{peer}"));
     let mut port = itoa::Buffer::new();
-    let request_id = ctx.id();
     let mut headers: SmallVec<[(&[u8], &[u8]); 32]> = SmallVec::new();
     for (name, value) in head.headers() {
         let dropped = is_hop_by_hop(name)
@@ -114,10 +183,10 @@ pub async fn invoke(
         headers.push((b"X-Forwarded-For", forwarded_for.as_bytes()));
     }
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(b"x-forwarded-port")) {
-        headers.push((b"X-Forwarded-Port", port.format(conn.local_port).as_bytes()));
+        headers.push((b"X-Forwarded-Port", port.format(caller.local_port).as_bytes()));
     }
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(b"x-forwarded-proto")) {
-        headers.push((b"X-Forwarded-Proto", if conn.stream.is_tls() { b"https" } else { b"http" }));
+        headers.push((b"X-Forwarded-Proto", if caller.tls { b"https" } else { b"http" }));
     }
 
     let routed_path = ctx.routed_path(head);
@@ -148,7 +217,7 @@ pub async fn invoke(
         .and_then(|k| table.table.api_keys.get(k as usize))
         .map(|k| (k.name.as_str(), k.value.as_str()));
     let request = event::Request {
-        format: integration.format,
+        format,
         rest,
         method: head.method_bytes(),
         full_path: head.raw_path(),
@@ -161,51 +230,55 @@ pub async fn invoke(
         stage_variables: &stage.variables,
         body,
         base64,
-        request_id: request_id.as_str(),
+        request_id,
         extended_request_id: extended.as_str(),
         time_ms,
         source_ip: peer,
         api_id: &api.name,
         domain_name: head.host_name().unwrap_or_default(),
         api_key,
-        client_cert: conn.stream.identity().map(|i| &i.client_cert),
+        client_cert: caller.client_cert,
         protocol: if head.version_minor == 0 { "HTTP/1.0" } else { "HTTP/1.1" },
     };
+    event::write(out, &request);
+}
 
-    ctx.record.integration_started = Some(quanta::Instant::now());
-    ctx.record.function = Some(integration.function);
-    let mut out = std::mem::take(&mut conn.wbuf);
-    let timeout = Duration::from_millis(integration.timeout_ms);
-    let invoked = crate::function::invoke::invoke(outbound, settings, &target, timeout, &mut out, |out| {
-        event::write(out, &request)
-    })
-    .await;
-    conn.wbuf = out;
-    ctx.record.function_throttled = invoked.as_ref().err() == Some(&invoke::THROTTLED);
-    let invoked = invoked?;
-    ctx.record.integration_answered(invoked.status);
+/// Reads what the function answered as API Gateway does: a function error, an answer that cannot
+/// be read, a header that cannot be sent and a body that is not the base64 it claims are errors.
+pub fn answer<'p>(
+    table: &LoadedTable,
+    (head, ctx): (&RequestHead, &Context),
+    integration: &FunctionIntegration,
+    invoked: &'p invoke::Invoked,
+) -> Result<Answer<'p>, GatewayError> {
     if invoked.function_error {
         return Err(FUNCTION_ERROR);
     }
-    let answer = result::read(integration.format, &invoked.payload)
+    let api = &table.table.apis[ctx.api_stage.unwrap_or_default().0 as usize];
+    let rest = api.protocol == Protocol::Rest;
+    let read = result::read(integration.format, &invoked.payload)
         .map_err(|m| GatewayError::new(ResponseType::FunctionError, m.0))?;
-    ctx.record.integration_status = Some(answer.status);
     // HTTP APIs always decode; REST APIs when the client accepts a binary media type.
-    let decode = !rest || accepts_binary(head, &api.binary_media_types, &answer.headers);
-    let body = answer.body(decode).map_err(|_| BAD_BASE64)?;
-
-    let mut response = Response::new(answer.status, Headers::Encoded(b""), Body::Static(&body));
-    for (name, value) in &answer.headers {
+    let decode = !rest || accepts_binary(head, &api.binary_media_types, &read.headers);
+    let body = match read.body(decode).map_err(|_| BAD_BASE64)? {
+        Cow::Borrowed(_) => match read.body {
+            Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+            Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+        },
+        Cow::Owned(decoded) => Cow::Owned(decoded),
+    };
+    let mut headers = Vec::with_capacity(read.headers.len());
+    for (name, value) in read.headers {
         let name_ok =
             !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if !name_ok || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
             return Err(BAD_HEADER);
         }
-        if !framing_header(name) {
-            response.extra.header(name.as_bytes(), value.as_bytes());
+        if !framing_header(&name) {
+            headers.push((name, value));
         }
     }
-    Ok(write::send(conn, ctx, &response, flow).await)
+    Ok(Answer { status: read.status, headers, body })
 }
 
 /// REST: whether the function's base64 body is decoded — the client's first `Accept` type is a
@@ -254,9 +327,9 @@ fn is_text(value: &[u8]) -> bool {
         || lower == b"application/graphql"
 }
 
-/// A short text on the stack (an address).
+/// A short text on the stack (an address, a query).
 #[derive(Default)]
-struct SmallText(SmallVec<[u8; 48]>);
+pub struct SmallText(SmallVec<[u8; 48]>);
 
 impl SmallText {
     fn as_bytes(&self) -> &[u8] {

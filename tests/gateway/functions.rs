@@ -453,3 +453,47 @@ fn functions_have_metrics() {
     assert!(families.contains("portico_function_duration_seconds histogram"), "{families}");
     assert!(families.contains("portico_function_concurrency gauge"), "{families}");
 }
+
+#[test]
+fn portico_invoke_prints_the_event_the_answer_and_the_response() {
+    let up = scripted(vec![(r#"{"statusCode":201,"headers":{"x-made":"yes"},"body":"made"}"#, ""), ("not json", "")]);
+    let path = temp_path("invoke.toml");
+    std::fs::write(&path, config("rest", up.addr, "", "").replace("{port}", "8080")).unwrap();
+    let config = path.to_str().unwrap();
+    let out = portico(&[
+        "invoke",
+        "-c",
+        config,
+        "--route",
+        "ANY /fn/{proxy+}",
+        "--path",
+        "/fn/pets/7?q=1",
+        "-X",
+        "POST",
+        "-H",
+        "X-Test: on",
+        "-d",
+        "hello",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("route `ANY /fn/{proxy+}` -> function orders (payload 1.0)"), "{stdout}");
+    assert!(stdout.contains("\"proxy\": \"pets/7\"") && stdout.contains("\"X-Test\": \"on\""), "{stdout}");
+    assert!(stdout.contains("HTTP/1.1 201\nx-made: yes\n\nmade"), "{stdout}");
+    // The event printed is the one the function got.
+    let sent: Value = event_of(&up.last());
+    assert_eq!(sent["body"], "hello");
+    assert_eq!(sent["requestContext"]["path"], "/prod/fn/pets/7");
+    // A malformed answer: the gateway's error, and its reason.
+    let out = portico(&["invoke", "-c", config, "--path", "/fn/x"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("the gateway's error (the payload is not JSON)") && stdout.contains("HTTP/1.1 502"),
+        "{stdout}"
+    );
+    // A path no route matches.
+    let out = portico(&["invoke", "-c", config, "--route", "GET /nope", "--path", "/x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no API has that route"));
+}
