@@ -11,7 +11,9 @@
 # Per binary and scenario: Portico under callgrind with one worker; wrk warms it up (2 s), the
 # counters are zeroed, wrk runs DURATION seconds (default 8) at 50 connections, the counters are
 # dumped; instructions / requests wrk completed. Scenarios: proxy (GET /pets/7 to an nginx
-# upstream, `return 200`), mock, cache (hits of a cached stage, warmed by the warm-up).
+# upstream, `return 200`), mock, cache (hits of a cached stage, warmed by the warm-up), function (a
+# function on an HTTP-endpoint target, the same nginx answering a Lambda proxy result); SCENARIOS
+# picks some.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +33,11 @@ events { worker_connections 4096; }
 http {
     access_log off;
     keepalive_requests 1000000;
-    server { listen 127.0.0.1:$UP_PORT; location / { return 200 '{"id":7,"type":"fish","price":0.99}'; } }
+    server {
+        listen 127.0.0.1:$UP_PORT;
+        location / { return 200 '{"id":7,"type":"fish","price":0.99}'; }
+        location /invoke { return 200 '{"statusCode":200,"body":"id 7, type fish, price 0.99"}'; }
+    }
 }
 NGX
 nginx -c "$WORK/up.conf" & PIDS+=($!)
@@ -40,6 +46,10 @@ cat > "$WORK/portico.toml" <<TOML
 [server]
 listen = ["127.0.0.1:$PORT"]
 workers = 1
+
+[[function]]
+name = "endpoint"
+url = "http://127.0.0.1:$UP_PORT/invoke"
 
 [[api]]
 name = "pets"
@@ -54,11 +64,16 @@ integration = { type = "http_proxy", uri = "http://127.0.0.1:$UP_PORT/pets/{id}"
 [[api.route]]
 key = "GET /ping"
 integration = { type = "mock", body = "{\"ok\":true}" }
+[[api.route]]
+key = "GET /fn/{id}"
+integration = { type = "function", target = "endpoint" }
 TOML
 
 for bin in "$BIN" "$@"; do
-    for scenario in proxy mock cache; do
-        case $scenario in proxy) path=/pets/7 ;; mock) path=/ping ;; cache) path=/cached/pets/7 ;; esac
+    for scenario in ${SCENARIOS:-proxy mock cache function}; do
+        case $scenario in
+            proxy) path=/pets/7 ;; mock) path=/ping ;; cache) path=/cached/pets/7 ;; function) path=/fn/7 ;;
+        esac
         MONOIO_FORCE_LEGACY_DRIVER=1 PORTICO_LOG=warn valgrind --tool=callgrind \
             --callgrind-out-file="$WORK/cg.%p" "$bin" serve -c "$WORK/portico.toml" 2>"$WORK/vg.log" &
         VG=$!

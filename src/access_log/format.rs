@@ -7,7 +7,6 @@
 //! and control bytes become `\xHH` (as nginx does); valid UTF-8 passes through as characters and
 //! invalid bytes become U+FFFD. Rendering allocates nothing.
 
-use std::io::Write;
 use std::net::IpAddr;
 
 pub use crate::table::log_format::{Part, Var};
@@ -64,7 +63,7 @@ fn render_var(out: &mut Vec<u8>, var: Var, json: bool, f: &Fields<'_>) {
     };
     match var {
         Var::RequestId => text(out, Some(f.request_id.as_bytes())),
-        Var::SourceIp => ip(out, f.source_ip),
+        Var::SourceIp => crate::http::encode::ip(out, f.source_ip),
         Var::UserAgent => text(out, f.user_agent),
         Var::HttpMethod => text(out, Some(f.method)),
         Var::RouteKey => text(out, Some(f.route_key.as_bytes())),
@@ -100,23 +99,6 @@ fn render_var(out: &mut Vec<u8>, var: Var, json: bool, f: &Fields<'_>) {
         Var::ApiKey => text(out, f.api_key.map(|(_, value)| value.as_bytes())),
         Var::ClientCert(field) => text(out, f.client_cert.map(|c| c.field(field).as_bytes())),
         Var::Missing => out.push(b'-'),
-    }
-}
-
-/// IPv4 without the formatting machinery (this runs for every line).
-fn ip(out: &mut Vec<u8>, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                out.extend_from_slice(itoa::Buffer::new().format(*octet).as_bytes());
-            }
-        }
-        IpAddr::V6(v6) => {
-            let _ = write!(out, "{v6}");
-        }
     }
 }
 

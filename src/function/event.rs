@@ -161,7 +161,7 @@ fn v1(out: &mut Vec<u8>, r: &Request<'_>) {
     ] {
         null_field(out, name);
     }
-    field(out, "sourceIp", ip(r.source_ip).as_bytes());
+    ip_field(out, "sourceIp", r.source_ip);
     null_field(out, "user");
     key(out, "userAgent");
     string_or_null(out, r.header(b"user-agent"));
@@ -270,7 +270,7 @@ fn v2(out: &mut Vec<u8>, r: &Request<'_>) {
     field(out, "method", r.method);
     field(out, "path", r.path);
     field(out, "protocol", r.protocol.as_bytes());
-    field(out, "sourceIp", ip(r.source_ip).as_bytes());
+    ip_field(out, "sourceIp", r.source_ip);
     key(out, "userAgent");
     string(out, r.header(b"user-agent").unwrap_or_default());
     out.extend_from_slice(b"},");
@@ -307,6 +307,14 @@ fn field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.push(b',');
 }
 
+/// `"name":"192.0.2.1",` (an address needs no escaping).
+fn ip_field(out: &mut Vec<u8>, name: &str, ip: IpAddr) {
+    key(out, name);
+    out.push(b'"');
+    crate::http::encode::ip(out, ip.to_canonical());
+    out.extend_from_slice(b"\",");
+}
+
 fn null_field(out: &mut Vec<u8>, name: &str) {
     key(out, name);
     out.extend_from_slice(b"null,");
@@ -336,29 +344,6 @@ fn body(out: &mut Vec<u8>, r: &Request<'_>) {
 
 fn domain_prefix(host: &[u8]) -> &[u8] {
     host.split(|&b| b == b'.').next().unwrap_or(host)
-}
-
-fn ip(ip: IpAddr) -> SmallString {
-    let mut s = SmallString::default();
-    let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{}", ip.to_canonical()));
-    s
-}
-
-/// A short string on the stack (an address).
-#[derive(Default)]
-struct SmallString(SmallVec<[u8; 48]>);
-
-impl SmallString {
-    fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl std::fmt::Write for SmallString {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
 }
 
 /// AWS's resource ids are 6 lower-case letters and digits, fixed per resource: derived from the
@@ -441,8 +426,13 @@ fn headers_v2(out: &mut Vec<u8>, headers: &[(&[u8], &[u8])]) {
         }
         first = false;
         out.push(b'"');
-        let lower: SmallVec<[u8; 64]> = name.iter().map(u8::to_ascii_lowercase).collect();
-        escape(out, &lower, true);
+        // Header names are tokens (the codec refuses anything else): nothing to escape.
+        if name.iter().all(|&b| b.is_ascii_graphic() && b != b'"' && b != b'\\') {
+            out.extend(name.iter().map(u8::to_ascii_lowercase));
+        } else {
+            let lower: SmallVec<[u8; 64]> = name.iter().map(u8::to_ascii_lowercase).collect();
+            escape(out, &lower, true);
+        }
         out.extend_from_slice(b"\":\"");
         let values = headers[i..].iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, v)| v);
         for (j, value) in values.enumerate() {

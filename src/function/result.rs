@@ -61,10 +61,18 @@ impl<'a> FunctionResult<'a> {
 /// Reads a function's answer.
 pub fn read(format: PayloadFormat, payload: &[u8]) -> Result<FunctionResult<'_>, Malformed> {
     let text = std::str::from_utf8(payload).map_err(|_| Malformed("the payload is not UTF-8"))?;
-    if format == PayloadFormat::V2 && !looks_like_explicit(text) {
-        return inferred(text);
+    let parsed = serde_json::from_str::<Raw<'_>>(text);
+    // 2.0: parsed once on the common path; only an answer that does not read as the explicit
+    // form is looked at again, to tell a body from a broken explicit answer.
+    if format == PayloadFormat::V2 {
+        match &parsed {
+            Ok(raw) if raw.status_code.is_some() => {}
+            Ok(_) => return inferred(text),
+            Err(_) if !looks_like_explicit(text) => return inferred(text),
+            Err(_) => {}
+        }
     }
-    let raw: Raw<'_> = serde_json::from_str(text).map_err(|e| {
+    let raw = parsed.map_err(|e| {
         if e.is_data() { Malformed("Malformed Lambda proxy response") } else { Malformed("the payload is not JSON") }
     })?;
     if format == PayloadFormat::V1 && raw.cookies.is_some() {

@@ -87,3 +87,20 @@ pub fn reason_phrase(status: u16) -> &'static str {
         _ => "Unknown",
     }
 }
+
+/// Writes an IP address as text: IPv4 by hand, without the formatting machinery (it runs for
+/// every request that forwards or logs its client's address); IPv6 through `Display`.
+pub fn ip(out: &mut impl Extend<u8>, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in v4.octets().iter().enumerate() {
+                if i > 0 {
+                    out.extend([b'.']);
+                }
+                out.extend(digits.format(*octet).bytes());
+            }
+        }
+        std::net::IpAddr::V6(v6) => out.extend(v6.to_string().into_bytes()),
+    }
+}

@@ -163,8 +163,8 @@ pub fn write_event(
     let client_cert_header =
         |name: &[u8]| table.mtls_header_names.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name));
     let rest = api.protocol == Protocol::Rest;
-    let mut forwarded_for = SmallText::default();
-    let _ = std::fmt::Write::write_fmt(&mut forwarded_for, format_args!("{peer}"));
+    let mut forwarded_for: SmallVec<[u8; 48]> = SmallVec::new();
+    crate::http::encode::ip(&mut forwarded_for, peer);
     let mut port = itoa::Buffer::new();
     let mut headers: SmallVec<[(&[u8], &[u8]); 32]> = SmallVec::new();
     for (name, value) in head.headers() {
@@ -180,7 +180,7 @@ pub fn write_event(
         }
     }
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(b"x-forwarded-for")) {
-        headers.push((b"X-Forwarded-For", forwarded_for.as_bytes()));
+        headers.push((b"X-Forwarded-For", &forwarded_for));
     }
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(b"x-forwarded-port")) {
         headers.push((b"X-Forwarded-Port", port.format(caller.local_port).as_bytes()));

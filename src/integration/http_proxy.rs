@@ -216,8 +216,8 @@ fn write_request_head(
         out.extend_from_slice(previous);
         out.extend_from_slice(b", ");
     }
-    // Writing into a Vec cannot fail.
-    let _ = std::io::Write::write_fmt(out, format_args!("{peer}\r\n"));
+    encode::ip(out, peer);
+    out.extend_from_slice(b"\r\n");
     if !client_proto {
         out.extend_from_slice(if conn.stream.is_tls() {
             b"X-Forwarded-Proto: https\r\n"
