@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Function integrations under load: a function on an HTTP-endpoint target vs the plain HTTP proxy
+# integration to the same server, and a warm local handler (awslambdaric, Runtime API). Bounded in
+# time, loopback only.
+#
+#   loadtest/functions.sh                          # 3 interleaved rounds of 10 s, c=50
+#   DURATION=5 ROUNDS=1 CONNS="50 256" loadtest/functions.sh proxy function
+#
+# One Portico worker pinned to CPU 1; wrk and the server (nginx, `return 200` with a Lambda proxy
+# answer, `{"statusCode":200,...}`) on CPU 0. "proxy" relays that JSON as it is; "function" POSTs
+# the 2.0 event of each request to the same nginx and reads its answer as a Lambda proxy result
+# (the client gets the body). "local" invokes a Python handler kept warm by Portico (processes on
+# CPU 0 with the load). Each round runs every scenario in turn on a fresh gateway; per run: req/s,
+# p99, and req/s per proxy core (Portico's CPU time from /proc over the run); then the medians
+# and each scenario's ratio to the first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-"50"}
+SCENARIOS=${*:-"proxy function local"}
+PROXY_CPU=${PROXY_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
+PROCESSES=${PROCESSES:-2}
+
+. loadtest/lib.sh
+install_missing wrk nginx
+python3 -c 'import awslambdaric' 2>/dev/null || python3 -m pip install --quiet awslambdaric
+prepare functions
+
+UP_PORT=18290; PTC_PORT=18280
+ANSWER='{"statusCode":200,"headers":{"content-type":"application/json"},"body":"{\\"id\\":7,\\"type\\":\\"fish\\",\\"price\\":0.99}"}'
+cat > "$WORK/upstream.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $WORK/up.pid;
+error_log $WORK/up.err warn;
+events { worker_connections 8192; multi_accept on; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_buffer_size 64k;
+    server { listen 127.0.0.1:$UP_PORT reuseport; location / { default_type application/json; return 200 '$ANSWER'; } }
+}
+NGX
+cat > "$WORK/app.py" <<'PY'
+import json
+BODY = json.dumps({"id": 7, "type": "fish", "price": 0.99})
+def handler(event, context):
+    return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": BODY}
+PY
+cat > "$WORK/portico.toml" <<TOML
+[server]
+listen = ["127.0.0.1:$PTC_PORT"]
+[workers]
+count = 1
+pin = true
+cpus = [$PROXY_CPU]
+[[function]]
+name = "endpoint"
+url = "http://127.0.0.1:$UP_PORT/invoke"
+[[function]]
+name = "local"
+command = ["taskset", "-c", "$LOAD_CPU", "python3", "-m", "awslambdaric", "app.handler"]
+working_dir = "$WORK"
+concurrency = $PROCESSES
+queue_timeout_ms = 10000
+[[api]]
+name = "bench"
+[[api.stage]]
+name = "\$default"
+[[api.route]]
+key = "GET /proxy/{id}"
+integration = { type = "http_proxy", uri = "http://127.0.0.1:$UP_PORT/pets/{id}" }
+[[api.route]]
+key = "GET /function/{id}"
+integration = { type = "function", target = "endpoint" }
+[[api.route]]
+key = "GET /local/{id}"
+integration = { type = "function", target = "local" }
+TOML
+
+taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" & PIDS+=($!)
+wait_port $UP_PORT
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# One measured run against $1 with $2 connections → "rps p99 rps_per_core".
+measure() {
+    PORTICO_LOG=warn "$BIN" serve -c "$WORK/portico.toml" 2>>"$WORK/portico.log" &
+    local pid=$! before after out
+    PIDS+=("$pid")
+    wait_port $PTC_PORT
+    # Warm: the pool, and the local handlers' first invocations.
+    for _ in 1 2 3 4; do curl -sf "$1" >/dev/null || true; done
+    before=$(cpu_ticks "$pid")
+    out=$(run_wrk "$1" "$2")
+    after=$(cpu_ticks "$pid")
+    kill -TERM "$pid"; wait "$pid" || true
+    awk -v o="$out" -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" -v d="$DURATION" 'BEGIN {
+        split(o, f, " "); cores = t / hz / d; printf "%s %s %.0f\n", f[1], f[2], (cores > 0 ? f[1] / cores : 0) }'
+}
+
+echo "# $(date -u +%FT%TZ) $(uname -r) commit $(git rev-parse --short HEAD 2>/dev/null || echo none) duration=${DURATION}s rounds=$ROUNDS"
+for c in $CONNS; do
+    for s in $SCENARIOS; do : > "$WORK/$s"; done
+    for r in $(seq "$ROUNDS"); do
+        line="  c=$c round $r"
+        for s in $SCENARIOS; do
+            measure "http://127.0.0.1:$PTC_PORT/$s/7" "$c" >> "$WORK/$s"
+            line="$line | $s $(tail -1 "$WORK/$s" | awk '{printf "%s rps p99 %s ms %s rps/core", $1, $2, $3}')"
+        done
+        echo "$line"
+    done
+    base=""; base_core=""; summary="c=$c median:"
+    for s in $SCENARIOS; do
+        rps=$(cut -d' ' -f1 "$WORK/$s" | median); p99=$(cut -d' ' -f2 "$WORK/$s" | median)
+        core=$(cut -d' ' -f3 "$WORK/$s" | median)
+        [ -z "$base" ] && base=$rps && base_core=$core
+        summary="$summary  $s $rps rps (p99 $p99 ms, ratio $(awk -v a="$rps" -v b="$base" 'BEGIN {printf "%.3f", a/b}'); $core rps/core, ratio $(awk -v a="$core" -v b="$base_core" 'BEGIN {printf "%.3f", (b > 0 ? a/b : 0)}'))"
+    done
+    echo "$summary"
+done
