@@ -55,6 +55,15 @@ pub struct Report {
     pub response: Result<ClientResponse, GatewayAnswer>,
 }
 
+/// A request routed in one API.
+struct Routed {
+    api: usize,
+    stage: usize,
+    route: u32,
+    head: crate::http::head::RequestHead,
+    ctx: Context,
+}
+
 /// Builds the event for `request`, invokes the function and reads its answer.
 pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
     let apis = &table.table.apis;
@@ -65,12 +74,86 @@ pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
         .filter(|(_, a)| request.route.as_ref().is_none_or(|key| a.routes.iter().any(|r| &r.key == key)))
         .map(|(i, _)| i)
         .collect();
-    let api_index = match candidates.as_slice() {
-        [one] => *one,
-        [] => return Err("no API has that route (see `portico routes`)".into()),
-        _ => return Err("several APIs have that route: name one with --api".into()),
+    if candidates.is_empty() {
+        return Err(match (&request.api, &request.route) {
+            (Some(api), _) if !apis.iter().any(|a| &a.name == api) => format!("no API is named `{api}`"),
+            _ => "no API has that route (see `portico routes`)".into(),
+        });
+    }
+    // Where the path routes to a function: the one API meant.
+    let mut routed: Vec<Result<Routed, String>> = candidates.iter().map(|&api| route(table, api, request)).collect();
+    let functions = routed.iter().filter(|r| r.is_ok()).count();
+    let Routed { api: api_index, stage: stage_index, route, head, mut ctx } = match functions {
+        0 => return Err(routed.swap_remove(0).err().unwrap_or_default()),
+        1 => routed.into_iter().find_map(Result::ok).ok_or("no route")?,
+        _ => return Err("the path invokes a function in several APIs: name one with --api".into()),
     };
     let api = &apis[api_index];
+    let stage = &api.stages[stage_index];
+    let route_key = &api.routes[route as usize].key;
+    let Integration::Function(integration) = &stage.integrations[route as usize] else {
+        return Err(format!("route `{route_key}` does not invoke a function in stage `{}`", stage.name));
+    };
+    ctx.body = RequestBody::Buffered(Bytes::copy_from_slice(&request.body));
+    let function = &table.table.functions[integration.function as usize];
+
+    let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let pool = crate::outbound::pool::Pool::default();
+    let counters = crate::metrics::WorkerCounters::default();
+    let draining = std::cell::Cell::new(false);
+    let outbound = crate::outbound::Outbound { pool: &pool, counters: &counters, draining: &draining };
+    let mut event = Vec::new();
+    let invoked = runtime.block_on(async {
+        let mut query = SmallText::default();
+        let target = function::target(table, integration, &mut query)?;
+        let request_id = ctx.id();
+        // As if from this machine to the API's first listener.
+        let local_port = table.table.listeners.first().map_or(80, |l| l.addr.port());
+        let caller = Caller { peer: std::net::Ipv4Addr::LOCALHOST.into(), local_port, tls: false, client_cert: None };
+        let write = |out: &mut Vec<u8>| {
+            let at = out.len();
+            function::write_event(out, table, (&head, &ctx), &caller, request_id.as_str(), integration.format);
+            event.extend_from_slice(&out[at..]);
+        };
+        let timeout = std::time::Duration::from_millis(integration.timeout_ms);
+        let mut out = Vec::new();
+        crate::function::invoke::invoke(outbound, &table.table.settings, &target, timeout, &mut out, write).await
+    });
+    let rendered = |e: &GatewayError| {
+        let r = crate::response::gateway::lookup(api.protocol, e.kind);
+        (r.status, r.body.to_owned(), e.detail)
+    };
+    let (payload, response) = match &invoked {
+        Ok(invoked) => {
+            let response = function::answer(table, (&head, &ctx), integration, invoked)
+                .map(|a| {
+                    let headers = a.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+                    (a.status, headers, a.body.into_owned())
+                })
+                .map_err(|e| rendered(&e));
+            (Some((invoked.payload.clone(), invoked.function_error)), response)
+        }
+        Err(e) => (None, Err(rendered(e))),
+    };
+    Ok(Report {
+        api: api.name.clone(),
+        stage: stage.name.clone(),
+        route: route_key.clone(),
+        function: function.name.clone(),
+        format: integration.format,
+        event,
+        payload,
+        response,
+    })
+}
+
+/// Parses `request` as the codec does and routes it in API `api_index`; `Ok` only when it reaches
+/// a function integration.
+fn route(table: &LoadedTable, api_index: usize, request: &Request) -> Result<Routed, String> {
+    let api = &table.table.apis[api_index];
     let stage_index = match &request.stage {
         Some(name) => api
             .stages
@@ -132,61 +215,8 @@ pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
     {
         return Err(format!("{method} {} matches route `{route_key}`, not `{wanted}`", request.path));
     }
-    let Integration::Function(integration) = &stage.integrations[route as usize] else {
+    if !matches!(stage.integrations[route as usize], Integration::Function(_)) {
         return Err(format!("route `{route_key}` does not invoke a function in stage `{}`", stage.name));
-    };
-    ctx.body = RequestBody::Buffered(Bytes::copy_from_slice(&request.body));
-    let function = &table.table.functions[integration.function as usize];
-
-    let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-        .enable_timer()
-        .build()
-        .map_err(|e| format!("cannot start a runtime: {e}"))?;
-    let pool = crate::outbound::pool::Pool::default();
-    let counters = crate::metrics::WorkerCounters::default();
-    let draining = std::cell::Cell::new(false);
-    let outbound = crate::outbound::Outbound { pool: &pool, counters: &counters, draining: &draining };
-    let mut event = Vec::new();
-    let invoked = runtime.block_on(async {
-        let mut query = SmallText::default();
-        let target = function::target(table, integration, &mut query)?;
-        let request_id = ctx.id();
-        // As if from this machine to the API's first listener.
-        let local_port = table.table.listeners.first().map_or(80, |l| l.addr.port());
-        let caller = Caller { peer: std::net::Ipv4Addr::LOCALHOST.into(), local_port, tls: false, client_cert: None };
-        let write = |out: &mut Vec<u8>| {
-            let at = out.len();
-            function::write_event(out, table, (&head, &ctx), &caller, request_id.as_str(), integration.format);
-            event.extend_from_slice(&out[at..]);
-        };
-        let timeout = std::time::Duration::from_millis(integration.timeout_ms);
-        let mut out = Vec::new();
-        crate::function::invoke::invoke(outbound, &table.table.settings, &target, timeout, &mut out, write).await
-    });
-    let rendered = |e: &GatewayError| {
-        let r = crate::response::gateway::lookup(api.protocol, e.kind);
-        (r.status, r.body.to_owned(), e.detail)
-    };
-    let (payload, response) = match &invoked {
-        Ok(invoked) => {
-            let response = function::answer(table, (&head, &ctx), integration, invoked)
-                .map(|a| {
-                    let headers = a.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-                    (a.status, headers, a.body.into_owned())
-                })
-                .map_err(|e| rendered(&e));
-            (Some((invoked.payload.clone(), invoked.function_error)), response)
-        }
-        Err(e) => (None, Err(rendered(e))),
-    };
-    Ok(Report {
-        api: api.name.clone(),
-        stage: stage.name.clone(),
-        route: route_key.clone(),
-        function: function.name.clone(),
-        format: integration.format,
-        event,
-        payload,
-        response,
-    })
+    }
+    Ok(Routed { api: api_index, stage: stage_index, route, head, ctx })
 }

@@ -37,7 +37,7 @@ fn check_reports_all_errors_with_positions() {
 
     let ok = portico(&["check", "-c", concat!(env!("CARGO_MANIFEST_DIR"), "/configs/quickstart.toml")]);
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("ok — 2 APIs, 6 routes"));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("ok — 2 APIs, 7 routes"));
 }
 
 #[test]

@@ -215,3 +215,15 @@ fn a_lambda_runtime_handler_runs_unchanged() {
         assert_eq!((r.status, r.text().as_str()), (500, r#"{"message":"Internal Server Error"}"#));
     }
 }
+
+/// The README's quickstart function, as `portico invoke` runs it (no fixed ports needed).
+#[test]
+fn the_quickstart_function_answers() {
+    require_awslambdaric();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/quickstart.toml");
+    let out = portico(&["invoke", "-c", config, "--path", "/hello?name=you"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("route `GET /hello` -> function hello (payload 2.0)"), "{stdout}");
+    assert!(stdout.contains("HTTP/1.1 200") && stdout.contains(r#""message": "hello, you""#), "{stdout}");
+}
