@@ -74,11 +74,11 @@ impl Request<'_> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, v)| v)
     }
 
-    fn resource(&self) -> &str {
+    /// The route key's path; for `$default`, the request path (as AWS gives it).
+    fn resource(&self) -> &[u8] {
         match self.route_key.split_once(' ') {
-            Some((_, path)) => path,
-            // `$default`: AWS gives the request path as the resource.
-            None => "",
+            Some((_, path)) => path.as_bytes(),
+            None => self.path,
         }
     }
 }
@@ -96,36 +96,15 @@ fn v1(out: &mut Vec<u8>, r: &Request<'_>) {
     if !r.rest {
         out.extend_from_slice(b"\"version\":\"1.0\",");
     }
-    key(out, "resource");
-    match r.resource() {
-        "" => string(out, r.path),
-        resource => string(out, resource.as_bytes()),
-    }
-    out.push(b',');
-    key(out, "path");
-    string(out, r.path);
-    out.push(b',');
-    key(out, "httpMethod");
-    string(out, r.method);
-    out.push(b',');
-    key(out, "headers");
-    headers_v1(out, r.headers, false);
-    out.push(b',');
-    key(out, "multiValueHeaders");
-    headers_v1(out, r.headers, true);
-    out.push(b',');
-    key(out, "queryStringParameters");
-    query_v1(out, r.query, false);
-    out.push(b',');
-    key(out, "multiValueQueryStringParameters");
-    query_v1(out, r.query, true);
-    out.push(b',');
-    key(out, "pathParameters");
-    path_parameters(out, r.path_parameters, true);
-    out.push(b',');
-    key(out, "stageVariables");
-    stage_variables(out, r.stage_variables, true);
-    out.push(b',');
+    field(out, "resource", r.resource());
+    field(out, "path", r.path);
+    field(out, "httpMethod", r.method);
+    entry(out, "headers", |out| headers_v1(out, r.headers, false));
+    entry(out, "multiValueHeaders", |out| headers_v1(out, r.headers, true));
+    entry(out, "queryStringParameters", |out| query_v1(out, r.query, false));
+    entry(out, "multiValueQueryStringParameters", |out| query_v1(out, r.query, true));
+    entry(out, "pathParameters", |out| path_parameters(out, r.path_parameters, true));
+    entry(out, "stageVariables", |out| stage_variables(out, r.stage_variables, true));
 
     key(out, "requestContext");
     out.push(b'{');
@@ -177,12 +156,7 @@ fn v1(out: &mut Vec<u8>, r: &Request<'_>) {
     field(out, "path", r.full_path);
     field(out, "protocol", r.protocol.as_bytes());
     field(out, "requestId", r.request_id.as_bytes());
-    key(out, "requestTime");
-    out.push(b'"');
-    crate::request_time::clf(out, r.time_ms / 1000);
-    out.extend_from_slice(b"\",");
-    key(out, "requestTimeEpoch");
-    number(out, r.time_ms);
+    time_fields(out, ("requestTime", "requestTimeEpoch"), r.time_ms);
     out.push(b',');
     key(out, "resourceId");
     if r.rest {
@@ -192,19 +166,12 @@ fn v1(out: &mut Vec<u8>, r: &Request<'_>) {
         out.extend_from_slice(b"null");
     }
     out.push(b',');
-    key(out, "resourcePath");
-    match r.resource() {
-        "" => string(out, r.path),
-        resource => string(out, resource.as_bytes()),
-    }
-    out.push(b',');
+    field(out, "resourcePath", r.resource());
     key(out, "stage");
     string(out, r.stage.as_bytes());
     out.extend_from_slice(b"},");
 
-    key(out, "body");
-    body(out, r);
-    out.push(b',');
+    entry(out, "body", |out| body(out, r));
     key(out, "isBase64Encoded");
     out.extend_from_slice(if r.base64 && r.body.is_some() { b"true" } else { b"false" });
     out.push(b'}');
@@ -234,23 +201,15 @@ fn v2(out: &mut Vec<u8>, r: &Request<'_>) {
         }
         out.extend_from_slice(b"],");
     }
-    key(out, "headers");
-    headers_v2(out, r.headers);
-    out.push(b',');
+    entry(out, "headers", |out| headers_v2(out, r.headers));
     if query_pairs(r.query).next().is_some() {
-        key(out, "queryStringParameters");
-        query_v2(out, r.query);
-        out.push(b',');
+        entry(out, "queryStringParameters", |out| query_v2(out, r.query));
     }
     if !r.path_parameters.is_empty() {
-        key(out, "pathParameters");
-        path_parameters(out, r.path_parameters, false);
-        out.push(b',');
+        entry(out, "pathParameters", |out| path_parameters(out, r.path_parameters, false));
     }
     if !r.stage_variables.is_empty() {
-        key(out, "stageVariables");
-        stage_variables(out, r.stage_variables, false);
-        out.push(b',');
+        entry(out, "stageVariables", |out| stage_variables(out, r.stage_variables, false));
     }
 
     key(out, "requestContext");
@@ -277,21 +236,21 @@ fn v2(out: &mut Vec<u8>, r: &Request<'_>) {
     field(out, "requestId", r.request_id.as_bytes());
     field(out, "routeKey", r.route_key.as_bytes());
     field(out, "stage", r.stage.as_bytes());
-    key(out, "time");
-    out.push(b'"');
-    crate::request_time::clf(out, r.time_ms / 1000);
-    out.extend_from_slice(b"\",");
-    key(out, "timeEpoch");
-    number(out, r.time_ms);
+    time_fields(out, ("time", "timeEpoch"), r.time_ms);
     out.extend_from_slice(b"},");
     if r.body.is_some() {
-        key(out, "body");
-        body(out, r);
-        out.push(b',');
+        entry(out, "body", |out| body(out, r));
     }
     key(out, "isBase64Encoded");
     out.extend_from_slice(if r.base64 && r.body.is_some() { b"true" } else { b"false" });
     out.push(b'}');
+}
+
+/// `"name":<value>,` with the value `write` writes.
+fn entry(out: &mut Vec<u8>, name: &str, write: impl FnOnce(&mut Vec<u8>)) {
+    key(out, name);
+    write(out);
+    out.push(b',');
 }
 
 fn key(out: &mut Vec<u8>, name: &str) {
@@ -313,6 +272,16 @@ fn ip_field(out: &mut Vec<u8>, name: &str, ip: IpAddr) {
     out.push(b'"');
     crate::http::encode::ip(out, ip.to_canonical());
     out.extend_from_slice(b"\",");
+}
+
+/// The request time in CLF and in epoch milliseconds: `"time":"…","timeEpoch":…` (no comma after).
+fn time_fields(out: &mut Vec<u8>, (text, epoch): (&str, &str), time_ms: u64) {
+    key(out, text);
+    out.push(b'"');
+    crate::request_time::clf(out, time_ms / 1000);
+    out.extend_from_slice(b"\",");
+    key(out, epoch);
+    number(out, time_ms);
 }
 
 fn null_field(out: &mut Vec<u8>, name: &str) {

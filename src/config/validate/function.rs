@@ -31,30 +31,12 @@ pub(super) fn read_functions(r: &mut Reader<'_>, root: Obj<'_>) -> Vec<FunctionM
         let lambda = r.item(f, "lambda");
         let target = match (url, command.is_empty()) {
             (None, true) if lambda.is_some() => {
-                for key in local_only {
-                    if let Some(item) = r.item(f, key) {
-                        let span = item.span();
-                        r.error(
-                            span,
-                            format!("`{key}` is for functions with a `command`"),
-                            Some("a Lambda function runs in AWS, with its own settings".into()),
-                        );
-                    }
-                }
+                refuse(r, f, &local_only, "a Lambda function runs in AWS, with its own settings");
                 let Some(target) = lambda.and_then(|item| read_lambda(r, item)) else { continue };
                 target
             }
             (Some(url), true) => {
-                for key in local_only {
-                    if let Some(item) = r.item(f, key) {
-                        let span = item.span();
-                        r.error(
-                            span,
-                            format!("`{key}` is for functions with a `command`"),
-                            Some("a `url` function runs wherever that endpoint does".into()),
-                        );
-                    }
-                }
+                refuse(r, f, &local_only, "a `url` function runs wherever that endpoint does");
                 FunctionTargetModel::Url(url)
             }
             (None, false) => {
@@ -98,6 +80,15 @@ pub(super) fn read_functions(r: &mut Reader<'_>, root: Obj<'_>) -> Vec<FunctionM
         functions.push(FunctionModel { name, target, concurrency, queue_timeout_ms });
     }
     functions
+}
+
+/// Reports each of `keys` that `f` has: settings of local functions on another kind.
+fn refuse(r: &mut Reader<'_>, f: Obj<'_>, keys: &[&str], hint: &str) {
+    for key in keys {
+        if let Some(span) = r.item(f, key).map(|item| item.span()) {
+            r.error(span, format!("`{key}` is for functions with a `command`"), Some(hint.into()));
+        }
+    }
 }
 
 /// `lambda = { function_name, region, endpoint, access_key_id_env, secret_access_key_env,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
-use super::wire::{self, ReadError};
+use super::wire;
 use super::{Host, Outcome, error_object};
 use crate::http::Method;
 
@@ -36,23 +36,13 @@ fn connection(host: &Host, mut stream: TcpStream) {
     let mut buf = BytesMut::new();
     let expected = format!("/2015-03-31/functions/{}/invocations", host.definition.name);
     loop {
-        let request = match wire::read_request(&mut stream, &mut buf, host.definition.max_payload) {
-            Ok(r) => r,
-            Err(ReadError::Closed) => return,
-            Err(ReadError::TooLarge) => {
-                let body = error_object("RequestTooLargeException", "the event is over the payload limit");
-                let _ = wire::write_response(&mut stream, "413 Request Entity Too Large", &[], &body);
-                return;
-            }
-            Err(ReadError::Broken(why)) => {
-                let _ = wire::write_response(
-                    &mut stream,
-                    "400 Bad Request",
-                    &[],
-                    &error_object("InvalidRequestContentException", why),
-                );
-                return;
-            }
+        let Some(request) = super::next_request(
+            &mut stream,
+            &mut buf,
+            host.definition.max_payload,
+            ("RequestTooLargeException", "InvalidRequestContentException"),
+        ) else {
+            return;
         };
         let written = if request.head.method != Method::Post || request.head.path() != expected.as_bytes() {
             let body = error_object("ResourceNotFoundException", "no such function");

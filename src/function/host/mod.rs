@@ -280,6 +280,27 @@ fn uuid() -> String {
     )
 }
 
+/// The next request on a connection to the host, or `None` when the connection is done: the peer
+/// closed, or sent what cannot be read (answered first, with an error object of `types`: for a
+/// payload over the limit, for a broken request).
+fn next_request(
+    stream: &mut std::net::TcpStream,
+    buf: &mut bytes::BytesMut,
+    max_payload: u64,
+    (too_large, broken): (&str, &str),
+) -> Option<wire::Request> {
+    let (status, body) = match wire::read_request(stream, buf, max_payload) {
+        Ok(r) => return Some(r),
+        Err(wire::ReadError::Closed) => return None,
+        Err(wire::ReadError::TooLarge) => {
+            ("413 Request Entity Too Large", error_object(too_large, "the payload is over the limit"))
+        }
+        Err(wire::ReadError::Broken(why)) => ("400 Bad Request", error_object(broken, why)),
+    };
+    let _ = wire::write_response(stream, status, &[], &body);
+    None
+}
+
 /// An error object in Lambda's shape.
 fn error_object(error_type: &str, message: &str) -> Vec<u8> {
     let mut out = Vec::new();

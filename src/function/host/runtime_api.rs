@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
-use super::wire::{self, ReadError};
+use super::wire;
 use super::{Host, Outcome, Running, error_object};
 use crate::http::Method;
 
@@ -44,18 +44,13 @@ fn connection(host: &Host, slot: usize, mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let mut buf = BytesMut::new();
     loop {
-        let request = match wire::read_request(&mut stream, &mut buf, host.definition.max_payload) {
-            Ok(r) => r,
-            Err(ReadError::Closed) => return,
-            Err(ReadError::TooLarge) => {
-                let body = error_object("RequestEntityTooLarge", "the payload is over the limit");
-                let _ = wire::write_response(&mut stream, "413 Request Entity Too Large", &[], &body);
-                return;
-            }
-            Err(ReadError::Broken(why)) => {
-                let _ = wire::write_response(&mut stream, "400 Bad Request", &[], &error_object("InvalidRequest", why));
-                return;
-            }
+        let Some(request) = super::next_request(
+            &mut stream,
+            &mut buf,
+            host.definition.max_payload,
+            ("RequestEntityTooLarge", "InvalidRequest"),
+        ) else {
+            return;
         };
         let path = String::from_utf8_lossy(request.head.path()).into_owned();
         let route = path.strip_prefix(PREFIX).unwrap_or("");
