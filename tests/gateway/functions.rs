@@ -497,3 +497,62 @@ fn portico_invoke_prints_the_event_the_answer_and_the_response() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no API has that route"));
 }
+
+#[test]
+fn request_bodies_keys_and_binary_content_in_events() {
+    for driver in DRIVERS {
+        let up = Upstream::start(|_| answer(r#"{"statusCode":200,"body":"ok"}"#, ""));
+        // REST with an API key on the route; a 1 MB body limit.
+        let config = config("rest", up.addr, "", "")
+            .replace("key = \"ANY /fn/{proxy+}\"", "key = \"ANY /fn/{proxy+}\"\napi_key_required = true")
+            .replace("header_timeout_ms = 2000", "header_timeout_ms = 2000\nmax_body_bytes = 1000000")
+            + "\n[[api_key]]\nname = \"partner\"\nvalue = \"partner-key-0123456789\"\n\n[[usage_plan]]\nname = \"plan\"\napi_stages = [{ api = \"shop\", stage = \"prod\" }]\nkeys = [\"partner\"]\n";
+        let gw = Gateway::start(&config, driver);
+        let key = "x-api-key: partner-key-0123456789\r\n";
+        // A chunked body arrives whole in the event.
+        let r = gw.send(format!("POST /prod/fn/c HTTP/1.1\r\nHost: h\r\n{key}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n").as_bytes());
+        assert_eq!(r.status, 200, "{driver:?}: {}", r.text());
+        let e = event_of(&up.last());
+        assert_eq!(e["body"], "hello world");
+        assert_eq!(e["requestContext"]["identity"]["apiKey"], "partner-key-0123456789");
+        assert_eq!(e["requestContext"]["identity"]["apiKeyId"], "partner");
+        // Over the limit: 413, and the function never hears of it.
+        let seen = up.seen().len();
+        let r = gw
+            .send(format!("POST /prod/fn/big HTTP/1.1\r\nHost: h\r\n{key}Content-Length: 2000000\r\n\r\n").as_bytes());
+        assert_eq!(r.status, 413);
+        let big_chunk = "z".repeat(600_000);
+        let r = gw.send(format!("POST /prod/fn/big HTTP/1.1\r\nHost: h\r\n{key}Transfer-Encoding: chunked\r\n\r\n927c0\r\n{big_chunk}\r\n927c0\r\n{big_chunk}\r\n0\r\n\r\n").as_bytes());
+        assert_eq!(r.status, 413);
+        assert_eq!(up.seen().len(), seen);
+        // Without the key: 403 before any invocation.
+        assert_eq!(gw.get("/prod/fn/nokey").status, 403);
+        assert_eq!(up.seen().len(), seen);
+    }
+    // HTTP APIs: a non-text body travels base64, a text one as it is.
+    let up = Upstream::start(|_| answer(r#"{"statusCode":200}"#, ""));
+    let gw = Gateway::start(&config("http", up.addr, "", ""), Driver::Uring);
+    let r = gw.send(b"POST /prod/fn/f HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=b");
+    assert_eq!(r.status, 200);
+    let e = event_of(&up.last());
+    assert_eq!((e["body"].as_str(), e["isBase64Encoded"].as_bool()), (Some("YT1i"), Some(true)));
+    let r = gw
+        .send(b"POST /prod/fn/f HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    assert_eq!(r.status, 200);
+    let e = event_of(&up.last());
+    assert_eq!((e["body"].as_str(), e["isBase64Encoded"].as_bool()), (Some("{}"), Some(false)));
+}
+
+#[test]
+fn an_answer_over_the_limit_is_an_error_not_a_crash() {
+    let big = format!(r#"{{"statusCode":200,"body":"{}"}}"#, "x".repeat(2_000_000));
+    let up = Upstream::start(move |_| answer(&big, ""));
+    let config = config("http", up.addr, "", "")
+        .replace("header_timeout_ms = 2000", "header_timeout_ms = 2000\nmax_body_bytes = 1000000");
+    let gw = Gateway::start(&config, Driver::Uring);
+    let r = gw.get("/prod/fn/huge");
+    assert_eq!((r.status, r.text().as_str()), (500, HTTP_INTERNAL));
+    // The next request is unaffected.
+    assert_eq!(gw.get("/prod/fn/huge").status, 500);
+    assert!(gw.log().contains("FunctionUnavailable"), "{}", gw.log());
+}

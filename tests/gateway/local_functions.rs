@@ -227,3 +227,21 @@ fn the_quickstart_function_answers() {
     assert!(stdout.contains("route `GET /hello` -> function hello (payload 2.0)"), "{stdout}");
     assert!(stdout.contains("HTTP/1.1 200") && stdout.contains(r#""message": "hello, you""#), "{stdout}");
 }
+
+#[test]
+fn cold_starts_are_counted() {
+    require_awslambdaric();
+    let admin = free_port();
+    let config =
+        config("http", PYTHON, "concurrency = 2", "") + &format!("\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n");
+    let gw = Gateway::start_in(&dir(), &config, Driver::Uring, &[]);
+    assert_eq!(gw.get("/prod/x").status, 200);
+    let admin = std::net::SocketAddr::from(([127, 0, 0, 1], admin));
+    let starts = || sample(&http_get(admin, "/metrics").1, "portico_function_cold_starts_total{function=\"hello\"}");
+    assert_eq!(starts(), Some(2.0), "two warm processes");
+    assert_eq!(gw.get("/prod/crash").status, 500);
+    assert!(eventually(Duration::from_secs(10), || (starts() == Some(3.0)).then_some(())).is_some(), "{:?}", starts());
+    let text = http_get(admin, "/metrics").1;
+    assert_eq!(sample(&text, "portico_function_errors_total{function=\"hello\"}"), Some(1.0));
+    assert_eq!(sample(&text, "portico_function_concurrency{function=\"hello\"}"), Some(0.0));
+}

@@ -113,6 +113,7 @@ fn mutual_tls_accepts_good_clients_only_and_forwards_their_certificate() {
     let stranger = client(&other, "stranger", 44, false);
 
     let upstream = Upstream::start(|_| ok_json(r#"{"ok":true}"#));
+    let function = Upstream::start(|_| ok_json(r#"{"statusCode":200,"body":"from the function"}"#));
     let tls_port = free_port();
     let config = format!(
         r#"
@@ -132,6 +133,13 @@ access_log = {{ destination = "access.log", format = "$context.identity.clientCe
 [[api.route]]
 key = "GET /accounts"
 integration = {{ type = "http_proxy", uri = "http://{}/accounts" }}
+[[api.route]]
+key = "GET /fn"
+integration = {{ type = "function", target = "teller" }}
+
+[[function]]
+name = "teller"
+url = "http://{}/invoke"
 
 [[domain]]
 name = "m.example"
@@ -149,6 +157,7 @@ stage = "prod"
         server_cert.display(),
         server_key.display(),
         upstream.addr,
+        function.addr,
     );
     let gw = Gateway::start_in(&dir, &config, Driver::Uring, &[]);
     let tls = SocketAddr::from(([127, 0, 0, 1], tls_port));
@@ -169,6 +178,19 @@ stage = "prod"
     let log = dir.join("access.log");
     let line = eventually(Duration::from_secs(5), || std::fs::read_to_string(&log).ok().filter(|t| !t.is_empty()));
     assert_eq!(line.as_deref().and_then(|t| t.lines().next()), Some("CN=good client|42|200"));
+
+    // A function's event carries the certificate (an HTTP API: `authentication.clientCert`), as
+    // AWS's does; a client's own certificate headers never reach it.
+    let get_fn = get.replace("/accounts", "/fn");
+    let answered = request(&config_with(Some(&good)), tls, "m.example", &get_fn);
+    assert!(answered.starts_with("HTTP/1.1 200 OK\r\n") && answered.ends_with("from the function"), "{answered}");
+    let event: serde_json::Value = serde_json::from_slice(&function.last().body).unwrap();
+    let cert = &event["requestContext"]["authentication"]["clientCert"];
+    assert_eq!(cert["subjectDN"], "CN=good client");
+    assert_eq!(cert["serialNumber"], "42");
+    assert!(cert["clientCertPem"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----\n"));
+    assert!(cert["validity"]["notAfter"].as_str().unwrap().ends_with(" GMT"));
+    assert!(event["headers"].get("x-client-subject").is_none(), "{}", event["headers"]);
 
     for (who, cert) in [
         ("no certificate", None),
