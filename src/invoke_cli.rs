@@ -13,7 +13,7 @@ use bytes::Bytes;
 use crate::context::{Context, RequestBody};
 use crate::error::GatewayError;
 use crate::http::head::{self, HeadLimits};
-use crate::integration::function::{self, Caller, SmallText};
+use crate::integration::function::{self, Caller};
 use crate::loaded::LoadedTable;
 use crate::table::{Integration, PayloadFormat, RouteKey};
 
@@ -107,8 +107,7 @@ pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
     let outbound = crate::outbound::Outbound { pool: &pool, counters: &counters, draining: &draining };
     let mut event = Vec::new();
     let invoked = runtime.block_on(async {
-        let mut query = SmallText::default();
-        let target = function::target(table, integration, &mut query)?;
+        let target = function::target(table, integration)?;
         let request_id = ctx.id();
         // As if from this machine to the API's first listener.
         let local_port = table.table.listeners.first().map_or(80, |l| l.addr.port());

@@ -213,8 +213,8 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             // Local functions get their processes for this one invocation.
             let hosts = portico::function::host::Hosts::default();
-            let max_payload = loaded.table.settings.limits.max_body_bytes;
-            loaded.attach_hosts(hosts.assign(&loaded.table.functions, max_payload));
+            let max_body = loaded.table.settings.limits.max_body_bytes;
+            loaded.attach_hosts(hosts.assign(&loaded.table.functions, max_body));
             let request = portico::invoke_cli::Request { api, stage, route, path, method, headers, body };
             let report = portico::invoke_cli::run(&loaded, &request);
             hosts.stop_all();

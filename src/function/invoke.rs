@@ -164,9 +164,11 @@ pub async fn invoke(
         whole: true,
     };
     let max_idle = settings.upstream.pool_idle_max_per_upstream;
-    let fetched = client::fetch(outbound.pool, outbound.counters, &call, out, settings.limits.max_body_bytes, max_idle)
-        .await
-        .map_err(|e| match e.kind {
+    let max_answer = super::max_payload(settings.limits.max_body_bytes);
+    let fetched =
+        client::fetch(outbound.pool, outbound.counters, &call, out, max_answer, max_idle).await.map_err(|e| match e
+            .kind
+        {
             ResponseType::IntegrationTimeout => TIMEOUT,
             _ => GatewayError::new(ResponseType::FunctionUnavailable, e.detail),
         })?;

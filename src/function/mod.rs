@@ -14,3 +14,9 @@ pub mod host;
 pub mod invoke;
 pub mod limit;
 pub mod result;
+
+/// The largest event or answer a function exchanges, for a gateway whose request body limit is
+/// `max_body`: such a body base64-encoded (4/3 larger) with the headers and context around it.
+pub fn max_payload(max_body: u64) -> u64 {
+    max_body.saturating_mul(4) / 3 + 1024 * 1024
+}

@@ -43,13 +43,6 @@ const BAD_HEADER: GatewayError = GatewayError::new(
     "Malformed Lambda proxy response: a header name or value cannot be sent",
 );
 
-/// Headers a function's answer cannot set: the writer frames the response.
-fn framing_header(name: &str) -> bool {
-    ["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "trailer", "te"]
-        .iter()
-        .any(|h| name.eq_ignore_ascii_case(h))
-}
-
 /// Who sent the request, as the event tells it.
 pub struct Caller<'a> {
     pub peer: std::net::IpAddr,
@@ -88,8 +81,7 @@ pub async fn invoke(
     integration: &FunctionIntegration,
     flow: Flow,
 ) -> Result<Flow, GatewayError> {
-    let mut query = SmallText::default();
-    let target = target(table, integration, &mut query)?;
+    let target = target(table, integration)?;
     let request_id = ctx.id();
     ctx.record.integration_started = Some(quanta::Instant::now());
     ctx.record.function = Some(integration.function);
@@ -113,11 +105,10 @@ pub async fn invoke(
     Ok(write::send(conn, ctx, &response, flow).await)
 }
 
-/// Where an integration's invocations go; `query` keeps the qualifier's query text.
+/// Where an integration's invocations go.
 pub fn target<'t>(
     table: &'t LoadedTable,
     integration: &'t FunctionIntegration,
-    query: &'t mut SmallText,
 ) -> Result<invoke::Target<'t>, GatewayError> {
     let function = &table.table.functions[integration.function as usize];
     let Some(endpoint) = &table.function_endpoints[integration.function as usize] else {
@@ -127,16 +118,11 @@ pub fn target<'t>(
         FunctionTarget::Lambda { region, credentials, .. } => Some(invoke::Signing { region, credentials }),
         _ => None,
     };
-    if let Some(q) = &integration.qualifier {
-        let encoded = percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC);
-        let _ = std::fmt::Write::write_fmt(query, format_args!("Qualifier={encoded}"));
-    }
-    let query = &*query;
     Ok(invoke::Target {
         upstream: &endpoint.target,
         authority: &endpoint.authority,
         path: &endpoint.path,
-        query: integration.qualifier.as_ref().and_then(|_| std::str::from_utf8(query.as_bytes()).ok()),
+        query: integration.qualifier_query.as_deref(),
         signing,
         slots: &table.function_slots[integration.function as usize],
         queue: Duration::from_millis(function.queue_timeout_ms),
@@ -168,13 +154,13 @@ pub fn write_event(
     let mut port = itoa::Buffer::new();
     let mut headers: SmallVec<[(&[u8], &[u8]); 32]> = SmallVec::new();
     for (name, value) in head.headers() {
-        let dropped = is_hop_by_hop(name)
+        // HTTP APIs keep the request's length in the event; REST APIs leave it out (as AWS does).
+        let length = name.eq_ignore_ascii_case(b"content-length");
+        let dropped = ((rest || !length) && is_hop_by_hop(name))
             || is_path_override(name)
             || client_cert_header(name)
             || (!trusted && is_forwarding_header(name))
-            || named_in_connection(name, head.values(b"connection"))
-            // REST APIs leave the length out of the event (the body is there).
-            || (rest && name.eq_ignore_ascii_case(b"content-length"));
+            || named_in_connection(name, head.values(b"connection"));
         if !dropped {
             headers.push((name, value));
         }
@@ -274,7 +260,8 @@ pub fn answer<'p>(
         if !name_ok || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
             return Err(BAD_HEADER);
         }
-        if !framing_header(&name) {
+        // The writer frames the response: a function's framing and hop-by-hop headers go.
+        if !is_hop_by_hop(name.as_bytes()) {
             headers.push((name, value));
         }
     }
@@ -325,23 +312,6 @@ fn is_text(value: &[u8]) -> bool {
         || lower == b"application/javascript"
         || lower == b"application/ecmascript"
         || lower == b"application/graphql"
-}
-
-/// A short text on the stack (an address, a query).
-#[derive(Default)]
-pub struct SmallText(SmallVec<[u8; 48]>);
-
-impl SmallText {
-    fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl std::fmt::Write for SmallText {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -107,9 +107,9 @@ pub struct FunctionIntegration {
     pub format: PayloadFormat,
     /// The integration timeout: no answer by then is 504 (REST) or 503 (HTTP API).
     pub timeout_ms: u64,
-    /// A Lambda alias or version (`orders:live` for a Lambda function named `orders`), sent as
-    /// the Invoke API's `Qualifier`.
-    pub qualifier: Option<String>,
+    /// A Lambda alias or version (`orders:live` for a Lambda function named `orders`), as the
+    /// Invoke API's query carries it: `Qualifier=live`, encoded.
+    pub qualifier_query: Option<String>,
 }
 
 /// The payload format of a function integration (AWS's `payloadFormatVersion`).

@@ -241,7 +241,8 @@ fn cold_starts_are_counted() {
     assert_eq!(starts(), Some(2.0), "two warm processes");
     assert_eq!(gw.get("/prod/crash").status, 500);
     assert!(eventually(Duration::from_secs(10), || (starts() == Some(3.0)).then_some(())).is_some(), "{:?}", starts());
+    let errors = || sample(&http_get(admin, "/metrics").1, "portico_function_errors_total{function=\"hello\"}");
+    assert!(eventually(Duration::from_secs(5), || (errors() == Some(1.0)).then_some(())).is_some(), "{:?}", errors());
     let text = http_get(admin, "/metrics").1;
-    assert_eq!(sample(&text, "portico_function_errors_total{function=\"hello\"}"), Some(1.0));
     assert_eq!(sample(&text, "portico_function_concurrency{function=\"hello\"}"), Some(0.0));
 }

@@ -134,10 +134,12 @@ pub(super) fn integration(
     });
     match (exact, qualified) {
         (Some(function), _) => {
-            Some(FunctionIntegration { function: function as u32, format, timeout_ms, qualifier: None })
+            Some(FunctionIntegration { function: function as u32, format, timeout_ms, qualifier_query: None })
         }
         (None, Some((function, qualifier))) => {
-            Some(FunctionIntegration { function: function as u32, format, timeout_ms, qualifier: Some(qualifier) })
+            let encoded = percent_encoding::utf8_percent_encode(&qualifier, percent_encoding::NON_ALPHANUMERIC);
+            let qualifier_query = Some(format!("Qualifier={encoded}"));
+            Some(FunctionIntegration { function: function as u32, format, timeout_ms, qualifier_query })
         }
         (None, None) => {
             let names: Vec<&str> = config.functions.iter().map(|f| f.name.value.as_str()).collect();

@@ -48,12 +48,14 @@ pub struct Definition {
     pub timeout: Duration,
     pub memory_mb: u32,
     pub region: String,
-    /// The largest payload accepted either way.
+    /// The largest payload accepted either way: an event of the largest body, or an answer.
     pub max_payload: u64,
 }
 
 impl Definition {
-    pub fn of(function: &Function, max_payload: u64) -> Option<Definition> {
+    /// `max_body` is the gateway's request body limit ([`super::max_payload`]).
+    pub fn of(function: &Function, max_body: u64) -> Option<Definition> {
+        let max_payload = super::max_payload(max_body);
         match &function.target {
             FunctionTarget::Local { command, env, working_dir, timeout_ms, memory_mb, region } => Some(Definition {
                 name: function.name.clone(),
@@ -223,12 +225,12 @@ impl Hosts {
     /// The host of each local function of `functions` (same index; `None` for other targets):
     /// the running one when its definition is unchanged, else a new one. Hosts of functions no
     /// longer defined, or defined differently, are stopped.
-    pub fn assign(&self, functions: &[Function], max_payload: u64) -> Vec<Option<Arc<Host>>> {
+    pub fn assign(&self, functions: &[Function], max_body: u64) -> Vec<Option<Arc<Host>>> {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
         let mut kept = HashMap::new();
         let mut assigned = Vec::with_capacity(functions.len());
         for f in functions {
-            let Some(definition) = Definition::of(f, max_payload) else {
+            let Some(definition) = Definition::of(f, max_body) else {
                 assigned.push(None);
                 continue;
             };
