@@ -138,6 +138,7 @@ fn respond(control: &Control, method: &str, path: &str, query: &str) -> (u16, &'
         "/metrics" => {
             let mut text = expose::render(&control.metrics, generation);
             let table = control.table.load();
+            let host = |i: usize| table.function_hosts.get(i).and_then(Option::as_ref);
             let gauges: Vec<expose::FunctionGauges<'_>> = table
                 .table
                 .functions
@@ -146,11 +147,8 @@ fn respond(control: &Control, method: &str, path: &str, query: &str) -> (u16, &'
                 .map(|(i, f)| expose::FunctionGauges {
                     name: &f.name,
                     in_flight: table.function_slots.get(i).filter(|s| s.limit() > 0).map(|s| s.in_flight()),
-                    cold_starts: table
-                        .function_hosts
-                        .get(i)
-                        .and_then(Option::as_ref)
-                        .map(|h| h.counters.cold_starts.load(Ordering::Relaxed)),
+                    cold_starts: host(i).map(|h| h.counters.cold_starts.load(Ordering::Relaxed)),
+                    queued: host(i).map(|h| h.queued() as u64),
                 })
                 .collect();
             expose::render_function_gauges(&mut text, &gauges);

@@ -157,12 +157,14 @@ pub struct FunctionGauges<'a> {
     pub name: &'a str,
     pub in_flight: Option<u32>,
     pub cold_starts: Option<u64>,
+    /// Invocations waiting for a handler process (local functions).
+    pub queued: Option<u64>,
 }
 
 /// Appends the functions' gauges to a scrape.
 pub fn render_function_gauges(out: &mut String, gauges: &[FunctionGauges<'_>]) {
     type Value = fn(&FunctionGauges<'_>) -> Option<u64>;
-    let metrics: [(&str, &str, Kind, Value); 2] = [
+    let metrics: [(&str, &str, Kind, Value); 3] = [
         (
             "portico_function_concurrency",
             "Invocations in flight, for functions with a concurrency limit (AWS Lambda ConcurrentExecutions).",
@@ -174,6 +176,12 @@ pub fn render_function_gauges(out: &mut String, gauges: &[FunctionGauges<'_>]) {
             "Handler processes started, for local functions (each start is a cold start).",
             Kind::Counter,
             |g| g.cold_starts,
+        ),
+        (
+            "portico_function_queued",
+            "Invocations waiting for a handler process, for local functions.",
+            Kind::Gauge,
+            |g| g.queued,
         ),
     ];
     for (name, help, kind, value) in metrics {

@@ -246,3 +246,20 @@ fn cold_starts_are_counted() {
     let text = http_get(admin, "/metrics").1;
     assert_eq!(sample(&text, "portico_function_concurrency{function=\"hello\"}"), Some(0.0));
 }
+
+/// A handler that never gets ready: requests time out, and what they queued goes with them.
+#[test]
+fn a_handler_that_never_gets_ready_does_not_pile_up_invocations() {
+    let admin = free_port();
+    let never = r#"["python3", "-c", "import time; time.sleep(600)"]"#;
+    let config = config("http", never, "queue_timeout_ms = 0", ", timeout_ms = 300")
+        + &format!("\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n");
+    let gw = Gateway::start_in(&dir(), &config, Driver::Uring, &[]);
+    for _ in 0..5 {
+        let r = gw.get("/prod/x");
+        assert_eq!((r.status, r.text().as_str()), (503, r#"{"message":"Service Unavailable"}"#));
+    }
+    let admin = std::net::SocketAddr::from(([127, 0, 0, 1], admin));
+    let queued = || sample(&http_get(admin, "/metrics").1, "portico_function_queued{function=\"hello\"}");
+    assert!(eventually(Duration::from_secs(5), || (queued() == Some(0.0)).then_some(())).is_some(), "{:?}", queued());
+}

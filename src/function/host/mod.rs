@@ -186,13 +186,24 @@ impl Host {
     }
 
     /// Queues an invocation; its outcome arrives on the returned channel (closed if the host
-    /// stops first).
-    fn enqueue(&self, payload: Vec<u8>) -> mpsc::Receiver<Outcome> {
+    /// stops first). The id lets a caller that gives up take it back out ([`Host::cancel`]).
+    fn enqueue(&self, payload: Vec<u8>) -> (String, mpsc::Receiver<Outcome>) {
         let (reply, outcome) = mpsc::sync_channel(1);
         let id = uuid();
-        self.lock().queue.push_back(Pending { id, payload, reply });
+        self.lock().queue.push_back(Pending { id: id.clone(), payload, reply });
         self.work.notify_one();
-        outcome
+        (id, outcome)
+    }
+
+    /// Invocations waiting for a process (for the metrics).
+    pub fn queued(&self) -> usize {
+        self.lock().queue.len()
+    }
+
+    /// Drops invocation `id` if it is still queued (its caller went away); one already running
+    /// runs to its end.
+    fn cancel(&self, id: &str) {
+        self.lock().queue.retain(|p| p.id != id);
     }
 
     /// Stops the host: processes are killed, queued and running invocations fail.
