@@ -101,8 +101,8 @@ fn v1(out: &mut Vec<u8>, r: &Request<'_>) {
     field(out, "httpMethod", r.method);
     entry(out, "headers", |out| headers_v1(out, r.headers, false));
     entry(out, "multiValueHeaders", |out| headers_v1(out, r.headers, true));
-    entry(out, "queryStringParameters", |out| query_v1(out, r.query, false));
-    entry(out, "multiValueQueryStringParameters", |out| query_v1(out, r.query, true));
+    entry(out, "queryStringParameters", |out| query(out, r.query, Values::Last));
+    entry(out, "multiValueQueryStringParameters", |out| query(out, r.query, Values::List));
     entry(out, "pathParameters", |out| path_parameters(out, r.path_parameters, true));
     entry(out, "stageVariables", |out| stage_variables(out, r.stage_variables, true));
 
@@ -203,7 +203,7 @@ fn v2(out: &mut Vec<u8>, r: &Request<'_>) {
     }
     entry(out, "headers", |out| headers_v2(out, r.headers));
     if query_pairs(r.query).next().is_some() {
-        entry(out, "queryStringParameters", |out| query_v2(out, r.query));
+        entry(out, "queryStringParameters", |out| query(out, r.query, Values::Joined));
     }
     if !r.path_parameters.is_empty() {
         entry(out, "pathParameters", |out| path_parameters(out, r.path_parameters, false));
@@ -346,6 +346,106 @@ fn client_cert(out: &mut Vec<u8>, cert: &ClientCert) {
     out.extend_from_slice(b"}}");
 }
 
+/// How the values of one key are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Values {
+    /// The last one (1.0's single-value maps).
+    Last,
+    /// All, as an array (1.0's multi-value maps).
+    List,
+    /// All, comma-joined in one string (2.0).
+    Joined,
+}
+
+/// Entries grouped by key in O(n log n) (a sort of their indexes), so that a request with many
+/// headers or query parameters costs no more than its size: for each entry, whether it is the
+/// first of its key, and the next entry with the same key, in the order received.
+struct Groups {
+    first: SmallVec<[bool; 32]>,
+    next: SmallVec<[u32; 32]>,
+}
+
+const END: u32 = u32::MAX;
+
+impl Groups {
+    /// `fold`: keys compare case-insensitively (header names).
+    fn of(keys: &[&[u8]], fold: bool) -> Groups {
+        let n = keys.len();
+        let cmp = |a: &[u8], b: &[u8]| {
+            if fold { a.iter().map(u8::to_ascii_lowercase).cmp(b.iter().map(u8::to_ascii_lowercase)) } else { a.cmp(b) }
+        };
+        let mut order: SmallVec<[u32; 32]> = (0..n as u32).collect();
+        order.sort_unstable_by(|&a, &b| cmp(keys[a as usize], keys[b as usize]).then(a.cmp(&b)));
+        let mut first: SmallVec<[bool; 32]> = smallvec::smallvec![true; n];
+        let mut next: SmallVec<[u32; 32]> = smallvec::smallvec![END; n];
+        for pair in order.windows(2) {
+            let (a, b) = (pair[0] as usize, pair[1] as usize);
+            if cmp(keys[a], keys[b]).is_eq() {
+                next[a] = b as u32;
+                first[b] = false;
+            }
+        }
+        Groups { first, next }
+    }
+
+    /// The entries of `i`'s key from `i` on, in the order received.
+    fn members(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        std::iter::successors(Some(i), |&j| Some(self.next[j]).filter(|&n| n != END).map(|n| n as usize))
+    }
+}
+
+/// A JSON object with one entry per key, in the order keys first appear (`skip`ped entries left
+/// out): `name` writes an entry's key (quoted), `value` an entry's value (escaped, unquoted).
+fn grouped(
+    out: &mut Vec<u8>,
+    groups: &Groups,
+    skip: impl Fn(usize) -> bool,
+    mut name: impl FnMut(&mut Vec<u8>, usize),
+    mut value: impl FnMut(&mut Vec<u8>, usize),
+    values: Values,
+) {
+    out.push(b'{');
+    let mut any = false;
+    for i in (0..groups.first.len()).filter(|&i| groups.first[i] && !skip(i)) {
+        if any {
+            out.push(b',');
+        }
+        any = true;
+        name(out, i);
+        out.push(b':');
+        match values {
+            Values::Last => {
+                out.push(b'"');
+                value(out, groups.members(i).last().unwrap_or(i));
+                out.push(b'"');
+            }
+            Values::List => {
+                out.push(b'[');
+                for (k, j) in groups.members(i).enumerate() {
+                    if k > 0 {
+                        out.push(b',');
+                    }
+                    out.push(b'"');
+                    value(out, j);
+                    out.push(b'"');
+                }
+                out.push(b']');
+            }
+            Values::Joined => {
+                out.push(b'"');
+                for (k, j) in groups.members(i).enumerate() {
+                    if k > 0 {
+                        out.push(b',');
+                    }
+                    value(out, j);
+                }
+                out.push(b'"');
+            }
+        }
+    }
+    out.push(b'}');
+}
+
 /// 1.0 headers: one entry per name (case-insensitive, the first spelling), with its last value
 /// (`multi`: all values, in order); `null` when there are none.
 fn headers_v1(out: &mut Vec<u8>, headers: &[(&[u8], &[u8])], multi: bool) {
@@ -353,47 +453,25 @@ fn headers_v1(out: &mut Vec<u8>, headers: &[(&[u8], &[u8])], multi: bool) {
         out.extend_from_slice(b"null");
         return;
     }
-    out.push(b'{');
-    let mut first = true;
-    for (i, &(name, _)) in headers.iter().enumerate() {
-        if headers[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            continue;
-        }
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        string(out, name);
-        out.push(b':');
-        let mut values = headers[i..].iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, v)| v);
-        if multi {
-            out.push(b'[');
-            for (j, value) in values.enumerate() {
-                if j > 0 {
-                    out.push(b',');
-                }
-                string(out, value);
-            }
-            out.push(b']');
-        } else {
-            string(out, values.next_back().unwrap_or_default());
-        }
-    }
-    out.push(b'}');
+    let names: SmallVec<[&[u8]; 32]> = headers.iter().map(|&(n, _)| n).collect();
+    let groups = Groups::of(&names, true);
+    let values = if multi { Values::List } else { Values::Last };
+    grouped(
+        out,
+        &groups,
+        |_| false,
+        |out, i| string(out, headers[i].0),
+        |out, i| escape(out, headers[i].1, true),
+        values,
+    );
 }
 
 /// 2.0 headers: lower-case names, duplicates comma-joined; `Cookie` is in `cookies` instead.
 fn headers_v2(out: &mut Vec<u8>, headers: &[(&[u8], &[u8])]) {
-    out.push(b'{');
-    let mut first = true;
-    for (i, &(name, _)) in headers.iter().enumerate() {
-        if name.eq_ignore_ascii_case(b"cookie") || headers[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            continue;
-        }
-        if !first {
-            out.push(b',');
-        }
-        first = false;
+    let names: SmallVec<[&[u8]; 32]> = headers.iter().map(|&(n, _)| n).collect();
+    let groups = Groups::of(&names, true);
+    let name = |out: &mut Vec<u8>, i: usize| {
+        let name = headers[i].0;
         out.push(b'"');
         // Header names are tokens (the codec refuses anything else): nothing to escape.
         if name.iter().all(|&b| b.is_ascii_graphic() && b != b'"' && b != b'\\') {
@@ -402,17 +480,10 @@ fn headers_v2(out: &mut Vec<u8>, headers: &[(&[u8], &[u8])]) {
             let lower: SmallVec<[u8; 64]> = name.iter().map(u8::to_ascii_lowercase).collect();
             escape(out, &lower, true);
         }
-        out.extend_from_slice(b"\":\"");
-        let values = headers[i..].iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, v)| v);
-        for (j, value) in values.enumerate() {
-            if j > 0 {
-                out.push(b',');
-            }
-            escape(out, value, true);
-        }
         out.push(b'"');
-    }
-    out.push(b'}');
+    };
+    let cookie = |i: usize| headers[i].0.eq_ignore_ascii_case(b"cookie");
+    grouped(out, &groups, cookie, name, |out, i| escape(out, headers[i].1, true), Values::Joined);
 }
 
 /// The query's `name=value` pairs, as received (empty pieces skipped; a piece without `=` has an
@@ -426,9 +497,8 @@ fn query_pairs(query: Option<&[u8]>) -> impl Iterator<Item = (&[u8], &[u8])> + C
     })
 }
 
-/// Percent-decodes `text` (`+` is a space); a broken escape stays as written.
-fn decode(text: &[u8]) -> SmallVec<[u8; 128]> {
-    let mut out = SmallVec::new();
+/// Percent-decodes `text` (`+` is a space) onto `out`; a broken escape stays as written.
+fn decode_into(out: &mut SmallVec<[u8; 256]>, text: &[u8]) {
     let mut i = 0;
     while i < text.len() {
         match text[i] {
@@ -444,76 +514,35 @@ fn decode(text: &[u8]) -> SmallVec<[u8; 128]> {
         }
         i += 1;
     }
-    out
 }
 
 fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
-/// 1.0 query parameters: decoded names, the last value (`multi`: all values); `null` when none.
-fn query_v1(out: &mut Vec<u8>, query: Option<&[u8]>, multi: bool) {
-    let pairs = query_pairs(query);
-    if pairs.clone().next().is_none() {
+/// Query parameters, decoded: 1.0 (`null` when none; the last value, or all with `multi`) or 2.0
+/// (comma-joined). Each name and value is decoded once.
+fn query(out: &mut Vec<u8>, query: Option<&[u8]>, values: Values) {
+    let pairs: SmallVec<[(&[u8], &[u8]); 16]> = query_pairs(query).collect();
+    if pairs.is_empty() {
         out.extend_from_slice(b"null");
         return;
     }
-    out.push(b'{');
-    let mut first = true;
-    for (i, (name, _)) in pairs.clone().enumerate() {
-        let name = decode(name);
-        if pairs.clone().take(i).any(|(n, _)| decode(n) == name) {
-            continue;
-        }
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        string(out, &name);
-        out.push(b':');
-        let values = pairs.clone().skip(i).filter(|(n, _)| decode(n) == name).map(|(_, v)| decode(v));
-        if multi {
-            out.push(b'[');
-            for (j, value) in values.enumerate() {
-                if j > 0 {
-                    out.push(b',');
-                }
-                string(out, &value);
-            }
-            out.push(b']');
-        } else {
-            string(out, &values.last().unwrap_or_default());
-        }
+    // Decoded names and values side by side in one buffer (on the stack for a short query).
+    let mut text: SmallVec<[u8; 256]> = SmallVec::new();
+    let mut spans: SmallVec<[(usize, usize, usize); 16]> = SmallVec::new();
+    for (name, value) in &pairs {
+        let start = text.len();
+        decode_into(&mut text, name);
+        let middle = text.len();
+        decode_into(&mut text, value);
+        spans.push((start, middle, text.len()));
     }
-    out.push(b'}');
-}
-
-/// 2.0 query parameters: decoded, duplicates comma-joined.
-fn query_v2(out: &mut Vec<u8>, query: Option<&[u8]>) {
-    let pairs = query_pairs(query);
-    out.push(b'{');
-    let mut first = true;
-    for (i, (name, _)) in pairs.clone().enumerate() {
-        let name = decode(name);
-        if pairs.clone().take(i).any(|(n, _)| decode(n) == name) {
-            continue;
-        }
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        string(out, &name);
-        out.extend_from_slice(b":\"");
-        let values = pairs.clone().skip(i).filter(|(n, _)| decode(n) == name).map(|(_, v)| decode(v));
-        for (j, value) in values.enumerate() {
-            if j > 0 {
-                out.push(b',');
-            }
-            escape(out, &value, true);
-        }
-        out.push(b'"');
-    }
-    out.push(b'}');
+    let names: SmallVec<[&[u8]; 16]> = spans.iter().map(|&(s, m, _)| &text[s..m]).collect();
+    let groups = Groups::of(&names, false);
+    let name = |out: &mut Vec<u8>, i: usize| string(out, names[i]);
+    let value = |out: &mut Vec<u8>, i: usize| escape(out, &text[spans[i].1..spans[i].2], true);
+    grouped(out, &groups, |_| false, name, value, values);
 }
 
 fn path_parameters(out: &mut Vec<u8>, params: &[(&str, &[u8])], null_when_empty: bool) {

@@ -271,3 +271,55 @@ fn key_sets_match_events_aws_sent() {
         }
     }
 }
+
+/// Grouping by sorting gives what grouping by scanning gives: every name once, in the order names
+/// first appear, with its values in the order received — for many headers and query parameters.
+#[test]
+fn many_duplicates_group_as_received() {
+    let names = ["X-A", "x-b", "x-a", "X-C", "x-B", "x-c", "x-d", "X-a"];
+    let mut headers: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut query = String::new();
+    for i in 0..400 {
+        let name = names[(i * 7 + i / 3) % names.len()];
+        headers.push((name.as_bytes().to_vec(), format!("v{i}").into_bytes()));
+        query.push_str(&format!("{}={i}&", name.to_ascii_lowercase()));
+    }
+    let borrowed: Vec<(&[u8], &[u8])> = headers.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+    let mut r = request(PayloadFormat::V1, true);
+    r.headers = &borrowed;
+    r.query = Some(query.as_bytes());
+    let e = event(&r);
+    // The scanning reference.
+    let mut expected: Vec<(String, Vec<String>)> = Vec::new();
+    for (n, v) in &headers {
+        let n = String::from_utf8(n.clone()).unwrap();
+        let v = String::from_utf8(v.clone()).unwrap();
+        match expected.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&n)) {
+            Some((_, vs)) => vs.push(v),
+            None => expected.push((n, vec![v])),
+        }
+    }
+    let multi = e["multiValueHeaders"].as_object().unwrap();
+    let keys: Vec<&String> = multi.keys().collect();
+    let mut wanted: Vec<&String> = expected.iter().map(|(k, _)| k).collect();
+    wanted.sort();
+    let mut got = keys.clone();
+    got.sort();
+    assert_eq!(got, wanted);
+    for (k, vs) in &expected {
+        assert_eq!(multi[k], serde_json::json!(vs), "{k}");
+        assert_eq!(e["headers"][k], serde_json::json!(vs.last().unwrap()), "{k}");
+    }
+    let q = &e["multiValueQueryStringParameters"];
+    for (k, vs) in &expected {
+        let lower = k.to_ascii_lowercase();
+        let numbers: Vec<String> = vs.iter().map(|v| v.trim_start_matches('v').to_owned()).collect();
+        assert_eq!(q[&lower], serde_json::json!(numbers), "{lower}");
+    }
+    // 2.0: joined in order.
+    let mut r = request(PayloadFormat::V2, false);
+    r.headers = &borrowed;
+    let e = event(&r);
+    let (k, vs) = &expected[0];
+    assert_eq!(e["headers"][k.to_ascii_lowercase()], vs.join(","));
+}
