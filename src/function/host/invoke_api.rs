@@ -17,20 +17,7 @@ use crate::http::Method;
 
 pub(super) fn serve(host: Arc<Host>, listener: TcpListener) {
     let name = format!("fn-{}-invoke", host.definition.name);
-    let spawned = std::thread::Builder::new().name(name).spawn(move || {
-        for stream in listener.incoming() {
-            if host.stopping() {
-                return;
-            }
-            let Ok(stream) = stream else { continue };
-            let host = host.clone();
-            // One thread per worker connection: the workers' pools keep them few and long-lived.
-            let _ = std::thread::Builder::new().spawn(move || connection(&host, stream));
-        }
-    });
-    if let Err(e) = spawned {
-        log::error!("function host: cannot start its invoke listener: {e}");
-    }
+    super::accept_loop(host, name, listener, connection);
 }
 
 fn connection(host: &Host, mut stream: TcpStream) {

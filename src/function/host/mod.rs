@@ -293,6 +293,29 @@ fn uuid() -> String {
     )
 }
 
+/// Accepts connections on `listener` in a thread named `name` until the host stops, serving each
+/// in a thread of its own (the workers' pools and the runtime clients keep them few).
+fn accept_loop(
+    host: Arc<Host>,
+    name: String,
+    listener: std::net::TcpListener,
+    serve: impl Fn(&Host, std::net::TcpStream) + Send + Sync + Copy + 'static,
+) {
+    let spawned = std::thread::Builder::new().name(name.clone()).spawn(move || {
+        for stream in listener.incoming() {
+            if host.stopping() {
+                return;
+            }
+            let Ok(stream) = stream else { continue };
+            let host = host.clone();
+            let _ = std::thread::Builder::new().spawn(move || serve(&host, stream));
+        }
+    });
+    if let Err(e) = spawned {
+        log::error!("function host: cannot start the thread {name}: {e}");
+    }
+}
+
 /// The next request on a connection to the host, or `None` when the connection is done: the peer
 /// closed, or sent what cannot be read (answered first, with an error object of `types`: for a
 /// payload over the limit, for a broken request).

@@ -24,20 +24,8 @@ const ACCEPTED: &[u8] = br#"{"status":"OK"}"#;
 
 pub(super) fn serve(host: Arc<Host>, slot: usize, listener: TcpListener) {
     let name = format!("fn-{}-api-{slot}", host.definition.name);
-    let spawned = std::thread::Builder::new().name(name).spawn(move || {
-        for stream in listener.incoming() {
-            if host.stopping() {
-                return;
-            }
-            let Ok(stream) = stream else { continue };
-            let host = host.clone();
-            // A runtime client may open a new connection at any time; each gets a thread.
-            let _ = std::thread::Builder::new().spawn(move || connection(&host, slot, stream));
-        }
-    });
-    if let Err(e) = spawned {
-        log::error!("function host: cannot start a Runtime API thread: {e}");
-    }
+    // A runtime client may open a new connection at any time; each is served for this slot.
+    super::accept_loop(host, name, listener, move |host, stream| connection(host, slot, stream));
 }
 
 fn connection(host: &Host, slot: usize, mut stream: TcpStream) {
