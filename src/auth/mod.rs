@@ -5,10 +5,20 @@
 pub mod api_key;
 pub mod mtls;
 
-/// Compares without an early exit on the first differing byte (the length is not secret).
+/// Compares secrets in constant time (the length is not secret): aws-lc's `CRYPTO_memcmp`, which
+/// the compiler cannot turn into an early exit the way it may a hand-written loop.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secrets_compare_by_every_byte_and_length() {
+        assert!(super::constant_time_eq(b"partner-key", b"partner-key"));
+        assert!(!super::constant_time_eq(b"partner-key", b"partner-kez"));
+        assert!(!super::constant_time_eq(b"partner-key", b"partner-ke"));
+        assert!(!super::constant_time_eq(b"", b"x"));
+        assert!(super::constant_time_eq(b"", b""));
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
