@@ -106,7 +106,7 @@ impl LoadedTable {
             }
             upstream_addrs.push(addr);
         }
-        let upstream_authorities = table.upstreams.iter().map(|u| u.authority()).collect();
+        let upstream_authorities: Vec<String> = table.upstreams.iter().map(|u| u.authority()).collect();
         for api in &table.apis {
             for stage in &api.stages {
                 if let Some(log) = &stage.access_log {
@@ -151,24 +151,22 @@ impl LoadedTable {
             .iter()
             .map(|f| std::sync::Arc::new(crate::function::limit::Slots::new(f.concurrency)))
             .collect();
+        // URL and Lambda targets are upstreams; local ones get their endpoint from their host.
+        let endpoint = |upstream: u32, path: String| FunctionEndpoint {
+            target: upstream_targets[upstream as usize].clone(),
+            authority: upstream_authorities[upstream as usize].clone(),
+            path,
+        };
         let function_endpoints = table
             .functions
             .iter()
             .map(|f| match &f.target {
-                crate::table::FunctionTarget::Url { upstream, path, .. } => Some(FunctionEndpoint {
-                    target: upstream_targets[*upstream as usize].clone(),
-                    authority: table.upstreams[*upstream as usize].authority(),
-                    path: path.clone(),
-                }),
+                crate::table::FunctionTarget::Url { upstream, path, .. } => Some(endpoint(*upstream, path.clone())),
                 crate::table::FunctionTarget::Lambda { function_name, upstream, .. } => {
                     const SEGMENT: &percent_encoding::AsciiSet =
                         &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
                     let name = percent_encoding::utf8_percent_encode(function_name, SEGMENT);
-                    Some(FunctionEndpoint {
-                        target: upstream_targets[*upstream as usize].clone(),
-                        authority: table.upstreams[*upstream as usize].authority(),
-                        path: format!("/2015-03-31/functions/{name}/invocations"),
-                    })
+                    Some(endpoint(*upstream, format!("/2015-03-31/functions/{name}/invocations")))
                 }
                 crate::table::FunctionTarget::Local { .. } => None,
             })

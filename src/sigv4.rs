@@ -86,10 +86,10 @@ pub fn canonical_request(r: &Request<'_>) -> String {
 pub fn sign(credentials: Credentials<'_>, scope: &Scope<'_>, r: &Request<'_>) -> String {
     let canonical = canonical_request(r);
     let date = &scope.amz_date[..scope.amz_date.len().min(8)];
-    let credential_scope = format!("{date}/{}/{}/aws4_request", scope.region, scope.service);
     let to_sign = format!(
-        "AWS4-HMAC-SHA256\n{}\n{credential_scope}\n{}",
+        "AWS4-HMAC-SHA256\n{}\n{}\n{}",
         scope.amz_date,
+        credential_scope(scope),
         hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
     );
     let mut key = hmac_sha256(format!("AWS4{}", credentials.secret_access_key).as_bytes(), date.as_bytes());
@@ -97,11 +97,30 @@ pub fn sign(credentials: Credentials<'_>, scope: &Scope<'_>, r: &Request<'_>) ->
         key = hmac_sha256(&key, part.as_bytes());
     }
     let signature = hex(&hmac_sha256(&key, to_sign.as_bytes()));
-    let mut names: Vec<String> = r.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+    authorization(credentials, scope, r.headers, &signature)
+}
+
+/// How long [`sign`]'s value is for these credentials, scope and signed headers: it does not
+/// depend on what is signed, so a writer can keep room for it before the payload is known. Nothing
+/// is hashed.
+pub fn authorization_len(credentials: Credentials<'_>, scope: &Scope<'_>, headers: &[(&str, &str)]) -> usize {
+    authorization(credentials, scope, headers, &"0".repeat(64)).len()
+}
+
+/// `YYYYMMDD/region/service/aws4_request`.
+fn credential_scope(scope: &Scope<'_>) -> String {
+    let date = &scope.amz_date[..scope.amz_date.len().min(8)];
+    format!("{date}/{}/{}/aws4_request", scope.region, scope.service)
+}
+
+/// The `Authorization` value around a signature.
+fn authorization(credentials: Credentials<'_>, scope: &Scope<'_>, headers: &[(&str, &str)], signature: &str) -> String {
+    let mut names: Vec<String> = headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
     names.sort();
     format!(
-        "AWS4-HMAC-SHA256 Credential={}/{credential_scope}, SignedHeaders={}, Signature={signature}",
+        "AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={}, Signature={signature}",
         credentials.access_key_id,
+        credential_scope(scope),
         names.join(";")
     )
 }

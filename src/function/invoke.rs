@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use monoio::time::Instant;
+use smallvec::SmallVec;
 
 use super::limit::Slots;
 use crate::error::{GatewayError, ResponseType};
@@ -87,7 +88,9 @@ fn write_request(out: &mut Vec<u8>, target: &Target<'_>, write_event: impl FnOnc
             encode::header(out, b"X-Amz-Security-Token", token.as_bytes());
         }
         // The signature's length does not depend on what is signed: room for it now.
-        let room = authorization(target, signing, date, &"0".repeat(64)).len();
+        let room = signed(target, signing, date, |credentials, scope, request| {
+            sigv4::authorization_len(credentials, scope, request.headers)
+        });
         out.extend_from_slice(b"Authorization: ");
         authorization_at = Some((out.len(), room));
         out.extend(std::iter::repeat_n(b' ', room));
@@ -103,15 +106,25 @@ fn write_request(out: &mut Vec<u8>, target: &Target<'_>, write_event: impl FnOnc
     let length = digits.format(out.len() - body_at).as_bytes();
     out[length_at..length_at + length.len()].copy_from_slice(length);
     if let (Some(signing), Some(date), Some((at, room))) = (target.signing, &amz_date, authorization_at) {
-        let value = authorization(target, signing, date, &sigv4::payload_hash(&out[body_at..]));
+        let hash = sigv4::payload_hash(&out[body_at..]);
+        let value = signed(target, signing, date, |credentials, scope, request| {
+            sigv4::sign(credentials, scope, &sigv4::Request { payload_hash: &hash, ..*request })
+        });
         debug_assert_eq!(value.len(), room);
         out[at..at + value.len().min(room)].copy_from_slice(&value.as_bytes()[..value.len().min(room)]);
     }
 }
 
-/// The `Authorization` value of an Invoke API request whose payload hashes to `payload_hash`.
-fn authorization(target: &Target<'_>, signing: Signing<'_>, amz_date: &str, payload_hash: &str) -> String {
-    let mut headers: Vec<(&str, &str)> = vec![("host", target.authority), ("x-amz-date", amz_date)];
+/// Calls `with` on what an Invoke API request is signed with: its credentials, scope and request
+/// (the payload hash left for `with` to fill in).
+fn signed<T>(
+    target: &Target<'_>,
+    signing: Signing<'_>,
+    amz_date: &str,
+    with: impl FnOnce(sigv4::Credentials<'_>, &sigv4::Scope<'_>, &sigv4::Request<'_>) -> T,
+) -> T {
+    let mut headers: SmallVec<[(&str, &str); 3]> =
+        smallvec::smallvec![("host", target.authority), ("x-amz-date", amz_date)];
     if let Some(token) = &signing.credentials.session_token {
         headers.push(("x-amz-security-token", token));
     }
@@ -120,14 +133,14 @@ fn authorization(target: &Target<'_>, signing: Signing<'_>, amz_date: &str, payl
         path: target.path,
         query: target.query.unwrap_or(""),
         headers: &headers,
-        payload_hash,
+        payload_hash: "",
     };
     let scope = sigv4::Scope { amz_date, region: signing.region, service: "lambda" };
     let credentials = sigv4::Credentials {
         access_key_id: &signing.credentials.access_key_id,
         secret_access_key: &signing.credentials.secret_access_key,
     };
-    sigv4::sign(credentials, &scope, &request)
+    with(credentials, &scope, &request)
 }
 
 /// Width kept for the `Content-Length` value, patched once the event is written: enough for any
