@@ -41,10 +41,8 @@ pub(super) fn read_functions(r: &mut Reader<'_>, root: Obj<'_>) -> Vec<FunctionM
             }
             (None, false) => {
                 let env = r.str_map(f, "env").into_iter().map(|(k, v)| (k.value, v.value)).collect();
-                let working_dir = match r.opt_str(f, "working_dir") {
-                    Some(d) => super::resolve_path(r.file, d.value),
-                    None => super::resolve_path(r.file, ".".into()),
-                };
+                let dir = r.opt_str(f, "working_dir").map_or_else(|| ".".to_owned(), |d| d.value);
+                let working_dir = super::resolve_path(r.file, dir);
                 FunctionTargetModel::Local {
                     command,
                     env,
@@ -72,10 +70,9 @@ pub(super) fn read_functions(r: &mut Reader<'_>, root: Obj<'_>) -> Vec<FunctionM
                 continue;
             }
         };
-        // Local functions keep this many processes warm (at least one).
-        let default_concurrency = if matches!(target, FunctionTargetModel::Local { .. }) { 1 } else { 0 };
-        let min_concurrency = default_concurrency;
-        let concurrency = r.int(f, "concurrency", default_concurrency, min_concurrency, 100_000) as u32;
+        // Local functions keep this many processes warm: at least one, and one by default.
+        let least = if matches!(target, FunctionTargetModel::Local { .. }) { 1 } else { 0 };
+        let concurrency = r.int(f, "concurrency", least, least, 100_000) as u32;
         let queue_timeout_ms = r.int(f, "queue_timeout_ms", 0, 0, MAX_FUNCTION_MS) as u64;
         functions.push(FunctionModel { name, target, concurrency, queue_timeout_ms });
     }
