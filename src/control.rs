@@ -50,6 +50,7 @@ impl Control {
             .map(|c| crate::throttle::fleet::Fleet::start(c, quotas.clone(), metrics.clone()));
         let functions = crate::function::host::Hosts::default();
         table.attach_hosts(functions.assign(&table.table.functions, table.table.settings.limits.max_body_bytes));
+        table.start_keyrings();
         Arc::new(Control {
             functions,
             table: ArcSwap::from_pointee(table),
@@ -80,6 +81,8 @@ impl Control {
         let old = self.table.load();
         table.throttles.adopt(&old.throttles);
         table.adopt_function_slots(&old);
+        table.adopt_keyrings(&old);
+        table.start_keyrings();
         table.attach_hosts(self.functions.assign(&table.table.functions, table.table.settings.limits.max_body_bytes));
         self.table.store(Arc::new(table));
         self.generation.fetch_add(1, Ordering::AcqRel) + 1

@@ -57,6 +57,16 @@ pub enum ResponseType {
     /// Fleet mode: Redis is unreachable, and the key's plan fails closed (its quota, or a global
     /// rate of the plan).
     FleetUnavailable,
+    /// An authorizer found no identity, or an identity it refused (401).
+    Unauthorized,
+    /// An authorizer's policy does not allow the request (403, AWS's implicit deny).
+    AccessDenied,
+    /// An authorizer's policy explicitly denies the request (403).
+    AccessDeniedExplicit,
+    /// A JWT without any of the route's scopes (403).
+    InsufficientScope,
+    /// An authorizer function failed, timed out, or answered what cannot be read (500).
+    AuthorizerFailure,
     /// A route that requires an API key got none, an unknown or disabled one, or one outside a
     /// usage plan of the stage.
     InvalidApiKey,
@@ -84,6 +94,11 @@ impl ResponseType {
             ResponseType::MisdirectedRequest => "ACCESS_DENIED",
             ResponseType::Throttled => "THROTTLED",
             ResponseType::InvalidApiKey => "INVALID_API_KEY",
+            ResponseType::Unauthorized => "UNAUTHORIZED",
+            ResponseType::AccessDenied | ResponseType::AccessDeniedExplicit | ResponseType::InsufficientScope => {
+                "ACCESS_DENIED"
+            }
+            ResponseType::AuthorizerFailure => "AUTHORIZER_CONFIGURATION_ERROR",
             ResponseType::QuotaExceeded => "QUOTA_EXCEEDED",
             // AWS has no such failure; its catch-all for gateway errors.
             ResponseType::FleetUnavailable => "DEFAULT_5XX",
@@ -102,6 +117,9 @@ pub struct GatewayError {
     unusable_connection: bool,
     /// Seconds for `Retry-After` (throttling); 0 = no header.
     pub retry_after_s: u32,
+    /// A JWT authorizer's refusal: the `error_description` of the `www-authenticate` challenge
+    /// (`""`: a bare `Bearer` challenge; `None`: no challenge).
+    pub challenge: Option<&'static str>,
 }
 
 impl GatewayError {
@@ -110,12 +128,18 @@ impl GatewayError {
         GatewayError::new(ResponseType::MissingAuthenticationToken, "no API, stage or route matched");
 
     pub const fn new(kind: ResponseType, detail: &'static str) -> Self {
-        Self { kind, detail, unusable_connection: false, retry_after_s: 0 }
+        Self { kind, detail, unusable_connection: false, retry_after_s: 0, challenge: None }
     }
 
     /// A rate limit said no; the client may retry after `retry_after_s` seconds.
     pub const fn throttled(retry_after_s: u32) -> Self {
-        Self { kind: ResponseType::Throttled, detail: "rate limit exceeded", unusable_connection: false, retry_after_s }
+        Self {
+            kind: ResponseType::Throttled,
+            detail: "rate limit exceeded",
+            unusable_connection: false,
+            retry_after_s,
+            challenge: None,
+        }
     }
 
     /// Fleet mode: a quota or global rate cannot be checked (Redis is unreachable and the plan
@@ -126,7 +150,14 @@ impl GatewayError {
             detail: "Redis unreachable (fail-closed usage plan)",
             unusable_connection: false,
             retry_after_s: 1,
+            challenge: None,
         }
+    }
+
+    /// A 401 with a `www-authenticate: Bearer` challenge carrying `description`.
+    pub const fn with_challenge(mut self, description: &'static str) -> Self {
+        self.challenge = Some(description);
+        self
     }
 
     /// Marks the error as leaving the client connection unusable for further requests.
@@ -149,11 +180,16 @@ impl GatewayError {
             | ResponseType::MisdirectedRequest
             | ResponseType::Throttled
             | ResponseType::InvalidApiKey
+            | ResponseType::Unauthorized
+            | ResponseType::AccessDenied
+            | ResponseType::AccessDeniedExplicit
+            | ResponseType::InsufficientScope
             | ResponseType::QuotaExceeded => Side::Client,
             ResponseType::IntegrationTimeout
             | ResponseType::IntegrationFailure
             | ResponseType::FunctionError
             | ResponseType::FunctionUnavailable => Side::Upstream,
+            ResponseType::AuthorizerFailure => Side::Upstream,
             ResponseType::Internal | ResponseType::FleetUnavailable => Side::Internal,
         }
     }

@@ -74,6 +74,11 @@ pub struct LoadedTable {
     /// Quota cells by (usage plan, API key); assigned by the runtime from the process-wide store
     /// so counts survive reloads ([`crate::throttle::quota_store`]).
     pub quota_cells: std::collections::HashMap<(u32, u32), std::sync::Arc<crate::throttle::quota::QuotaCell>>,
+    /// Per API, per authorizer: a JWT authorizer's keys, shared by every worker (started by the
+    /// runtime, [`LoadedTable::start_keyrings`]; a reload keeps those fetched the same way).
+    pub keyrings: Vec<Vec<Option<std::sync::Arc<crate::auth::jwt::keyring::Keyring>>>>,
+    /// Per API, per authorizer: the JWT algorithms it accepts, parsed.
+    pub jwt_algorithms: Vec<Vec<Vec<crate::auth::jwt::keys::Alg>>>,
 }
 
 impl LoadedTable {
@@ -172,7 +177,10 @@ impl LoadedTable {
             })
             .collect();
         let function_hosts = table.functions.iter().map(|_| None).collect();
+        let (keyrings, jwt_algorithms) = keyrings(&table)?;
         Ok(LoadedTable {
+            keyrings,
+            jwt_algorithms,
             function_series: Vec::new(),
             function_endpoints,
             function_hosts,
@@ -227,9 +235,76 @@ impl LoadedTable {
         }
     }
 
+    /// Takes `old`'s keyrings that fetch the same keys the same way, so a reload neither
+    /// refetches nor loses keys.
+    pub fn adopt_keyrings(&mut self, old: &LoadedTable) {
+        for ring in self.keyrings.iter_mut().flatten() {
+            let Some(mine) = ring else { continue };
+            let same = old.keyrings.iter().flatten().flatten().find(|o| o.same_as(mine));
+            if let Some(same) = same {
+                *ring = Some(same.clone());
+            }
+        }
+    }
+
+    /// Starts the key fetchers of this table's JWT authorizers (those adopted run already).
+    pub fn start_keyrings(&self) {
+        for (api, rings) in self.table.apis.iter().zip(&self.keyrings) {
+            for (authorizer, ring) in api.authorizers.iter().zip(rings) {
+                if let Some(ring) = ring {
+                    ring.start(&authorizer.name);
+                }
+            }
+        }
+    }
+
     pub fn route_count(&self) -> usize {
         self.table.apis.iter().map(|a| a.routes.len()).sum()
     }
+}
+
+type Keyrings = Vec<Vec<Option<std::sync::Arc<crate::auth::jwt::keyring::Keyring>>>>;
+type Algorithms = Vec<Vec<Vec<crate::auth::jwt::keys::Alg>>>;
+
+/// The keyrings of the table's JWT authorizers (not started), and their algorithms.
+fn keyrings(table: &Table) -> Result<(Keyrings, Algorithms), LoadError> {
+    use crate::auth::jwt::{keyring, keys::Alg};
+    use crate::table::AuthorizerKind;
+    let any = table.apis.iter().flat_map(|a| &a.authorizers).any(|a| matches!(a.kind, AuthorizerKind::Jwt(_)));
+    let tls = match any {
+        true => Some(crate::tls::client::client_config(&table.settings.upstream)?),
+        false => None,
+    };
+    let limits = crate::outbound::fetch::Limits {
+        timeout: std::time::Duration::from_millis(keyring::FETCH_TIMEOUT_MS),
+        max_body: keyring::MAX_JWKS_BYTES,
+        tls,
+        allow_link_local: table.settings.upstream.allow_link_local,
+    };
+    let mut rings = Vec::new();
+    let mut algorithms = Vec::new();
+    for api in &table.apis {
+        let mut api_rings = Vec::new();
+        let mut api_algs = Vec::new();
+        for a in &api.authorizers {
+            match &a.kind {
+                AuthorizerKind::Jwt(jwt) => {
+                    let algs: Vec<Alg> = jwt.algorithms.iter().filter_map(|n| Alg::parse(n)).collect();
+                    let refresh = std::time::Duration::from_secs(jwt.refresh_s.max(1));
+                    let ring = keyring::Keyring::new(jwt.jwks.clone(), algs.clone(), refresh, limits.clone());
+                    api_rings.push(Some(std::sync::Arc::new(ring)));
+                    api_algs.push(algs);
+                }
+                AuthorizerKind::Function(_) => {
+                    api_rings.push(None);
+                    api_algs.push(Vec::new());
+                }
+            }
+        }
+        rings.push(api_rings);
+        algorithms.push(api_algs);
+    }
+    Ok((rings, algorithms))
 }
 
 /// A destination that cannot be opened is a load error, so `serve` and a reload say so at once

@@ -37,6 +37,8 @@ pub struct Worker {
     pub cache: crate::cache::WorkerCache,
     /// Tokens this worker leased from the table's rate limits.
     pub throttle: crate::throttle::local::LocalLeases,
+    /// JWT verdicts this worker made, by token.
+    pub verdicts: crate::auth::jwt::Verdicts,
 }
 
 impl Worker {
@@ -49,6 +51,7 @@ impl Worker {
             log,
             cache: crate::cache::WorkerCache::new(control.shared_cache.clone()),
             throttle: Default::default(),
+            verdicts: Default::default(),
             index,
             control,
             current: RefCell::new((generation, Rc::new(table))),

@@ -20,6 +20,13 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let params = [("proxy", path)];
     let variables = [("alias".to_owned(), String::from_utf8_lossy(query).into_owned())];
+    let claims = portico::context::auth::JwtClaims {
+        claims: vec![(String::from_utf8_lossy(query).into_owned(), String::from_utf8_lossy(body).into_owned())],
+        scopes: vec![String::from_utf8_lossy(path).into_owned()],
+        expires_s: 0,
+        not_before_s: 0,
+        principal: None,
+    };
     for format in [PayloadFormat::V1, PayloadFormat::V2] {
         let request = Request {
             format,
@@ -44,6 +51,7 @@ fuzz_target!(|data: &[u8]| {
             api_key: flag(64).then_some(("id", "value")),
             client_cert: None,
             protocol: "HTTP/1.1",
+            jwt: flag(128).then_some(&claims),
         };
         let mut out = Vec::new();
         write(&mut out, &request);

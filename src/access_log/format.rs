@@ -39,6 +39,10 @@ pub struct Fields<'a> {
     pub client_cert: Option<&'a crate::tls::client_cert::ClientCert>,
     /// The API key the request was admitted with: (name, value).
     pub api_key: Option<(&'a str, &'a str)>,
+    /// What the route's authorizer said of the caller.
+    pub authorized: &'a crate::context::auth::Authorized,
+    /// `$context.authorizer.error`.
+    pub authorizer_error: Option<&'a str>,
 }
 
 /// Appends one line (with its `\n`) to `out`.
@@ -47,6 +51,10 @@ pub fn render(out: &mut Vec<u8>, parts: &[Part], json: bool, f: &Fields<'_>) {
         match part {
             Part::Literal(text) => out.extend_from_slice(text.as_bytes()),
             Part::Var(var) => render_var(out, *var, json, f),
+            Part::Claim(name) => match f.authorized.claim(name) {
+                Some(v) if !v.is_empty() => crate::json::escape(out, v.as_bytes(), json),
+                _ => out.push(b'-'),
+            },
         }
     }
     out.push(b'\n');
@@ -98,6 +106,8 @@ fn render_var(out: &mut Vec<u8>, var: Var, json: bool, f: &Fields<'_>) {
         Var::ApiKeyId => text(out, f.api_key.map(|(name, _)| name.as_bytes())),
         Var::ApiKey => text(out, f.api_key.map(|(_, value)| value.as_bytes())),
         Var::ClientCert(field) => text(out, f.client_cert.map(|c| c.field(field).as_bytes())),
+        Var::AuthorizerPrincipal => text(out, f.authorized.principal().map(str::as_bytes)),
+        Var::AuthorizerError => text(out, f.authorizer_error.map(str::as_bytes)),
         Var::Missing => out.push(b'-'),
     }
 }

@@ -25,6 +25,8 @@ fn fields() -> Fields<'static> {
         trace_id: None,
         client_cert: None,
         api_key: None,
+        authorized: Box::leak(Box::new(crate::context::auth::Authorized::None)),
+        authorizer_error: None,
     }
 }
 

@@ -3,6 +3,8 @@
 //! request context's identity.
 
 pub mod api_key;
+pub mod authorize;
+pub mod jwt;
 pub mod mtls;
 
 /// Compares secrets in constant time (the length is not secret): aws-lc's `CRYPTO_memcmp`, which

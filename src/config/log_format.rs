@@ -42,6 +42,8 @@ const KNOWN: &[(&str, Var)] = &[
     ("traceId", Var::TraceId),
     ("identity.apiKeyId", Var::ApiKeyId),
     ("identity.apiKey", Var::ApiKey),
+    ("authorizer.principalId", Var::AuthorizerPrincipal),
+    ("authorizer.error", Var::AuthorizerError),
     ("identity.clientCert.clientCertPem", Var::ClientCert(ClientCertField::ClientCertPem)),
     ("identity.clientCert.subjectDN", Var::ClientCert(ClientCertField::SubjectDn)),
     ("identity.clientCert.issuerDN", Var::ClientCert(ClientCertField::IssuerDn)),
@@ -76,8 +78,6 @@ const MISSING: &[&str] = &[
     "webaclArn",
     "xrayTraceId",
     "customDomain.basePathMatched",
-    "authorizer.principalId",
-    "authorizer.error",
     "authorizer.integrationLatency",
     "authorizer.integrationStatus",
     "authorizer.latency",
@@ -149,6 +149,15 @@ pub fn compile(
                 Some(value) => literal.push_str(&value),
                 None => return Err(UnknownVariable { name: format!("$stageVariables.{name}"), suggestion: None }),
             }
+            continue;
+        }
+        if let Some(claim) = name.strip_prefix("authorizer.claims.")
+            && !claim.is_empty()
+        {
+            if !literal.is_empty() {
+                parts.push(Part::Literal(std::mem::take(&mut literal)));
+            }
+            parts.push(Part::Claim(claim.to_owned()));
             continue;
         }
         let var = KNOWN.iter().find(|(n, _)| *n == name).map(|&(_, v)| v).or_else(|| {

@@ -79,6 +79,20 @@ pub struct ApiModel {
     pub paths: crate::http::path::PathRules,
     /// `binary_media_types` (REST), lower-case.
     pub binary_media_types: Vec<String>,
+    pub authorizers: Vec<AuthorizerModel>,
+}
+
+/// `[[api.authorizer]]`.
+#[derive(Debug, Clone)]
+pub struct AuthorizerModel {
+    pub name: Spanned<String>,
+    pub identity_sources: Vec<crate::table::IdentitySource>,
+    pub kind: AuthorizerKindModel,
+}
+
+#[derive(Debug, Clone)]
+pub enum AuthorizerKindModel {
+    Jwt(crate::table::auth::JwtAuthorizer),
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +105,7 @@ pub struct StageModel {
     pub throttle: Option<crate::table::ThrottleSetting>,
     /// Per route key, as written.
     pub route_throttle: Vec<(Spanned<String>, crate::table::ThrottleSetting)>,
+    pub auth_debug: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +123,11 @@ pub struct RouteModel {
     pub integration: IntegrationModel,
     pub cache: super::validate::cache::RouteCacheModel,
     pub api_key_required: bool,
+    /// `authorizer = "name"`, as written.
+    pub authorizer: Option<Spanned<String>>,
+    pub authorization_scopes: Vec<String>,
+    /// `authorization = "AWS_IAM"`.
+    pub iam: bool,
 }
 
 #[derive(Debug, Clone)]

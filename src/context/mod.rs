@@ -9,6 +9,7 @@
 //! it is plain stores; nothing here allocates (captures are inline, the body is a `Bytes` split
 //! off the read buffer).
 
+pub mod auth;
 pub mod record;
 pub mod request_id;
 
@@ -59,6 +60,8 @@ pub struct Context {
     pub path_offset: usize,
     pub captures: Captures,
     pub identity: Identity,
+    /// What the route's authorizer said about the caller.
+    pub authorized: auth::Authorized,
     pub body: RequestBody,
     /// The client spoke HTTP/1.0 (keep-alive must be confirmed in the response).
     pub http10: bool,
@@ -93,6 +96,7 @@ impl Context {
             path_offset: 0,
             captures: Captures::new(),
             identity: Identity::default(),
+            authorized: auth::Authorized::None,
             body,
             http10,
             head_only,

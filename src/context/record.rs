@@ -25,6 +25,9 @@ pub struct Record {
     pub function: Option<u32>,
     /// The invocation was refused: the function's concurrency was used up past its queue time.
     pub function_throttled: bool,
+    /// Why the authorization step refused the request, for the operator (`auth_debug`): which
+    /// check failed and on what. Never holds a secret (no token, no signature).
+    pub auth_reason: Option<String>,
 }
 
 /// What the cache did for a request.

@@ -67,6 +67,8 @@ pub struct Request<'a> {
     pub client_cert: Option<&'a ClientCert>,
     /// `HTTP/1.1` or `HTTP/1.0`.
     pub protocol: &'a str,
+    /// What the route's JWT authorizer verified.
+    pub jwt: Option<&'a crate::context::auth::JwtClaims>,
 }
 
 impl Request<'_> {
@@ -110,6 +112,12 @@ fn v1(out: &mut Vec<u8>, r: &Request<'_>) {
     out.push(b'{');
     field(out, "accountId", ACCOUNT_ID.as_bytes());
     field(out, "apiId", r.api_id.as_bytes());
+    if let Some(jwt) = r.jwt {
+        // AWS's 1.0 shape for JWT and Cognito authorizers: `{"claims": {...}, "scopes": [...]}`.
+        key(out, "authorizer");
+        jwt_claims(out, jwt);
+        out.push(b',');
+    }
     field(out, "domainName", r.domain_name);
     field(out, "domainPrefix", domain_prefix(r.domain_name));
     field(out, "extendedRequestId", r.extended_request_id.as_bytes());
@@ -216,6 +224,11 @@ fn v2(out: &mut Vec<u8>, r: &Request<'_>) {
     out.push(b'{');
     field(out, "accountId", ACCOUNT_ID.as_bytes());
     field(out, "apiId", r.api_id.as_bytes());
+    if let Some(jwt) = r.jwt {
+        out.extend_from_slice(b"\"authorizer\":{\"jwt\":");
+        jwt_claims(out, jwt);
+        out.extend_from_slice(b"},");
+    }
     if let Some(cert) = r.client_cert {
         key(out, "authentication");
         out.extend_from_slice(b"{\"clientCert\":");
@@ -243,6 +256,34 @@ fn v2(out: &mut Vec<u8>, r: &Request<'_>) {
     }
     key(out, "isBase64Encoded");
     out.extend_from_slice(if r.base64 && r.body.is_some() { b"true" } else { b"false" });
+    out.push(b'}');
+}
+
+/// `{"claims":{...},"scopes":[...]}`: claim values as strings (as AWS passes them), no scopes
+/// as `null`.
+fn jwt_claims(out: &mut Vec<u8>, jwt: &crate::context::auth::JwtClaims) {
+    out.extend_from_slice(b"{\"claims\":{");
+    for (i, (name, value)) in jwt.claims.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, name.as_bytes());
+        out.push(b':');
+        string(out, value.as_bytes());
+    }
+    out.extend_from_slice(b"},\"scopes\":");
+    if jwt.scopes.is_empty() {
+        out.extend_from_slice(b"null");
+    } else {
+        out.push(b'[');
+        for (i, scope) in jwt.scopes.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            string(out, scope.as_bytes());
+        }
+        out.push(b']');
+    }
     out.push(b'}');
 }
 

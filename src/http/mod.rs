@@ -20,6 +20,7 @@ pub mod error;
 pub mod head;
 pub mod path;
 pub mod response_head;
+pub mod url;
 
 pub use error::{Error, Fault};
 

@@ -225,6 +225,10 @@ pub fn write_event(
         api_key,
         client_cert: caller.client_cert,
         protocol: if head.version_minor == 0 { "HTTP/1.0" } else { "HTTP/1.1" },
+        jwt: match &ctx.authorized {
+            crate::context::auth::Authorized::Jwt(claims) => Some(claims),
+            crate::context::auth::Authorized::None => None,
+        },
     };
     event::write(out, &request);
 }

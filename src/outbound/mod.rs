@@ -4,6 +4,7 @@
 //! Must not: know what a request is for (the caller writes it).
 
 pub mod client;
+pub mod fetch;
 pub mod pool;
 
 /// What a call out uses of its worker: the upstream pool, the counters of upstream connections,

@@ -2,7 +2,7 @@
 //! failure exit (`fail`), and the last step every request ends in ([`observe`]).
 //!
 //! ```text
-//! head ─▶ 1 stage ─▶ mTLS ─▶ 2 route ─▶ 3 api key ─▶ 4 throttle ─▶ 5 body ─▶ 6 cache ─▶ 7 integration ─▶ observe
+//! head ─▶ 1 stage ─▶ mTLS ─▶ 2 route ─▶ 3a authorize ─▶ 3b api key ─▶ 4 throttle ─▶ 5 body ─▶ 6 cache ─▶ 7 integration ─▶ observe
 //!            │         │        │           │             │           │         │ hit        │ mock: Response
 //!            │         │        │           │             │           │         └─▶ Response │ proxy: relay
 //!            └─────────┴────────┴───────────┴─────────────┴───────────┴─────────┴────────────┴──▶ fail ─▶ gateway response
@@ -77,7 +77,12 @@ async fn run(
     let stage_table = &table.table.apis[api as usize].stages[stage as usize];
     let steps = stage_table.steps[route as usize];
 
-    // 3 — API key (REST routes with `api_key_required`).
+    // 3a — authorization: the route's authorizer, as AWS orders it before the API key.
+    if steps.auth {
+        auth::authorize::step(worker, table, head, ctx, (api, route)).await?;
+    }
+
+    // 3b — API key (REST routes with `api_key_required`).
     if steps.api_key {
         ctx.identity = auth::api_key::step(&table.api_keys, &table.table, head, api, stage)?;
     }
@@ -172,7 +177,17 @@ async fn fail(
     if error.side() != Side::Client {
         log::warn!("request {:?} from {}: {error}", ctx.id(), conn.peer);
     }
-    let response = gateway::response(ctx.protocol, &error);
+    let mut response = gateway::response(ctx.protocol, &error);
+    // A stage that debugs its authorization says why it refused (never a secret: see
+    // `auth::authorize`).
+    let debug = ctx.api_stage.is_some_and(|(a, s)| table.table.apis[a as usize].stages[s as usize].auth_debug);
+    if debug && let Some(reason) = &ctx.record.auth_reason {
+        response.extra.line(b"x-portico-auth-reason: ");
+        for &b in reason.as_bytes() {
+            response.extra.line(if (b' '..=b'~').contains(&b) { std::slice::from_ref(&b) } else { b"?" });
+        }
+        response.extra.line(b"\r\n");
+    }
     ctx.record.error = Some(error);
     write::send(conn, ctx, &response, flow).await
 }

@@ -58,6 +58,12 @@ pub fn request(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, head
         .map(|e| (crate::response::gateway::lookup(api.protocol, e.kind).message, e.kind.aws_name()));
     let integration_error =
         record.error.as_ref().filter(|e| e.side() == crate::error::Side::Upstream).map(|e| e.detail);
+    // The reason is the operator's to see only on a stage that asked for it.
+    let authorizer_error = match (&record.auth_reason, &record.error) {
+        (Some(reason), _) if stage.auth_debug => Some(reason.as_str()),
+        (Some(_), Some(e)) => Some(crate::response::gateway::lookup(api.protocol, e.kind).message),
+        _ => None,
+    };
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let request_id = ctx.id_if_made().map_or("-", |id| id.as_str());
     let fields = Fields {
@@ -87,6 +93,8 @@ pub fn request(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, head
             .api_key
             .and_then(|k| table.table.api_keys.get(k as usize))
             .map(|k| (k.name.as_str(), k.value.as_str())),
+        authorized: &ctx.authorized,
+        authorizer_error,
     };
     let max = table.table.settings.access_log.buffer_bytes;
     let counters = &worker.metrics.worker;

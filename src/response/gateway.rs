@@ -60,6 +60,18 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
         (Protocol::Rest, Throttled) => (429, m!("Too Many Requests"), "TooManyRequestsException"),
         (Protocol::Http, Throttled) => (429, m!("Too Many Requests"), ""),
         (_, InvalidApiKey) => (403, m!("Forbidden"), "ForbiddenException"),
+        (_, Unauthorized) => (401, m!("Unauthorized"), "UnauthorizedException"),
+        (Protocol::Rest, AccessDenied) => {
+            (403, m!("User is not authorized to access this resource"), "AccessDeniedException")
+        }
+        (Protocol::Rest, AccessDeniedExplicit) => {
+            (403, m!("User is not authorized to access this resource with an explicit deny"), "AccessDeniedException")
+        }
+        (Protocol::Rest, InsufficientScope) => (403, m!("Forbidden"), "AccessDeniedException"),
+        (Protocol::Http, AccessDenied | AccessDeniedExplicit | InsufficientScope) => (403, m!("Forbidden"), ""),
+        // AWS's AUTHORIZER_CONFIGURATION_ERROR (REST) / its fixed 500 (HTTP APIs).
+        (Protocol::Rest, AuthorizerFailure) => (500, m!("Internal server error"), "AuthorizerConfigurationException"),
+        (Protocol::Http, AuthorizerFailure) => (500, m!("Internal Server Error"), ""),
         (_, QuotaExceeded) => (429, m!("Limit Exceeded"), "LimitExceededException"),
         (_, FleetUnavailable) => (503, m!("Service Unavailable"), "ServiceUnavailableException"),
     };
@@ -76,6 +88,16 @@ pub fn response(protocol: Protocol, error: &GatewayError) -> Response<'static> {
     response.extra.header(b"Content-Type", b"application/json");
     if let Some(t) = r.error_type {
         response.extra.header(b"x-amzn-ErrorType", t.as_bytes());
+    }
+    if let Some(description) = error.challenge {
+        // AWS's form: `Bearer scope="" error="invalid_token" error_description="..."`.
+        response.extra.line(b"www-authenticate: Bearer");
+        if !description.is_empty() {
+            response.extra.line(b" scope=\"\" error=\"invalid_token\" error_description=\"");
+            response.extra.line(description.as_bytes());
+            response.extra.line(b"\"");
+        }
+        response.extra.line(b"\r\n");
     }
     if error.retry_after_s > 0 {
         response.extra.header_u64(b"Retry-After", u64::from(error.retry_after_s));

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub enum Part {
     Literal(String),
     Var(Var),
+    /// `$context.authorizer.claims.<name>`: a claim of the JWT the authorizer verified.
+    Claim(String),
 }
 
 /// The `$context` variables Portico fills in.
@@ -43,6 +45,11 @@ pub enum Var {
     ClientCert(crate::table::ClientCertField),
     ApiKeyId,
     ApiKey,
+    /// `$context.authorizer.principalId`.
+    AuthorizerPrincipal,
+    /// `$context.authorizer.error`: why the authorizer refused (with `auth_debug`, the check
+    /// that failed and on what; otherwise AWS's message).
+    AuthorizerError,
     /// A variable AWS has and Portico cannot fill (yet): always `-`.
     Missing,
 }

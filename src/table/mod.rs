@@ -6,18 +6,20 @@
 //! plain data: no sockets, no clocks. Stage variables are already substituted into integrations, one
 //! integration per (stage, route), so the hot path never looks a variable up.
 
+pub mod auth;
 pub mod file;
 pub mod log_format;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use auth::{Authorizer, AuthorizerEvent, AuthorizerKind, IdentitySource, RouteAuth};
 use log_format::Part;
 
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the serialized layout changes; `serve --table` refuses other versions.
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 /// The `format` field of every table file.
 pub const FORMAT_NAME: &str = "portico-table";
 
@@ -373,6 +375,10 @@ pub struct Api {
     /// REST APIs: content types whose bodies functions get base64-encoded (AWS's
     /// `binaryMediaTypes`; `*/*`, `image/*` allowed), lower-case.
     pub binary_media_types: Vec<String>,
+    /// `[[api.authorizer]]`.
+    pub authorizers: Vec<Authorizer>,
+    /// One per route, same index: its authorizer, scopes, and whether it needs SigV4.
+    pub route_auth: Vec<RouteAuth>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -431,12 +437,16 @@ pub struct Stage {
     pub route_throttles: Vec<Option<ThrottleSetting>>,
     /// One per route, same index: which optional steps the route runs in this stage.
     pub steps: Vec<RouteSteps>,
+    /// A rejected request says why (`x-portico-auth-reason`, `$context.authorizer.error`).
+    pub auth_debug: bool,
 }
 
 /// Which optional steps a route's requests go through in a stage, decided by the compiler, so
 /// that a route pays only for the steps it uses.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RouteSteps {
+    /// Run the route's authorizer (or SigV4 check).
+    pub auth: bool,
     /// Check the API key (REST routes with `api_key_required`).
     pub api_key: bool,
     /// A rate limit or a usage plan's quota may apply.

@@ -6,6 +6,7 @@ mod cache;
 mod fleet;
 mod functions;
 mod hostile;
+mod jwt;
 mod lambda_invoke;
 mod lifecycle;
 mod local_functions;

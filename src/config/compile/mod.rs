@@ -121,6 +121,7 @@ fn compile_api(errors: &mut Errors<'_>, config: &Config, api: &ApiModel, upstrea
                 throttle: stage.throttle.clone(),
                 route_throttles,
                 steps,
+                auth_debug: stage.auth_debug,
             }
         })
         .collect();
@@ -133,5 +134,24 @@ fn compile_api(errors: &mut Errors<'_>, config: &Config, api: &ApiModel, upstrea
         api_key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
         paths: api.paths,
         binary_media_types: api.binary_media_types.clone(),
+        authorizers: api.authorizers.iter().map(authorizer).collect(),
+        route_auth: api.routes.iter().map(|r| route_auth(api, r)).collect(),
     }
+}
+
+fn authorizer(a: &super::model::AuthorizerModel) -> Authorizer {
+    let kind = match &a.kind {
+        super::model::AuthorizerKindModel::Jwt(jwt) => AuthorizerKind::Jwt(jwt.clone()),
+    };
+    Authorizer { name: a.name.value.clone(), kind, identity_sources: a.identity_sources.clone() }
+}
+
+/// Names resolved to indexes (validation checked that they exist).
+fn route_auth(api: &ApiModel, route: &super::model::RouteModel) -> RouteAuth {
+    let authorizer = route
+        .authorizer
+        .as_ref()
+        .and_then(|name| api.authorizers.iter().position(|a| a.name.value == name.value))
+        .map(|i| i as u32);
+    RouteAuth { authorizer, scopes: route.authorization_scopes.clone(), iam: route.iam }
 }

@@ -92,7 +92,16 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
         let cache = super::cache::read_stage_cache(r, s);
         let throttle = r.item(s, "throttle").and_then(|i| super::throttle::read_setting(r, i, "the stage `throttle`"));
         let route_throttle = super::throttle::read_route_throttles(r, s);
-        stages.push(StageModel { name: stage_name, variables, access_log, cache, throttle, route_throttle });
+        let auth_debug = r.bool(s, "auth_debug", false);
+        stages.push(StageModel {
+            name: stage_name,
+            variables,
+            access_log,
+            cache,
+            throttle,
+            route_throttle,
+            auth_debug,
+        });
     }
     if stages.is_empty() {
         r.error(
@@ -137,7 +146,32 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
     }
     // `paths` is read by the caller, which knows the gateway's rules it starts from.
     let paths = crate::http::path::PathRules::default();
-    Some(ApiModel { name: name?, protocol, hosts, listen, listen_tls, stages, routes, paths, binary_media_types })
+    let authorizers = super::authorizer::read_authorizers(r, api, protocol);
+    for route in &routes {
+        if let Some(a) = &route.authorizer
+            && !authorizers.iter().any(|x| x.name.value == a.value)
+        {
+            let names: Vec<&str> = authorizers.iter().map(|x| x.name.value.as_str()).collect();
+            let hint = match crate::config::diagnostic::did_you_mean(&a.value, &names) {
+                Some(n) => format!("did you mean `{n}`?"),
+                None if names.is_empty() => "define it with [[api.authorizer]]".to_owned(),
+                None => format!("this API's authorizers: {}", names.join(", ")),
+            };
+            r.error(a.span.clone(), format!("this API has no authorizer `{}`", a.value), Some(hint));
+        }
+    }
+    Some(ApiModel {
+        name: name?,
+        protocol,
+        hosts,
+        listen,
+        listen_tls,
+        stages,
+        routes,
+        paths,
+        binary_media_types,
+        authorizers,
+    })
 }
 
 /// `access_log = { destination = "...", format = "..." }`; the format is compiled (and its
@@ -202,7 +236,18 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<
             Some("use protocol = \"rest\" for API keys and usage plans".into()),
         );
     }
-    Some(RouteModel { key: key?, parsed, params, integration: integration?, cache, api_key_required })
+    let (authorizer, authorization_scopes) = super::authorizer::read_route_auth(r, route);
+    Some(RouteModel {
+        key: key?,
+        parsed,
+        params,
+        integration: integration?,
+        cache,
+        api_key_required,
+        authorizer,
+        authorization_scopes,
+        iam: false,
+    })
 }
 
 fn read_integration(

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use toml_edit::ImDocument;
 
 mod api;
+mod authorizer;
 pub mod cache;
 mod cluster;
 mod domain;
@@ -182,11 +183,23 @@ pub(super) const UPSTREAM_KEYS: &[&str] = &[
     "insecure_skip_verify",
     "allow_link_local",
 ];
-pub(super) const API_KEYS: &[&str] =
-    &["name", "protocol", "hosts", "listen", "listen_tls", "paths", "stage", "route", "binary_media_types"];
+pub(super) const API_KEYS: &[&str] = &[
+    "name",
+    "protocol",
+    "hosts",
+    "listen",
+    "listen_tls",
+    "paths",
+    "stage",
+    "route",
+    "binary_media_types",
+    "authorizer",
+];
 pub(super) const PATHS_KEYS: &[&str] = &["merge_slashes", "escaped_slashes", "allow_semicolons"];
-pub(super) const STAGE_KEYS: &[&str] = &["name", "variables", "access_log", "cache", "throttle", "route_throttle"];
-pub(super) const ROUTE_KEYS: &[&str] = &["key", "integration", "cache", "api_key_required"];
+pub(super) const STAGE_KEYS: &[&str] =
+    &["name", "variables", "access_log", "cache", "throttle", "route_throttle", "auth_debug"];
+pub(super) const ROUTE_KEYS: &[&str] =
+    &["key", "integration", "cache", "api_key_required", "authorizer", "authorization_scopes"];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms"];
 pub(super) const FUNCTION_INTEGRATION_KEYS: &[&str] = &["type", "target", "payload_format", "timeout_ms"];
 pub(super) const FUNCTION_KEYS: &[&str] = &[

@@ -46,6 +46,7 @@ fn request(format: PayloadFormat, rest: bool) -> Request<'static> {
         api_key: None,
         client_cert: None,
         protocol: "HTTP/1.1",
+        jwt: None,
     }
 }
 
@@ -322,4 +323,29 @@ fn many_duplicates_group_as_received() {
     let e = event(&r);
     let (k, vs) = &expected[0];
     assert_eq!(e["headers"][k.to_ascii_lowercase()], vs.join(","));
+}
+
+#[test]
+fn jwt_claims_reach_both_formats_as_aws_shapes_them() {
+    let claims = crate::context::auth::JwtClaims {
+        claims: vec![("sub".into(), "user-7".into()), ("exp".into(), "1700000000".into()), ("q".into(), "a\"b".into())],
+        scopes: vec!["read".into(), "write".into()],
+        expires_s: 0,
+        not_before_s: 0,
+        principal: Some("user-7".into()),
+    };
+    let mut r = request(PayloadFormat::V2, false);
+    r.jwt = Some(&claims);
+    let v2 = event(&r);
+    assert_eq!(v2["requestContext"]["authorizer"]["jwt"]["claims"]["sub"], "user-7");
+    assert_eq!(v2["requestContext"]["authorizer"]["jwt"]["claims"]["q"], "a\"b");
+    assert_eq!(v2["requestContext"]["authorizer"]["jwt"]["scopes"][1], "write");
+    let typed_v2: aws_lambda_events::apigw::ApiGatewayV2httpRequest = typed(&r);
+    let jwt = typed_v2.request_context.authorizer.and_then(|a| a.jwt).expect("jwt authorizer");
+    assert_eq!(jwt.claims.get("exp").map(String::as_str), Some("1700000000"));
+    let mut r = request(PayloadFormat::V1, true);
+    r.jwt = Some(&claims);
+    let v1 = event(&r);
+    assert_eq!(v1["requestContext"]["authorizer"]["claims"]["sub"], "user-7");
+    assert_eq!(v1["requestContext"]["authorizer"]["scopes"][0], "read");
 }

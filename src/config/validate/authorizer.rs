@@ -1,0 +1,142 @@
+//! `[[api.authorizer]]`: JWT authorizers (and, as they land, function authorizers), and what
+//! routes name of them (`authorizer`, `authorization_scopes`).
+
+use super::*;
+use crate::config::reader::{Obj, Reader};
+use crate::http::url::Url;
+use crate::table::auth::{JWT_ALGORITHMS, JwksSource, JwtAuthorizer};
+use crate::table::{IdentitySource, Protocol};
+
+pub(super) fn read_authorizers(r: &mut Reader<'_>, api: Obj<'_>, protocol: Protocol) -> Vec<AuthorizerModel> {
+    let mut out: Vec<AuthorizerModel> = Vec::new();
+    for a in r.tables(api, "authorizer", "[[api.authorizer]]") {
+        let Some(name) = r.str(a, "name", "every authorizer needs a `name`, like name = \"users\"") else { continue };
+        if out.iter().any(|x| x.name.value == name.value) {
+            r.error(name.span.clone(), format!("two authorizers of this API are named `{}`", name.value), None);
+        }
+        let kind = r.str(a, "type", "authorizer types: \"jwt\"");
+        let Some(kind) = kind else { continue };
+        match kind.value.as_str() {
+            "jwt" => {
+                r.allow_keys(a, JWT_KEYS);
+                if let Some(model) = read_jwt(r, a, name, protocol) {
+                    out.push(model);
+                }
+            }
+            "function" | "lambda" | "request" | "token" => {
+                r.error(kind.span, "function authorizers are not supported yet", Some("use type = \"jwt\"".into()));
+            }
+            other => {
+                r.error(kind.span, format!("unknown authorizer type `{other}`"), Some("use \"jwt\"".into()));
+            }
+        }
+    }
+    out
+}
+
+const JWT_KEYS: &[&str] =
+    &["name", "type", "identity_source", "issuer", "audience", "jwks_uri", "leeway_s", "refresh_s", "algorithms"];
+
+fn read_jwt(
+    r: &mut Reader<'_>,
+    a: Obj<'_>,
+    name: crate::config::reader::Spanned<String>,
+    protocol: Protocol,
+) -> Option<AuthorizerModel> {
+    let default_source = match protocol {
+        Protocol::Http => "$request.header.Authorization",
+        Protocol::Rest => "method.request.header.Authorization",
+    };
+    let source = r.opt_str(a, "identity_source");
+    let identity = match &source {
+        None => IdentitySource::parse(default_source),
+        Some(s) => match IdentitySource::parse(&s.value) {
+            Some(h @ IdentitySource::Header(_)) => Some(h),
+            _ => {
+                r.error(
+                    s.span.clone(),
+                    format!("`{}` is not a header identity source", s.value),
+                    Some(format!("a JWT authorizer reads one header, like \"{default_source}\"")),
+                );
+                None
+            }
+        },
+    };
+    let issuer = r.str(
+        a,
+        "issuer",
+        "the `iss` tokens must carry, like issuer = \"https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc\"",
+    );
+    if let Some(i) = &issuer {
+        check_url(r, i, "issuer");
+    }
+    let audiences: Vec<String> = r.str_list(a, "audience").into_iter().map(|s| s.value).collect();
+    if audiences.is_empty() {
+        r.error(
+            a.span(),
+            format!("JWT authorizer `{}` has no `audience`", name.value),
+            Some("list the `aud` (or `client_id`) values to accept, like audience = [\"my-app\"]".into()),
+        );
+    }
+    if audiences.len() > 50 {
+        r.error(a.span(), "a JWT authorizer takes at most 50 audiences (AWS's limit)", None);
+    }
+    let jwks = match r.opt_str(a, "jwks_uri") {
+        Some(u) => {
+            check_url(r, &u, "jwks_uri");
+            Some(JwksSource::Uri(u.value))
+        }
+        None => issuer.as_ref().map(|i| JwksSource::Discovery(i.value.clone())),
+    };
+    let leeway_s = r.int(a, "leeway_s", 0, 0, 300) as u64;
+    let refresh_s = r.int(a, "refresh_s", 300, 1, 86_400) as u64;
+    let mut algorithms = Vec::new();
+    for alg in r.str_list(a, "algorithms") {
+        if JWT_ALGORITHMS.contains(&alg.value.as_str()) {
+            algorithms.push(alg.value);
+        } else {
+            let why = if alg.value.eq_ignore_ascii_case("none") || alg.value.starts_with("HS") {
+                "unsigned and HMAC tokens are never accepted: a key set is public, an HMAC secret cannot be".to_owned()
+            } else {
+                format!("supported: {}", JWT_ALGORITHMS.join(", "))
+            };
+            r.error(alg.span, format!("`{}` is not an algorithm a JWT authorizer accepts", alg.value), Some(why));
+        }
+    }
+    if algorithms.is_empty() {
+        algorithms = JWT_ALGORITHMS.iter().map(|s| (*s).to_owned()).collect();
+    }
+    let jwt = JwtAuthorizer { issuer: issuer?.value, audiences, jwks: jwks?, leeway_s, refresh_s, algorithms };
+    Some(AuthorizerModel { name, identity_sources: vec![identity?], kind: AuthorizerKindModel::Jwt(jwt) })
+}
+
+/// An `https://` URL (or `http://` on loopback, for tests and sidecars).
+fn check_url(r: &mut Reader<'_>, u: &crate::config::reader::Spanned<String>, what: &str) {
+    match Url::parse(&u.value) {
+        Some(url) if url.tls || url.is_loopback() => {}
+        Some(_) => r.error(
+            u.span.clone(),
+            format!("the {what} must be https://"),
+            Some("keys fetched in clear text could be anyone's; http:// is allowed on loopback only".into()),
+        ),
+        None => r.error(u.span.clone(), format!("`{}` is not an absolute http(s) URL", u.value), None),
+    }
+}
+
+/// A route's `authorizer` and `authorization_scopes`.
+pub(super) fn read_route_auth(
+    r: &mut Reader<'_>,
+    route: Obj<'_>,
+) -> (Option<crate::config::reader::Spanned<String>>, Vec<String>) {
+    let authorizer = r.opt_str(route, "authorizer");
+    let scopes: Vec<String> = r.str_list(route, "authorization_scopes").into_iter().map(|s| s.value).collect();
+    if !scopes.is_empty() && authorizer.is_none() {
+        let span = r.item(route, "authorization_scopes").and_then(|i| i.span());
+        r.error(span, "`authorization_scopes` needs an `authorizer`", Some("name a JWT authorizer of this API".into()));
+    }
+    if scopes.len() > 10 {
+        let span = r.item(route, "authorization_scopes").and_then(|i| i.span());
+        r.error(span, "a route takes at most 10 authorization scopes (AWS's limit)", None);
+    }
+    (authorizer, scopes)
+}
