@@ -137,6 +137,16 @@ fn functions_stand_apart_from_the_pipeline() {
     assert!(bad.is_empty(), "src/function reaches {bad:?} (through {reached:?})");
 }
 
+/// Authorizers are steps over concrete inputs: they never reach the worker, the loaded table,
+/// the pipeline or the integrations (the pipeline hands them what they need).
+#[test]
+fn authorizers_take_their_inputs() {
+    let reached = closure(&graph(), "auth");
+    let above = ["runtime", "pipeline", "integration", "conn", "worker", "loaded", "control", "stage", "route"];
+    let bad: Vec<&&str> = above.iter().filter(|m| reached.contains(**m)).collect();
+    assert!(bad.is_empty(), "src/auth reaches {bad:?} (through {reached:?})");
+}
+
 /// No module depends on one that depends back on it: the modules form layers.
 #[test]
 fn no_module_depends_on_itself_through_others() {

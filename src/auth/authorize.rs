@@ -7,27 +7,36 @@
 //! `ctx.record.auth_reason`, which only a stage with `auth_debug` shows (a header and
 //! `$context.authorizer.error`).
 
+use std::sync::Arc;
+
+use super::jwt::keyring::Keyring;
+use super::jwt::keys::Alg;
 use crate::context::Context;
 use crate::context::auth::Authorized;
 use crate::error::{GatewayError, ResponseType};
 use crate::http::head::RequestHead;
-use crate::loaded::LoadedTable;
-use crate::table::{AuthorizerKind, IdentitySource};
-use crate::worker::Worker;
+use crate::table::{Api, AuthorizerKind, IdentitySource};
 
 const NO_IDENTITY: GatewayError = GatewayError::new(ResponseType::Unauthorized, "identity source missing");
 const NO_KEYRING: GatewayError =
     GatewayError::new(ResponseType::Internal, "a JWT authorizer has no keyring (the table was not started)");
 
+/// What the step needs of the loaded table and the worker.
+pub struct Inputs<'a> {
+    pub api: &'a Api,
+    pub api_index: u32,
+    pub route: u32,
+    /// The API's keyrings and accepted algorithms, one per authorizer.
+    pub keyrings: &'a [Option<Arc<Keyring>>],
+    pub algorithms: &'a [Vec<Alg>],
+    /// The worker's JWT verdicts, and the generation of the table they belong to.
+    pub verdicts: &'a super::jwt::Verdicts,
+    pub generation: u64,
+}
+
 /// Step 3a for a route with `steps.auth`.
-pub async fn step(
-    worker: &Worker,
-    table: &LoadedTable,
-    head: &RequestHead,
-    ctx: &mut Context,
-    (api, route): (u32, u32),
-) -> Result<(), GatewayError> {
-    let api_table = &table.table.apis[api as usize];
+pub async fn step(inputs: Inputs<'_>, head: &RequestHead, ctx: &mut Context) -> Result<(), GatewayError> {
+    let Inputs { api: api_table, api_index: api, route, keyrings, algorithms, verdicts, generation } = inputs;
     let auth = &api_table.route_auth[route as usize];
     let Some(index) = auth.authorizer else { return Ok(()) };
     let authorizer = &api_table.authorizers[index as usize];
@@ -50,12 +59,10 @@ pub async fn step(
                     ));
                 }
             };
-            let Some(keyring) =
-                table.keyrings.get(api as usize).and_then(|k| k.get(index as usize)).and_then(Option::as_ref)
+            let (Some(Some(keyring)), Some(allowed)) = (keyrings.get(index as usize), algorithms.get(index as usize))
             else {
                 return Err(NO_KEYRING);
             };
-            let allowed = &table.jwt_algorithms[api as usize][index as usize];
             let checker = crate::auth::jwt::Authorizer {
                 id: (api, index),
                 issuer: &jwt.issuer,
@@ -65,15 +72,14 @@ pub async fn step(
                 keyring,
             };
             let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            let claims =
-                match crate::auth::jwt::verify(&worker.verdicts, worker.generation(), &checker, value, now_s).await {
-                    Ok(c) => c,
-                    Err(r) => {
-                        let error =
-                            GatewayError::new(ResponseType::Unauthorized, "JWT refused").with_challenge(r.description);
-                        return Err(refused(ctx, error, format!("JWT authorizer {}: {}", authorizer.name, r.reason)));
-                    }
-                };
+            let claims = match crate::auth::jwt::verify(verdicts, generation, &checker, value, now_s).await {
+                Ok(c) => c,
+                Err(r) => {
+                    let error =
+                        GatewayError::new(ResponseType::Unauthorized, "JWT refused").with_challenge(r.description);
+                    return Err(refused(ctx, error, format!("JWT authorizer {}: {}", authorizer.name, r.reason)));
+                }
+            };
             if !crate::auth::jwt::has_scope(&claims, &auth.scopes) {
                 let error = GatewayError::new(ResponseType::InsufficientScope, "JWT lacks the route's scopes");
                 let reason = format!(

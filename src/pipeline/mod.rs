@@ -79,7 +79,16 @@ async fn run(
 
     // 3a — authorization: the route's authorizer, as AWS orders it before the API key.
     if steps.auth {
-        auth::authorize::step(worker, table, head, ctx, (api, route)).await?;
+        let inputs = auth::authorize::Inputs {
+            api: &table.table.apis[api as usize],
+            api_index: api,
+            route,
+            keyrings: &table.keyrings[api as usize],
+            algorithms: &table.jwt_algorithms[api as usize],
+            verdicts: &worker.verdicts,
+            generation: worker.generation(),
+        };
+        auth::authorize::step(inputs, head, ctx).await?;
     }
 
     // 3b — API key (REST routes with `api_key_required`).
