@@ -12,8 +12,9 @@ use bytes::Bytes;
 
 use crate::context::{Context, RequestBody};
 use crate::error::GatewayError;
+use crate::function::request::{self, Caller};
 use crate::http::head::{self, HeadLimits};
-use crate::integration::function::{self, Caller};
+use crate::integration::function;
 use crate::loaded::LoadedTable;
 use crate::table::{Integration, PayloadFormat, RouteKey};
 
@@ -114,7 +115,8 @@ pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
         let caller = Caller { peer: std::net::Ipv4Addr::LOCALHOST.into(), local_port, tls: false, client_cert: None };
         let write = |out: &mut Vec<u8>| {
             let at = out.len();
-            function::write_event(out, table, (&head, &ctx), &caller, request_id.as_str(), integration.format);
+            let sources = request::Sources { table: &table.table, mtls_header_names: &table.mtls_header_names };
+            request::write_event(out, &sources, (&head, &ctx), &caller, request_id.as_str(), integration.format);
             event.extend_from_slice(&out[at..]);
         };
         let timeout = std::time::Duration::from_millis(integration.timeout_ms);

@@ -79,6 +79,10 @@ pub struct LoadedTable {
     pub keyrings: Vec<Vec<Option<std::sync::Arc<crate::auth::jwt::keyring::Keyring>>>>,
     /// Per API, per authorizer: the JWT algorithms it accepts, parsed.
     pub jwt_algorithms: Vec<Vec<Vec<crate::auth::jwt::keys::Alg>>>,
+    /// Per API, per authorizer: a TOKEN authorizer's `identity_validation_expression`, compiled.
+    pub authorizer_validations: Vec<Vec<Option<regex::Regex>>>,
+    /// Function authorizers' answers, node-wide (a reload starts it empty).
+    pub authorizer_answers: std::sync::Arc<crate::auth::function::cache::Shared>,
 }
 
 impl LoadedTable {
@@ -178,9 +182,27 @@ impl LoadedTable {
             .collect();
         let function_hosts = table.functions.iter().map(|_| None).collect();
         let (keyrings, jwt_algorithms) = keyrings(&table)?;
+        let authorizer_validations = table
+            .apis
+            .iter()
+            .map(|api| {
+                api.authorizers
+                    .iter()
+                    .map(|a| match &a.kind {
+                        // Checked by the compiler; a table file edited by hand gets no check rather than a panic.
+                        crate::table::AuthorizerKind::Function(f) => {
+                            f.validation.as_deref().and_then(|v| regex::Regex::new(v).ok())
+                        }
+                        crate::table::AuthorizerKind::Jwt(_) => None,
+                    })
+                    .collect()
+            })
+            .collect();
         Ok(LoadedTable {
             keyrings,
             jwt_algorithms,
+            authorizer_validations,
+            authorizer_answers: std::sync::Arc::new(crate::auth::function::cache::Shared::new(AUTHORIZER_ANSWERS)),
             function_series: Vec::new(),
             function_endpoints,
             function_hosts,
@@ -235,6 +257,32 @@ impl LoadedTable {
         }
     }
 
+    /// Where invocations of function `index` go (`qualifier`: the Invoke API's query), or `None`
+    /// for a local function whose host could not start.
+    pub fn function_target<'t>(
+        &'t self,
+        index: u32,
+        qualifier: Option<&'t str>,
+    ) -> Option<crate::function::invoke::Target<'t>> {
+        let function = &self.table.functions[index as usize];
+        let endpoint = self.function_endpoints[index as usize].as_ref()?;
+        let signing = match &function.target {
+            crate::table::FunctionTarget::Lambda { region, credentials, .. } => {
+                Some(crate::function::invoke::Signing { region, credentials })
+            }
+            _ => None,
+        };
+        Some(crate::function::invoke::Target {
+            upstream: &endpoint.target,
+            authority: &endpoint.authority,
+            path: &endpoint.path,
+            query: qualifier,
+            signing,
+            slots: &self.function_slots[index as usize],
+            queue: std::time::Duration::from_millis(function.queue_timeout_ms),
+        })
+    }
+
     /// Takes `old`'s keyrings that fetch the same keys the same way, so a reload neither
     /// refetches nor loses keys.
     pub fn adopt_keyrings(&mut self, old: &LoadedTable) {
@@ -262,6 +310,9 @@ impl LoadedTable {
         self.table.apis.iter().map(|a| a.routes.len()).sum()
     }
 }
+
+/// Function authorizer answers a node keeps at most.
+const AUTHORIZER_ANSWERS: usize = 64 * 1024;
 
 type Keyrings = Vec<Vec<Option<std::sync::Arc<crate::auth::jwt::keyring::Keyring>>>>;
 type Algorithms = Vec<Vec<Vec<crate::auth::jwt::keys::Alg>>>;

@@ -39,6 +39,8 @@ pub struct Worker {
     pub throttle: crate::throttle::local::LocalLeases,
     /// JWT verdicts this worker made, by token.
     pub verdicts: crate::auth::jwt::Verdicts,
+    /// Function authorizer answers this worker holds.
+    pub authorizer_answers: crate::auth::function::cache::Local,
 }
 
 impl Worker {
@@ -52,6 +54,7 @@ impl Worker {
             cache: crate::cache::WorkerCache::new(control.shared_cache.clone()),
             throttle: Default::default(),
             verdicts: Default::default(),
+            authorizer_answers: Default::default(),
             index,
             control,
             current: RefCell::new((generation, Rc::new(table))),

@@ -27,6 +27,11 @@ fuzz_target!(|data: &[u8]| {
         not_before_s: 0,
         principal: None,
     };
+    let identity = portico::context::auth::FunctionIdentity {
+        principal: Some(String::from_utf8_lossy(method).into_owned()),
+        context: vec![(String::from_utf8_lossy(query).into_owned(), serde_json::Value::String(String::from_utf8_lossy(body).into_owned()).to_string())],
+        usage_key: None,
+    };
     for format in [PayloadFormat::V1, PayloadFormat::V2] {
         let request = Request {
             format,
@@ -52,6 +57,7 @@ fuzz_target!(|data: &[u8]| {
             client_cert: None,
             protocol: "HTTP/1.1",
             jwt: flag(128).then_some(&claims),
+            function_identity: flag(128).then_some(&identity),
         };
         let mut out = Vec::new();
         write(&mut out, &request);

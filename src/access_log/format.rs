@@ -55,6 +55,10 @@ pub fn render(out: &mut Vec<u8>, parts: &[Part], json: bool, f: &Fields<'_>) {
                 Some(v) if !v.is_empty() => crate::json::escape(out, v.as_bytes(), json),
                 _ => out.push(b'-'),
             },
+            Part::AuthorizerValue(key) => match f.authorized.value(key) {
+                Some(v) if !v.is_empty() => crate::json::escape(out, v.as_bytes(), json),
+                _ => out.push(b'-'),
+            },
         }
     }
     out.push(b'\n');

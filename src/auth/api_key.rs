@@ -13,18 +13,31 @@ use crate::error::{GatewayError, ResponseType};
 use crate::http::head::RequestHead;
 use crate::table::Table;
 
-/// Step 3, API key: an enabled key in a usage plan of this stage, or 403.
+/// Step 3b, API key: an enabled key in a usage plan of this stage, or 403. `from_authorizer`:
+/// the API's key source is `AUTHORIZER`, and this is the key the authorizer named
+/// (`usageIdentifierKey`), if it named one.
 pub fn step(
     keys: &KeyIndex,
     table: &Table,
     head: &RequestHead,
-    api: u32,
-    stage: u32,
+    (api, stage): (u32, u32),
+    from_authorizer: Option<Option<&[u8]>>,
 ) -> Result<Identity, GatewayError> {
-    match keys.check(table, head, api, stage) {
+    let given = match from_authorizer {
+        None => presented(head),
+        Some(key) => key.ok_or("the authorizer named no usageIdentifierKey"),
+    };
+    match given.and_then(|given| keys.check(table, given, api, stage)) {
         Ok(admitted) => Ok(Identity { api_key: Some(admitted.key), plan: Some(admitted.plan) }),
         Err(detail) => Err(GatewayError::new(ResponseType::InvalidApiKey, detail)),
     }
+}
+
+/// The `x-api-key` header's value (AWS's `HEADER` key source).
+fn presented(head: &RequestHead) -> Result<&[u8], &'static str> {
+    head.first(b"x-api-key").ok_or("no x-api-key header")?;
+    // Two keys are ambiguous credentials: which one a later hop would read is anyone's guess.
+    head.only(b"x-api-key").ok_or("more than one x-api-key header")
 }
 
 #[derive(Debug, Default)]
@@ -59,11 +72,8 @@ impl KeyIndex {
         KeyIndex { hasher, by_hash, plan_for }
     }
 
-    /// The key of a request to (api, stage), or why it is refused (for the log).
-    pub fn check(&self, table: &Table, head: &RequestHead, api: u32, stage: u32) -> Result<Admitted, &'static str> {
-        head.first(b"x-api-key").ok_or("no x-api-key header")?;
-        // Two keys are ambiguous credentials: which one a later hop would read is anyone's guess.
-        let given = head.only(b"x-api-key").ok_or("more than one x-api-key header")?;
+    /// The key `given` for (api, stage), or why it is refused (for the log).
+    pub fn check(&self, table: &Table, given: &[u8], api: u32, stage: u32) -> Result<Admitted, &'static str> {
         let index = *self.by_hash.get(&self.hasher.hash_one(given)).ok_or("unknown API key")?;
         let key = &table.api_keys[index as usize];
         if !super::constant_time_eq(key.value.as_bytes(), given) {

@@ -18,6 +18,8 @@ use crate::http::head::RequestHead;
 use crate::table::{Api, AuthorizerKind, IdentitySource};
 
 const NO_IDENTITY: GatewayError = GatewayError::new(ResponseType::Unauthorized, "identity source missing");
+const NO_HOST: GatewayError =
+    GatewayError::new(ResponseType::AuthorizerFailure, "a function authorizer's local host could not start");
 const NO_KEYRING: GatewayError =
     GatewayError::new(ResponseType::Internal, "a JWT authorizer has no keyring (the table was not started)");
 
@@ -32,11 +34,27 @@ pub struct Inputs<'a> {
     /// The worker's JWT verdicts, and the generation of the table they belong to.
     pub verdicts: &'a super::jwt::Verdicts,
     pub generation: u64,
+    /// What function authorizers call with.
+    pub functions: FunctionInputs<'a>,
+}
+
+/// What a function authorizer needs of the loaded table, the worker and the connection.
+pub struct FunctionInputs<'a> {
+    /// Where function `n`'s invocations go (`None`: its local host could not start).
+    pub target: &'a dyn Fn(u32) -> Option<crate::function::invoke::Target<'a>>,
+    /// The API's TOKEN validation expressions, one per authorizer.
+    pub validations: &'a [Option<regex::Regex>],
+    pub outbound: crate::outbound::Outbound<'a>,
+    pub sources: crate::function::request::Sources<'a>,
+    pub caller: crate::function::request::Caller<'a>,
+    pub shared: &'a super::function::cache::Shared,
+    pub local: &'a super::function::cache::Local,
 }
 
 /// Step 3a for a route with `steps.auth`.
 pub async fn step(inputs: Inputs<'_>, head: &RequestHead, ctx: &mut Context) -> Result<(), GatewayError> {
-    let Inputs { api: api_table, api_index: api, route, keyrings, algorithms, verdicts, generation } = inputs;
+    let Inputs { api: api_table, api_index: api, route, keyrings, algorithms, verdicts, generation, functions } =
+        inputs;
     let auth = &api_table.route_auth[route as usize];
     let Some(index) = auth.authorizer else { return Ok(()) };
     let authorizer = &api_table.authorizers[index as usize];
@@ -93,8 +111,30 @@ pub async fn step(inputs: Inputs<'_>, head: &RequestHead, ctx: &mut Context) -> 
             ctx.authorized = Authorized::Jwt(claims);
             Ok(())
         }
-        AuthorizerKind::Function(_) => {
-            Err(GatewayError::new(ResponseType::AuthorizerFailure, "function authorizers are not built yet"))
+        AuthorizerKind::Function(f) => {
+            let Some(target) = (functions.target)(f.function) else {
+                let reason =
+                    format!("function authorizer {}: its function's local host did not start", authorizer.name);
+                return Err(refused(ctx, NO_HOST, reason));
+            };
+            let call = super::function::Call {
+                name: &authorizer.name,
+                id: (api, index),
+                authorizer: f,
+                identity_sources: &authorizer.identity_sources,
+                validation: functions.validations.get(index as usize).and_then(Option::as_ref),
+                target,
+                outbound: functions.outbound,
+                sources: functions.sources,
+                caller: functions.caller,
+                shared: functions.shared,
+                local: functions.local,
+                generation,
+            };
+            match super::function::authorize(call, head, ctx).await {
+                Ok(()) => Ok(()),
+                Err((error, reason)) => Err(refused(ctx, error, reason)),
+            }
         }
     }
 }

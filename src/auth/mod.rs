@@ -4,6 +4,7 @@
 
 pub mod api_key;
 pub mod authorize;
+pub mod function;
 pub mod jwt;
 pub mod mtls;
 

@@ -151,20 +151,24 @@ pub fn compile(
             }
             continue;
         }
-        if let Some(claim) = name.strip_prefix("authorizer.claims.")
-            && !claim.is_empty()
-        {
+        let known = KNOWN.iter().find(|(n, _)| *n == name).map(|&(_, v)| v);
+        let dynamic = match (known, name.strip_prefix("authorizer.")) {
+            (None, Some(key)) if !MISSING.contains(&name) && !key.is_empty() => {
+                Some(match key.strip_prefix("claims.") {
+                    Some(claim) => Part::Claim(claim.to_owned()),
+                    None => Part::AuthorizerValue(key.to_owned()),
+                })
+            }
+            _ => None,
+        };
+        if let Some(part) = dynamic {
             if !literal.is_empty() {
                 parts.push(Part::Literal(std::mem::take(&mut literal)));
             }
-            parts.push(Part::Claim(claim.to_owned()));
+            parts.push(part);
             continue;
         }
-        let var = KNOWN.iter().find(|(n, _)| *n == name).map(|&(_, v)| v).or_else(|| {
-            let missing =
-                MISSING.contains(&name) || name.starts_with("authorizer.") || name.starts_with("authorizer.claims.");
-            missing.then_some(Var::Missing)
-        });
+        let var = known.or_else(|| MISSING.contains(&name).then_some(Var::Missing));
         let Some(var) = var else {
             let names: Vec<&'static str> = KNOWN.iter().map(|(n, _)| *n).chain(MISSING.iter().copied()).collect();
             let suggestion = super::diagnostic::did_you_mean(name, &names);

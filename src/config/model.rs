@@ -80,6 +80,8 @@ pub struct ApiModel {
     /// `binary_media_types` (REST), lower-case.
     pub binary_media_types: Vec<String>,
     pub authorizers: Vec<AuthorizerModel>,
+    /// `api_key_source = "AUTHORIZER"`.
+    pub api_key_from_authorizer: bool,
 }
 
 /// `[[api.authorizer]]`.
@@ -93,6 +95,8 @@ pub struct AuthorizerModel {
 #[derive(Debug, Clone)]
 pub enum AuthorizerKindModel {
     Jwt(crate::table::auth::JwtAuthorizer),
+    /// The function's name as written; `function` in the table is resolved by the compiler.
+    Function(Spanned<String>, crate::table::auth::FunctionAuthorizer),
 }
 
 #[derive(Debug, Clone)]

@@ -24,12 +24,34 @@ impl JwtClaims {
     }
 }
 
+/// A function authorizer's verdict: who it says the caller is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunctionIdentity {
+    pub principal: Option<String>,
+    /// `context` entries: name and the value's JSON text (`"gold"`, `3`, `true`).
+    pub context: Vec<(String, String)>,
+    /// `usageIdentifierKey`: the API key, for APIs whose key source is the authorizer.
+    pub usage_key: Option<String>,
+}
+
+impl FunctionIdentity {
+    /// `$context.authorizer.<name>`: a string as it is, anything else as its JSON text.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        let (_, json) = self.context.iter().find(|(k, _)| k == name)?;
+        Some(match json.strip_prefix('"').and_then(|j| j.strip_suffix('"')) {
+            Some(inner) if !inner.contains('\\') => inner,
+            _ => json.as_str(),
+        })
+    }
+}
+
 /// What the authorizer left.
 #[derive(Debug, Clone, Default)]
 pub enum Authorized {
     #[default]
     None,
     Jwt(Rc<JwtClaims>),
+    Function(Rc<FunctionIdentity>),
 }
 
 impl Authorized {
@@ -38,6 +60,23 @@ impl Authorized {
         match self {
             Authorized::None => None,
             Authorized::Jwt(c) => c.principal.as_deref(),
+            Authorized::Function(f) => f.principal.as_deref(),
+        }
+    }
+
+    /// `$context.authorizer.<name>`: a function authorizer's context value.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        match self {
+            Authorized::Function(f) => f.value(name),
+            _ => None,
+        }
+    }
+
+    /// `usageIdentifierKey`.
+    pub fn usage_key(&self) -> Option<&str> {
+        match self {
+            Authorized::Function(f) => f.usage_key.as_deref(),
+            _ => None,
         }
     }
 
@@ -45,7 +84,7 @@ impl Authorized {
     pub fn claim(&self, name: &str) -> Option<&str> {
         match self {
             Authorized::Jwt(c) => c.claim(name),
-            Authorized::None => None,
+            _ => None,
         }
     }
 }

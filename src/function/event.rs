@@ -69,6 +69,8 @@ pub struct Request<'a> {
     pub protocol: &'a str,
     /// What the route's JWT authorizer verified.
     pub jwt: Option<&'a crate::context::auth::JwtClaims>,
+    /// What the route's function authorizer said.
+    pub function_identity: Option<&'a crate::context::auth::FunctionIdentity>,
 }
 
 impl Request<'_> {
@@ -117,6 +119,16 @@ fn v1(out: &mut Vec<u8>, r: &Request<'_>) {
         key(out, "authorizer");
         jwt_claims(out, jwt);
         out.push(b',');
+    }
+    if let Some(identity) = r.function_identity {
+        // AWS's 1.0 shape for function authorizers: the principal and the context side by side.
+        key(out, "authorizer");
+        out.push(b'{');
+        if let Some(p) = &identity.principal {
+            field(out, "principalId", p.as_bytes());
+        }
+        context_entries(out, identity);
+        out.extend_from_slice(b"\"integrationLatency\":0},");
     }
     field(out, "domainName", r.domain_name);
     field(out, "domainPrefix", domain_prefix(r.domain_name));
@@ -229,6 +241,15 @@ fn v2(out: &mut Vec<u8>, r: &Request<'_>) {
         jwt_claims(out, jwt);
         out.extend_from_slice(b"},");
     }
+    if let Some(identity) = r.function_identity {
+        out.extend_from_slice(b"\"authorizer\":{\"lambda\":{");
+        let len = out.len();
+        context_entries(out, identity);
+        if out.len() > len {
+            out.pop();
+        }
+        out.extend_from_slice(b"}},");
+    }
     if let Some(cert) = r.client_cert {
         key(out, "authentication");
         out.extend_from_slice(b"{\"clientCert\":");
@@ -257,6 +278,17 @@ fn v2(out: &mut Vec<u8>, r: &Request<'_>) {
     key(out, "isBase64Encoded");
     out.extend_from_slice(if r.base64 && r.body.is_some() { b"true" } else { b"false" });
     out.push(b'}');
+}
+
+/// `"name":<JSON value>,` for each context entry (the values are JSON text already, checked when
+/// the authorizer's answer was read).
+fn context_entries(out: &mut Vec<u8>, identity: &crate::context::auth::FunctionIdentity) {
+    for (name, json) in &identity.context {
+        string(out, name.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(json.as_bytes());
+        out.push(b',');
+    }
 }
 
 /// `{"claims":{...},"scopes":[...]}`: claim values as strings (as AWS passes them), no scopes

@@ -13,6 +13,7 @@ pub mod event;
 pub mod host;
 pub mod invoke;
 pub mod limit;
+pub mod request;
 pub mod result;
 
 /// The largest event or answer a function exchanges, for a gateway whose request body limit is

@@ -79,6 +79,19 @@ async fn run(
 
     // 3a — authorization: the route's authorizer, as AWS orders it before the API key.
     if steps.auth {
+        let target = |function: u32| table.function_target(function, None);
+        let functions = auth::authorize::FunctionInputs {
+            target: &target,
+            validations: &table.authorizer_validations[api as usize],
+            outbound: worker.outbound(),
+            sources: crate::function::request::Sources {
+                table: &table.table,
+                mtls_header_names: &table.mtls_header_names,
+            },
+            caller: integration::function::caller(conn),
+            shared: &table.authorizer_answers,
+            local: &worker.authorizer_answers,
+        };
         let inputs = auth::authorize::Inputs {
             api: &table.table.apis[api as usize],
             api_index: api,
@@ -87,13 +100,16 @@ async fn run(
             algorithms: &table.jwt_algorithms[api as usize],
             verdicts: &worker.verdicts,
             generation: worker.generation(),
+            functions,
         };
         auth::authorize::step(inputs, head, ctx).await?;
     }
 
     // 3b — API key (REST routes with `api_key_required`).
     if steps.api_key {
-        ctx.identity = auth::api_key::step(&table.api_keys, &table.table, head, api, stage)?;
+        let api_table = &table.table.apis[api as usize];
+        let from_authorizer = api_table.api_key_from_authorizer.then(|| ctx.authorized.usage_key().map(str::as_bytes));
+        ctx.identity = auth::api_key::step(&table.api_keys, &table.table, head, (api, stage), from_authorizer)?;
     }
 
     // 4 — throttle, in AWS's order: the key's usage plan, the route's limit (or the stage

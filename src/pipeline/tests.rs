@@ -88,10 +88,10 @@ fn the_compiler_plans_only_the_steps_a_route_uses() {
 fn the_api_key_step_names_the_caller() {
     let table = table();
     let keyed = head("GET /prod/keyed HTTP/1.1\r\nHost: a\r\nx-api-key: 0123456789abcdefghij\r\n\r\n");
-    let identity = auth::api_key::step(&table.api_keys, &table.table, &keyed, 0, 0).unwrap();
+    let identity = auth::api_key::step(&table.api_keys, &table.table, &keyed, (0, 0), None).unwrap();
     assert_eq!((identity.api_key, identity.plan), (Some(0), Some(0)));
     let twice = head("GET /prod/keyed HTTP/1.1\r\nHost: a\r\nx-api-key: 0123456789abcdefghij\r\nx-api-key: x\r\n\r\n");
-    let error = auth::api_key::step(&table.api_keys, &table.table, &twice, 0, 0).unwrap_err();
+    let error = auth::api_key::step(&table.api_keys, &table.table, &twice, (0, 0), None).unwrap_err();
     assert_eq!(error.kind, ResponseType::InvalidApiKey);
     assert!(auth::mtls::check(&table.table, None, None).is_ok());
 }

@@ -70,7 +70,10 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
         (Protocol::Rest, InsufficientScope) => (403, m!("Forbidden"), "AccessDeniedException"),
         (Protocol::Http, AccessDenied | AccessDeniedExplicit | InsufficientScope) => (403, m!("Forbidden"), ""),
         // AWS's AUTHORIZER_CONFIGURATION_ERROR (REST) / its fixed 500 (HTTP APIs).
-        (Protocol::Rest, AuthorizerFailure) => (500, m!("Internal server error"), "AuthorizerConfigurationException"),
+        // AWS's AUTHORIZER_CONFIGURATION_ERROR has no message: `{"message":null}`.
+        (Protocol::Rest, AuthorizerFailure) => {
+            (500, ("null", r#"{"message":null}"#), "AuthorizerConfigurationException")
+        }
         (Protocol::Http, AuthorizerFailure) => (500, m!("Internal Server Error"), ""),
         (_, QuotaExceeded) => (429, m!("Limit Exceeded"), "LimitExceededException"),
         (_, FleetUnavailable) => (503, m!("Service Unavailable"), "ServiceUnavailableException"),

@@ -122,6 +122,10 @@ pub struct RouteAuth {
     pub iam: bool,
 }
 
+/// `$context` variables a function authorizer may use as identity sources.
+pub const CONTEXT_IDENTITY_SOURCES: &[&str] =
+    &["routeKey", "httpMethod", "path", "resourcePath", "stage", "apiId", "domainName", "identity.userAgent"];
+
 /// The JWA signature algorithms a JWT authorizer may accept (the default: all of them).
 /// AWS accepts RSA only; EC and EdDSA are Portico's additions.
 pub const JWT_ALGORITHMS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];

@@ -11,6 +11,8 @@ pub enum Part {
     Var(Var),
     /// `$context.authorizer.claims.<name>`: a claim of the JWT the authorizer verified.
     Claim(String),
+    /// `$context.authorizer.<key>`: a value of the function authorizer's context.
+    AuthorizerValue(String),
 }
 
 /// The `$context` variables Portico fills in.

@@ -379,6 +379,9 @@ pub struct Api {
     pub authorizers: Vec<Authorizer>,
     /// One per route, same index: its authorizer, scopes, and whether it needs SigV4.
     pub route_auth: Vec<RouteAuth>,
+    /// AWS's `apiKeySource = AUTHORIZER`: the API key is the authorizer's `usageIdentifierKey`,
+    /// not the `x-api-key` header.
+    pub api_key_from_authorizer: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

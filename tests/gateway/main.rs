@@ -4,6 +4,7 @@
 mod api_keys;
 mod cache;
 mod fleet;
+mod function_authorizers;
 mod functions;
 mod hostile;
 mod jwt;

@@ -134,14 +134,30 @@ fn compile_api(errors: &mut Errors<'_>, config: &Config, api: &ApiModel, upstrea
         api_key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
         paths: api.paths,
         binary_media_types: api.binary_media_types.clone(),
-        authorizers: api.authorizers.iter().map(authorizer).collect(),
+        authorizers: api.authorizers.iter().map(|a| authorizer(errors, config, a)).collect(),
         route_auth: api.routes.iter().map(|r| route_auth(api, r)).collect(),
+        api_key_from_authorizer: api.api_key_from_authorizer,
     }
 }
 
-fn authorizer(a: &super::model::AuthorizerModel) -> Authorizer {
+fn authorizer(errors: &mut Errors<'_>, config: &Config, a: &super::model::AuthorizerModel) -> Authorizer {
     let kind = match &a.kind {
         super::model::AuthorizerKindModel::Jwt(jwt) => AuthorizerKind::Jwt(jwt.clone()),
+        super::model::AuthorizerKindModel::Function(name, f) => {
+            let index = config.functions.iter().position(|g| g.name.value == name.value);
+            if index.is_none() {
+                let names: Vec<&str> = config.functions.iter().map(|g| g.name.value.as_str()).collect();
+                let hint = match super::diagnostic::did_you_mean(&name.value, &names) {
+                    Some(n) => format!("did you mean `{n}`?"),
+                    None => "define it with [[function]]".to_owned(),
+                };
+                errors.at(name.span.clone(), format!("no [[function]] is named `{}`", name.value), Some(hint));
+            }
+            AuthorizerKind::Function(crate::table::auth::FunctionAuthorizer {
+                function: index.unwrap_or(0) as u32,
+                ..f.clone()
+            })
+        }
     };
     Authorizer { name: a.name.value.clone(), kind, identity_sources: a.identity_sources.clone() }
 }

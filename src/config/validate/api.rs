@@ -147,6 +147,24 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
     // `paths` is read by the caller, which knows the gateway's rules it starts from.
     let paths = crate::http::path::PathRules::default();
     let authorizers = super::authorizer::read_authorizers(r, api, protocol);
+    let api_key_from_authorizer = match r.opt_str(api, "api_key_source") {
+        None => false,
+        Some(s) if s.value.eq_ignore_ascii_case("header") => false,
+        Some(s) if s.value.eq_ignore_ascii_case("authorizer") => {
+            if protocol == Protocol::Http {
+                r.error(s.span.clone(), "HTTP APIs have no API keys (as in AWS)", None);
+            }
+            true
+        }
+        Some(s) => {
+            r.error(
+                s.span,
+                format!("unknown api_key_source `{}`", s.value),
+                Some("use \"HEADER\" or \"AUTHORIZER\"".into()),
+            );
+            false
+        }
+    };
     for route in &routes {
         if let Some(a) = &route.authorizer
             && !authorizers.iter().any(|x| x.name.value == a.value)
@@ -171,6 +189,7 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
         paths,
         binary_media_types,
         authorizers,
+        api_key_from_authorizer,
     })
 }
 

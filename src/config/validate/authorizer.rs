@@ -14,7 +14,7 @@ pub(super) fn read_authorizers(r: &mut Reader<'_>, api: Obj<'_>, protocol: Proto
         if out.iter().any(|x| x.name.value == name.value) {
             r.error(name.span.clone(), format!("two authorizers of this API are named `{}`", name.value), None);
         }
-        let kind = r.str(a, "type", "authorizer types: \"jwt\"");
+        let kind = r.str(a, "type", "authorizer types: \"jwt\", \"function\"");
         let Some(kind) = kind else { continue };
         match kind.value.as_str() {
             "jwt" => {
@@ -23,11 +23,19 @@ pub(super) fn read_authorizers(r: &mut Reader<'_>, api: Obj<'_>, protocol: Proto
                     out.push(model);
                 }
             }
-            "function" | "lambda" | "request" | "token" => {
-                r.error(kind.span, "function authorizers are not supported yet", Some("use type = \"jwt\"".into()));
+            "function" => {
+                r.allow_keys(a, FUNCTION_KEYS);
+                if let Some(model) = read_function(r, a, name, protocol) {
+                    out.push(model);
+                }
             }
             other => {
-                r.error(kind.span, format!("unknown authorizer type `{other}`"), Some("use \"jwt\"".into()));
+                let hint = if other == "lambda" || other == "token" || other == "request" {
+                    "use type = \"function\" (with event = \"token\" or \"request\" on REST APIs)"
+                } else {
+                    "use \"jwt\" or \"function\""
+                };
+                r.error(kind.span, format!("unknown authorizer type `{other}`"), Some(hint.into()));
             }
         }
     }
@@ -108,6 +116,144 @@ fn read_jwt(
     }
     let jwt = JwtAuthorizer { issuer: issuer?.value, audiences, jwks: jwks?, leeway_s, refresh_s, algorithms };
     Some(AuthorizerModel { name, identity_sources: vec![identity?], kind: AuthorizerKindModel::Jwt(jwt) })
+}
+
+const FUNCTION_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "function",
+    "event",
+    "payload_format",
+    "identity_source",
+    "identity_validation_expression",
+    "ttl_s",
+    "simple_responses",
+    "timeout_ms",
+];
+
+fn read_function(
+    r: &mut Reader<'_>,
+    a: Obj<'_>,
+    name: crate::config::reader::Spanned<String>,
+    protocol: Protocol,
+) -> Option<AuthorizerModel> {
+    use crate::table::AuthorizerEvent;
+    let function = r.str(a, "function", "the [[function]] to invoke, like function = \"authorize\"");
+    let shape = match protocol {
+        Protocol::Rest => {
+            if let Some(f) = r.opt_str(a, "payload_format") {
+                r.error(
+                    f.span,
+                    "REST API authorizers have no payload format",
+                    Some("use event = \"token\" or \"request\"".into()),
+                );
+            }
+            match r.opt_str(a, "event") {
+                None => AuthorizerEvent::Token,
+                Some(e) if e.value.eq_ignore_ascii_case("token") => AuthorizerEvent::Token,
+                Some(e) if e.value.eq_ignore_ascii_case("request") => AuthorizerEvent::RequestV1,
+                Some(e) => {
+                    r.error(
+                        e.span,
+                        format!("unknown authorizer event `{}`", e.value),
+                        Some("use \"token\" or \"request\"".into()),
+                    );
+                    AuthorizerEvent::Token
+                }
+            }
+        }
+        Protocol::Http => {
+            if let Some(e) = r.opt_str(a, "event").filter(|e| !e.value.eq_ignore_ascii_case("request")) {
+                r.error(e.span, "HTTP API authorizers take REQUEST events only", Some("remove `event`".into()));
+            }
+            match r.opt_str(a, "payload_format") {
+                None => AuthorizerEvent::RequestV2,
+                Some(f) if f.value == "2.0" => AuthorizerEvent::RequestV2,
+                Some(f) if f.value == "1.0" => AuthorizerEvent::RequestV1,
+                Some(f) => {
+                    r.error(
+                        f.span,
+                        format!("unknown payload format `{}`", f.value),
+                        Some("use \"1.0\" or \"2.0\"".into()),
+                    );
+                    AuthorizerEvent::RequestV2
+                }
+            }
+        }
+    };
+    let token = shape == AuthorizerEvent::Token;
+    let written: Vec<crate::config::reader::Spanned<String>> = match r.item(a, "identity_source") {
+        Some(item) if item.as_str().is_some() => r.opt_str(a, "identity_source").into_iter().collect(),
+        _ => r.str_list(a, "identity_source"),
+    };
+    let mut sources = Vec::new();
+    for s in &written {
+        match IdentitySource::parse(&s.value) {
+            Some(IdentitySource::Context(c)) if !crate::table::auth::CONTEXT_IDENTITY_SOURCES.contains(&c.as_str()) => {
+                r.error(
+                    s.span.clone(),
+                    format!("`$context.{c}` cannot be an identity source"),
+                    Some(format!("use one of: {}", crate::table::auth::CONTEXT_IDENTITY_SOURCES.join(", "))),
+                );
+            }
+            Some(src) => sources.push(src),
+            None => r.error(
+                s.span.clone(),
+                format!("`{}` is not an identity source", s.value),
+                Some("like \"$request.header.Authorization\", \"$request.querystring.token\", \"$stageVariables.x\", \"$context.routeKey\"".into()),
+            ),
+        }
+    }
+    if token {
+        match sources.as_slice() {
+            [] if written.is_empty() => sources.push(IdentitySource::Header("authorization".into())),
+            [IdentitySource::Header(_)] => {}
+            _ => r.error(
+                a.span(),
+                "a TOKEN authorizer reads exactly one header",
+                Some("identity_source = \"method.request.header.Authorization\"".into()),
+            ),
+        }
+    }
+    let ttl_s = r.int(a, "ttl_s", 300, 0, 3600) as u64;
+    if ttl_s > 0 && sources.is_empty() && !token {
+        r.error(
+            a.span(),
+            format!(
+                "authorizer `{}` caches its answers (ttl_s = {ttl_s}) but has no identity source to key them by",
+                name.value
+            ),
+            Some("add identity_source = [\"$request.header.Authorization\"], or set ttl_s = 0".into()),
+        );
+    }
+    let validation = match r.opt_str(a, "identity_validation_expression") {
+        Some(v) if !token => {
+            r.error(v.span, "`identity_validation_expression` is for TOKEN authorizers", None);
+            None
+        }
+        Some(v) => match regex::Regex::new(&v.value) {
+            Ok(_) => Some(v.value),
+            Err(e) => {
+                r.error(v.span, format!("`identity_validation_expression` is not a regular expression: {e}"), None);
+                None
+            }
+        },
+        None => None,
+    };
+    let simple_responses = r.bool(a, "simple_responses", false);
+    if simple_responses && shape != AuthorizerEvent::RequestV2 {
+        let span = r.item(a, "simple_responses").and_then(|i| i.span());
+        r.error(span, "simple responses are for HTTP API authorizers in payload format 2.0 (as in AWS)", None);
+    }
+    // AWS's authorizer timeout is 10 s.
+    let timeout_ms = r.int(a, "timeout_ms", 10_000, 50, 30_000) as u64;
+    let authorizer =
+        crate::table::auth::FunctionAuthorizer { function: 0, shape, ttl_s, validation, simple_responses, timeout_ms };
+    Some(AuthorizerModel {
+        name,
+        identity_sources: sources,
+        kind: AuthorizerKindModel::Function(function?, authorizer),
+    })
 }
 
 /// An `https://` URL (or `http://` on loopback, for tests and sidecars).

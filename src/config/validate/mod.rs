@@ -194,6 +194,7 @@ pub(super) const API_KEYS: &[&str] = &[
     "route",
     "binary_media_types",
     "authorizer",
+    "api_key_source",
 ];
 pub(super) const PATHS_KEYS: &[&str] = &["merge_slashes", "escaped_slashes", "allow_semicolons"];
 pub(super) const STAGE_KEYS: &[&str] =

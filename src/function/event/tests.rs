@@ -47,6 +47,7 @@ fn request(format: PayloadFormat, rest: bool) -> Request<'static> {
         client_cert: None,
         protocol: "HTTP/1.1",
         jwt: None,
+        function_identity: None,
     }
 }
 

@@ -1,0 +1,407 @@
+//! Function ("Lambda") authorizers over real sockets: an authorizer function on an HTTP endpoint
+//! (a scripted loopback server that reads the event and answers as a handler would), REST TOKEN
+//! and REQUEST authorizers and an HTTP API's simple responses; AWS's answers for each outcome;
+//! the cache (hits, per-method re-evaluation, expiry, one call for 100 concurrent requests);
+//! context values in the function event and the access log; the API key from the authorizer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// The authorizer function: what it does depends on the token (or `X-User`), and it counts its
+/// calls per token.
+fn authorizer(calls: Arc<Mutex<HashMap<String, usize>>>) -> Upstream {
+    Upstream::start(move |seen| {
+        let event: Value = serde_json::from_slice(&seen.body).unwrap_or(Value::Null);
+        let token = event["authorizationToken"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| event["identitySource"][0].as_str().map(str::to_owned))
+            .or_else(|| event["headers"]["x-user"].as_str().map(str::to_owned))
+            .or_else(|| event["headers"]["X-User"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        *calls.lock().unwrap().entry(token.clone()).or_default() += 1;
+        let arn = event["methodArn"].as_str().or(event["routeArn"].as_str()).unwrap_or("").to_owned();
+        let policy = |effect: &str, resource: &str| {
+            json!({"principalId": "user-1",
+                   "policyDocument": {"Version": "2012-10-17", "Statement": [
+                       {"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]},
+                   "context": {"tier": "gold", "n": 3, "vip": true}})
+        };
+        let json_answer = |v: Value| answer(&v.to_string(), "");
+        match token.trim_start_matches("Bearer ") {
+            "allow-get" => json_answer(policy("Allow", "arn:aws:execute-api:*:*:shop/prod/GET/*")),
+            "deny" => json_answer(policy("Deny", &arn)),
+            "unauthorized" => answer_error(r#"{"errorMessage":"Unauthorized","errorType":"Error"}"#),
+            "crash" => answer_error(r#"{"errorMessage":"boom","errorType":"TypeError"}"#),
+            "garbage" => answer("not json at all", ""),
+            "nested-context" => {
+                let mut p = policy("Allow", "*");
+                p["context"] = json!({"o": {"no": "objects"}});
+                json_answer(p)
+            }
+            "slow" => Reply::After(Duration::from_millis(300), Box::new(json_answer(policy("Allow", "*")))),
+            "hang" => Reply::After(Duration::from_secs(20), Box::new(json_answer(policy("Allow", "*")))),
+            "keyed" => {
+                let mut p = policy("Allow", "*");
+                p["usageIdentifierKey"] = json!("partner-key-0123456789");
+                json_answer(p)
+            }
+            "yes" => json_answer(json!({"isAuthorized": true, "context": {"user": "ann", "roles": ["a", "b"]}})),
+            "no" => json_answer(json!({"isAuthorized": false})),
+            _ => json_answer(policy("Allow", "*")),
+        }
+    })
+}
+
+fn answer(payload: &str, extra: &str) -> Reply {
+    Reply::Raw(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{payload}",
+            payload.len()
+        )
+        .into_bytes(),
+    )
+}
+
+fn answer_error(payload: &str) -> Reply {
+    answer(payload, "X-Amz-Function-Error: Unhandled\r\n")
+}
+
+/// A function integration that answers with the event it got.
+fn echo() -> Upstream {
+    Upstream::start(|seen| {
+        let body = json!({"statusCode": 200, "body": String::from_utf8_lossy(&seen.body)}).to_string();
+        answer(&body, "")
+    })
+}
+
+fn rest_config(auth: std::net::SocketAddr, backend: std::net::SocketAddr, log: &std::path::Path) -> String {
+    format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{{port}}"]
+workers = 2
+
+[[function]]
+name = "authorize"
+url = "http://{auth}/"
+
+[[function]]
+name = "backend"
+url = "http://{backend}/"
+
+[[api]]
+name = "shop"
+protocol = "rest"
+api_key_source = "AUTHORIZER"
+
+[[api.authorizer]]
+name = "tokens"
+type = "function"
+function = "authorize"
+identity_validation_expression = "^Bearer [a-z-]+$"
+timeout_ms = 1000
+
+[[api.authorizer]]
+name = "users"
+type = "function"
+function = "authorize"
+event = "request"
+identity_source = ["method.request.header.X-User", "method.request.querystring.tenant"]
+ttl_s = 0
+
+[[api.stage]]
+name = "prod"
+auth_debug = true
+access_log = {{ destination = "{log}", format = "$context.status $context.authorizer.principalId $context.authorizer.tier $context.authorizer.n" }}
+
+[[api.route]]
+key = "GET /pets"
+authorizer = "tokens"
+integration = {{ type = "mock", body = "pets" }}
+
+[[api.route]]
+key = "DELETE /pets"
+authorizer = "tokens"
+integration = {{ type = "mock", body = "deleted" }}
+
+[[api.route]]
+key = "GET /req"
+authorizer = "users"
+integration = {{ type = "mock", body = "req" }}
+
+[[api.route]]
+key = "GET /orders"
+authorizer = "tokens"
+integration = {{ type = "function", target = "backend" }}
+
+[[api.route]]
+key = "GET /partner"
+authorizer = "tokens"
+api_key_required = true
+integration = {{ type = "mock", body = "partner" }}
+
+[[api_key]]
+name = "partner"
+value = "partner-key-0123456789"
+
+[[usage_plan]]
+name = "partners"
+api_stages = [{{ api = "shop", stage = "prod" }}]
+keys = ["partner"]
+"#,
+        log = log.display()
+    )
+}
+
+fn get(gw: &Gateway, method: &str, path: &str, headers: &str) -> Response {
+    gw.send(format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n{headers}\r\n").as_bytes())
+}
+
+fn bearer(token: &str) -> String {
+    format!("Authorization: Bearer {token}\r\n")
+}
+
+fn calls(map: &Arc<Mutex<HashMap<String, usize>>>, token: &str) -> usize {
+    map.lock().unwrap().get(token).copied().unwrap_or(0)
+}
+
+#[test]
+fn rest_token_authorizers_answer_as_aws_and_cache_policies_per_method() {
+    for driver in DRIVERS {
+        let counts = Arc::new(Mutex::new(HashMap::new()));
+        let auth = authorizer(counts.clone());
+        let backend = echo();
+        let log = temp_path("fn-auth.log");
+        let gw = Gateway::start(&rest_config(auth.addr, backend.addr, &log), driver);
+
+        // No token, or one the expression refuses: 401, the function is not called.
+        let r = get(&gw, "GET", "/prod/pets", "");
+        assert_eq!((r.status, r.text().as_str()), (401, r#"{"message":"Unauthorized"}"#));
+        assert_eq!(r.header("x-amzn-ErrorType"), Some("UnauthorizedException"));
+        assert!(r.header("x-portico-auth-reason").unwrap().contains("identity source header authorization missing"));
+        let r = get(&gw, "GET", "/prod/pets", "Authorization: Basic dXNlcg==\r\n");
+        assert_eq!(r.status, 401);
+        assert!(r.header("x-portico-auth-reason").unwrap().contains("identity_validation_expression"));
+        assert!(auth.seen().is_empty(), "nothing invoked");
+
+        // A policy for GET only: GET passes, DELETE is denied from the same cached policy.
+        let r = get(&gw, "GET", "/prod/pets", &bearer("allow-get"));
+        assert_eq!((r.status, r.text().as_str()), (200, "pets"));
+        let event: Value = serde_json::from_slice(&auth.last().body).unwrap();
+        assert_eq!(
+            event,
+            json!({"type": "TOKEN", "authorizationToken": "Bearer allow-get",
+                   "methodArn": "arn:aws:execute-api:us-east-1:123456789012:shop/prod/GET/pets"})
+        );
+        assert_eq!(get(&gw, "GET", "/prod/pets", &bearer("allow-get")).status, 200);
+        let r = get(&gw, "DELETE", "/prod/pets", &bearer("allow-get"));
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (403, r#"{"message":"User is not authorized to access this resource"}"#)
+        );
+        assert_eq!(r.header("x-amzn-ErrorType"), Some("AccessDeniedException"));
+        assert!(r.header("x-portico-auth-reason").unwrap().contains("shop/prod/DELETE/pets"));
+        // Two workers may each have asked the node's cache once; the function ran once.
+        assert_eq!(calls(&counts, "Bearer allow-get"), 1, "cached across methods and workers");
+
+        // Explicit deny, Unauthorized, other failures.
+        let r = get(&gw, "GET", "/prod/pets", &bearer("deny"));
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (403, r#"{"message":"User is not authorized to access this resource with an explicit deny"}"#)
+        );
+        let r = get(&gw, "GET", "/prod/pets", &bearer("unauthorized"));
+        assert_eq!((r.status, r.text().as_str()), (401, r#"{"message":"Unauthorized"}"#));
+        for (token, why) in [
+            ("crash", "the function failed: boom"),
+            ("garbage", "unreadable answer"),
+            ("nested-context", "is not a string, number or boolean"),
+            ("hang", "no answer within 1000 ms"),
+        ] {
+            let r = get(&gw, "GET", "/prod/pets", &bearer(token));
+            assert_eq!((r.status, r.text().as_str()), (500, r#"{"message":null}"#), "{token}");
+            assert_eq!(r.header("x-amzn-ErrorType"), Some("AuthorizerConfigurationException"));
+            let reason = r.header("x-portico-auth-reason").unwrap();
+            assert!(reason.contains(why), "{token}: {reason}");
+        }
+
+        // The authorizer's principal and context reach the function and the access log.
+        let r = get(&gw, "GET", "/prod/orders", &bearer("allow-get"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let event: Value = serde_json::from_str(&r.text()).unwrap();
+        let seen = &event["requestContext"]["authorizer"];
+        assert_eq!(
+            (seen["principalId"].as_str(), seen["tier"].as_str(), seen["n"].as_i64()),
+            (Some("user-1"), Some("gold"), Some(3))
+        );
+        assert_eq!(seen["vip"], json!(true));
+        let text = eventually(Duration::from_secs(5), || {
+            std::fs::read_to_string(&log).ok().filter(|t| t.contains("200 user-1 gold 3"))
+        });
+        assert!(text.is_some(), "{:?}", std::fs::read_to_string(&log));
+
+        // The API key is the authorizer's usageIdentifierKey (api_key_source = AUTHORIZER).
+        assert_eq!(get(&gw, "GET", "/prod/partner", &bearer("keyed")).status, 200);
+        let r =
+            get(&gw, "GET", "/prod/partner", &format!("{}x-api-key: partner-key-0123456789\r\n", bearer("allow-get")));
+        assert_eq!(r.status, 403, "the header does not count when the key source is the authorizer");
+        drop(gw);
+    }
+}
+
+#[test]
+fn one_call_for_a_hundred_concurrent_requests_of_one_token() {
+    let counts = Arc::new(Mutex::new(HashMap::new()));
+    let auth = authorizer(counts.clone());
+    let backend = echo();
+    let log = temp_path("fn-auth-stampede.log");
+    let gw = Gateway::start(&rest_config(auth.addr, backend.addr, &log), Driver::Uring);
+    let addr = gw.addr();
+    let threads: Vec<_> = (0..100)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr);
+                c.send(b"GET /prod/pets HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer slow\r\n\r\n");
+                c.read_response().map(|r| r.status)
+            })
+        })
+        .collect();
+    let statuses: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(statuses.iter().all(|s| *s == Some(200)), "{statuses:?}");
+    assert_eq!(calls(&counts, "Bearer slow"), 1, "one call, the others waited for it");
+}
+
+#[test]
+fn request_authorizers_get_the_request_and_uncached_ones_run_every_time() {
+    let counts = Arc::new(Mutex::new(HashMap::new()));
+    let auth = authorizer(counts.clone());
+    let backend = echo();
+    let log = temp_path("fn-auth-req.log");
+    let gw = Gateway::start(&rest_config(auth.addr, backend.addr, &log), Driver::Legacy);
+    for _ in 0..3 {
+        assert_eq!(get(&gw, "GET", "/prod/req?tenant=acme", "X-User: bob\r\n").status, 200);
+    }
+    assert_eq!(calls(&counts, "bob"), 3, "ttl_s = 0: no cache");
+    let event: Value = serde_json::from_slice(&auth.last().body).unwrap();
+    assert_eq!(event["type"], "REQUEST");
+    assert_eq!(event["methodArn"], "arn:aws:execute-api:us-east-1:123456789012:shop/prod/GET/req");
+    assert_eq!(event["resource"], "/req");
+    assert_eq!(event["httpMethod"], "GET");
+    assert_eq!(event["queryStringParameters"]["tenant"], "acme");
+    assert_eq!(event["headers"]["X-User"], "bob");
+    assert_eq!(event["requestContext"]["stage"], "prod");
+    assert!(event.get("body").is_none_or(Value::is_null), "no body");
+    // Without caching, a REST REQUEST authorizer is invoked even when a source is missing.
+    assert_eq!(get(&gw, "GET", "/prod/req", "X-User: bob\r\n").status, 200);
+    assert_eq!(calls(&counts, "bob"), 4);
+}
+
+#[test]
+fn http_api_simple_responses_and_expiry() {
+    let counts = Arc::new(Mutex::new(HashMap::new()));
+    let auth = authorizer(counts.clone());
+    let backend = echo();
+    let config = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{{port}}"]
+workers = 2
+
+[[function]]
+name = "authorize"
+url = "http://{auth}/"
+
+[[function]]
+name = "backend"
+url = "http://{backend}/"
+
+[[api]]
+name = "accounts"
+
+[[api.authorizer]]
+name = "simple"
+type = "function"
+function = "authorize"
+identity_source = ["$request.header.Authorization"]
+simple_responses = true
+ttl_s = 1
+
+[[api.stage]]
+name = "$default"
+
+[[api.route]]
+key = "GET /me"
+authorizer = "simple"
+integration = {{ type = "function", target = "backend" }}
+"#,
+        auth = auth.addr,
+        backend = backend.addr
+    );
+    let gw = Gateway::start(&config, Driver::Uring);
+    let r = get(&gw, "GET", "/me", &bearer("yes"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let event: Value = serde_json::from_str(&r.text()).unwrap();
+    assert_eq!(event["requestContext"]["authorizer"]["lambda"], json!({"user": "ann", "roles": ["a", "b"]}));
+    let seen: Value = serde_json::from_slice(&auth.last().body).unwrap();
+    assert_eq!((seen["version"].as_str(), seen["type"].as_str()), (Some("2.0"), Some("REQUEST")));
+    assert_eq!(seen["routeArn"], "arn:aws:execute-api:us-east-1:123456789012:accounts/$default/GET/me");
+    assert_eq!(seen["identitySource"], json!(["Bearer yes"]));
+    assert_eq!(seen["routeKey"], "GET /me");
+
+    let r = get(&gw, "GET", "/me", &bearer("no"));
+    assert_eq!((r.status, r.text().as_str()), (403, r#"{"message":"Forbidden"}"#));
+    let r = get(&gw, "GET", "/me", "");
+    assert_eq!((r.status, r.text().as_str()), (401, r#"{"message":"Unauthorized"}"#));
+    let r = get(&gw, "GET", "/me", &bearer("crash"));
+    assert_eq!((r.status, r.text().as_str()), (500, r#"{"message":"Internal Server Error"}"#));
+
+    // Cached for ttl_s = 1, then asked again.
+    let before = calls(&counts, "Bearer yes");
+    assert_eq!(get(&gw, "GET", "/me", &bearer("yes")).status, 200);
+    assert_eq!(calls(&counts, "Bearer yes"), before, "a hit");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(get(&gw, "GET", "/me", &bearer("yes")).status, 200);
+    assert_eq!(calls(&counts, "Bearer yes"), before + 1, "expired, asked again");
+}
+
+#[test]
+fn bad_function_authorizer_configs_are_refused() {
+    let base = |protocol: &str, authorizer: &str| {
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:1\"]\n[[function]]\nname = \"authorize\"\nurl = \"http://127.0.0.1:9/\"\n[[api]]\nname = \"a\"\nprotocol = \"{protocol}\"\n[[api.authorizer]]\nname = \"f\"\ntype = \"function\"\n{authorizer}\n[[api.stage]]\nname = \"prod\"\n[[api.route]]\nkey = \"GET /x\"\nauthorizer = \"f\"\nintegration = {{ type = \"mock\" }}\n"
+        )
+    };
+    assert!(check(&base("rest", "function = \"authorize\"")).0);
+    assert!(check(&base("http", "function = \"authorize\"\nidentity_source = [\"$request.header.Authorization\"]")).0);
+    for (protocol, authorizer, expected) in [
+        ("rest", "function = \"authorise\"", "did you mean `authorize`"),
+        ("rest", "function = \"authorize\"\nidentity_validation_expression = \"([\"", "not a regular expression"),
+        (
+            "rest",
+            "function = \"authorize\"\nidentity_source = [\"method.request.querystring.t\"]",
+            "exactly one header",
+        ),
+        (
+            "rest",
+            "function = \"authorize\"\nevent = \"request\"\nidentity_validation_expression = \".*\"",
+            "for TOKEN authorizers",
+        ),
+        ("rest", "function = \"authorize\"\nsimple_responses = true", "simple responses are for HTTP API"),
+        ("http", "function = \"authorize\"", "no identity source to key them by"),
+        (
+            "http",
+            "function = \"authorize\"\nidentity_source = [\"$context.requestId\"]",
+            "cannot be an identity source",
+        ),
+        ("rest", "function = \"authorize\"\nttl_s = 3601", "ttl_s"),
+    ] {
+        let (ok, errors) = check(&base(protocol, authorizer));
+        assert!(!ok && errors.contains(expected), "{expected}: {errors}");
+    }
+}
