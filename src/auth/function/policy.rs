@@ -199,10 +199,9 @@ mod tests {
         .unwrap();
         assert_eq!(answer.identity.principal.as_deref(), Some("u1"));
         assert_eq!(answer.identity.usage_key.as_deref(), Some("key-1"));
-        assert_eq!(
-            answer.identity.context,
-            [("tier".into(), "\"gold\"".into()), ("n".into(), "3".into()), ("ok".into(), "true".into())]
-        );
+        // In name order (serde_json's map).
+        let context = [("n".into(), "3".into()), ("ok".into(), "true".into()), ("tier".into(), "\"gold\"".into())];
+        assert_eq!(answer.identity.context, context);
         assert_eq!(evaluate(&answer.decision, ARN), Verdict::Allow);
         assert_eq!(evaluate(&answer.decision, &ARN.replace("pets/7", "pets/secret")), Verdict::ExplicitDeny);
         assert_eq!(evaluate(&answer.decision, &ARN.replace("GET", "DELETE")), Verdict::Deny);
