@@ -67,6 +67,16 @@ pub enum ResponseType {
     InsufficientScope,
     /// An authorizer function failed, timed out, or answered what cannot be read (500).
     AuthorizerFailure,
+    /// An `AWS_IAM` route got no SigV4 signature (REST: 403 Missing Authentication Token).
+    MissingSignature,
+    /// A SigV4 signature without the parts it needs (403 IncompleteSignatureException).
+    IncompleteSignature,
+    /// A SigV4 signature that does not match, or is not yet current (403 InvalidSignatureException).
+    InvalidSignature,
+    /// A SigV4 signature dated too long ago, or a presigned URL past its expiry (403).
+    ExpiredSignature,
+    /// An access key (or session token) no configured credential has (403).
+    UnknownCredential,
     /// A route that requires an API key got none, an unknown or disabled one, or one outside a
     /// usage plan of the stage.
     InvalidApiKey,
@@ -99,6 +109,10 @@ impl ResponseType {
                 "ACCESS_DENIED"
             }
             ResponseType::AuthorizerFailure => "AUTHORIZER_CONFIGURATION_ERROR",
+            ResponseType::MissingSignature => "MISSING_AUTHENTICATION_TOKEN",
+            ResponseType::IncompleteSignature | ResponseType::InvalidSignature => "INVALID_SIGNATURE",
+            ResponseType::ExpiredSignature => "EXPIRED_TOKEN",
+            ResponseType::UnknownCredential => "ACCESS_DENIED",
             ResponseType::QuotaExceeded => "QUOTA_EXCEEDED",
             // AWS has no such failure; its catch-all for gateway errors.
             ResponseType::FleetUnavailable => "DEFAULT_5XX",
@@ -120,6 +134,9 @@ pub struct GatewayError {
     /// A JWT authorizer's refusal: the `error_description` of the `www-authenticate` challenge
     /// (`""`: a bare `Bearer` challenge; `None`: no challenge).
     pub challenge: Option<&'static str>,
+    /// A message of this very request for the client's body (AWS's SigV4 errors name dates and
+    /// parameters), instead of the type's fixed one.
+    pub message: Option<Box<str>>,
 }
 
 impl GatewayError {
@@ -128,7 +145,7 @@ impl GatewayError {
         GatewayError::new(ResponseType::MissingAuthenticationToken, "no API, stage or route matched");
 
     pub const fn new(kind: ResponseType, detail: &'static str) -> Self {
-        Self { kind, detail, unusable_connection: false, retry_after_s: 0, challenge: None }
+        Self { kind, detail, unusable_connection: false, retry_after_s: 0, challenge: None, message: None }
     }
 
     /// A rate limit said no; the client may retry after `retry_after_s` seconds.
@@ -139,6 +156,7 @@ impl GatewayError {
             unusable_connection: false,
             retry_after_s,
             challenge: None,
+            message: None,
         }
     }
 
@@ -151,12 +169,19 @@ impl GatewayError {
             unusable_connection: false,
             retry_after_s: 1,
             challenge: None,
+            message: None,
         }
     }
 
     /// A 401 with a `www-authenticate: Bearer` challenge carrying `description`.
     pub const fn with_challenge(mut self, description: &'static str) -> Self {
         self.challenge = Some(description);
+        self
+    }
+
+    /// The client's message is `message` (JSON-escaped when rendered).
+    pub fn with_message(mut self, message: String) -> Self {
+        self.message = Some(message.into_boxed_str());
         self
     }
 
@@ -184,6 +209,11 @@ impl GatewayError {
             | ResponseType::AccessDenied
             | ResponseType::AccessDeniedExplicit
             | ResponseType::InsufficientScope
+            | ResponseType::MissingSignature
+            | ResponseType::IncompleteSignature
+            | ResponseType::InvalidSignature
+            | ResponseType::ExpiredSignature
+            | ResponseType::UnknownCredential
             | ResponseType::QuotaExceeded => Side::Client,
             ResponseType::IntegrationTimeout
             | ResponseType::IntegrationFailure

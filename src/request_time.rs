@@ -53,8 +53,29 @@ pub(crate) fn civil(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
+/// Days since 1970-01-01 of a (year ≥ 1970, month 1–12, day 1–31) date; the inverse of
+/// [`civil`]. `None` before 1970.
+pub(crate) fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let y = if month <= 2 { year.checked_sub(1)? } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).checked_sub(719_468)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn days_round_trip() {
+        for days in [0, 59, 60, 365, 10_957, 11_016, 20_782, 40_000] {
+            let (y, m, d) = super::civil(days);
+            assert_eq!(super::days_from_civil(y, m, d), Some(days));
+        }
+        assert_eq!(super::days_from_civil(1969, 12, 31), None);
+    }
+
     #[test]
     fn formats_known_instants() {
         let cases = [

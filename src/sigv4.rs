@@ -1,6 +1,6 @@
 //! AWS Signature Version 4 (`AWS4-HMAC-SHA256`) on aws-lc-rs: the one implementation that signs
-//! what Portico sends to AWS (the Lambda Invoke API) and will verify what clients send to IAM-
-//! authorized routes.
+//! what Portico sends to AWS (the Lambda Invoke API) and verifies what clients send to IAM-
+//! authorized routes ([`crate::auth::iam`]).
 //!
 //! [`sign`] computes the `Authorization` value of a request from its method, its path and query
 //! as they go on the wire, the headers to sign, and the payload's SHA-256; the caller writes the
@@ -84,20 +84,30 @@ pub fn canonical_request(r: &Request<'_>) -> String {
 
 /// The `Authorization` header value for `r` under `scope`.
 pub fn sign(credentials: Credentials<'_>, scope: &Scope<'_>, r: &Request<'_>) -> String {
-    let canonical = canonical_request(r);
+    let signature = signature(credentials.secret_access_key, scope, &canonical_request(r));
+    authorization(credentials, scope, r.headers, &signature)
+}
+
+/// The hex signature of a canonical request under `scope` with `secret_access_key` (AWS's steps
+/// 2–4): what a verifier compares with the signature a client sent.
+pub fn signature(secret_access_key: &str, scope: &Scope<'_>, canonical: &str) -> String {
     let date = &scope.amz_date[..scope.amz_date.len().min(8)];
-    let to_sign = format!(
+    let to_sign = string_to_sign(scope, canonical);
+    let mut key = hmac_sha256(format!("AWS4{secret_access_key}").as_bytes(), date.as_bytes());
+    for part in [scope.region, scope.service, "aws4_request"] {
+        key = hmac_sha256(&key, part.as_bytes());
+    }
+    hex(&hmac_sha256(&key, to_sign.as_bytes()))
+}
+
+/// AWS's string to sign: algorithm, date, scope, hash of the canonical request.
+pub fn string_to_sign(scope: &Scope<'_>, canonical: &str) -> String {
+    format!(
         "AWS4-HMAC-SHA256\n{}\n{}\n{}",
         scope.amz_date,
         credential_scope(scope),
         hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
-    );
-    let mut key = hmac_sha256(format!("AWS4{}", credentials.secret_access_key).as_bytes(), date.as_bytes());
-    for part in [scope.region, scope.service, "aws4_request"] {
-        key = hmac_sha256(&key, part.as_bytes());
-    }
-    let signature = hex(&hmac_sha256(&key, to_sign.as_bytes()));
-    authorization(credentials, scope, r.headers, &signature)
+    )
 }
 
 /// How long [`sign`]'s value is for these credentials, scope and signed headers: it does not

@@ -58,6 +58,7 @@ fuzz_target!(|data: &[u8]| {
             protocol: "HTTP/1.1",
             jwt: flag(128).then_some(&claims),
             function_identity: flag(128).then_some(&identity),
+            iam: None,
         };
         let mut out = Vec::new();
         write(&mut out, &request);

@@ -216,6 +216,13 @@ fn redact(view: &mut serde_json::Value) {
             }
         }
     }
+    // SigV4 credentials clients sign with.
+    for credential in view["table"]["iam_credentials"].as_array_mut().into_iter().flatten() {
+        credential["secret_access_key"] = "<redacted>".into();
+        if credential["session_token"].is_string() {
+            credential["session_token"] = "<redacted>".into();
+        }
+    }
     let Some(apis) = view["table"]["apis"].as_array_mut() else { return };
     for stage in apis.iter_mut().filter_map(|a| a["stages"].as_array_mut()).flatten() {
         let cache = &mut stage["cache"];

@@ -36,6 +36,8 @@ pub struct Inputs<'a> {
     pub generation: u64,
     /// What function authorizers call with.
     pub functions: FunctionInputs<'a>,
+    /// Who may sign requests to `AWS_IAM` routes.
+    pub iam_credentials: &'a [crate::table::auth::IamCredential],
 }
 
 /// What a function authorizer needs of the loaded table, the worker and the connection.
@@ -53,9 +55,32 @@ pub struct FunctionInputs<'a> {
 
 /// Step 3a for a route with `steps.auth`.
 pub async fn step(inputs: Inputs<'_>, head: &RequestHead, ctx: &mut Context) -> Result<(), GatewayError> {
-    let Inputs { api: api_table, api_index: api, route, keyrings, algorithms, verdicts, generation, functions } =
-        inputs;
+    let Inputs {
+        api: api_table,
+        api_index: api,
+        route,
+        keyrings,
+        algorithms,
+        verdicts,
+        generation,
+        functions,
+        iam_credentials,
+    } = inputs;
     let auth = &api_table.route_auth[route as usize];
+    if auth.iam {
+        let body = match &ctx.body {
+            crate::context::RequestBody::Buffered(b) => &b[..],
+            _ => &[][..],
+        };
+        let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        return match super::iam::verify(iam_credentials, head, body, now_s) {
+            Ok(identity) => {
+                ctx.authorized = Authorized::Iam(std::rc::Rc::new(identity));
+                Ok(())
+            }
+            Err(r) => Err(refused(ctx, r.error, format!("AWS_IAM: {}", r.reason))),
+        };
+    }
     let Some(index) = auth.authorizer else { return Ok(()) };
     let authorizer = &api_table.authorizers[index as usize];
     match &authorizer.kind {

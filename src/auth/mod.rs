@@ -5,6 +5,7 @@
 pub mod api_key;
 pub mod authorize;
 pub mod function;
+pub mod iam;
 pub mod jwt;
 pub mod mtls;
 

@@ -33,6 +33,8 @@ pub struct Config {
     /// `[server] trusted_proxies`: peers whose `X-Forwarded-*` and `Forwarded` headers are kept.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub functions: Vec<FunctionModel>,
+    /// `[[iam_credential]]`.
+    pub iam_credentials: Vec<crate::table::auth::IamCredential>,
 }
 
 /// `[[function]]`.

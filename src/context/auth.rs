@@ -45,6 +45,16 @@ impl FunctionIdentity {
     }
 }
 
+/// Who signed an `AWS_IAM` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamIdentity {
+    pub user_arn: String,
+    pub access_key: String,
+    pub caller: String,
+    /// From the principal's ARN.
+    pub account_id: String,
+}
+
 /// What the authorizer left.
 #[derive(Debug, Clone, Default)]
 pub enum Authorized {
@@ -52,6 +62,7 @@ pub enum Authorized {
     None,
     Jwt(Rc<JwtClaims>),
     Function(Rc<FunctionIdentity>),
+    Iam(Rc<IamIdentity>),
 }
 
 impl Authorized {
@@ -61,6 +72,7 @@ impl Authorized {
             Authorized::None => None,
             Authorized::Jwt(c) => c.principal.as_deref(),
             Authorized::Function(f) => f.principal.as_deref(),
+            Authorized::Iam(_) => None,
         }
     }
 
@@ -68,6 +80,14 @@ impl Authorized {
     pub fn value(&self, name: &str) -> Option<&str> {
         match self {
             Authorized::Function(f) => f.value(name),
+            _ => None,
+        }
+    }
+
+    /// The SigV4 signer.
+    pub fn iam(&self) -> Option<&IamIdentity> {
+        match self {
+            Authorized::Iam(i) => Some(i),
             _ => None,
         }
     }

@@ -71,6 +71,8 @@ pub struct Request<'a> {
     pub jwt: Option<&'a crate::context::auth::JwtClaims>,
     /// What the route's function authorizer said.
     pub function_identity: Option<&'a crate::context::auth::FunctionIdentity>,
+    /// Who signed an `AWS_IAM` request.
+    pub iam: Option<&'a crate::context::auth::IamIdentity>,
 }
 
 impl Request<'_> {
@@ -136,9 +138,12 @@ fn v1(out: &mut Vec<u8>, r: &Request<'_>) {
     field(out, "httpMethod", r.method);
     key(out, "identity");
     out.push(b'{');
-    for name in ["accessKey", "accountId"] {
-        null_field(out, name);
-    }
+    let value_or_null = |out: &mut Vec<u8>, name: &str, value: Option<&str>| match value {
+        Some(v) => field(out, name, v.as_bytes()),
+        None => null_field(out, name),
+    };
+    value_or_null(out, "accessKey", r.iam.map(|i| i.access_key.as_str()));
+    value_or_null(out, "accountId", r.iam.map(|i| i.account_id.as_str()));
     match r.api_key {
         Some((id, value)) => {
             field(out, "apiKey", value.as_bytes());
@@ -150,8 +155,8 @@ fn v1(out: &mut Vec<u8>, r: &Request<'_>) {
         }
         None => {}
     }
+    value_or_null(out, "caller", r.iam.map(|i| i.caller.as_str()));
     for name in [
-        "caller",
         "cognitoAuthenticationProvider",
         "cognitoAuthenticationType",
         "cognitoIdentityId",
@@ -161,7 +166,7 @@ fn v1(out: &mut Vec<u8>, r: &Request<'_>) {
         null_field(out, name);
     }
     ip_field(out, "sourceIp", r.source_ip);
-    null_field(out, "user");
+    value_or_null(out, "user", r.iam.map(|i| i.caller.as_str()));
     key(out, "userAgent");
     string_or_null(out, r.header(b"user-agent"));
     out.push(b',');
@@ -171,8 +176,8 @@ fn v1(out: &mut Vec<u8>, r: &Request<'_>) {
         out.push(b',');
     }
     key(out, "userArn");
-    out.extend_from_slice(b"null}");
-    out.push(b',');
+    string_or_null(out, r.iam.map(|i| i.user_arn.as_bytes()));
+    out.extend_from_slice(b"},");
     field(out, "path", r.full_path);
     field(out, "protocol", r.protocol.as_bytes());
     field(out, "requestId", r.request_id.as_bytes());
@@ -240,6 +245,17 @@ fn v2(out: &mut Vec<u8>, r: &Request<'_>) {
         out.extend_from_slice(b"\"authorizer\":{\"jwt\":");
         jwt_claims(out, jwt);
         out.extend_from_slice(b"},");
+    }
+    if let Some(iam) = r.iam {
+        // AWS's 2.0 shape for IAM authorization.
+        out.extend_from_slice(b"\"authorizer\":{\"iam\":{");
+        field(out, "accessKey", iam.access_key.as_bytes());
+        field(out, "accountId", iam.account_id.as_bytes());
+        field(out, "callerId", iam.caller.as_bytes());
+        field(out, "userArn", iam.user_arn.as_bytes());
+        key(out, "userId");
+        string(out, iam.caller.as_bytes());
+        out.extend_from_slice(b"}},");
     }
     if let Some(identity) = r.function_identity {
         out.extend_from_slice(b"\"authorizer\":{\"lambda\":{");

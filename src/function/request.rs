@@ -134,6 +134,7 @@ pub fn write_event(
             crate::context::auth::Authorized::Function(identity) => Some(identity),
             _ => None,
         },
+        iam: ctx.authorized.iam(),
     };
     event::write(out, &request);
 }

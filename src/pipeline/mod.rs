@@ -79,6 +79,14 @@ async fn run(
 
     // 3a — authorization: the route's authorizer, as AWS orders it before the API key.
     if steps.auth {
+        // SigV4 covers the body's hash: an AWS_IAM route receives it whole first.
+        if table.table.apis[api as usize].route_auth[route as usize].iam {
+            let limits = &table.table.settings.limits;
+            body::receive(conn, head, ctx, limits, limits.max_body_bytes).await?;
+            if ctx.body_unread(head) {
+                return Err(TOO_LARGE.closing());
+            }
+        }
         let target = |function: u32| table.function_target(function, None);
         let functions = auth::authorize::FunctionInputs {
             target: &target,
@@ -101,6 +109,7 @@ async fn run(
             verdicts: &worker.verdicts,
             generation: worker.generation(),
             functions,
+            iam_credentials: &table.table.iam_credentials,
         };
         auth::authorize::step(inputs, head, ctx).await?;
     }
@@ -203,6 +212,14 @@ async fn fail(
         log::warn!("request {:?} from {}: {error}", ctx.id(), conn.peer);
     }
     let mut response = gateway::response(ctx.protocol, &error);
+    // A message of this request (AWS's SigV4 errors) replaces the type's fixed one.
+    let mut custom = Vec::new();
+    if let Some(message) = &error.message {
+        custom.extend_from_slice(b"{\"message\":");
+        crate::json::string(&mut custom, message.as_bytes());
+        custom.push(b'}');
+        response.body = crate::response::Body::Static(&custom);
+    }
     // A stage that debugs its authorization says why it refused (never a secret: see
     // `auth::authorize`).
     let debug = ctx.api_stage.is_some_and(|(a, s)| table.table.apis[a as usize].stages[s as usize].auth_debug);

@@ -61,6 +61,16 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
         (Protocol::Http, Throttled) => (429, m!("Too Many Requests"), ""),
         (_, InvalidApiKey) => (403, m!("Forbidden"), "ForbiddenException"),
         (_, Unauthorized) => (401, m!("Unauthorized"), "UnauthorizedException"),
+        (Protocol::Rest, MissingSignature) => {
+            (403, m!("Missing Authentication Token"), "MissingAuthenticationTokenException")
+        }
+        (Protocol::Http, MissingSignature) => (403, m!("Forbidden"), ""),
+        (_, IncompleteSignature) => (403, m!("Incomplete signature"), "IncompleteSignatureException"),
+        (_, InvalidSignature) => (403, m!("Invalid signature"), "InvalidSignatureException"),
+        (_, ExpiredSignature) => (403, m!("Signature expired"), "InvalidSignatureException"),
+        (_, UnknownCredential) => {
+            (403, m!("The security token included in the request is invalid."), "UnrecognizedClientException")
+        }
         (Protocol::Rest, AccessDenied) => {
             (403, m!("User is not authorized to access this resource"), "AccessDeniedException")
         }

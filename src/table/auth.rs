@@ -111,6 +111,20 @@ impl IdentitySource {
     }
 }
 
+/// `[[iam_credential]]`: an access key clients sign with (SigV4), and who it is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IamCredential {
+    pub access_key_id: String,
+    /// Read from the environment or a file when the config is compiled; `/config` redacts it.
+    pub secret_access_key: String,
+    /// A temporary credential's token (`X-Amz-Security-Token` must carry it).
+    pub session_token: Option<String>,
+    /// `$context.identity.userArn`: `arn:aws:iam::123456789012:user/alice`.
+    pub principal_arn: String,
+    /// `$context.identity.caller`.
+    pub caller: String,
+}
+
 /// How one route is authorized in one stage.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct RouteAuth {

@@ -47,6 +47,10 @@ pub enum Var {
     ClientCert(crate::table::ClientCertField),
     ApiKeyId,
     ApiKey,
+    /// `$context.identity.userArn`, `.caller` / `.user`, `.accessKey`: an `AWS_IAM` signer.
+    IdentityUserArn,
+    IdentityCaller,
+    IdentityAccessKey,
     /// `$context.authorizer.principalId`.
     AuthorizerPrincipal,
     /// `$context.authorizer.error`: why the authorizer refused (with `auth_debug`, the check

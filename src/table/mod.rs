@@ -42,6 +42,8 @@ pub struct Table {
     pub quota_state_file: Option<String>,
     /// `[[function]]`: what function integrations invoke.
     pub functions: Vec<Function>,
+    /// `[[iam_credential]]`: who may sign requests to `AWS_IAM` routes.
+    pub iam_credentials: Vec<auth::IamCredential>,
 }
 
 /// A function (`[[function]]`): where its invocations go and how many may run at once.

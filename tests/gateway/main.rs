@@ -7,6 +7,7 @@ mod fleet;
 mod function_authorizers;
 mod functions;
 mod hostile;
+mod iam;
 mod jwt;
 mod lambda_invoke;
 mod lifecycle;

@@ -83,6 +83,7 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
         usage_plans: throttles::usage_plans(config),
         quota_state_file: config.usage_plans.iter().any(|p| p.quota.is_some()).then(|| config.quota_state_file.clone()),
         functions,
+        iam_credentials: config.iam_credentials.clone(),
     })
 }
 
@@ -101,6 +102,15 @@ fn compile_api(errors: &mut Errors<'_>, config: &Config, api: &ApiModel, upstrea
             format!("route `{}` has the same method and path as `{}`", second.value, first.value),
             Some(format!("the first is on line {line}; parameter names do not make paths different")),
         );
+    }
+    for route in api.routes.iter().filter(|r| r.iam) {
+        if config.iam_credentials.is_empty() {
+            errors.at(
+                route.key.span.clone(),
+                format!("route `{}` needs SigV4 (AWS_IAM), and no [[iam_credential]] is configured", route.key.value),
+                Some("add [[iam_credential]] with access_key_id, secret_access_key_env and principal_arn".into()),
+            );
+        }
     }
     let stages = api
         .stages

@@ -29,6 +29,8 @@ pub(super) fn for_stage(
                 // Mocks read no body; an upstream gets a small one only once it is whole; a
                 // function's event carries the whole body.
                 buffer_body_bytes: match integrations.get(r) {
+                    // SigV4 covers the body's hash: received whole before the check.
+                    _ if route.iam => config.limits.max_body_bytes,
                     Some(Integration::HttpProxy(_)) => config.limits.buffer_body_bytes,
                     Some(Integration::Function(_)) => config.limits.max_body_bytes,
                     _ => 0,

@@ -256,6 +256,7 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<
         );
     }
     let (authorizer, authorization_scopes) = super::authorizer::read_route_auth(r, route);
+    let iam = super::authorizer::read_authorization(r, route, authorizer.is_some());
     Some(RouteModel {
         key: key?,
         parsed,
@@ -265,7 +266,7 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<
         api_key_required,
         authorizer,
         authorization_scopes,
-        iam: false,
+        iam,
     })
 }
 

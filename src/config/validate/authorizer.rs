@@ -286,3 +286,111 @@ pub(super) fn read_route_auth(
     }
     (authorizer, scopes)
 }
+
+const IAM_KEYS: &[&str] = &[
+    "access_key_id",
+    "secret_access_key_env",
+    "secret_access_key_file",
+    "session_token_env",
+    "principal_arn",
+    "caller",
+];
+
+/// `[[iam_credential]]`: access keys clients sign `AWS_IAM` requests with. Secrets are read from
+/// the environment or a file now, so a missing one is an error at once.
+pub(super) fn read_iam_credentials(r: &mut Reader<'_>, root: Obj<'_>) -> Vec<crate::table::auth::IamCredential> {
+    let mut out: Vec<crate::table::auth::IamCredential> = Vec::new();
+    for c in r.tables(root, "iam_credential", "[[iam_credential]]") {
+        r.allow_keys(c, IAM_KEYS);
+        let key = r.str(c, "access_key_id", "like access_key_id = \"AKIAIOSFODNN7EXAMPLE\"");
+        if let Some(k) = &key {
+            let ok = (16..=128).contains(&k.value.len()) && k.value.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !ok {
+                r.error(
+                    k.span.clone(),
+                    format!("`{}` is not an access key id", k.value),
+                    Some("16 to 128 letters and digits".into()),
+                );
+            }
+            if out.iter().any(|o| o.access_key_id == k.value) {
+                r.error(k.span.clone(), format!("access key `{}` is configured twice", k.value), None);
+            }
+        }
+        if r.item(c, "secret_access_key_env").is_some() && r.item(c, "secret_access_key_file").is_some() {
+            r.error(c.span(), "give `secret_access_key_env` or `secret_access_key_file`, not both", None);
+        }
+        let secret = super::read_secret(r, c, "secret_access_key_env", "secret_access_key_file");
+        if secret.is_none() {
+            r.error(
+                c.span(),
+                "this credential has no secret",
+                Some("add secret_access_key_env = \"VAR\" (or secret_access_key_file = \"path\"); secrets are never written in the config".into()),
+            );
+        }
+        let session_token = match r.opt_str(c, "session_token_env") {
+            Some(e) => match std::env::var(&e.value) {
+                Ok(v) => Some(v.trim().to_owned()),
+                Err(_) => {
+                    r.error(e.span, format!("environment variable `{}` is not set", e.value), None);
+                    None
+                }
+            },
+            None => None,
+        };
+        let arn = r.str(
+            c,
+            "principal_arn",
+            "who signs with it, like principal_arn = \"arn:aws:iam::123456789012:user/alice\"",
+        );
+        if let Some(a) = &arn {
+            let parts: Vec<&str> = a.value.split(':').collect();
+            let ok = parts.len() == 6
+                && parts[0] == "arn"
+                && parts[2] == "iam"
+                && !parts[4].is_empty()
+                && !parts[5].is_empty();
+            if !ok {
+                r.error(
+                    a.span.clone(),
+                    format!("`{}` is not an IAM principal ARN", a.value),
+                    Some("like \"arn:aws:iam::123456789012:user/alice\"".into()),
+                );
+            }
+        }
+        let caller = r.opt_str(c, "caller").map(|c| c.value);
+        let (Some(key), Some(Some(secret)), Some(arn)) = (key, secret, arn) else { continue };
+        out.push(crate::table::auth::IamCredential {
+            caller: caller.unwrap_or_else(|| key.value.clone()),
+            access_key_id: key.value,
+            secret_access_key: secret,
+            session_token,
+            principal_arn: arn.value,
+        });
+    }
+    out
+}
+
+/// A route's `authorization`: `"NONE"` (or absent) or `"AWS_IAM"`.
+pub(super) fn read_authorization(r: &mut Reader<'_>, route: Obj<'_>, has_authorizer: bool) -> bool {
+    let Some(a) = r.opt_str(route, "authorization") else { return false };
+    match a.value.as_str() {
+        "NONE" => false,
+        "AWS_IAM" if has_authorizer => {
+            r.error(a.span, "a route has either an `authorizer` or `authorization = \"AWS_IAM\"`, not both", None);
+            false
+        }
+        "AWS_IAM" => true,
+        "CUSTOM" | "JWT" | "COGNITO_USER_POOLS" => {
+            r.error(
+                a.span,
+                format!("`{}` is implied by `authorizer`", a.value),
+                Some("name the authorizer with authorizer = \"...\"".into()),
+            );
+            false
+        }
+        other => {
+            r.error(a.span, format!("unknown authorization `{other}`"), Some("use \"AWS_IAM\" or \"NONE\"".into()));
+            false
+        }
+    }
+}

@@ -86,6 +86,7 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
         paths: crate::http::path::PathRules::default(),
         trusted_proxies: Vec::new(),
         functions: Vec::new(),
+        iam_credentials: Vec::new(),
     };
     server::read_server(&mut r, root, &mut config);
     server::read_limits(&mut r, root, &mut config);
@@ -114,6 +115,7 @@ pub fn validate(file: &str, src: &str) -> Result<(Config, Vec<Diagnostic>), Vec<
     config.api_keys = keys.into_iter().map(|(_, k)| k).collect();
     config.quota_state_file = keys::read_state_file(&mut r, root);
     config.functions = function::read_functions(&mut r, root);
+    config.iam_credentials = authorizer::read_iam_credentials(&mut r, root);
     for domain in r.tables(root, "domain", "[[domain]]") {
         if let Some(d) = domain::read_domain(&mut r, domain, &config.apis) {
             config.domains.push(d);
@@ -156,6 +158,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "api_key",
     "usage_plan",
     "function",
+    "iam_credential",
 ];
 pub(super) const ADMIN_KEYS: &[&str] = &["listen", "allow_remote", "token_env", "token_file"];
 pub(super) const ACCESS_LOG_KEYS: &[&str] = &["buffer_bytes"];
@@ -200,7 +203,7 @@ pub(super) const PATHS_KEYS: &[&str] = &["merge_slashes", "escaped_slashes", "al
 pub(super) const STAGE_KEYS: &[&str] =
     &["name", "variables", "access_log", "cache", "throttle", "route_throttle", "auth_debug"];
 pub(super) const ROUTE_KEYS: &[&str] =
-    &["key", "integration", "cache", "api_key_required", "authorizer", "authorization_scopes"];
+    &["key", "integration", "cache", "api_key_required", "authorizer", "authorization_scopes", "authorization"];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms"];
 pub(super) const FUNCTION_INTEGRATION_KEYS: &[&str] = &["type", "target", "payload_format", "timeout_ms"];
 pub(super) const FUNCTION_KEYS: &[&str] = &[

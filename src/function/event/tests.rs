@@ -48,6 +48,7 @@ fn request(format: PayloadFormat, rest: bool) -> Request<'static> {
         protocol: "HTTP/1.1",
         jwt: None,
         function_identity: None,
+        iam: None,
     }
 }
 
