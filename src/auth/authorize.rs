@@ -18,6 +18,9 @@ use crate::http::head::RequestHead;
 use crate::table::{Api, AuthorizerKind, IdentitySource};
 
 const NO_IDENTITY: GatewayError = GatewayError::new(ResponseType::Unauthorized, "identity source missing");
+const POLICY_DENIED: GatewayError = GatewayError::new(ResponseType::AccessDenied, "the resource policy denies");
+const POLICY_DENIED_EXPLICITLY: GatewayError =
+    GatewayError::new(ResponseType::AccessDeniedExplicit, "the resource policy denies explicitly");
 const NO_HOST: GatewayError =
     GatewayError::new(ResponseType::AuthorizerFailure, "a function authorizer's local host could not start");
 const NO_KEYRING: GatewayError =
@@ -67,6 +70,27 @@ pub async fn step(inputs: Inputs<'_>, head: &RequestHead, ctx: &mut Context) -> 
         iam_credentials,
     } = inputs;
     let auth = &api_table.route_auth[route as usize];
+    // The resource policy first, as AWS orders it.
+    if let Some(policy) = &api_table.resource_policy {
+        let stage = &api_table.stages[ctx.api_stage.unwrap_or_default().1 as usize];
+        let arn = super::function::method_arn(api_table, stage, head.method_bytes(), ctx.routed_path(head));
+        let trusted = &functions.sources.table.settings.trusted_proxies;
+        let source = super::policy::source_ip(functions.caller.peer, head.values(b"x-forwarded-for"), trusted);
+        let who = "User: anonymous is not authorized to perform: execute-api:Invoke on resource:";
+        match super::policy::evaluate(policy, &arn, source) {
+            super::policy::Decision::ExplicitDeny => {
+                let error = POLICY_DENIED_EXPLICITLY.with_message(format!("{who} {arn} with an explicit deny"));
+                return Err(refused(ctx, error, format!("the resource policy denies {arn} from {source}")));
+            }
+            // An AWS_IAM request needs no Allow: its credential allows it (there are no IAM
+            // policies to say otherwise), unless the resource policy denies it.
+            super::policy::Decision::ImplicitDeny if !auth.iam => {
+                let error = POLICY_DENIED.with_message(format!("{who} {arn}"));
+                return Err(refused(ctx, error, format!("the resource policy allows nothing for {arn} from {source}")));
+            }
+            _ => {}
+        }
+    }
     if auth.iam {
         let body = match &ctx.body {
             crate::context::RequestBody::Buffered(b) => &b[..],

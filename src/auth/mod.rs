@@ -8,6 +8,7 @@ pub mod function;
 pub mod iam;
 pub mod jwt;
 pub mod mtls;
+pub mod policy;
 
 /// Compares secrets in constant time (the length is not secret): aws-lc's `CRYPTO_memcmp`, which
 /// the compiler cannot turn into an early exit the way it may a hand-written loop.

@@ -84,6 +84,7 @@ pub struct ApiModel {
     pub authorizers: Vec<AuthorizerModel>,
     /// `api_key_source = "AUTHORIZER"`.
     pub api_key_from_authorizer: bool,
+    pub resource_policy: Option<crate::table::auth::ResourcePolicy>,
 }
 
 /// `[[api.authorizer]]`.

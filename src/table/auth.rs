@@ -125,6 +125,23 @@ pub struct IamCredential {
     pub caller: String,
 }
 
+/// A REST API's resource policy (AWS's, with `Principal: "*"`): statements that allow or deny
+/// `execute-api:Invoke` on method ARNs, maybe only from some source addresses.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResourcePolicy {
+    pub statements: Vec<PolicyStatement>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PolicyStatement {
+    pub allow: bool,
+    /// Method ARN patterns (IAM wildcards), `execute-api:/...` already expanded.
+    pub resources: Vec<String>,
+    /// `Condition: {"IpAddress" | "NotIpAddress": {"aws:SourceIp": [...]}}`: (negated, ranges),
+    /// all of which must hold.
+    pub source_ip: Vec<(bool, Vec<ipnet::IpNet>)>,
+}
+
 /// How one route is authorized in one stage.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct RouteAuth {

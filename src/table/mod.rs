@@ -381,6 +381,8 @@ pub struct Api {
     pub authorizers: Vec<Authorizer>,
     /// One per route, same index: its authorizer, scopes, and whether it needs SigV4.
     pub route_auth: Vec<RouteAuth>,
+    /// REST APIs: the resource policy every request is checked against first.
+    pub resource_policy: Option<auth::ResourcePolicy>,
     /// AWS's `apiKeySource = AUTHORIZER`: the API key is the authorizer's `usageIdentifierKey`,
     /// not the `x-api-key` header.
     pub api_key_from_authorizer: bool,

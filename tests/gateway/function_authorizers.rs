@@ -405,3 +405,40 @@ fn bad_function_authorizer_configs_are_refused() {
         assert!(!ok && errors.contains(expected), "{expected}: {errors}");
     }
 }
+
+/// The example config's authorizer: an unmodified Python Lambda handler on AWS's runtime
+/// interface client, invoked over the Runtime API, deciding by policy.
+#[test]
+fn the_example_config_runs_a_python_authorizer() {
+    let ok =
+        std::process::Command::new("python3").args(["-c", "import awslambdaric"]).status().is_ok_and(|s| s.success());
+    assert!(ok, "python3 -m pip install awslambdaric (the README's test set-up does)");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let jwt_port = free_port();
+    let config = std::fs::read_to_string(format!("{root}/configs/authorizers.toml"))
+        .unwrap()
+        .replace("127.0.0.1:8080", "127.0.0.1:{port}")
+        .replace("127.0.0.1:8081", &format!("127.0.0.1:{jwt_port}"))
+        .replace(
+            "working_dir = \"functions/authorize\"",
+            &format!("working_dir = \"{root}/configs/functions/authorize\""),
+        );
+    let dir = temp_path("example-auth");
+    std::fs::create_dir_all(&dir).unwrap();
+    let gw = Gateway::start_in(&dir, &config, Driver::Uring, &[("ALICE_SECRET", "demo-secret-0000".to_owned())]);
+    let r = get(&gw, "GET", "/prod/pets", &bearer("allow-ann"));
+    assert_eq!((r.status, r.text().as_str()), (200, r#"{"pets":[]}"#), "{:?}", r.header("x-portico-auth-reason"));
+    let r = get(&gw, "DELETE", "/prod/pets", &bearer("allow-ann"));
+    assert_eq!(r.status, 403, "the cached GET-only policy does not allow DELETE");
+    assert_eq!(get(&gw, "DELETE", "/prod/pets", &bearer("admin-bob")).status, 200);
+    let r = get(&gw, "GET", "/prod/pets", &bearer("nope-1"));
+    assert_eq!((r.status, r.text().as_str()), (401, r#"{"message":"Unauthorized"}"#));
+    assert!(r.header("x-portico-auth-reason").unwrap().contains("the function answered Unauthorized"));
+    let r = get(&gw, "GET", "/prod/orders", "");
+    assert_eq!((r.status, r.text().as_str()), (403, r#"{"message":"Missing Authentication Token"}"#));
+    let jwt = std::net::SocketAddr::from(([127, 0, 0, 1], jwt_port));
+    let mut c = Client::connect(jwt);
+    c.send(b"GET /me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a.b.c\r\n\r\n");
+    let r = c.read_response().unwrap();
+    assert_eq!(r.status, 401);
+}

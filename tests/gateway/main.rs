@@ -17,6 +17,7 @@ mod mtls;
 mod observability;
 mod proxy;
 mod quota;
+mod resource_policy;
 mod routing;
 mod support;
 mod throttle;

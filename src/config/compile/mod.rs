@@ -147,6 +147,7 @@ fn compile_api(errors: &mut Errors<'_>, config: &Config, api: &ApiModel, upstrea
         authorizers: api.authorizers.iter().map(|a| authorizer(errors, config, a)).collect(),
         route_auth: api.routes.iter().map(|r| route_auth(api, r)).collect(),
         api_key_from_authorizer: api.api_key_from_authorizer,
+        resource_policy: api.resource_policy.clone(),
     }
 }
 

@@ -18,7 +18,7 @@ pub(super) fn for_stage(
         .map(|(r, route)| {
             let proxy = matches!(integrations.get(r), Some(Integration::HttpProxy(_)));
             RouteSteps {
-                auth: route.authorizer.is_some() || route.iam,
+                auth: route.authorizer.is_some() || route.iam || api.resource_policy.is_some(),
                 api_key: route.api_key_required,
                 // A key's usage plan may carry limits and a quota of its own.
                 throttle: config.throttle.is_some()

@@ -147,6 +147,10 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
     // `paths` is read by the caller, which knows the gateway's rules it starts from.
     let paths = crate::http::path::PathRules::default();
     let authorizers = super::authorizer::read_authorizers(r, api, protocol);
+    let resource_policy = match &name {
+        Some(n) => super::authorizer::read_resource_policy(r, api, protocol, &n.value),
+        None => None,
+    };
     let api_key_from_authorizer = match r.opt_str(api, "api_key_source") {
         None => false,
         Some(s) if s.value.eq_ignore_ascii_case("header") => false,
@@ -190,6 +194,7 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
         binary_media_types,
         authorizers,
         api_key_from_authorizer,
+        resource_policy,
     })
 }
 

@@ -394,3 +394,130 @@ pub(super) fn read_authorization(r: &mut Reader<'_>, route: Obj<'_>, has_authori
         }
     }
 }
+
+/// `resource_policy = '''{ AWS's JSON policy }'''` or `resource_policy_file` (REST APIs):
+/// statements with `Principal: "*"`, `Action: execute-api:Invoke`, `Resource` (full method ARNs or
+/// AWS's `execute-api:/stage/METHOD/path` shorthand) and `aws:SourceIp` conditions.
+pub(super) fn read_resource_policy(
+    r: &mut Reader<'_>,
+    api: Obj<'_>,
+    protocol: Protocol,
+    api_name: &str,
+) -> Option<crate::table::auth::ResourcePolicy> {
+    let (text, span) = match (r.opt_str(api, "resource_policy"), r.opt_str(api, "resource_policy_file")) {
+        (Some(_), Some(f)) => {
+            r.error(f.span, "give `resource_policy` or `resource_policy_file`, not both", None);
+            return None;
+        }
+        (Some(t), None) => (t.value, t.span),
+        (None, Some(f)) => {
+            let path = super::resolve_path(r.file, f.value.clone());
+            match std::fs::read_to_string(&path) {
+                Ok(t) => (t, f.span),
+                Err(e) => {
+                    r.error(f.span, format!("cannot read `{path}`: {e}"), None);
+                    return None;
+                }
+            }
+        }
+        (None, None) => return None,
+    };
+    if protocol == Protocol::Http {
+        r.error(span, "HTTP APIs have no resource policies (as in AWS)", Some("use protocol = \"rest\"".into()));
+        return None;
+    }
+    match parse_policy(&text, api_name) {
+        Ok(policy) => Some(policy),
+        Err(e) => {
+            r.error(span, format!("the resource policy {e}"), Some("see docs/authorizers.md#resource-policies".into()));
+            None
+        }
+    }
+}
+
+fn parse_policy(text: &str, api_name: &str) -> Result<crate::table::auth::ResourcePolicy, String> {
+    use serde_json::Value;
+    let doc: Value = serde_json::from_str(text).map_err(|e| format!("is not JSON: {e}"))?;
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(list)) => list.clone(),
+        Some(one @ Value::Object(_)) => vec![one.clone()],
+        _ => return Err("has no `Statement` list".into()),
+    };
+    let strings = |v: Option<&Value>, what: &str| -> Result<Vec<String>, String> {
+        match v {
+            Some(Value::String(s)) => Ok(vec![s.clone()]),
+            Some(Value::Array(list)) => {
+                list.iter().map(|v| v.as_str().map(str::to_owned).ok_or(format!("has a non-string `{what}`"))).collect()
+            }
+            _ => Err(format!("has a statement without `{what}`")),
+        }
+    };
+    let mut out = Vec::new();
+    for (i, st) in statements.iter().enumerate() {
+        let n = i + 1;
+        let Value::Object(st) = st else { return Err(format!("statement {n} is not an object")) };
+        for key in st.keys() {
+            if !["Sid", "Effect", "Principal", "Action", "Resource", "Condition"].contains(&key.as_str()) {
+                return Err(format!("statement {n} has `{key}`, which Portico does not evaluate"));
+            }
+        }
+        let allow = match st.get("Effect").and_then(Value::as_str) {
+            Some("Allow") => true,
+            Some("Deny") => false,
+            _ => return Err(format!("statement {n} has no `Effect` of Allow or Deny")),
+        };
+        let anyone = match st.get("Principal") {
+            Some(Value::String(p)) => p == "*",
+            Some(Value::Object(o)) => o.len() == 1 && o.get("AWS").and_then(Value::as_str) == Some("*"),
+            _ => false,
+        };
+        if !anyone {
+            return Err(format!(
+                "statement {n}: only `\"Principal\": \"*\"` is supported (there are no IAM accounts behind the gateway)"
+            ));
+        }
+        let actions = strings(st.get("Action"), "Action")?;
+        if !actions.iter().any(|a| crate::auth::function::policy::glob(a.as_bytes(), b"execute-api:Invoke")) {
+            continue;
+        }
+        let resources = strings(st.get("Resource"), "Resource")?
+            .into_iter()
+            .map(|r| match r.strip_prefix("execute-api:") {
+                Some(rest) => format!("arn:aws:execute-api:*:*:{api_name}{rest}"),
+                None => r,
+            })
+            .collect();
+        let mut source_ip = Vec::new();
+        if let Some(cond) = st.get("Condition") {
+            let Value::Object(cond) = cond else { return Err(format!("statement {n}'s `Condition` is not an object")) };
+            for (op, body) in cond {
+                let negated = match op.as_str() {
+                    "IpAddress" => false,
+                    "NotIpAddress" => true,
+                    other => {
+                        return Err(format!(
+                            "statement {n}: condition `{other}` is not supported (IpAddress and NotIpAddress are)"
+                        ));
+                    }
+                };
+                let Value::Object(body) = body else { return Err(format!("statement {n}: `{op}` is not an object")) };
+                for (key, value) in body {
+                    if key != "aws:SourceIp" {
+                        return Err(format!("statement {n}: condition key `{key}` is not supported (aws:SourceIp is)"));
+                    }
+                    let mut nets = Vec::new();
+                    for v in strings(Some(value), "aws:SourceIp")? {
+                        let net = v
+                            .parse::<ipnet::IpNet>()
+                            .or_else(|_| v.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                            .map_err(|_| format!("statement {n}: `{v}` is not an address or CIDR range"))?;
+                        nets.push(net);
+                    }
+                    source_ip.push((negated, nets));
+                }
+            }
+        }
+        out.push(crate::table::auth::PolicyStatement { allow, resources, source_ip });
+    }
+    Ok(crate::table::auth::ResourcePolicy { statements: out })
+}

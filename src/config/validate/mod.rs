@@ -198,6 +198,8 @@ pub(super) const API_KEYS: &[&str] = &[
     "binary_media_types",
     "authorizer",
     "api_key_source",
+    "resource_policy",
+    "resource_policy_file",
 ];
 pub(super) const PATHS_KEYS: &[&str] = &["merge_slashes", "escaped_slashes", "allow_semicolons"];
 pub(super) const STAGE_KEYS: &[&str] =
