@@ -377,3 +377,54 @@ fn bad_authorizer_configs_are_refused_with_a_reason() {
         assert!(!ok && errors.contains(expected), "{expected}: {errors}");
     }
 }
+
+/// On a REST API the JWT authorizer checks what AWS's Cognito user-pool authorizer checks, with
+/// REST's error shapes and the claims in the 1.0 event.
+#[test]
+fn rest_apis_check_tokens_like_cognito_authorizers() {
+    let issuer = Issuer::start();
+    let backend = Upstream::start(|seen| {
+        let body = json!({"statusCode": 200, "body": String::from_utf8_lossy(&seen.body)}).to_string();
+        Reply::Raw(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes())
+    });
+    let config = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{{port}}"]
+
+[[function]]
+name = "backend"
+url = "http://{backend}/"
+
+[[api]]
+name = "shop"
+protocol = "rest"
+
+[[api.authorizer]]
+name = "pool"
+type = "jwt"
+issuer = "{issuer}"
+audience = ["portico-tests"]
+identity_source = "method.request.header.Authorization"
+
+[[api.stage]]
+name = "prod"
+
+[[api.route]]
+key = "GET /orders"
+authorizer = "pool"
+integration = {{ type = "function", target = "backend" }}
+"#,
+        backend = backend.addr,
+        issuer = issuer.url()
+    );
+    let gw = Gateway::start(&config, Driver::Uring);
+    let r = get(&gw, "/prod/orders", None);
+    assert_eq!((r.status, r.header("x-amzn-ErrorType")), (401, Some("UnauthorizedException")));
+    let token = issuer.mint("rsa-1", "RS256", good(&issuer));
+    let r = get(&gw, "/prod/orders", Some(&token));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let event: Value = serde_json::from_str(&r.text()).unwrap();
+    assert_eq!(event["requestContext"]["authorizer"]["claims"]["email"], "u7@example.com");
+    assert_eq!(event["requestContext"]["authorizer"]["scopes"], json!(["read", "write"]));
+}

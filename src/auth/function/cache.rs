@@ -126,10 +126,11 @@ impl Shared {
     }
 }
 
-/// One worker's answers.
+/// One worker's answers, each with its identity as the request context holds it (so a hit
+/// clones an `Rc`, not the node's `Arc`, whose count every worker would share).
 #[derive(Default)]
 pub struct Local {
-    map: std::cell::RefCell<HashMap<Key, (Arc<Answer>, u64)>>,
+    map: std::cell::RefCell<HashMap<Key, LocalEntry>>,
     /// The table generation the answers belong to.
     table: std::cell::Cell<u64>,
 }
@@ -137,16 +138,33 @@ pub struct Local {
 /// Answers a worker keeps at most; when full it starts over.
 pub const LOCAL_MAX: usize = 16 * 1024;
 
+struct LocalEntry {
+    answer: Arc<Answer>,
+    identity: std::rc::Rc<crate::context::auth::FunctionIdentity>,
+    expires_ms: u64,
+}
+
 impl Local {
-    pub fn get(&self, table: u64, key: &Key, now_ms: u64) -> Option<Arc<Answer>> {
+    /// Calls `with` on a fresh answer for `key` (and its identity), if this worker has one.
+    pub fn with<R>(
+        &self,
+        table: u64,
+        key: &Key,
+        now_ms: u64,
+        with: impl FnOnce(&Answer, &std::rc::Rc<crate::context::auth::FunctionIdentity>) -> R,
+    ) -> Option<R> {
         if self.table.get() != table {
             self.map.borrow_mut().clear();
             self.table.set(table);
             return None;
         }
         let map = self.map.borrow();
-        let (answer, expires_ms) = map.get(key)?;
-        (now_ms < *expires_ms).then(|| answer.clone())
+        let entry = map.get(key).filter(|e| now_ms < e.expires_ms)?;
+        Some(with(&entry.answer, &entry.identity))
+    }
+
+    pub fn get(&self, table: u64, key: &Key, now_ms: u64) -> Option<Arc<Answer>> {
+        self.with(table, key, now_ms, |_, _| ()).and_then(|()| self.map.borrow().get(key).map(|e| e.answer.clone()))
     }
 
     pub fn put(&self, key: Key, answer: Arc<Answer>, expires_ms: u64) {
@@ -154,7 +172,8 @@ impl Local {
         if map.len() >= LOCAL_MAX {
             map.clear();
         }
-        map.insert(key, (answer, expires_ms));
+        let identity = std::rc::Rc::new(answer.identity.clone());
+        map.insert(key, LocalEntry { answer, identity, expires_ms });
     }
 }
 

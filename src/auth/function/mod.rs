@@ -110,15 +110,27 @@ pub async fn authorize(call: Call<'_>, head: &RequestHead, ctx: &mut Context) ->
     let arn = method_arn(api, stage, head.method_bytes(), ctx.routed_path(head));
     let key = cache_key(call.id, &values);
     let now = now_ms();
-    let answer = match (a.ttl_s, call.local.get(call.generation, &key, now)) {
-        (0, _) => invoke_once(&call, head, ctx, &arn, &values).await.map(Arc::new),
-        (_, Some(answer)) => Ok(answer),
-        (ttl, None) => cached(&call, head, ctx, &arn, &values, &key, ttl * 1000).await,
+    // A hit in this worker's cache: evaluated in place, the identity's `Rc` shared.
+    let hit = match a.ttl_s {
+        0 => None,
+        _ => call.local.with(call.generation, &key, now, |answer, identity| {
+            (policy::evaluate(&answer.decision, &arn), identity.clone())
+        }),
     };
-    let answer = answer.map_err(|f| (f.error, f.reason))?;
-    match policy::evaluate(&answer.decision, &arn) {
+    let (verdict, identity) = match hit {
+        Some(hit) => hit,
+        None => {
+            let answer = match a.ttl_s {
+                0 => invoke_once(&call, head, ctx, &arn, &values).await.map(Arc::new),
+                ttl => Box::pin(cached(&call, head, ctx, &arn, &values, &key, ttl * 1000)).await,
+            };
+            let answer = answer.map_err(|f| (f.error, f.reason))?;
+            (policy::evaluate(&answer.decision, &arn), Rc::new(answer.identity.clone()))
+        }
+    };
+    match verdict {
         Verdict::Allow => {
-            ctx.authorized = Authorized::Function(Rc::new(answer.identity.clone()));
+            ctx.authorized = Authorized::Function(identity);
             Ok(())
         }
         Verdict::Deny => Err((DENIED, format!("function authorizer {}: the policy does not allow {arn}", call.name))),
