@@ -1,6 +1,7 @@
 //! Who may call a route, as the compiler leaves it: an API's authorizers (JWT and function), and
 //! per route and stage which one runs, with what scopes, and whether SigV4 is required. Plain
-//! data; the checks are in [`crate::auth`].
+//! data (and IAM's wildcard match, which the compiler and the checks share); the checks are in
+//! [`crate::auth`].
 
 use serde::{Deserialize, Serialize};
 
@@ -160,6 +161,34 @@ pub const CONTEXT_IDENTITY_SOURCES: &[&str] =
 /// The JWA signature algorithms a JWT authorizer may accept (the default: all of them).
 /// AWS accepts RSA only; EC and EdDSA are Portico's additions.
 pub const JWT_ALGORITHMS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+
+/// IAM's wildcards: `*` any run of characters (slashes too), `?` one character. Iterative, with
+/// one backtrack point, so no pattern is exponential.
+pub fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
 
 #[cfg(test)]
 mod tests {

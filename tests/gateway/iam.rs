@@ -249,3 +249,24 @@ fn iam_configs_are_checked() {
     let (ok, errors) = check(&route.replace("AWS_IAM", "AWS_IAMX"));
     assert!(!ok && errors.contains("unknown authorization"), "{errors}");
 }
+
+#[test]
+fn secrets_never_show_in_the_config_view() {
+    let backend = Upstream::start(|_| ok_json("{}"));
+    let admin = free_port();
+    let dir = temp_path("iam-admin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = config(backend.addr, &dir.join("a.log")) + &format!("\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n");
+    let env = [
+        ("PORTICO_TEST_SECRET", SECRET.to_owned()),
+        ("PORTICO_TEST_TEMP_SECRET", TEMP_SECRET.to_owned()),
+        ("PORTICO_TEST_TOKEN", TOKEN.to_owned()),
+    ];
+    let _gw = Gateway::start_in(&dir, &config, Driver::Uring, &env);
+    let (_, shown) = http_get(std::net::SocketAddr::from(([127, 0, 0, 1], admin)), "/config");
+    assert!(shown.contains(KEY) && shown.contains("arn:aws:iam::123456789012:user/alice"), "{shown}");
+    assert!(
+        !shown.contains(SECRET) && !shown.contains(TEMP_SECRET) && !shown.contains(TOKEN),
+        "secrets are redacted: {shown}"
+    );
+}

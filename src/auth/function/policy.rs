@@ -138,33 +138,7 @@ pub fn evaluate(decision: &Decision, method_arn: &str) -> Verdict {
     }
 }
 
-/// IAM's wildcards: `*` any run of characters (slashes too), `?` one character. Iterative, with
-/// one backtrack point, so no pattern is exponential.
-pub fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
-}
+pub use crate::table::auth::glob;
 
 #[cfg(test)]
 mod tests {

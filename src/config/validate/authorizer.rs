@@ -477,7 +477,7 @@ fn parse_policy(text: &str, api_name: &str) -> Result<crate::table::auth::Resour
             ));
         }
         let actions = strings(st.get("Action"), "Action")?;
-        if !actions.iter().any(|a| crate::auth::function::policy::glob(a.as_bytes(), b"execute-api:Invoke")) {
+        if !actions.iter().any(|a| crate::table::auth::glob(a.as_bytes(), b"execute-api:Invoke")) {
             continue;
         }
         let resources = strings(st.get("Resource"), "Resource")?
