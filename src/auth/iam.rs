@@ -61,6 +61,11 @@ pub fn verify(
 ) -> Result<IamIdentity, Refusal> {
     let query = head.query().map(|q| std::str::from_utf8(q).unwrap_or("")).unwrap_or("");
     let authorization = head.first(b"authorization");
+    if authorization.is_some() && head.only(b"authorization").is_none() {
+        let error = GatewayError::new(ResponseType::IncompleteSignature, "two Authorization headers")
+            .with_message("Only one Authorization header is allowed.".into());
+        return Err(Refusal { error, reason: "more than one Authorization header".into() });
+    }
     let presigned = query.split('&').any(|p| p.starts_with("X-Amz-Algorithm="));
     let p = match (authorization, presigned) {
         (Some(value), _) => from_header(head, value)?,

@@ -57,10 +57,13 @@ pub fn write_event(
     crate::http::encode::ip(&mut forwarded_for, peer);
     let mut port = itoa::Buffer::new();
     let mut headers: SmallVec<[(&[u8], &[u8]); 32]> = SmallVec::new();
+    let signed = ctx.authorized.iam().is_some();
     for (name, value) in head.headers() {
         // HTTP APIs keep the request's length in the event; REST APIs leave it out (as AWS does).
         let length = name.eq_ignore_ascii_case(b"content-length");
+        // AWS drops a verified SigV4 `Authorization` before anything sees it.
         let dropped = ((rest || !length) && is_hop_by_hop(name))
+            || (signed && name.eq_ignore_ascii_case(b"authorization"))
             || is_path_override(name)
             || client_cert_header(name)
             || (!trusted && is_forwarding_header(name))

@@ -182,8 +182,12 @@ fn write_request_head(
     let trusted = table.table.settings.trusted_proxies.iter().any(|net| net.contains(&peer));
     let mut forwarded_for: Option<&[u8]> = None;
     let (mut client_proto, mut client_port) = (false, false);
+    // AWS drops a SigV4 `Authorization` once it is verified: the upstream gets the identity, not
+    // a reusable signature.
+    let signed = ctx.authorized.iam().is_some();
     for (name, value) in head.headers() {
         if is_hop_by_hop(name)
+            || (signed && name.eq_ignore_ascii_case(b"authorization"))
             || name.eq_ignore_ascii_case(b"host")
             || name.eq_ignore_ascii_case(b"expect")
             || name.eq_ignore_ascii_case(b"traceparent")

@@ -188,6 +188,13 @@ fn rest_token_authorizers_answer_as_aws_and_cache_policies_per_method() {
         let r = get(&gw, "GET", "/prod/pets", "Authorization: Basic dXNlcg==\r\n");
         assert_eq!(r.status, 401);
         assert!(r.header("x-portico-auth-reason").unwrap().contains("identity_validation_expression"));
+        let r = get(&gw, "GET", "/prod/pets", &format!("{}{}", bearer("allow-get"), bearer("admin")));
+        assert_eq!(r.status, 401, "two tokens: the authorizer would see one, the integration another");
+        assert!(
+            r.header("x-portico-auth-reason").unwrap().contains("given more than once"),
+            "{:?}",
+            r.header("x-portico-auth-reason")
+        );
         assert!(auth.seen().is_empty(), "nothing invoked");
 
         // A policy for GET only: GET passes, DELETE is denied from the same cached policy.

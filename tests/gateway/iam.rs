@@ -164,6 +164,8 @@ fn botocore_signatures_pass_and_every_tampering_fails() {
     assert_eq!(r.header("x-amzn-ErrorType"), Some("MissingAuthenticationTokenException"));
     let r = gw.send(b"GET /prod/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abc\r\n\r\n");
     assert_eq!(r.header("x-amzn-ErrorType"), Some("IncompleteSignatureException"));
+    let r = gw.send(b"GET /prod/orders HTTP/1.1\r\nHost: x\r\nAuthorization: a\r\nAuthorization: b\r\n\r\n");
+    assert_eq!((r.status, r.text().as_str()), (403, r#"{"message":"Only one Authorization header is allowed."}"#));
     assert_eq!(gw.get("/prod/open").status, 200, "other routes need nothing");
 
     // Who signed reaches the function and the access log.
@@ -175,6 +177,8 @@ fn botocore_signatures_pass_and_every_tampering_fails() {
     assert_eq!(identity["accessKey"], KEY);
     assert_eq!(identity["caller"], "AIDAALICE");
     assert_eq!(identity["accountId"], "123456789012");
+    assert!(event["headers"].get("Authorization").is_none(), "a verified signature is not passed on");
+    assert!(event["headers"].get("X-Amz-Date").is_some());
     let lines = eventually(std::time::Duration::from_secs(5), || {
         std::fs::read_to_string(&log).ok().filter(|t| t.contains("200 arn:aws:iam::123456789012:user/alice"))
     });

@@ -90,10 +90,10 @@ pub async fn authorize(call: Call<'_>, head: &RequestHead, ctx: &mut Context) ->
                 values.push(std::borrow::Cow::Borrowed(b""));
             }
             _ => {
-                return Err((
-                    UNAUTHORIZED,
-                    format!("function authorizer {}: identity source {} missing", call.name, describe(source)),
-                ));
+                let twice = matches!(source, IdentitySource::Header(n) if head.values(n.as_bytes()).nth(1).is_some());
+                let what = if twice { "given more than once" } else { "missing" };
+                let reason = format!("function authorizer {}: identity source {} {what}", call.name, describe(source));
+                return Err((UNAUTHORIZED, reason));
             }
         }
     }
@@ -223,7 +223,9 @@ fn identity_value<'h>(
 ) -> Option<std::borrow::Cow<'h, [u8]>> {
     use std::borrow::Cow;
     match source {
-        IdentitySource::Header(name) => head.first(name.as_bytes()).map(Cow::Borrowed),
+        // Two values would let the authorizer see one and the integration another: refused like
+        // a missing one.
+        IdentitySource::Header(name) => head.only(name.as_bytes()).map(Cow::Borrowed),
         IdentitySource::Query(name) => {
             let query = head.query()?;
             query.split(|&b| b == b'&').find_map(|pair| {
