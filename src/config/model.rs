@@ -147,6 +147,8 @@ pub enum IntegrationModel {
     HttpProxy {
         uri: Spanned<String>,
         timeout_ms: u64,
+        /// Header mappings; a `Literal` may still hold `${stageVariables.x}`.
+        header_mappings: Vec<(Spanned<String>, crate::table::HeaderMapping)>,
     },
     /// `target` as written (stage variables not yet substituted).
     Function {

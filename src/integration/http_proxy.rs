@@ -185,9 +185,13 @@ fn write_request_head(
     // AWS drops a SigV4 `Authorization` once it is verified: the upstream gets the identity, not
     // a reusable signature.
     let signed = ctx.authorized.iam().is_some();
+    // A mapping that overwrites a header replaces the client's (every line of it).
+    let mapped =
+        |name: &[u8]| proxy.header_mappings.iter().any(|m| !m.append && m.header.as_bytes().eq_ignore_ascii_case(name));
     for (name, value) in head.headers() {
         if is_hop_by_hop(name)
             || (signed && name.eq_ignore_ascii_case(b"authorization"))
+            || mapped(name)
             || name.eq_ignore_ascii_case(b"host")
             || name.eq_ignore_ascii_case(b"expect")
             || name.eq_ignore_ascii_case(b"traceparent")
@@ -214,6 +218,11 @@ fn write_request_head(
             client_port |= name.eq_ignore_ascii_case(b"x-forwarded-port");
         }
         encode::header(out, name, value);
+    }
+    for m in &proxy.header_mappings {
+        if let Some(value) = mapped_value(&m.value, &ctx.authorized) {
+            encode::header(out, m.header.as_bytes(), value.as_bytes());
+        }
     }
     out.extend_from_slice(b"X-Forwarded-For: ");
     if let Some(previous) = forwarded_for {
@@ -248,4 +257,24 @@ fn write_request_head(
         Framing::Chunked => encode::header(out, b"Transfer-Encoding", b"chunked"),
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// A mapped header's value for this request; `None` (the header is left out) when the
+/// authorizer said nothing of it. Values from authorizers are checked when they are read (claims
+/// and context values may hold anything JSON can): one that cannot go in a header is left out.
+fn mapped_value<'a>(
+    value: &'a crate::table::MappedValue,
+    authorized: &'a crate::context::auth::Authorized,
+) -> Option<&'a str> {
+    use crate::table::MappedValue;
+    let v = match value {
+        MappedValue::Literal(l) => Some(l.as_str()),
+        MappedValue::Claim(name) => authorized.claim(name),
+        MappedValue::AuthorizerValue(key) => authorized.value(key),
+        MappedValue::Principal => authorized.principal(),
+        MappedValue::UserArn => authorized.iam().map(|i| i.user_arn.as_str()),
+        MappedValue::Caller => authorized.iam().map(|i| i.caller.as_str()),
+        MappedValue::AccessKey => authorized.iam().map(|i| i.access_key.as_str()),
+    }?;
+    (!v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)).then_some(v)
 }

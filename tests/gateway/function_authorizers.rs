@@ -449,3 +449,125 @@ fn the_example_config_runs_a_python_authorizer() {
     let r = c.read_response().unwrap();
     assert_eq!(r.status, 401);
 }
+
+/// HTTP APIs' payload 1.0 authorizer event, keyed by two sources (one from the route).
+#[test]
+fn http_api_payload_1_0_events_carry_the_identity_values() {
+    let counts = Arc::new(Mutex::new(HashMap::new()));
+    let auth = authorizer(counts.clone());
+    let config = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{{port}}"]
+
+[[function]]
+name = "authorize"
+url = "http://{auth}/"
+
+[[api]]
+name = "accounts"
+
+[[api.authorizer]]
+name = "v1"
+type = "function"
+function = "authorize"
+payload_format = "1.0"
+identity_source = ["$request.header.Authorization", "$context.routeKey"]
+
+[[api.stage]]
+name = "$default"
+
+[[api.route]]
+key = "GET /a"
+authorizer = "v1"
+integration = {{ type = "mock", body = "a" }}
+
+[[api.route]]
+key = "GET /b"
+authorizer = "v1"
+integration = {{ type = "mock", body = "b" }}
+"#,
+        auth = auth.addr
+    );
+    let gw = Gateway::start(&config, Driver::Legacy);
+    assert_eq!(get(&gw, "GET", "/a", &bearer("any")).status, 200);
+    let event: Value = serde_json::from_slice(&auth.last().body).unwrap();
+    assert_eq!((event["version"].as_str(), event["type"].as_str()), (Some("1.0"), Some("REQUEST")));
+    assert_eq!(event["identitySource"], "Bearer any,GET /a");
+    assert_eq!(event["authorizationToken"], "Bearer any");
+    assert_eq!(event["methodArn"], "arn:aws:execute-api:us-east-1:123456789012:accounts/$default/GET/a");
+    assert_eq!(get(&gw, "GET", "/a", &bearer("any")).status, 200);
+    assert_eq!(get(&gw, "GET", "/b", &bearer("any")).status, 200);
+    assert_eq!(calls(&counts, "Bearer any"), 2, "the route key is a source: one answer per route");
+}
+
+/// What the authorizer said reaches the upstream as headers (the header part of parameter
+/// mapping), replacing what a client sent under the same names.
+#[test]
+fn authorizer_context_reaches_the_upstream_through_header_mappings() {
+    let counts = Arc::new(Mutex::new(HashMap::new()));
+    let auth = authorizer(counts);
+    let upstream = Upstream::start(|_| ok_json("{}"));
+    for protocol in ["rest", "http"] {
+        let (t1, s1) = target_source(protocol, "x-user", "$context.authorizer.principalId");
+        let (t2, s2) = target_source(protocol, "x-tier", "$context.authorizer.tier");
+        let (t3, s3) = target_source(protocol, "x-missing", "$context.authorizer.nothing");
+        let literal = if protocol == "rest" { "'from-gateway'" } else { "from-gateway" };
+        let (t4, _) = target_source(protocol, "x-origin", "");
+        let identity = if protocol == "rest" { "" } else { "identity_source = [\"$request.header.Authorization\"]\n" };
+        let config = format!(
+            r#"
+[server]
+listen = ["127.0.0.1:{{port}}"]
+
+[[function]]
+name = "authorize"
+url = "http://{auth}/"
+
+[[api]]
+name = "shop"
+protocol = "{protocol}"
+
+[[api.authorizer]]
+name = "tokens"
+type = "function"
+function = "authorize"
+{identity}
+[[api.stage]]
+name = "prod"
+
+[[api.route]]
+key = "GET /pets"
+authorizer = "tokens"
+integration = {{ type = "http_proxy", uri = "http://{up}/pets", request_parameters = {{ "{t1}" = "{s1}", "{t2}" = "{s2}", "{t3}" = "{s3}", "{t4}" = "{literal}" }} }}
+"#,
+            auth = auth.addr,
+            up = upstream.addr
+        );
+        let gw = Gateway::start(&config, Driver::Uring);
+        let r = get(&gw, "GET", "/prod/pets", &format!("{}X-User: admin\r\n", bearer("anything")));
+        assert_eq!(r.status, 200, "{protocol}: {}", r.text());
+        let seen = upstream.last();
+        assert_eq!(seen.header("x-user"), Some("user-1"), "{protocol}: the authorizer's principal, not the client's");
+        assert_eq!(seen.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("x-user")).count(), 1);
+        assert_eq!(seen.header("x-tier"), Some("gold"));
+        assert_eq!(seen.header("x-missing"), None, "a value the authorizer did not give is left out");
+        assert_eq!(seen.header("x-origin"), Some("from-gateway"));
+    }
+    let (ok, errors) = check(
+        "[[api]]\nname = \"a\"\n[[api.stage]]\nname = \"$default\"\n[[api.route]]\nkey = \"GET /x\"\nintegration = { type = \"http_proxy\", uri = \"http://127.0.0.1:9/\", request_parameters = { \"overwrite:header.host\" = \"x\", \"replace:querystring.q\" = \"y\", \"append:header.x-a\" = \"$request.body.q\" } }\n",
+    );
+    assert!(
+        !ok && errors.contains("`host` cannot be set")
+            && errors.contains("not a header mapping target")
+            && errors.contains("not a mapping source"),
+        "{errors}"
+    );
+}
+
+fn target_source(protocol: &str, name: &str, source: &str) -> (String, String) {
+    match protocol {
+        "rest" => (format!("integration.request.header.{name}"), source.replace("$context.", "context.")),
+        _ => (format!("overwrite:header.{name}"), source.to_owned()),
+    }
+}

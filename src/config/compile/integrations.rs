@@ -19,7 +19,26 @@ pub(super) fn for_stage(
             IntegrationModel::Mock { status, headers, body } => {
                 Integration::Mock(Mock { status: *status, headers: headers.clone(), body: body.clone() })
             }
-            IntegrationModel::HttpProxy { uri: template, timeout_ms } => {
+            IntegrationModel::HttpProxy { uri: template, timeout_ms, header_mappings } => {
+                let mut mappings = Vec::with_capacity(header_mappings.len());
+                for (source, mapping) in header_mappings {
+                    let mut mapping = mapping.clone();
+                    if let crate::table::MappedValue::Literal(l) = &mapping.value {
+                        match uri::substitute(l, &stage.variables) {
+                            Ok(v) => mapping.value = crate::table::MappedValue::Literal(v),
+                            Err(missing) => {
+                                for name in missing {
+                                    errors.at(
+                                        source.span.clone(),
+                                        format!("stage `{}` has no variable `{name}`", stage.name.value),
+                                        Some(missing_variable_hint(&name, &stage.variables)),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    mappings.push(mapping);
+                }
                 let substituted = match uri::substitute(&template.value, &stage.variables) {
                     Ok(s) => s,
                     Err(missing) => {
@@ -47,6 +66,7 @@ pub(super) fn for_stage(
                             path,
                             query,
                             timeout_ms: *timeout_ms,
+                            header_mappings: mappings,
                         })
                     }
                     Err(message) => {

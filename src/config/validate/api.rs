@@ -303,7 +303,8 @@ fn read_integration(
                     }
                 }
             }
-            Some(IntegrationModel::HttpProxy { uri: uri?, timeout_ms })
+            let header_mappings = super::mapping::read(r, o, protocol);
+            Some(IntegrationModel::HttpProxy { uri: uri?, timeout_ms, header_mappings })
         }
         "mock" => {
             r.allow_keys(o, MOCK_KEYS);

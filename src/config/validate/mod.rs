@@ -15,6 +15,7 @@ mod cluster;
 mod domain;
 mod function;
 pub mod keys;
+mod mapping;
 mod paths;
 mod server;
 mod throttle;
@@ -206,7 +207,7 @@ pub(super) const STAGE_KEYS: &[&str] =
     &["name", "variables", "access_log", "cache", "throttle", "route_throttle", "auth_debug"];
 pub(super) const ROUTE_KEYS: &[&str] =
     &["key", "integration", "cache", "api_key_required", "authorizer", "authorization_scopes", "authorization"];
-pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms"];
+pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms", "request_parameters"];
 pub(super) const FUNCTION_INTEGRATION_KEYS: &[&str] = &["type", "target", "payload_format", "timeout_ms"];
 pub(super) const FUNCTION_KEYS: &[&str] = &[
     "name",
