@@ -83,7 +83,7 @@ pub async fn authorize(call: Call<'_>, head: &RequestHead, ctx: &mut Context) ->
     // and HTTP APIs, for REST REQUEST authorizers when caching is on).
     let mut values: smallvec::SmallVec<[std::borrow::Cow<'_, [u8]>; 4]> = smallvec::SmallVec::new();
     for source in call.identity_sources {
-        let value = identity_value(source, head, ctx, (api, stage, route));
+        let value = identity_value(source, head, (api, stage, route));
         match value {
             Some(v) if !v.is_empty() => values.push(v),
             _ if a.shape == AuthorizerEvent::RequestV1 && api.protocol == Protocol::Rest && a.ttl_s == 0 => {
@@ -218,7 +218,6 @@ async fn invoke_once(
 fn identity_value<'h>(
     source: &'h IdentitySource,
     head: &'h RequestHead,
-    _ctx: &Context,
     (api, stage, route): (&'h crate::table::Api, &'h crate::table::Stage, &'h crate::table::Route),
 ) -> Option<std::borrow::Cow<'h, [u8]>> {
     use std::borrow::Cow;
