@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let identity = portico::context::auth::FunctionIdentity {
         principal: Some(String::from_utf8_lossy(method).into_owned()),
-        context: vec![(String::from_utf8_lossy(query).into_owned(), serde_json::Value::String(String::from_utf8_lossy(body).into_owned()).to_string())],
+        context: vec![(
+            String::from_utf8_lossy(query).into_owned(),
+            serde_json::Value::String(String::from_utf8_lossy(body).into_owned()).to_string(),
+        )],
         usage_key: None,
     };
     for format in [PayloadFormat::V1, PayloadFormat::V2] {

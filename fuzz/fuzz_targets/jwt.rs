@@ -19,7 +19,8 @@ fn keys() -> &'static [Key] {
 
 fuzz_target!(|data: &[u8]| {
     let audiences = vec!["app".to_owned()];
-    let rules = Rules { issuer: "https://id", audiences: &audiences, allowed: &Alg::ALL, leeway_s: 5, now_s: 1_800_000_000 };
+    let rules =
+        Rules { issuer: "https://id", audiences: &audiences, allowed: &Alg::ALL, leeway_s: 5, now_s: 1_800_000_000 };
     if let Ok(parts) = token::split(data) {
         assert!(token::verify(&parts, keys(), &rules).is_err(), "nothing fuzzed is signed by the RFC's key");
     }

@@ -8,6 +8,16 @@ use portico::config::log_format;
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     if let Ok(parts) = log_format::compile(&text, |n| (n == "v").then(|| "x".to_owned())) {
+        // An authorizer's values are the input too: claims and context keys of any name.
+        let authorized =
+            portico::context::auth::Authorized::Function(std::rc::Rc::new(portico::context::auth::FunctionIdentity {
+                principal: Some(text.to_string()),
+                context: parts_names(&parts)
+                    .into_iter()
+                    .map(|n| (n, serde_json::Value::String(text.to_string()).to_string()))
+                    .collect(),
+                usage_key: None,
+            }));
         let fields = Fields {
             request_id: "id",
             source_ip: "::1".parse().unwrap(),
@@ -30,7 +40,9 @@ fuzz_target!(|data: &[u8]| {
             host: Some(data),
             trace_id: None,
             client_cert: None,
-        api_key: None,
+            api_key: None,
+            authorized: &authorized,
+            authorizer_error: Some(&text),
         };
         let mut out = Vec::new();
         format::render(&mut out, &parts, log_format::is_json(&parts), &fields);
@@ -47,7 +59,12 @@ fn parts_newlines(parts: &[format::Part]) -> usize {
         .iter()
         .map(|p| match p {
             format::Part::Literal(l) => l.matches('\n').count(),
-            format::Part::Var(_) => 0,
+            format::Part::Var(_) | format::Part::Claim(_) | format::Part::AuthorizerValue(_) => 0,
         })
         .sum()
+}
+
+/// The `$context.authorizer.<key>` names the template uses.
+fn parts_names(parts: &[format::Part]) -> Vec<String> {
+    parts.iter().filter_map(|p| if let format::Part::AuthorizerValue(k) = p { Some(k.clone()) } else { None }).collect()
 }
