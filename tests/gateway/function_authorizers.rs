@@ -115,6 +115,13 @@ event = "request"
 identity_source = ["method.request.header.X-User", "method.request.querystring.tenant"]
 ttl_s = 0
 
+[[api.authorizer]]
+name = "tenants"
+type = "function"
+function = "authorize"
+event = "request"
+identity_source = ["method.request.header.X-User", "method.request.querystring.tenant"]
+
 [[api.stage]]
 name = "prod"
 auth_debug = true
@@ -134,6 +141,11 @@ integration = {{ type = "mock", body = "deleted" }}
 key = "GET /req"
 authorizer = "users"
 integration = {{ type = "mock", body = "req" }}
+
+[[api.route]]
+key = "GET /tenant"
+authorizer = "tenants"
+integration = {{ type = "mock", body = "tenant" }}
 
 [[api.route]]
 key = "GET /orders"
@@ -307,6 +319,18 @@ fn request_authorizers_get_the_request_and_uncached_ones_run_every_time() {
     // Without caching, a REST REQUEST authorizer is invoked even when a source is missing.
     assert_eq!(get(&gw, "GET", "/prod/req", "X-User: bob\r\n").status, 200);
     assert_eq!(calls(&counts, "bob"), 4);
+    // With caching, a repeated query identity would let the authorizer see one value while its
+    // answer is kept under another: refused without invoking.
+    let r = get(&gw, "GET", "/prod/tenant?tenant=victim&tenant=attacker", "X-User: eve\r\n");
+    assert_eq!(r.status, 401);
+    assert!(r.header("x-portico-auth-reason").unwrap().contains("query parameter tenant given more than once"));
+    assert_eq!(calls(&counts, "eve"), 0);
+    // Decoded as the event decodes it (`+` is a space): `a+b` and `a%2Bb` are two answers.
+    assert_eq!(get(&gw, "GET", "/prod/tenant?tenant=a+b", "X-User: eve\r\n").status, 200);
+    let event: Value = serde_json::from_slice(&auth.last().body).unwrap();
+    assert_eq!(event["queryStringParameters"]["tenant"], "a b");
+    assert_eq!(get(&gw, "GET", "/prod/tenant?tenant=a%2Bb", "X-User: eve\r\n").status, 200);
+    assert_eq!(calls(&counts, "eve"), 2, "not one cached answer for both");
 }
 
 #[test]

@@ -90,7 +90,11 @@ pub async fn authorize(call: Call<'_>, head: &RequestHead, ctx: &mut Context) ->
                 values.push(std::borrow::Cow::Borrowed(b""));
             }
             _ => {
-                let twice = matches!(source, IdentitySource::Header(n) if head.values(n.as_bytes()).nth(1).is_some());
+                let twice = match source {
+                    IdentitySource::Header(n) => head.values(n.as_bytes()).nth(1).is_some(),
+                    IdentitySource::Query(n) => head.query().is_some_and(|q| query_values(q, n).nth(1).is_some()),
+                    _ => false,
+                };
                 let what = if twice { "given more than once" } else { "missing" };
                 let reason = format!("function authorizer {}: identity source {} {what}", call.name, describe(source));
                 return Err((UNAUTHORIZED, reason));
@@ -225,16 +229,13 @@ fn identity_value<'h>(
         // Two values would let the authorizer see one and the integration another: refused like
         // a missing one.
         IdentitySource::Header(name) => head.only(name.as_bytes()).map(Cow::Borrowed),
+        // Decoded as the event decodes it (`+` is a space), and only when given once: the cache
+        // key must be exactly what the authorizer saw, or one request's answer could be served
+        // for another's value (`?t=a&t=b`, `a+b` against `a%2Bb`).
         IdentitySource::Query(name) => {
-            let query = head.query()?;
-            query.split(|&b| b == b'&').find_map(|pair| {
-                let (k, v) = match pair.iter().position(|&b| b == b'=') {
-                    Some(i) => (&pair[..i], &pair[i + 1..]),
-                    None => (pair, &b""[..]),
-                };
-                (percent_encoding::percent_decode(k).collect::<Vec<u8>>() == name.as_bytes())
-                    .then(|| Cow::Owned(percent_encoding::percent_decode(v).collect()))
-            })
+            let mut found = query_values(head.query()?, name);
+            let first = found.next()?;
+            found.next().is_none().then_some(Cow::Owned(first))
         }
         IdentitySource::StageVariable(name) => {
             stage.variables.iter().find(|(k, _)| k == name).map(|(_, v)| Cow::Borrowed(v.as_bytes()))
@@ -260,6 +261,21 @@ fn describe(source: &IdentitySource) -> String {
         IdentitySource::StageVariable(n) => format!("stage variable {n}"),
         IdentitySource::Context(n) => format!("$context.{n}"),
     }
+}
+
+/// The decoded values of query parameter `name` (names compared decoded, case-sensitive).
+fn query_values<'q>(query: &'q [u8], name: &'q str) -> impl Iterator<Item = Vec<u8>> + 'q {
+    let decode = |s: &[u8]| -> Vec<u8> {
+        let spaced: Vec<u8> = s.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+        percent_encoding::percent_decode(&spaced).collect()
+    };
+    query.split(|&b| b == b'&').filter_map(move |pair| {
+        let (k, v) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &b""[..]),
+        };
+        (decode(k) == name.as_bytes()).then(|| decode(v))
+    })
 }
 
 /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}` (the path without its
