@@ -13,7 +13,7 @@
 //! (with the API's identity, where customised gateway responses will hook in). Which of steps 3–6
 //! a route runs, and up to what size its body is buffered, was decided by the compiler
 //! ([`crate::table::RouteSteps`]): a plain proxy route pays for nothing it does not use.
-//! Authorizers will join step 3 (`crate::auth`). Every response — mock, cache hit, error, relay —
+//! Authorization is step 3a (`crate::auth::authorize`), before the API key. Every response — mock, cache hit, error, relay —
 //! is written by [`crate::response::write`]. This module allocates nothing itself.
 
 mod body;
@@ -212,14 +212,6 @@ async fn fail(
         log::warn!("request {:?} from {}: {error}", ctx.id(), conn.peer);
     }
     let mut response = gateway::response(ctx.protocol, &error);
-    // A message of this request (AWS's SigV4 errors) replaces the type's fixed one.
-    let mut custom = Vec::new();
-    if let Some(message) = &error.message {
-        custom.extend_from_slice(b"{\"message\":");
-        crate::json::string(&mut custom, message.as_bytes());
-        custom.push(b'}');
-        response.body = crate::response::Body::Static(&custom);
-    }
     // A stage that debugs its authorization says why it refused (never a secret: see
     // `auth::authorize`).
     let debug = ctx.api_stage.is_some_and(|(a, s)| table.table.apis[a as usize].stages[s as usize].auth_debug);

@@ -98,6 +98,14 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
 pub fn response(protocol: Protocol, error: &GatewayError) -> Response<'static> {
     let r = lookup(protocol, error.kind);
     let mut response = Response::new(r.status, Headers::Encoded(b""), Body::Static(r.body.as_bytes()));
+    // A message of this very request (AWS's SigV4 errors) instead of the type's fixed one.
+    if let Some(message) = &error.message {
+        let mut body = Vec::with_capacity(message.len() + 16);
+        body.extend_from_slice(b"{\"message\":");
+        crate::json::string(&mut body, message.as_bytes());
+        body.push(b'}');
+        response.body = Body::Shared(bytes::Bytes::from(body));
+    }
     response.extra.header(b"Content-Type", b"application/json");
     if let Some(t) = r.error_type {
         response.extra.header(b"x-amzn-ErrorType", t.as_bytes());
