@@ -20,6 +20,7 @@ pub mod access_log;
 pub mod admin;
 pub mod auth;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod context;

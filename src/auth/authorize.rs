@@ -70,14 +70,20 @@ pub async fn step(inputs: Inputs<'_>, head: &RequestHead, ctx: &mut Context) -> 
         iam_credentials,
     } = inputs;
     let auth = &api_table.route_auth[route as usize];
+    // The method ARN, made once for what needs it: the resource policy and a function authorizer.
+    let function_authorizer =
+        auth.authorizer.is_some_and(|i| matches!(api_table.authorizers[i as usize].kind, AuthorizerKind::Function(_)));
+    let arn = (api_table.resource_policy.is_some() || function_authorizer).then(|| {
+        let stage = &api_table.stages[ctx.api_stage.unwrap_or_default().1 as usize];
+        super::function::method_arn(api_table, stage, head.method_bytes(), ctx.routed_path(head))
+    });
+    let arn = arn.as_deref().unwrap_or_default();
     // The resource policy first, as AWS orders it.
     if let Some(policy) = &api_table.resource_policy {
-        let stage = &api_table.stages[ctx.api_stage.unwrap_or_default().1 as usize];
-        let arn = super::function::method_arn(api_table, stage, head.method_bytes(), ctx.routed_path(head));
         let trusted = &functions.sources.table.settings.trusted_proxies;
         let source = super::policy::source_ip(functions.caller.peer, head.values(b"x-forwarded-for"), trusted);
         let who = "User: anonymous is not authorized to perform: execute-api:Invoke on resource:";
-        match super::policy::evaluate(policy, &arn, source) {
+        match super::policy::evaluate(policy, arn, source) {
             super::policy::Decision::ExplicitDeny => {
                 let error = POLICY_DENIED_EXPLICITLY.with_message(format!("{who} {arn} with an explicit deny"));
                 return Err(refused(ctx, error, format!("the resource policy denies {arn} from {source}")));
@@ -169,6 +175,7 @@ pub async fn step(inputs: Inputs<'_>, head: &RequestHead, ctx: &mut Context) -> 
             let call = super::function::Call {
                 name: &authorizer.name,
                 id: (api, index),
+                arn,
                 authorizer: f,
                 identity_sources: &authorizer.identity_sources,
                 validation: functions.validations.get(index as usize).and_then(Option::as_ref),

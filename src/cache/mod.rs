@@ -160,8 +160,5 @@ impl WorkerCache {
     }
 }
 
-/// Milliseconds on the worker's monotonic clock (cache times are only compared within a worker).
-pub fn now_ms() -> u64 {
-    static START: std::sync::OnceLock<quanta::Instant> = std::sync::OnceLock::new();
-    START.get_or_init(quanta::Instant::now).elapsed().as_millis() as u64
-}
+/// Milliseconds on the gateway's monotonic clock (cache times are only compared with each other).
+pub use crate::clock::now_ms;

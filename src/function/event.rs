@@ -577,7 +577,7 @@ fn headers_v2(out: &mut Vec<u8>, headers: &[(&[u8], &[u8])]) {
 
 /// The query's `name=value` pairs, as received (empty pieces skipped; a piece without `=` has an
 /// empty value).
-fn query_pairs(query: Option<&[u8]>) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
+pub fn query_pairs(query: Option<&[u8]>) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
     query.unwrap_or_default().split(|&b| b == b'&').filter(|p| !p.is_empty()).map(|p| {
         match p.iter().position(|&b| b == b'=') {
             Some(eq) => (&p[..eq], &p[eq + 1..]),
@@ -586,8 +586,10 @@ fn query_pairs(query: Option<&[u8]>) -> impl Iterator<Item = (&[u8], &[u8])> + C
     })
 }
 
-/// Percent-decodes `text` (`+` is a space) onto `out`; a broken escape stays as written.
-fn decode_into(out: &mut SmallVec<[u8; 256]>, text: &[u8]) {
+/// Percent-decodes `text` (`+` is a space) onto `out`; a broken escape stays as written. Function
+/// authorizers decode their query identity values with it too, so a cached answer is keyed by
+/// exactly what the event showed.
+pub fn decode_into(out: &mut SmallVec<[u8; 256]>, text: &[u8]) {
     let mut i = 0;
     while i < text.len() {
         match text[i] {

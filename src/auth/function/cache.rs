@@ -151,7 +151,7 @@ impl Local {
         table: u64,
         key: &Key,
         now_ms: u64,
-        with: impl FnOnce(&Answer, &std::rc::Rc<crate::context::auth::FunctionIdentity>) -> R,
+        with: impl FnOnce(&Arc<Answer>, &std::rc::Rc<crate::context::auth::FunctionIdentity>) -> R,
     ) -> Option<R> {
         if self.table.get() != table {
             self.map.borrow_mut().clear();
@@ -164,7 +164,7 @@ impl Local {
     }
 
     pub fn get(&self, table: u64, key: &Key, now_ms: u64) -> Option<Arc<Answer>> {
-        self.with(table, key, now_ms, |_, _| ()).and_then(|()| self.map.borrow().get(key).map(|e| e.answer.clone()))
+        self.with(table, key, now_ms, |answer, _| answer.clone())
     }
 
     pub fn put(&self, key: Key, answer: Arc<Answer>, expires_ms: u64) {

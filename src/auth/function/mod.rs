@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use self::cache::{Failure, Look};
 use self::policy::{Answer, Verdict};
+use crate::clock::now_ms;
 use crate::context::Context;
 use crate::context::auth::Authorized;
 use crate::error::{GatewayError, ResponseType};
@@ -55,6 +56,8 @@ pub struct Call<'a> {
     pub name: &'a str,
     /// (API, authorizer) indexes: part of the cache key.
     pub id: (u32, u32),
+    /// The request's method ARN ([`method_arn`]), which policies are evaluated against.
+    pub arn: &'a str,
     pub authorizer: &'a FunctionAuthorizer,
     pub identity_sources: &'a [IdentitySource],
     /// The compiled `identity_validation_expression`.
@@ -111,25 +114,25 @@ pub async fn authorize(call: Call<'_>, head: &RequestHead, ctx: &mut Context) ->
         }
     }
 
-    let arn = method_arn(api, stage, head.method_bytes(), ctx.routed_path(head));
+    let arn = call.arn;
     let key = cache_key(call.id, &values);
     let now = now_ms();
     // A hit in this worker's cache: evaluated in place, the identity's `Rc` shared.
     let hit = match a.ttl_s {
         0 => None,
         _ => call.local.with(call.generation, &key, now, |answer, identity| {
-            (policy::evaluate(&answer.decision, &arn), identity.clone())
+            (policy::evaluate(&answer.decision, arn), identity.clone())
         }),
     };
     let (verdict, identity) = match hit {
         Some(hit) => hit,
         None => {
             let answer = match a.ttl_s {
-                0 => invoke_once(&call, head, ctx, &arn, &values).await.map(Arc::new),
-                ttl => Box::pin(cached(&call, head, ctx, &arn, &values, &key, ttl * 1000)).await,
+                0 => invoke_once(&call, head, ctx, arn, &values).await.map(Arc::new),
+                ttl => Box::pin(cached(&call, head, ctx, arn, &values, &key, ttl * 1000)).await,
             };
             let answer = answer.map_err(|f| (f.error, f.reason))?;
-            (policy::evaluate(&answer.decision, &arn), Rc::new(answer.identity.clone()))
+            (policy::evaluate(&answer.decision, arn), Rc::new(answer.identity.clone()))
         }
     };
     match verdict {
@@ -240,15 +243,15 @@ fn identity_value<'h>(
         IdentitySource::StageVariable(name) => {
             stage.variables.iter().find(|(k, _)| k == name).map(|(_, v)| Cow::Borrowed(v.as_bytes()))
         }
-        IdentitySource::Context(name) => Some(Cow::Owned(match name.as_str() {
-            "routeKey" => route.key.as_bytes().to_vec(),
-            "httpMethod" => head.method_bytes().to_vec(),
-            "path" => head.raw_path().to_vec(),
-            "resourcePath" => route.key.split_once(' ').map_or(route.key.as_str(), |(_, p)| p).as_bytes().to_vec(),
-            "stage" => stage.name.as_bytes().to_vec(),
-            "apiId" => api.name.as_bytes().to_vec(),
-            "domainName" => head.host_name().unwrap_or_default().to_vec(),
-            "identity.userAgent" => head.first(b"user-agent").unwrap_or_default().to_vec(),
+        IdentitySource::Context(name) => Some(Cow::Borrowed(match name.as_str() {
+            "routeKey" => route.key.as_bytes(),
+            "httpMethod" => head.method_bytes(),
+            "path" => head.raw_path(),
+            "resourcePath" => route.key.split_once(' ').map_or(route.key.as_str(), |(_, p)| p).as_bytes(),
+            "stage" => stage.name.as_bytes(),
+            "apiId" => api.name.as_bytes(),
+            "domainName" => head.host_name().unwrap_or_default(),
+            "identity.userAgent" => head.first(b"user-agent").unwrap_or_default(),
             _ => return None,
         })),
     }
@@ -263,18 +266,18 @@ fn describe(source: &IdentitySource) -> String {
     }
 }
 
-/// The decoded values of query parameter `name` (names compared decoded, case-sensitive).
+/// The decoded values of query parameter `name` (names compared decoded, case-sensitive), decoded
+/// split and decoded as the event does.
 fn query_values<'q>(query: &'q [u8], name: &'q str) -> impl Iterator<Item = Vec<u8>> + 'q {
-    let decode = |s: &[u8]| -> Vec<u8> {
-        let spaced: Vec<u8> = s.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
-        percent_encoding::percent_decode(&spaced).collect()
-    };
-    query.split(|&b| b == b'&').filter_map(move |pair| {
-        let (k, v) = match pair.iter().position(|&b| b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &b""[..]),
-        };
-        (decode(k) == name.as_bytes()).then(|| decode(v))
+    use crate::function::event::{decode_into, query_pairs};
+    query_pairs(Some(query)).filter_map(move |(k, v)| {
+        let mut key = smallvec::SmallVec::new();
+        decode_into(&mut key, k);
+        (key.as_slice() == name.as_bytes()).then(|| {
+            let mut value = smallvec::SmallVec::new();
+            decode_into(&mut value, v);
+            value.into_vec()
+        })
     })
 }
 
@@ -303,9 +306,4 @@ fn cache_key((api, authorizer): (u32, u32), values: &[std::borrow::Cow<'_, [u8]>
     let mut key = [0u8; 32];
     key.copy_from_slice(ctx.finish().as_ref());
     key
-}
-
-fn now_ms() -> u64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64
 }
