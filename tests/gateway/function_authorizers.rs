@@ -32,13 +32,13 @@ fn authorizer(calls: Arc<Mutex<HashMap<String, usize>>>) -> Upstream {
                        {"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]},
                    "context": {"tier": "gold", "n": 3, "vip": true}})
         };
-        let json_answer = |v: Value| answer(&v.to_string(), "");
+        let json_answer = |v: Value| function_answer(&v.to_string(), "");
         match token.trim_start_matches("Bearer ") {
             "allow-get" => json_answer(policy("Allow", "arn:aws:execute-api:*:*:shop/prod/GET/*")),
             "deny" => json_answer(policy("Deny", &arn)),
             "unauthorized" => answer_error(r#"{"errorMessage":"Unauthorized","errorType":"Error"}"#),
             "crash" => answer_error(r#"{"errorMessage":"boom","errorType":"TypeError"}"#),
-            "garbage" => answer("not json at all", ""),
+            "garbage" => function_answer("not json at all", ""),
             "nested-context" => {
                 let mut p = policy("Allow", "*");
                 p["context"] = json!({"o": {"no": "objects"}});
@@ -58,26 +58,8 @@ fn authorizer(calls: Arc<Mutex<HashMap<String, usize>>>) -> Upstream {
     })
 }
 
-fn answer(payload: &str, extra: &str) -> Reply {
-    Reply::Raw(
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{payload}",
-            payload.len()
-        )
-        .into_bytes(),
-    )
-}
-
 fn answer_error(payload: &str) -> Reply {
-    answer(payload, "X-Amz-Function-Error: Unhandled\r\n")
-}
-
-/// A function integration that answers with the event it got.
-fn echo() -> Upstream {
-    Upstream::start(|seen| {
-        let body = json!({"statusCode": 200, "body": String::from_utf8_lossy(&seen.body)}).to_string();
-        answer(&body, "")
-    })
+    function_answer(payload, "X-Amz-Function-Error: Unhandled\r\n")
 }
 
 fn rest_config(auth: std::net::SocketAddr, backend: std::net::SocketAddr, log: &std::path::Path) -> String {
@@ -188,7 +170,7 @@ fn rest_token_authorizers_answer_as_aws_and_cache_policies_per_method() {
     for driver in DRIVERS {
         let counts = Arc::new(Mutex::new(HashMap::new()));
         let auth = authorizer(counts.clone());
-        let backend = echo();
+        let backend = event_echo();
         let log = temp_path("fn-auth.log");
         let gw = Gateway::start(&rest_config(auth.addr, backend.addr, &log), driver);
 
@@ -278,7 +260,7 @@ fn rest_token_authorizers_answer_as_aws_and_cache_policies_per_method() {
 fn one_call_for_a_hundred_concurrent_requests_of_one_token() {
     let counts = Arc::new(Mutex::new(HashMap::new()));
     let auth = authorizer(counts.clone());
-    let backend = echo();
+    let backend = event_echo();
     let log = temp_path("fn-auth-stampede.log");
     let gw = Gateway::start(&rest_config(auth.addr, backend.addr, &log), Driver::Uring);
     let addr = gw.addr();
@@ -300,7 +282,7 @@ fn one_call_for_a_hundred_concurrent_requests_of_one_token() {
 fn request_authorizers_get_the_request_and_uncached_ones_run_every_time() {
     let counts = Arc::new(Mutex::new(HashMap::new()));
     let auth = authorizer(counts.clone());
-    let backend = echo();
+    let backend = event_echo();
     let log = temp_path("fn-auth-req.log");
     let gw = Gateway::start(&rest_config(auth.addr, backend.addr, &log), Driver::Legacy);
     for _ in 0..3 {
@@ -337,7 +319,7 @@ fn request_authorizers_get_the_request_and_uncached_ones_run_every_time() {
 fn http_api_simple_responses_and_expiry() {
     let counts = Arc::new(Mutex::new(HashMap::new()));
     let auth = authorizer(counts.clone());
-    let backend = echo();
+    let backend = event_echo();
     let config = format!(
         r#"
 [server]

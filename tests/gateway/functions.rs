@@ -10,17 +10,6 @@ use serde_json::Value;
 
 use crate::support::*;
 
-/// The function's side of the endpoint: 200 with `payload` as the body (plus `extra` head lines).
-fn answer(payload: &str, extra: &str) -> Reply {
-    Reply::Raw(
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{payload}",
-            payload.len()
-        )
-        .into_bytes(),
-    )
-}
-
 /// One API of `protocol` on `{port}` with stage `prod`: `ANY /fn/{proxy+}` invokes `orders`
 /// (at `endpoint`) in the route's payload format.
 fn config(protocol: &str, endpoint: std::net::SocketAddr, integration_extra: &str, extra: &str) -> String {
@@ -66,7 +55,7 @@ fn event_of(seen: &Seen) -> Value {
 fn rest_event_and_answer_round_trip() {
     for driver in DRIVERS {
         let up = Upstream::start(|_| {
-            answer(
+            function_answer(
                 r#"{"statusCode":"201","headers":{"X-Solo":"a","X-Both":"solo"},"multiValueHeaders":{"x-both":["m1","m2"]},"body":"created"}"#,
                 "",
             )
@@ -125,7 +114,7 @@ fn rest_event_and_answer_round_trip() {
 fn http_api_event_and_answer_round_trip() {
     for driver in DRIVERS {
         let up = Upstream::start(|_| {
-            answer(
+            function_answer(
                 r#"{"statusCode":200,"cookies":["a=1","b=2; Path=/"],"headers":{"content-type":"text/plain"},"body":"hi"}"#,
                 "",
             )
@@ -200,7 +189,7 @@ fn scripted(rows: Vec<(&'static str, &'static str)>) -> Upstream {
     let next = Arc::new(Mutex::new(rows.into_iter()));
     Upstream::start(move |_| {
         let (payload, extra) = next.lock().unwrap().next().expect("one row per request");
-        answer(payload, extra)
+        function_answer(payload, extra)
     })
 }
 
@@ -238,7 +227,7 @@ fn every_row_of_the_response_table() {
 fn binary_bodies_travel_base64() {
     for driver in DRIVERS {
         let up = Upstream::start(|_| {
-            answer(
+            function_answer(
                 r#"{"statusCode":200,"headers":{"Content-Type":"image/png"},"body":"AAEC/w==","isBase64Encoded":true}"#,
                 "",
             )
@@ -267,7 +256,8 @@ fn timeouts_are_504_for_rest_and_503_for_http_apis() {
             ("rest", 504, r#"{"message":"Endpoint request timed out"}"#),
             ("http", 503, r#"{"message":"Service Unavailable"}"#),
         ] {
-            let up = Upstream::start(|_| Reply::After(Duration::from_millis(1500), Box::new(answer("{}", ""))));
+            let up =
+                Upstream::start(|_| Reply::After(Duration::from_millis(1500), Box::new(function_answer("{}", ""))));
             let gw = Gateway::start(&config(protocol, up.addr, ", timeout_ms = 200", ""), driver);
             let r = gw.get("/prod/fn/slow");
             assert_eq!((r.status, r.text().as_str()), (status, body), "{protocol} {driver:?}");
@@ -304,7 +294,7 @@ fn gated() -> (Upstream, Arc<AtomicBool>) {
         while !r.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(5));
         }
-        answer(r#"{"statusCode":200,"body":"done"}"#, "")
+        function_answer(r#"{"statusCode":200,"body":"done"}"#, "")
     });
     (up, release)
 }
@@ -345,8 +335,8 @@ fn concurrency_is_limited_across_workers_and_waits_are_bounded() {
 
 #[test]
 fn stage_variables_choose_the_function() {
-    let live = Upstream::start(|_| answer(r#"{"body":"live"}"#, ""));
-    let beta = Upstream::start(|_| answer(r#"{"body":"beta"}"#, ""));
+    let live = Upstream::start(|_| function_answer(r#"{"body":"live"}"#, ""));
+    let beta = Upstream::start(|_| function_answer(r#"{"body":"beta"}"#, ""));
     let config = format!(
         r#"
 [server]
@@ -506,7 +496,7 @@ fn portico_invoke_prints_the_event_the_answer_and_the_response() {
 #[test]
 fn request_bodies_keys_and_binary_content_in_events() {
     for driver in DRIVERS {
-        let up = Upstream::start(|_| answer(r#"{"statusCode":200,"body":"ok"}"#, ""));
+        let up = Upstream::start(|_| function_answer(r#"{"statusCode":200,"body":"ok"}"#, ""));
         // REST with an API key on the route; a 1 MB body limit.
         let config = config("rest", up.addr, "", "")
             .replace("key = \"ANY /fn/{proxy+}\"", "key = \"ANY /fn/{proxy+}\"\napi_key_required = true")
@@ -535,7 +525,7 @@ fn request_bodies_keys_and_binary_content_in_events() {
         assert_eq!(up.seen().len(), seen);
     }
     // HTTP APIs: a non-text body travels base64, a text one as it is.
-    let up = Upstream::start(|_| answer(r#"{"statusCode":200}"#, ""));
+    let up = Upstream::start(|_| function_answer(r#"{"statusCode":200}"#, ""));
     let gw = Gateway::start(&config("http", up.addr, "", ""), Driver::Uring);
     let r = gw.send(b"POST /prod/fn/f HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=b");
     assert_eq!(r.status, 200);
@@ -553,7 +543,7 @@ fn request_bodies_keys_and_binary_content_in_events() {
 fn an_answer_over_the_limit_is_an_error_not_a_crash() {
     // Answers may be 4/3 of the body limit plus 1 MiB (a base64 body of the largest size): this is more.
     let big = format!(r#"{{"statusCode":200,"body":"{}"}}"#, "x".repeat(4_000_000));
-    let up = Upstream::start(move |_| answer(&big, ""));
+    let up = Upstream::start(move |_| function_answer(&big, ""));
     let config = config("http", up.addr, "", "")
         .replace("header_timeout_ms = 2000", "header_timeout_ms = 2000\nmax_body_bytes = 1000000");
     let gw = Gateway::start(&config, Driver::Uring);

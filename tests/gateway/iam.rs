@@ -99,10 +99,7 @@ fn message(body: &str) -> String {
 
 #[test]
 fn botocore_signatures_pass_and_every_tampering_fails() {
-    let backend = Upstream::start(|seen| {
-        let body = json!({"statusCode": 200, "body": String::from_utf8_lossy(&seen.body)}).to_string();
-        Reply::Raw(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes())
-    });
+    let backend = event_echo();
     let (gw, log) = start(&backend);
 
     // Signed requests pass: GET, POST with a body and headers, a query, a session token.

@@ -383,10 +383,7 @@ fn bad_authorizer_configs_are_refused_with_a_reason() {
 #[test]
 fn rest_apis_check_tokens_like_cognito_authorizers() {
     let issuer = Issuer::start();
-    let backend = Upstream::start(|seen| {
-        let body = json!({"statusCode": 200, "body": String::from_utf8_lossy(&seen.body)}).to_string();
-        Reply::Raw(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes())
-    });
+    let backend = event_echo();
     let config = format!(
         r#"
 [server]

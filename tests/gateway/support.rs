@@ -555,3 +555,24 @@ from prometheus_client.parser import text_string_to_metric_families
 for f in text_string_to_metric_families(sys.stdin.read()):
     print(f.name, f.type, len(f.samples))
 "#;
+
+/// A function endpoint's side of an invocation: 200 with `payload` as the body (plus `extra` head
+/// lines, `X-Amz-Function-Error: Unhandled\r\n` for a function error).
+pub fn function_answer(payload: &str, extra: &str) -> Reply {
+    Reply::Raw(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{payload}",
+            payload.len()
+        )
+        .into_bytes(),
+    )
+}
+
+/// A function endpoint that answers every invocation with the event it got as the response body,
+/// so a test reads what the function saw from what the client gets.
+pub fn event_echo() -> Upstream {
+    Upstream::start(|seen| {
+        let body = serde_json::json!({"statusCode": 200, "body": String::from_utf8_lossy(&seen.body)}).to_string();
+        function_answer(&body, "")
+    })
+}
