@@ -84,41 +84,5 @@ TOML
 taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" & PIDS+=($!)
 wait_port $UP_PORT
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
-# One measured run against $1 with $2 connections → "rps p99 rps_per_core".
-measure() {
-    PORTICO_LOG=warn "$BIN" serve -c "$WORK/portico.toml" 2>>"$WORK/portico.log" &
-    local pid=$! before after out
-    PIDS+=("$pid")
-    wait_port $PTC_PORT
-    # Warm: the pool, and the local handlers' first invocations.
-    for _ in 1 2 3 4; do curl -sf "$1" >/dev/null || true; done
-    before=$(cpu_ticks "$pid")
-    out=$(run_wrk "$1" "$2")
-    after=$(cpu_ticks "$pid")
-    kill -TERM "$pid"; wait "$pid" || true
-    awk -v o="$out" -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" -v d="$DURATION" 'BEGIN {
-        split(o, f, " "); cores = t / hz / d; printf "%s %s %.0f\n", f[1], f[2], (cores > 0 ? f[1] / cores : 0) }'
-}
-
-echo "# $(date -u +%FT%TZ) $(uname -r) commit $(git rev-parse --short HEAD 2>/dev/null || echo none) duration=${DURATION}s rounds=$ROUNDS"
-for c in $CONNS; do
-    for s in $SCENARIOS; do : > "$WORK/$s"; done
-    for r in $(seq "$ROUNDS"); do
-        line="  c=$c round $r"
-        for s in $SCENARIOS; do
-            measure "http://127.0.0.1:$PTC_PORT/$s/7" "$c" >> "$WORK/$s"
-            line="$line | $s $(tail -1 "$WORK/$s" | awk '{printf "%s rps p99 %s ms %s rps/core", $1, $2, $3}')"
-        done
-        echo "$line"
-    done
-    base=""; base_core=""; summary="c=$c median:"
-    for s in $SCENARIOS; do
-        rps=$(cut -d' ' -f1 "$WORK/$s" | median); p99=$(cut -d' ' -f2 "$WORK/$s" | median)
-        core=$(cut -d' ' -f3 "$WORK/$s" | median)
-        [ -z "$base" ] && base=$rps && base_core=$core
-        summary="$summary  $s $rps rps (p99 $p99 ms, ratio $(awk -v a="$rps" -v b="$base" 'BEGIN {printf "%.3f", a/b}'); $core rps/core, ratio $(awk -v a="$core" -v b="$base_core" 'BEGIN {printf "%.3f", (b > 0 ? a/b : 0)}'))"
-    done
-    echo "$summary"
-done
+scenario_url() { echo "http://127.0.0.1:$PTC_PORT/$1/7"; }
+interleaved_scenarios scenario_url

@@ -89,3 +89,50 @@ print_accuracy() {
         END {printf "accuracy: steady mean %.0f/s = %.4f of the rate; worst steady window %.0f/s = %.4f of the rate; first window %.0f/s (at most rate + burst = %d)\n",
              sum / n, sum / n / rate, max, max / rate, first, rate + burst}'
 }
+
+# User plus system CPU ticks of process $1 so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# One measured run of a fresh gateway on $WORK/portico.toml (listening on $PTC_PORT) against $1
+# with $2 connections → "rps p99 rps_per_core". It is warmed with four requests first (curl with
+# WRK_ARGS' headers), and its CPU time is read from /proc over the wrk run.
+measure_gateway() {
+    PORTICO_LOG=warn "$BIN" serve -c "$WORK/portico.toml" 2>>"$WORK/portico.log" &
+    local pid=$! before after out
+    PIDS+=("$pid")
+    wait_port "$PTC_PORT"
+    for _ in 1 2 3 4; do curl -sf "${WRK_ARGS[@]}" "$1" >/dev/null || true; done
+    before=$(cpu_ticks "$pid")
+    out=$(run_wrk "$1" "$2")
+    after=$(cpu_ticks "$pid")
+    kill -TERM "$pid"; wait "$pid" || true
+    awk -v o="$out" -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" -v d="$DURATION" 'BEGIN {
+        split(o, f, " "); cores = t / hz / d; printf "%s %s %.0f\n", f[1], f[2], (cores > 0 ? f[1] / cores : 0) }'
+}
+
+# For each of CONNS: ROUNDS rounds, each running every scenario of SCENARIOS in turn with
+# measure_gateway against the URL `$1 <scenario>` prints; then per scenario the medians and the
+# ratios to the first scenario (req/s and req/s per proxy core).
+interleaved_scenarios() {
+    local url_of=$1 c r s line base base_core summary rps p99 core
+    echo "# $(date -u +%FT%TZ) $(uname -r) commit $(git rev-parse --short HEAD 2>/dev/null || echo none) duration=${DURATION}s rounds=$ROUNDS"
+    for c in $CONNS; do
+        for s in $SCENARIOS; do : > "$WORK/$s"; done
+        for r in $(seq "$ROUNDS"); do
+            line="  c=$c round $r"
+            for s in $SCENARIOS; do
+                measure_gateway "$("$url_of" "$s")" "$c" >> "$WORK/$s"
+                line="$line | $s $(tail -1 "$WORK/$s" | awk '{printf "%s rps p99 %s ms %s rps/core", $1, $2, $3}')"
+            done
+            echo "$line"
+        done
+        base=""; base_core=""; summary="c=$c median:"
+        for s in $SCENARIOS; do
+            rps=$(cut -d' ' -f1 "$WORK/$s" | median); p99=$(cut -d' ' -f2 "$WORK/$s" | median)
+            core=$(cut -d' ' -f3 "$WORK/$s" | median)
+            [ -z "$base" ] && base=$rps && base_core=$core
+            summary="$summary  $s $rps rps (p99 $p99 ms, ratio $(awk -v a="$rps" -v b="$base" 'BEGIN {printf "%.3f", a/b}'); $core rps/core, ratio $(awk -v a="$core" -v b="$base_core" 'BEGIN {printf "%.3f", (b > 0 ? a/b : 0)}'))"
+        done
+        echo "$summary"
+    done
+}
