@@ -36,6 +36,7 @@ fn fields() -> Fields<'static> {
         api_key: None,
         authorized: Box::leak(Box::new(portico::context::auth::Authorized::None)),
         authorizer_error: None,
+        validation_error: None,
     }
 }
 

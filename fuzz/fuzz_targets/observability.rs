@@ -43,6 +43,7 @@ fuzz_target!(|data: &[u8]| {
             api_key: None,
             authorized: &authorized,
             authorizer_error: Some(&text),
+            validation_error: Some(&text),
         };
         let mut out = Vec::new();
         format::render(&mut out, &parts, log_format::is_json(&parts), &fields);

@@ -1,122 +1,13 @@
-//! Rendering access log lines: a template compiled once by the config compiler
-//! ([`crate::config::log_format`]) into [`Part`]s, rendered per request into a worker's log buffer.
-//!
-//! Variables Portico has no value for render as `-`, which is what AWS writes for a missing
-//! value. Values are escaped so a
-//! client cannot forge a log line: JSON-escaped in templates that start with `{`, otherwise `"`, `\`
-//! and control bytes become `\xHH` (as nginx does); valid UTF-8 passes through as characters and
-//! invalid bytes become U+FFFD. Rendering allocates nothing.
+//! Rendering access log lines: a stage's compiled format ([`Part`]s) rendered per request into a
+//! worker's log buffer, by the one `$context` renderer ([`crate::vars`]). A variable without a
+//! value is `-`, as AWS writes it. Allocates nothing.
 
-use std::net::IpAddr;
-
-pub use crate::table::log_format::{Part, Var};
-
-/// What one request contributes to its log line.
-pub struct Fields<'a> {
-    pub request_id: &'a str,
-    pub source_ip: IpAddr,
-    pub user_agent: Option<&'a [u8]>,
-    pub method: &'a [u8],
-    pub route_key: &'a str,
-    pub resource_path: &'a str,
-    pub path: &'a [u8],
-    pub protocol: &'a str,
-    pub status: u16,
-    pub response_length: u64,
-    pub latency_us: u64,
-    pub integration_latency_us: Option<u64>,
-    pub integration_status: Option<u16>,
-    pub integration_error: Option<&'a str>,
-    /// The message sent to the client and AWS's response type, for gateway errors.
-    pub error: Option<(&'a str, &'a str)>,
-    /// Unix time of the request in milliseconds.
-    pub time_ms: u64,
-    pub stage: &'a str,
-    pub api: &'a str,
-    pub host: Option<&'a [u8]>,
-    pub trace_id: Option<[u8; 32]>,
-    /// The verified client certificate of a mutual-TLS connection.
-    pub client_cert: Option<&'a crate::tls::client_cert::ClientCert>,
-    /// The API key the request was admitted with: (name, value).
-    pub api_key: Option<(&'a str, &'a str)>,
-    /// What the route's authorizer said of the caller.
-    pub authorized: &'a crate::context::auth::Authorized,
-    /// `$context.authorizer.error`.
-    pub authorizer_error: Option<&'a str>,
-}
+pub use crate::vars::{Fields, Part, Var};
 
 /// Appends one line (with its `\n`) to `out`.
 pub fn render(out: &mut Vec<u8>, parts: &[Part], json: bool, f: &Fields<'_>) {
-    for part in parts {
-        match part {
-            Part::Literal(text) => out.extend_from_slice(text.as_bytes()),
-            Part::Var(var) => render_var(out, *var, json, f),
-            Part::Claim(name) => match f.authorized.claim(name) {
-                Some(v) if !v.is_empty() => crate::json::escape(out, v.as_bytes(), json),
-                _ => out.push(b'-'),
-            },
-            Part::AuthorizerValue(key) => match f.authorized.value(key) {
-                Some(v) if !v.is_empty() => crate::json::escape(out, v.as_bytes(), json),
-                _ => out.push(b'-'),
-            },
-        }
-    }
+    crate::vars::render(out, parts, json, b"-", f);
     out.push(b'\n');
-}
-
-fn render_var(out: &mut Vec<u8>, var: Var, json: bool, f: &Fields<'_>) {
-    let text = |out: &mut Vec<u8>, value: Option<&[u8]>| match value {
-        Some(v) if !v.is_empty() => crate::json::escape(out, v, json),
-        _ => out.push(b'-'),
-    };
-    let number = |out: &mut Vec<u8>, value: Option<u64>| match value {
-        Some(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
-        None => out.push(b'-'),
-    };
-    match var {
-        Var::RequestId => text(out, Some(f.request_id.as_bytes())),
-        Var::SourceIp => crate::http::encode::ip(out, f.source_ip),
-        Var::UserAgent => text(out, f.user_agent),
-        Var::HttpMethod => text(out, Some(f.method)),
-        Var::RouteKey => text(out, Some(f.route_key.as_bytes())),
-        Var::ResourcePath => text(out, Some(f.resource_path.as_bytes())),
-        Var::Path => text(out, Some(f.path)),
-        Var::Protocol => text(out, Some(f.protocol.as_bytes())),
-        Var::Status => number(out, Some(u64::from(f.status))),
-        Var::ResponseLength => number(out, Some(f.response_length)),
-        Var::ResponseLatency => number(out, Some(f.latency_us / 1000)),
-        Var::ResponseLatencyUs => number(out, Some(f.latency_us)),
-        Var::IntegrationLatency => number(out, f.integration_latency_us.map(|us| us / 1000)),
-        Var::IntegrationLatencyUs => number(out, f.integration_latency_us),
-        Var::IntegrationStatus => number(out, f.integration_status.map(u64::from)),
-        Var::IntegrationErrorMessage => text(out, f.integration_error.map(str::as_bytes)),
-        Var::ErrorMessage => text(out, f.error.map(|(m, _)| m.as_bytes())),
-        Var::ErrorMessageString => match f.error {
-            Some((m, _)) => {
-                out.push(b'"');
-                crate::json::escape(out, m.as_bytes(), json);
-                out.push(b'"');
-            }
-            None => out.push(b'-'),
-        },
-        Var::ErrorResponseType => text(out, f.error.map(|(_, t)| t.as_bytes())),
-        Var::RequestTime => crate::request_time::clf(out, f.time_ms / 1000),
-        Var::RequestTimeEpoch => number(out, Some(f.time_ms)),
-        Var::Stage => text(out, Some(f.stage.as_bytes())),
-        Var::ApiId => text(out, Some(f.api.as_bytes())),
-        Var::DomainName => text(out, f.host),
-        Var::DomainPrefix => text(out, f.host.map(|h| h.split(|&b| b == b'.').next().unwrap_or(h))),
-        Var::TraceId => text(out, f.trace_id.as_ref().map(|t| &t[..])),
-        Var::ApiKeyId => text(out, f.api_key.map(|(name, _)| name.as_bytes())),
-        Var::ApiKey => text(out, f.api_key.map(|(_, value)| value.as_bytes())),
-        Var::ClientCert(field) => text(out, f.client_cert.map(|c| c.field(field).as_bytes())),
-        Var::IdentityUserArn => text(out, f.authorized.iam().map(|i| i.user_arn.as_bytes())),
-        Var::IdentityCaller => text(out, f.authorized.iam().map(|i| i.caller.as_bytes())),
-        Var::IdentityAccessKey => text(out, f.authorized.iam().map(|i| i.access_key.as_bytes())),
-        Var::AuthorizerPrincipal => text(out, f.authorized.principal().map(str::as_bytes)),
-        Var::AuthorizerError => text(out, f.authorizer_error.map(str::as_bytes)),
-        Var::Missing => out.push(b'-'),
-    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ fn fields() -> Fields<'static> {
         api_key: None,
         authorized: Box::leak(Box::new(crate::context::auth::Authorized::None)),
         authorizer_error: None,
+        validation_error: None,
     }
 }
 

@@ -34,7 +34,7 @@ pub fn build(out: &mut Vec<u8>, head: &RequestHead, routed_path: &[u8], cache: &
         out.push(SEP);
         out.extend_from_slice(name.as_bytes());
         out.push(b'=');
-        for (n, v) in query_pairs(head.query().unwrap_or(b"")) {
+        for (n, v) in crate::http::query::pairs(head.query()) {
             if n == name.as_bytes() {
                 out.extend_from_slice(v);
                 out.push(b'&');
@@ -51,13 +51,6 @@ pub fn build(out: &mut Vec<u8>, head: &RequestHead, routed_path: &[u8], cache: &
         }
     }
     (hash(out), hash(routed_path))
-}
-
-fn query_pairs(query: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    query.split(|&b| b == b'&').filter(|p| !p.is_empty()).map(|pair| match pair.iter().position(|&b| b == b'=') {
-        Some(i) => (&pair[..i], &pair[i + 1..]),
-        None => (pair, &b""[..]),
-    })
 }
 
 #[cfg(test)]

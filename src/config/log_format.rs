@@ -33,6 +33,7 @@ const KNOWN: &[(&str, Var)] = &[
     ("error.message", Var::ErrorMessage),
     ("error.messageString", Var::ErrorMessageString),
     ("error.responseType", Var::ErrorResponseType),
+    ("error.validationErrorString", Var::ValidationErrorString),
     ("requestTime", Var::RequestTime),
     ("requestTimeEpoch", Var::RequestTimeEpoch),
     ("stage", Var::Stage),
@@ -63,7 +64,6 @@ const MISSING: &[&str] = &[
     "awsEndpointRequestId2",
     "dataProcessed",
     "deploymentId",
-    "error.validationErrorString",
     "identity.accountId",
     "identity.cognitoAuthenticationProvider",
     "identity.cognitoAuthenticationType",
@@ -152,39 +152,39 @@ pub fn compile(
             }
             continue;
         }
-        let known = KNOWN.iter().find(|(n, _)| *n == name).map(|&(_, v)| v);
-        let dynamic = match (known, name.strip_prefix("authorizer.")) {
-            (None, Some(key)) if !MISSING.contains(&name) && !key.is_empty() => {
-                Some(match key.strip_prefix("claims.") {
-                    Some(claim) => Part::Claim(claim.to_owned()),
-                    None => Part::AuthorizerValue(key.to_owned()),
-                })
-            }
-            _ => None,
-        };
-        if let Some(part) = dynamic {
-            if !literal.is_empty() {
-                parts.push(Part::Literal(std::mem::take(&mut literal)));
-            }
-            parts.push(part);
-            continue;
-        }
-        let var = known.or_else(|| MISSING.contains(&name).then_some(Var::Missing));
-        let Some(var) = var else {
-            let names: Vec<&'static str> = KNOWN.iter().map(|(n, _)| *n).chain(MISSING.iter().copied()).collect();
-            let suggestion = super::diagnostic::did_you_mean(name, &names);
-            return Err(UnknownVariable { name: format!("$context.{name}"), suggestion });
-        };
+        let part = context_part(name)?;
         if !literal.is_empty() {
             parts.push(Part::Literal(std::mem::take(&mut literal)));
         }
-        parts.push(Part::Var(var));
+        parts.push(part);
     }
     literal.push_str(rest);
     if !literal.is_empty() {
         parts.push(Part::Literal(literal));
     }
     Ok(parts)
+}
+
+/// The part a `$context.<name>` reference compiles to (`name` without `$context.`).
+pub fn context_part(name: &str) -> Result<Part, UnknownVariable> {
+    let known = KNOWN.iter().find(|(n, _)| *n == name).map(|&(_, v)| v);
+    if let (None, Some(key)) = (known, name.strip_prefix("authorizer."))
+        && !MISSING.contains(&name)
+        && !key.is_empty()
+    {
+        return Ok(match key.strip_prefix("claims.") {
+            Some(claim) => Part::Claim(claim.to_owned()),
+            None => Part::AuthorizerValue(key.to_owned()),
+        });
+    }
+    match known.or_else(|| MISSING.contains(&name).then_some(Var::Missing)) {
+        Some(var) => Ok(Part::Var(var)),
+        None => {
+            let names: Vec<&'static str> = KNOWN.iter().map(|(n, _)| *n).chain(MISSING.iter().copied()).collect();
+            let suggestion = super::diagnostic::did_you_mean(name, &names);
+            Err(UnknownVariable { name: format!("$context.{name}"), suggestion })
+        }
+    }
 }
 
 /// Whether values must be JSON-escaped: the template is a JSON object.

@@ -7,6 +7,7 @@
 pub mod compile;
 pub mod diagnostic;
 pub mod log_format;
+pub mod mapping_expr;
 pub mod model;
 pub mod reader;
 pub mod uri;

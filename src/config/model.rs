@@ -85,6 +85,18 @@ pub struct ApiModel {
     /// `api_key_source = "AUTHORIZER"`.
     pub api_key_from_authorizer: bool,
     pub resource_policy: Option<crate::table::auth::ResourcePolicy>,
+    /// `[[api.gateway_response]]` (REST).
+    pub gateway_responses: Vec<GatewayResponseModel>,
+}
+
+/// `[[api.gateway_response]]`: templates as written, compiled per stage.
+#[derive(Debug, Clone)]
+pub struct GatewayResponseModel {
+    pub response_type: String,
+    pub status: Option<u16>,
+    pub headers: Vec<(String, super::mapping_expr::Expr)>,
+    /// (lower-case content type, template).
+    pub templates: Vec<(String, String)>,
 }
 
 /// `[[api.authorizer]]`.

@@ -28,6 +28,8 @@ pub struct Record {
     /// Why the authorization step refused the request, for the operator (`auth_debug`): which
     /// check failed and on what. Never holds a secret (no token, no signature).
     pub auth_reason: Option<String>,
+    /// Why request validation refused the request (`$context.error.validationErrorString`).
+    pub validation_error: Option<Box<str>>,
 }
 
 /// What the cache did for a request.

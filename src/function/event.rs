@@ -575,41 +575,7 @@ fn headers_v2(out: &mut Vec<u8>, headers: &[(&[u8], &[u8])]) {
     grouped(out, &groups, cookie, name, |out, i| escape(out, headers[i].1, true), Values::Joined);
 }
 
-/// The query's `name=value` pairs, as received (empty pieces skipped; a piece without `=` has an
-/// empty value).
-pub fn query_pairs(query: Option<&[u8]>) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
-    query.unwrap_or_default().split(|&b| b == b'&').filter(|p| !p.is_empty()).map(|p| {
-        match p.iter().position(|&b| b == b'=') {
-            Some(eq) => (&p[..eq], &p[eq + 1..]),
-            None => (p, &p[p.len()..]),
-        }
-    })
-}
-
-/// Percent-decodes `text` (`+` is a space) onto `out`; a broken escape stays as written. Function
-/// authorizers decode their query identity values with it too, so a cached answer is keyed by
-/// exactly what the event showed.
-pub fn decode_into(out: &mut SmallVec<[u8; 256]>, text: &[u8]) {
-    let mut i = 0;
-    while i < text.len() {
-        match text[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < text.len() => match (hex(text[i + 1]), hex(text[i + 2])) {
-                (Some(high), Some(low)) => {
-                    out.push(high << 4 | low);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
+pub use crate::http::query::{decode_into, pairs as query_pairs};
 
 /// Query parameters, decoded: 1.0 (`null` when none; the last value, or all with `multi`) or 2.0
 /// (comma-joined). Each name and value is decoded once.

@@ -19,6 +19,7 @@ pub mod encode;
 pub mod error;
 pub mod head;
 pub mod path;
+pub mod query;
 pub mod response_head;
 pub mod url;
 

@@ -10,7 +10,7 @@
 //!
 //! Each step is a plain function in its own module over concrete types: it reads and fills the
 //! request's [`Context`] and returns `Ok` to go on or a [`GatewayError`], which `fail` renders
-//! (with the API's identity, where customised gateway responses will hook in). Which of steps 3–6
+//! (the stage's customised gateway response for the error's type, or AWS's default). Which of steps 3–6
 //! a route runs, and up to what size its body is buffered, was decided by the compiler
 //! ([`crate::table::RouteSteps`]): a plain proxy route pays for nothing it does not use.
 //! Authorization is step 3a (`crate::auth::authorize`), before the API key. Every response — mock, cache hit, error, relay —
@@ -29,7 +29,7 @@ use crate::error::{GatewayError, ResponseType, Side};
 use crate::http::head::RequestHead;
 use crate::integration;
 use crate::loaded::LoadedTable;
-use crate::response::{Flow, gateway, write};
+use crate::response::{Flow, custom, gateway, write};
 use crate::table::Integration;
 use crate::worker::Worker;
 use crate::{auth, route, stage, throttle};
@@ -211,7 +211,10 @@ async fn fail(
     if error.side() != Side::Client {
         log::warn!("request {:?} from {}: {error}", ctx.id(), conn.peer);
     }
-    let mut response = gateway::response(ctx.protocol, &error);
+    ctx.record.error = Some(error);
+    // Made now, so a customised response can show it (`$context.requestId`).
+    ctx.id();
+    let mut response = error_response(conn, table, head, ctx);
     // A stage that debugs its authorization says why it refused (never a secret: see
     // `auth::authorize`).
     let debug = ctx.api_stage.is_some_and(|(a, s)| table.table.apis[a as usize].stages[s as usize].auth_debug);
@@ -222,8 +225,39 @@ async fn fail(
         }
         response.extra.line(b"\r\n");
     }
-    ctx.record.error = Some(error);
     write::send(conn, ctx, &response, flow).await
+}
+
+/// The gateway response for the error in `ctx`'s record: the stage's customisation of its type,
+/// if it has one, else AWS's default.
+fn error_response(
+    conn: &ClientConn,
+    table: &LoadedTable,
+    head: Option<&RequestHead>,
+    ctx: &Context,
+) -> crate::response::Response<'static> {
+    let Some(error) = &ctx.record.error else {
+        return gateway::response(ctx.protocol, &GatewayError::new(ResponseType::Internal, "no error to render"));
+    };
+    let Some(((api, stage), head)) = ctx.api_stage.zip(head) else {
+        return gateway::response(ctx.protocol, error);
+    };
+    let api = &table.table.apis[api as usize];
+    let Some(custom) = custom::find(&api.stages[stage as usize].gateway_responses, api.protocol, error) else {
+        return gateway::response(ctx.protocol, error);
+    };
+    let progress = observe::Progress {
+        status: custom.status.unwrap_or(gateway::lookup(api.protocol, error.kind).status),
+        response_length: 0,
+        latency_us: ctx.started.elapsed().as_micros() as u64,
+        integration_us: ctx.record.integration_us,
+    };
+    let Some(fields) = observe::fields(table, conn, head, ctx, progress) else {
+        return gateway::response(ctx.protocol, error);
+    };
+    let params = ctx.route.map_or(&[][..], |r| &api.routes[r as usize].params[..]);
+    let request = crate::mapping::Request { head, ctx, params, fields: &fields };
+    custom::response(api.protocol, error, custom, &request)
 }
 
 #[cfg(test)]

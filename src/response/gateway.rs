@@ -2,8 +2,8 @@
 //! and `x-amzn-ErrorType` header.
 //!
 //! REST APIs send AWS's gateway-response catalogue (with `x-amzn-ErrorType`); HTTP APIs send their
-//! fixed bodies without it, as AWS does. Customising a response type per API (AWS's
-//! `GatewayResponse`) will hook in at [`response`].
+//! fixed bodies without it, as AWS does. A response type customised per API (AWS's
+//! `GatewayResponse`, rendered by [`super::custom`]) changes the status, body and headers here.
 
 use super::{Body, Headers, Response};
 use crate::error::{GatewayError, ResponseType};
@@ -93,24 +93,46 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
     Rendered { status, message, body, error_type }
 }
 
-/// The response for `error` under an API of `protocol`. Customised gateway responses (AWS's
-/// `GatewayResponse`, per API) will be looked up here, before the defaults.
+/// The response for `error` under an API of `protocol`, as AWS answers it by default.
 pub fn response(protocol: Protocol, error: &GatewayError) -> Response<'static> {
+    customised(protocol, error, Custom::default())
+}
+
+/// What a customised gateway response (AWS's `GatewayResponse`) changes; rendered by
+/// [`super::custom`].
+#[derive(Default)]
+pub struct Custom<'a> {
+    pub status: Option<u16>,
+    /// The rendered body and its content type.
+    pub body: Option<(&'a str, bytes::Bytes)>,
+    /// Header lines, encoded (`Name: value\r\n` each).
+    pub headers: &'a [u8],
+}
+
+/// The response for `error`, customised.
+pub fn customised(protocol: Protocol, error: &GatewayError, custom: Custom<'_>) -> Response<'static> {
     let r = lookup(protocol, error.kind);
-    let mut response = Response::new(r.status, Headers::Encoded(b""), Body::Static(r.body.as_bytes()));
-    // A message of this very request (AWS's SigV4 errors) instead of the type's fixed one.
-    if let Some(message) = &error.message {
+    let mut response =
+        Response::new(custom.status.unwrap_or(r.status), Headers::Encoded(b""), Body::Static(r.body.as_bytes()));
+    let mut content_type = "application/json";
+    if let Some((ct, body)) = custom.body {
+        content_type = ct;
+        response.body = Body::Shared(body);
+    } else if let Some(message) = &error.message {
+        // A message of this very request (AWS's SigV4 errors) instead of the type's fixed one.
         let mut body = Vec::with_capacity(message.len() + 16);
         body.extend_from_slice(b"{\"message\":");
         crate::json::string(&mut body, message.as_bytes());
         body.push(b'}');
         response.body = Body::Shared(bytes::Bytes::from(body));
     }
-    response.extra.header(b"Content-Type", b"application/json");
-    if let Some(t) = r.error_type {
+    response.extra.header(b"Content-Type", content_type.as_bytes());
+    // A customised header replaces the gateway's own of that name.
+    let own = |name: &[u8]| !sets(custom.headers, name);
+    if let Some(t) = r.error_type.filter(|_| own(b"x-amzn-errortype")) {
         response.extra.header(b"x-amzn-ErrorType", t.as_bytes());
     }
-    if let Some(description) = error.challenge {
+    if let Some(description) = error.challenge.filter(|_| own(b"www-authenticate")) {
         // AWS's form: `Bearer scope="" error="invalid_token" error_description="..."`.
         response.extra.line(b"www-authenticate: Bearer");
         if !description.is_empty() {
@@ -120,10 +142,18 @@ pub fn response(protocol: Protocol, error: &GatewayError) -> Response<'static> {
         }
         response.extra.line(b"\r\n");
     }
-    if error.retry_after_s > 0 {
+    if error.retry_after_s > 0 && own(b"retry-after") {
         response.extra.header_u64(b"Retry-After", u64::from(error.retry_after_s));
     }
+    response.extra.line(custom.headers);
     response
+}
+
+/// Whether encoded header `lines` set `name` (lower-case).
+fn sets(lines: &[u8], name: &[u8]) -> bool {
+    lines.split(|&b| b == b'\n').any(|line| {
+        line.len() > name.len() && line[name.len()] == b':' && line[..name.len()].eq_ignore_ascii_case(name)
+    })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! Cost: a `Response` borrows its header lines and body (from the table, a stored entry, the
 //! upstream's buffer); the few lines made per response live inline in [`Lines`]. No allocation.
 
+pub mod custom;
 pub mod gateway;
 pub mod write;
 

@@ -37,6 +37,8 @@ pub enum Var {
     ErrorMessage,
     ErrorMessageString,
     ErrorResponseType,
+    /// `$context.error.validationErrorString`: why request validation refused the request.
+    ValidationErrorString,
     RequestTime,
     RequestTimeEpoch,
     Stage,

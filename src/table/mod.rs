@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod file;
 pub mod log_format;
+pub mod mapping;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use log_format::Part;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the serialized layout changes; `serve --table` refuses other versions.
-pub const FORMAT_VERSION: u32 = 7;
+pub const FORMAT_VERSION: u32 = 8;
 /// The `format` field of every table file.
 pub const FORMAT_NAME: &str = "portico-table";
 
@@ -446,6 +447,8 @@ pub struct Stage {
     pub steps: Vec<RouteSteps>,
     /// A rejected request says why (`x-portico-auth-reason`, `$context.authorizer.error`).
     pub auth_debug: bool,
+    /// The API's customised gateway responses (REST), with this stage's variables substituted.
+    pub gateway_responses: Vec<mapping::GatewayResponse>,
 }
 
 /// Which optional steps a route's requests go through in a stage, decided by the compiler, so

@@ -6,6 +6,7 @@ mod cache;
 mod fleet;
 mod function_authorizers;
 mod functions;
+mod gateway_responses;
 mod hostile;
 mod iam;
 mod jwt;

@@ -12,6 +12,7 @@ mod functions;
 mod integrations;
 mod listeners;
 mod logs;
+mod responses;
 mod steps;
 mod throttles;
 mod tls;
@@ -132,6 +133,7 @@ fn compile_api(errors: &mut Errors<'_>, config: &Config, api: &ApiModel, upstrea
                 route_throttles,
                 steps,
                 auth_debug: stage.auth_debug,
+                gateway_responses: responses::for_stage(api, stage),
             }
         })
         .collect();

@@ -169,6 +169,7 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
             false
         }
     };
+    let gateway_responses = super::gateway_response::read(r, api, protocol);
     for route in &routes {
         if let Some(a) = &route.authorizer
             && !authorizers.iter().any(|x| x.name.value == a.value)
@@ -195,6 +196,7 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
         authorizers,
         api_key_from_authorizer,
         resource_policy,
+        gateway_responses,
     })
 }
 

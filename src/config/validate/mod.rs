@@ -14,6 +14,7 @@ pub mod cache;
 mod cluster;
 mod domain;
 mod function;
+mod gateway_response;
 pub mod keys;
 mod mapping;
 mod paths;
@@ -201,7 +202,9 @@ pub(super) const API_KEYS: &[&str] = &[
     "api_key_source",
     "resource_policy",
     "resource_policy_file",
+    "gateway_response",
 ];
+pub(super) const GATEWAY_RESPONSE_KEYS: &[&str] = &["type", "status", "headers", "templates"];
 pub(super) const PATHS_KEYS: &[&str] = &["merge_slashes", "escaped_slashes", "allow_semicolons"];
 pub(super) const STAGE_KEYS: &[&str] =
     &["name", "variables", "access_log", "cache", "throttle", "route_throttle", "auth_debug"];

@@ -1,0 +1,165 @@
+//! Mapping expressions: where a mapped value comes from, in AWS's two spellings, parsed once at
+//! config load into a table [`Source`] (or a stage variable, which the compiler substitutes).
+//!
+//! - REST (`Dialect::Rest`): `method.request.header.x`, `method.request.querystring.x`,
+//!   `method.request.path.x`, `context.requestId`, `stageVariables.x`, `'a literal'`.
+//! - HTTP APIs (`Dialect::Http`): `$request.header.x`, `$request.querystring.x`,
+//!   `$request.path.x`, `$context.requestId`, `$stageVariables.x` (or `${stageVariables.x}`), and
+//!   anything else is a literal.
+//!
+//! A literal cannot hold CR, LF or NUL: a mapped header could otherwise split the message. Must
+//! not: touch the request path (this is plain text in, plain data out). Fuzzed (`fuzz/mapping`).
+
+use crate::table::mapping::Source;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Rest,
+    Http,
+}
+
+/// A parsed expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    Source(Source),
+    /// `stageVariables.name`: the compiler substitutes the stage's value (empty when it has none).
+    StageVariable(String),
+}
+
+/// Why an expression does not parse: a message and a hint for the diagnostic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub message: String,
+    pub hint: String,
+}
+
+const MAX_LEN: usize = 4096;
+
+pub fn parse(text: &str, dialect: Dialect) -> Result<Expr, Invalid> {
+    if text.len() > MAX_LEN {
+        return Err(invalid(format!("a mapping expression is at most {MAX_LEN} bytes"), dialect));
+    }
+    let (request, context, stage) = match dialect {
+        Dialect::Rest => ("method.request.", "context.", "stageVariables."),
+        Dialect::Http => ("$request.", "$context.", "$stageVariables."),
+    };
+    if let Some(rest) = text.strip_prefix(request) {
+        let (family, name) = rest.split_once('.').unwrap_or((rest, ""));
+        if name.is_empty() || !name.bytes().all(is_name_byte) {
+            return Err(invalid(format!("`{text}` does not name a request value"), dialect));
+        }
+        return Ok(Expr::Source(match family {
+            "header" => Source::Header(name.to_ascii_lowercase()),
+            "querystring" => Source::Query(name.to_owned()),
+            "path" => Source::Path(name.to_owned()),
+            _ => return Err(invalid(format!("`{family}` is not a request value Portico maps"), dialect)),
+        }));
+    }
+    if let Some(name) = text.strip_prefix(context) {
+        return match crate::config::log_format::context_part(name) {
+            Ok(part) => Ok(Expr::Source(Source::Context(part))),
+            Err(unknown) => Err(Invalid {
+                message: format!("unknown context variable `{}`", unknown.name),
+                hint: match unknown.suggestion {
+                    Some(s) => format!("did you mean `{}{s}`?", context),
+                    None => "see docs/mapping.md for the variables".to_owned(),
+                },
+            }),
+        };
+    }
+    let braced = (dialect == Dialect::Http)
+        .then(|| text.strip_prefix("${stageVariables.").and_then(|t| t.strip_suffix('}')))
+        .flatten();
+    if let Some(name) = text.strip_prefix(stage).or(braced) {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(invalid(format!("`{name}` is not a stage variable name"), dialect));
+        }
+        return Ok(Expr::StageVariable(name.to_owned()));
+    }
+    let literal = match dialect {
+        Dialect::Rest => match text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
+            Some(l) => l,
+            None => return Err(invalid(format!("`{text}` is not a mapping expression"), dialect)),
+        },
+        Dialect::Http if text.starts_with('$') => {
+            return Err(invalid(format!("`{text}` is not a mapping expression"), dialect));
+        }
+        Dialect::Http => text,
+    };
+    if literal.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(Invalid {
+            message: "a mapped value cannot hold CR, LF or NUL".into(),
+            hint: "they would split the header it is sent in".into(),
+        });
+    }
+    Ok(Expr::Source(Source::Literal(literal.to_owned())))
+}
+
+/// Header and parameter names: RFC 9110 token characters.
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn invalid(message: String, dialect: Dialect) -> Invalid {
+    let hint = match dialect {
+        Dialect::Rest => {
+            "use method.request.header.<name>, method.request.querystring.<name>, method.request.path.<name>, context.<variable>, stageVariables.<name> or a quoted 'literal'"
+        }
+        Dialect::Http => {
+            "use $request.header.<name>, $request.querystring.<name>, $request.path.<name>, $context.<variable>, $stageVariables.<name> or a literal"
+        }
+    };
+    Invalid { message, hint: hint.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::log_format::{Part, Var};
+
+    fn ok(text: &str, d: Dialect) -> Expr {
+        parse(text, d).unwrap_or_else(|e| panic!("{text}: {e:?}"))
+    }
+
+    #[test]
+    fn rest_spellings() {
+        let s = |x| Expr::Source(x);
+        assert_eq!(ok("method.request.header.X-Id", Dialect::Rest), s(Source::Header("x-id".into())));
+        assert_eq!(ok("method.request.querystring.q", Dialect::Rest), s(Source::Query("q".into())));
+        assert_eq!(ok("method.request.path.id", Dialect::Rest), s(Source::Path("id".into())));
+        assert_eq!(ok("context.requestId", Dialect::Rest), s(Source::Context(Part::Var(Var::RequestId))));
+        assert_eq!(ok("stageVariables.origin", Dialect::Rest), Expr::StageVariable("origin".into()));
+        assert_eq!(ok("'*'", Dialect::Rest), s(Source::Literal("*".into())));
+        assert_eq!(ok("''", Dialect::Rest), s(Source::Literal(String::new())));
+    }
+
+    #[test]
+    fn http_spellings() {
+        let s = |x| Expr::Source(x);
+        assert_eq!(ok("$request.header.x", Dialect::Http), s(Source::Header("x".into())));
+        assert_eq!(ok("$context.stage", Dialect::Http), s(Source::Context(Part::Var(Var::Stage))));
+        assert_eq!(ok("${stageVariables.v}", Dialect::Http), Expr::StageVariable("v".into()));
+        assert_eq!(ok("plain text", Dialect::Http), s(Source::Literal("plain text".into())));
+    }
+
+    #[test]
+    fn refusals() {
+        for (text, d) in [
+            ("method.request.body.x", Dialect::Rest),
+            ("method.request.header.", Dialect::Rest),
+            ("method.request.header.a b", Dialect::Rest),
+            ("context.nope", Dialect::Rest),
+            ("unquoted", Dialect::Rest),
+            ("'a\r\nInjected: 1'", Dialect::Rest),
+            ("a\nb", Dialect::Http),
+            ("a\0b", Dialect::Http),
+            ("$nope.x", Dialect::Http),
+            ("stageVariables.a-b", Dialect::Rest),
+        ] {
+            assert!(parse(text, d).is_err(), "{text:?} parsed");
+        }
+        assert!(parse(&"'".repeat(5000), Dialect::Rest).is_err());
+        let e = parse("context.requestid", Dialect::Rest).unwrap_err();
+        assert!(e.hint.contains("context.requestId"), "{e:?}");
+    }
+}
