@@ -77,6 +77,10 @@ pub enum ResponseType {
     ExpiredSignature,
     /// An access key (or session token) no configured credential has (403).
     UnknownCredential,
+    /// A required request parameter is missing or blank (request validation).
+    BadRequestParameters,
+    /// The request body does not match its model (request validation).
+    BadRequestBody,
     /// A route that requires an API key got none, an unknown or disabled one, or one outside a
     /// usage plan of the stage.
     InvalidApiKey,
@@ -114,6 +118,8 @@ impl ResponseType {
             ResponseType::ExpiredSignature => "EXPIRED_TOKEN",
             ResponseType::UnknownCredential => "ACCESS_DENIED",
             ResponseType::QuotaExceeded => "QUOTA_EXCEEDED",
+            ResponseType::BadRequestParameters => "BAD_REQUEST_PARAMETERS",
+            ResponseType::BadRequestBody => "BAD_REQUEST_BODY",
             // AWS has no such failure; its catch-all for gateway errors.
             ResponseType::FleetUnavailable => "DEFAULT_5XX",
         }
@@ -214,7 +220,9 @@ impl GatewayError {
             | ResponseType::InvalidSignature
             | ResponseType::ExpiredSignature
             | ResponseType::UnknownCredential
-            | ResponseType::QuotaExceeded => Side::Client,
+            | ResponseType::QuotaExceeded
+            | ResponseType::BadRequestParameters
+            | ResponseType::BadRequestBody => Side::Client,
             ResponseType::IntegrationTimeout
             | ResponseType::IntegrationFailure
             | ResponseType::FunctionError

@@ -22,6 +22,8 @@ pub enum LoadError {
     UpstreamTls(#[from] crate::tls::client::ClientTlsError),
     #[error("upstream `{0}` is not a name a TLS certificate can carry")]
     UpstreamName(String),
+    #[error("api `{api}`: model `{}` is not a valid JSON Schema: {}", .error.model, .error.message)]
+    Model { api: String, error: crate::schema::SchemaError },
 }
 
 pub use crate::outbound::client::Target as UpstreamTarget;
@@ -81,6 +83,8 @@ pub struct LoadedTable {
     pub jwt_algorithms: Vec<Vec<Vec<crate::auth::jwt::keys::Alg>>>,
     /// Per API, per authorizer: a TOKEN authorizer's `identity_validation_expression`, compiled.
     pub authorizer_validations: Vec<Vec<Option<regex::Regex>>>,
+    /// Per API, per model: its JSON Schema, compiled (request validation).
+    pub schemas: Vec<Vec<crate::schema::Schema>>,
     /// Function authorizers' answers, node-wide (a reload starts it empty).
     pub authorizer_answers: std::sync::Arc<crate::auth::function::cache::Shared>,
 }
@@ -198,7 +202,15 @@ impl LoadedTable {
                     .collect()
             })
             .collect();
+        let schemas = table
+            .apis
+            .iter()
+            .map(|api| {
+                crate::schema::compile(&api.models).map_err(|error| LoadError::Model { api: api.name.clone(), error })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(LoadedTable {
+            schemas,
             keyrings,
             jwt_algorithms,
             authorizer_validations,

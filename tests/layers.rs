@@ -100,7 +100,7 @@ fn the_table_is_plain_data() {
 #[test]
 fn the_compiler_never_reaches_the_runtime() {
     let graph = graph();
-    assert_only(&graph, "config", &["table", "http", "route"]);
+    assert_only(&graph, "config", &["table", "http", "route", "schema"]);
     let reached = closure(&graph, "config");
     let runtime_side = [
         "runtime",
@@ -120,6 +120,12 @@ fn the_compiler_never_reaches_the_runtime() {
     ];
     let bad: Vec<&&str> = runtime_side.iter().filter(|m| reached.contains(**m)).collect();
     assert!(bad.is_empty(), "the compiler reaches {bad:?} (through {reached:?})");
+}
+
+/// Models compile in the config compiler and in the runtime: a leaf over the table.
+#[test]
+fn schemas_are_a_leaf() {
+    assert_only(&graph(), "schema", &["table"]);
 }
 
 #[test]

@@ -87,6 +87,25 @@ pub struct ApiModel {
     pub resource_policy: Option<crate::table::auth::ResourcePolicy>,
     /// `[[api.gateway_response]]` (REST).
     pub gateway_responses: Vec<GatewayResponseModel>,
+    /// `[[api.model]]` (REST).
+    pub models: Vec<ModelModel>,
+}
+
+/// `[[api.model]]`: the schema as written (compiled, and checked, by the compiler).
+#[derive(Debug, Clone)]
+pub struct ModelModel {
+    pub name: Spanned<String>,
+    pub schema: Spanned<String>,
+}
+
+/// A route's request validation, model names as written.
+#[derive(Debug, Clone)]
+pub struct RouteValidationModel {
+    pub params: bool,
+    pub body: bool,
+    pub required: Vec<(Option<std::ops::Range<usize>>, crate::table::validation::Required)>,
+    /// (lower-case content type or `$default`, model name).
+    pub models: Vec<(String, Spanned<String>)>,
 }
 
 /// `[[api.gateway_response]]`: templates as written, compiled per stage.
@@ -147,6 +166,7 @@ pub struct RouteModel {
     pub authorization_scopes: Vec<String>,
     /// `authorization = "AWS_IAM"`.
     pub iam: bool,
+    pub validation: Option<RouteValidationModel>,
 }
 
 #[derive(Debug, Clone)]

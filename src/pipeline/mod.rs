@@ -2,10 +2,10 @@
 //! failure exit (`fail`), and the last step every request ends in ([`observe`]).
 //!
 //! ```text
-//! head ─▶ 1 stage ─▶ mTLS ─▶ 2 route ─▶ 3a authorize ─▶ 3b api key ─▶ 4 throttle ─▶ 5 body ─▶ 6 cache ─▶ 7 integration ─▶ observe
-//!            │         │        │           │             │           │         │ hit        │ mock: Response
-//!            │         │        │           │             │           │         └─▶ Response │ proxy: relay
-//!            └─────────┴────────┴───────────┴─────────────┴───────────┴─────────┴────────────┴──▶ fail ─▶ gateway response
+//! head ─▶ 1 stage ─▶ mTLS ─▶ 2 route ─▶ 3a authorize ─▶ 3b api key ─▶ 4 throttle ─▶ 5 body ─▶ 5b validate ─▶ 6 cache ─▶ 7 integration ─▶ observe
+//!            │         │        │           │             │           │         │           │          │ hit        │ mock: Response
+//!            │         │        │           │             │           │         │           │          └─▶ Response │ proxy: relay
+//!            └─────────┴────────┴───────────┴─────────────┴───────────┴─────────┴───────────┴──────────┴────────────┴──▶ fail ─▶ gateway response
 //! ```
 //!
 //! Each step is a plain function in its own module over concrete types: it reads and fills the
@@ -131,6 +131,14 @@ async fn run(
     // 5 — body: within the limit; received whole up to the route's bound.
     let limits = &table.table.settings.limits;
     body::receive(conn, head, ctx, limits, steps.buffer_body_bytes).await?;
+
+    // 5b — validation (REST routes with a validator): required parameters, then the body against
+    // its model; the integration is never called for an invalid request.
+    if steps.validate
+        && let Some(v) = &table.table.apis[api as usize].route_validation[route as usize]
+    {
+        crate::validate::step(v, &table.schemas[api as usize], head, ctx)?;
+    }
 
     // 6 — cache (routes of a caching stage): a fresh entry answers here; a miss is fetched below
     // and may be stored.

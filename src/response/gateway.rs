@@ -85,6 +85,9 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
             (500, ("null", r#"{"message":null}"#), "AuthorizerConfigurationException")
         }
         (Protocol::Http, AuthorizerFailure) => (500, m!("Internal Server Error"), ""),
+        // AWS §1.6; the parameters' message names them (per request).
+        (_, BadRequestParameters) => (400, m!("Missing required request parameters"), "BadRequestException"),
+        (_, BadRequestBody) => (400, m!("Invalid request body"), "BadRequestException"),
         (_, QuotaExceeded) => (429, m!("Limit Exceeded"), "LimitExceededException"),
         (_, FleetUnavailable) => (503, m!("Service Unavailable"), "ServiceUnavailableException"),
     };

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod file;
 pub mod log_format;
 pub mod mapping;
+pub mod validation;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -387,6 +388,10 @@ pub struct Api {
     /// AWS's `apiKeySource = AUTHORIZER`: the API key is the authorizer's `usageIdentifierKey`,
     /// not the `x-api-key` header.
     pub api_key_from_authorizer: bool,
+    /// `[[api.model]]` (REST): JSON Schemas request bodies are validated against.
+    pub models: Vec<validation::Model>,
+    /// One per route, same index: what its requests are validated for (`None`: nothing).
+    pub route_validation: Vec<Option<validation::RouteValidation>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -465,6 +470,8 @@ pub struct RouteSteps {
     pub cache: bool,
     /// A body up to this many bytes is received whole before the integration runs (0: none).
     pub buffer_body_bytes: u64,
+    /// Validate the request (required parameters, the body against its model).
+    pub validate: bool,
 }
 
 /// A stage's cache settings (AWS's stage cache and its invalidation policy).

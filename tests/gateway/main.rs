@@ -24,3 +24,4 @@ mod support;
 mod throttle;
 mod tls;
 mod upstream_tls;
+mod validation;

@@ -28,9 +28,11 @@ pub(super) fn for_stage(
                 cache: proxy && stage.cache.is_some(),
                 // Mocks read no body; an upstream gets a small one only once it is whole; a
                 // function's event carries the whole body.
+                validate: route.validation.as_ref().is_some_and(|v| v.params || v.body),
                 buffer_body_bytes: match integrations.get(r) {
-                    // SigV4 covers the body's hash: received whole before the check.
-                    _ if route.iam => config.limits.max_body_bytes,
+                    // SigV4 covers the body's hash, and a validated body is checked whole: both
+                    // are received before the step.
+                    _ if route.iam || route.validation.as_ref().is_some_and(|v| v.body) => config.limits.max_body_bytes,
                     Some(Integration::HttpProxy(_)) => config.limits.buffer_body_bytes,
                     Some(Integration::Function(_)) => config.limits.max_body_bytes,
                     _ => 0,

@@ -170,6 +170,7 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
         }
     };
     let gateway_responses = super::gateway_response::read(r, api, protocol);
+    let models = super::validation::read_models(r, api, protocol);
     for route in &routes {
         if let Some(a) = &route.authorizer
             && !authorizers.iter().any(|x| x.name.value == a.value)
@@ -197,6 +198,7 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
         api_key_from_authorizer,
         resource_policy,
         gateway_responses,
+        models,
     })
 }
 
@@ -264,6 +266,7 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<
     }
     let (authorizer, authorization_scopes) = super::authorizer::read_route_auth(r, route);
     let iam = super::authorizer::read_authorization(r, route, authorizer.is_some());
+    let validation = super::validation::read_route(r, route, protocol);
     Some(RouteModel {
         key: key?,
         parsed,
@@ -274,6 +277,7 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<
         authorizer,
         authorization_scopes,
         iam,
+        validation,
     })
 }
 

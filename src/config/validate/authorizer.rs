@@ -2,7 +2,7 @@
 //! routes name of them (`authorizer`, `authorization_scopes`).
 
 use super::*;
-use crate::config::reader::{Obj, Reader};
+use crate::config::reader::{Obj, Reader, Spanned};
 use crate::http::url::Url;
 use crate::table::auth::{JWT_ALGORITHMS, JwksSource, JwtAuthorizer};
 use crate::table::{IdentitySource, Protocol};
@@ -404,24 +404,7 @@ pub(super) fn read_resource_policy(
     protocol: Protocol,
     api_name: &str,
 ) -> Option<crate::table::auth::ResourcePolicy> {
-    let (text, span) = match (r.opt_str(api, "resource_policy"), r.opt_str(api, "resource_policy_file")) {
-        (Some(_), Some(f)) => {
-            r.error(f.span, "give `resource_policy` or `resource_policy_file`, not both", None);
-            return None;
-        }
-        (Some(t), None) => (t.value, t.span),
-        (None, Some(f)) => {
-            let path = super::resolve_path(r.file, f.value.clone());
-            match std::fs::read_to_string(&path) {
-                Ok(t) => (t, f.span),
-                Err(e) => {
-                    r.error(f.span, format!("cannot read `{path}`: {e}"), None);
-                    return None;
-                }
-            }
-        }
-        (None, None) => return None,
-    };
+    let Spanned { value: text, span } = super::text_or_file(r, api, "resource_policy", "resource_policy_file")?;
     if protocol == Protocol::Http {
         r.error(span, "HTTP APIs have no resource policies (as in AWS)", Some("use protocol = \"rest\"".into()));
         return None;

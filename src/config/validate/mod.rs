@@ -21,10 +21,11 @@ mod paths;
 mod server;
 mod throttle;
 mod tls;
+mod validation;
 
 use super::diagnostic::Diagnostic;
 use super::model::*;
-use super::reader::{Obj, Reader};
+use super::reader::{Obj, Reader, Spanned};
 use crate::table::{Limits, UpstreamSettings, WorkerSettings};
 
 /// Parses and validates `src` (the contents of `file`). Returns the model of everything that was
@@ -203,13 +204,26 @@ pub(super) const API_KEYS: &[&str] = &[
     "resource_policy",
     "resource_policy_file",
     "gateway_response",
+    "model",
 ];
+pub(super) const MODEL_KEYS: &[&str] = &["name", "schema", "schema_file"];
 pub(super) const GATEWAY_RESPONSE_KEYS: &[&str] = &["type", "status", "headers", "templates"];
 pub(super) const PATHS_KEYS: &[&str] = &["merge_slashes", "escaped_slashes", "allow_semicolons"];
 pub(super) const STAGE_KEYS: &[&str] =
     &["name", "variables", "access_log", "cache", "throttle", "route_throttle", "auth_debug"];
-pub(super) const ROUTE_KEYS: &[&str] =
-    &["key", "integration", "cache", "api_key_required", "authorizer", "authorization_scopes", "authorization"];
+pub(super) const ROUTE_KEYS: &[&str] = &[
+    "key",
+    "integration",
+    "cache",
+    "api_key_required",
+    "authorizer",
+    "authorization_scopes",
+    "authorization",
+    "request_validator",
+    "request_model",
+    "request_models",
+    "required_parameters",
+];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms", "request_parameters"];
 pub(super) const FUNCTION_INTEGRATION_KEYS: &[&str] = &["type", "target", "payload_format", "timeout_ms"];
 pub(super) const FUNCTION_KEYS: &[&str] = &[
@@ -255,6 +269,30 @@ pub(super) fn read_secret(r: &mut Reader<'_>, obj: Obj<'_>, env_key: &str, file_
             None
         }
     })
+}
+
+/// A document given inline (`key`) or by a file (`file_key`, relative to the config), with the
+/// span of what was written. `None` when neither is given or the one given cannot be read
+/// (reported); both at once is an error.
+pub(super) fn text_or_file(r: &mut Reader<'_>, obj: Obj<'_>, key: &str, file_key: &str) -> Option<Spanned<String>> {
+    match (r.opt_str(obj, key), r.opt_str(obj, file_key)) {
+        (Some(_), Some(f)) => {
+            r.error(f.span, format!("give `{key}` or `{file_key}`, not both"), None);
+            None
+        }
+        (Some(t), None) => Some(t),
+        (None, Some(f)) => {
+            let path = resolve_path(r.file, f.value.clone());
+            match std::fs::read_to_string(&path) {
+                Ok(t) => Some(Spanned { value: t, span: f.span }),
+                Err(e) => {
+                    r.error(f.span, format!("cannot read `{path}`: {e}"), None);
+                    None
+                }
+            }
+        }
+        (None, None) => None,
+    }
 }
 
 /// A path as written in the config, resolved against the config file's directory when relative.
