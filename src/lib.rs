@@ -25,6 +25,7 @@ pub mod config;
 pub mod conn;
 pub mod context;
 pub mod control;
+pub mod cors;
 pub mod error;
 pub mod event;
 pub mod function;

@@ -89,6 +89,7 @@ pub struct ApiModel {
     pub gateway_responses: Vec<GatewayResponseModel>,
     /// `[[api.model]]` (REST).
     pub models: Vec<ModelModel>,
+    pub cors: Option<crate::table::cors::Cors>,
 }
 
 /// `[[api.model]]`: the schema as written (compiled, and checked, by the compiler).

@@ -69,6 +69,11 @@ pub struct Context {
     pub head_only: bool,
     /// The client wants the connection kept open after this request.
     pub keep_alive: bool,
+    /// Header lines every response to this request carries (the API's CORS headers for its
+    /// origin), encoded; inline up to their usual size.
+    pub response_headers: SmallVec<[u8; 192]>,
+    /// The API answers CORS itself: integrations' `Access-Control-*` headers are dropped.
+    pub cors_owned: bool,
     pub record: Record,
 }
 
@@ -101,6 +106,8 @@ impl Context {
             http10,
             head_only,
             keep_alive,
+            response_headers: SmallVec::new(),
+            cors_owned: false,
             record: Record::default(),
         }
     }

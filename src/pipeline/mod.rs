@@ -2,10 +2,12 @@
 //! failure exit (`fail`), and the last step every request ends in ([`observe`]).
 //!
 //! ```text
-//! head ─▶ 1 stage ─▶ mTLS ─▶ 2 route ─▶ 3a authorize ─▶ 3b api key ─▶ 4 throttle ─▶ 5 body ─▶ 5b validate ─▶ 6 cache ─▶ 7 integration ─▶ observe
-//!            │         │        │           │             │           │         │           │          │ hit        │ mock: Response
-//!            │         │        │           │             │           │         │           │          └─▶ Response │ proxy: relay
-//!            └─────────┴────────┴───────────┴─────────────┴───────────┴─────────┴───────────┴──────────┴────────────┴──▶ fail ─▶ gateway response
+//! head ─▶ 1 stage ─▶ mTLS ─▶ 1b cors ─▶ 2 route ─▶ 3a authorize ─▶ 3b api key ─▶ 4 throttle
+//!      ─▶ 5 body ─▶ 5b validate ─▶ 6 cache ─▶ 7 integration ─▶ observe
+//!
+//! answered early:  1b a preflight ─▶ Response      6 a fresh entry ─▶ Response
+//! integrations:    7 mock ─▶ Response   proxy ─▶ relay   function ─▶ Response
+//! any step's Err ─▶ fail ─▶ gateway response (the stage's customisation, or AWS's) ─▶ observe
 //! ```
 //!
 //! Each step is a plain function in its own module over concrete types: it reads and fills the
@@ -71,6 +73,15 @@ async fn run(
     let head = &*head;
     auth::mtls::check(&table.table, ctx.domain, conn.stream.identity())?;
     let (api, stage) = ctx.api_stage.unwrap_or_default();
+
+    // 1b — CORS (APIs with a `cors` table): a preflight is answered here, before routing and
+    // authorization; other requests from an allowed origin carry the headers on every response.
+    if let Some(cors) = &table.table.apis[api as usize].cors
+        && let Some(preflight) = crate::cors::step(cors, ctx.protocol, head, ctx)
+    {
+        let flow = body::settle(conn, head, ctx, &table.table.settings.limits).await?;
+        return Ok(write::send(conn, ctx, &preflight, flow).await);
+    }
 
     // 2 — route.
     let route = route::step(&table.routers[api as usize], head, ctx)?;

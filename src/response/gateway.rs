@@ -173,6 +173,8 @@ mod tests {
             id: &id,
             flow: super::super::Flow::KeepAlive,
             http10: false,
+            added: b"",
+            drop_cors: false,
         };
         super::super::write::head(&mut out, &response(Protocol::Rest, &err), common);
         out.extend_from_slice(lookup(Protocol::Rest, err.kind).body.as_bytes());

@@ -25,6 +25,11 @@ pub struct Common<'a> {
     pub id: &'a RequestId,
     pub flow: Flow,
     pub http10: bool,
+    /// Lines every response to this request carries (its CORS headers), encoded.
+    pub added: &'a [u8],
+    /// The API answers CORS itself: `Access-Control-*` lines of the response are dropped (AWS
+    /// ignores an integration's CORS headers).
+    pub drop_cors: bool,
 }
 
 /// Statuses whose responses never have a body, nor a `Content-Length` (RFC 9110 §8.6).
@@ -36,15 +41,22 @@ pub fn bodyless(status: u16) -> bool {
 pub fn head(out: &mut Vec<u8>, r: &Response<'_>, c: Common<'_>) -> usize {
     let start = out.len();
     encode::status_line(out, r.status, r.reason);
+    let cors_header =
+        |name: &[u8]| c.drop_cors && name.len() > 15 && name[..15].eq_ignore_ascii_case(b"access-control-");
     match r.headers {
+        Headers::Encoded(lines) if c.drop_cors => encoded_without(out, lines, cors_header),
         Headers::Encoded(lines) => out.extend_from_slice(lines),
         Headers::Pairs(pairs) => {
-            for (name, value) in pairs {
+            for (name, value) in pairs.iter().filter(|(n, _)| !cors_header(n.as_bytes())) {
                 encode::header(out, name.as_bytes(), value.as_bytes());
             }
         }
     }
-    out.extend_from_slice(r.extra.as_bytes());
+    match c.drop_cors {
+        true => encoded_without(out, r.extra.as_bytes(), cors_header),
+        false => out.extend_from_slice(r.extra.as_bytes()),
+    }
+    out.extend_from_slice(c.added);
     let in_memory = match &r.body {
         Body::Static(b) => Some(b.len()),
         Body::Shared(b) => Some(b.len()),
@@ -60,6 +72,16 @@ pub fn head(out: &mut Vec<u8>, r: &Response<'_>, c: Common<'_>) -> usize {
     common_headers(out, c);
     out.extend_from_slice(b"\r\n");
     out.len() - start
+}
+
+/// Appends encoded header `lines` but those whose name `drop` says.
+fn encoded_without(out: &mut Vec<u8>, lines: &[u8], drop: impl Fn(&[u8]) -> bool) {
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        let name = line.split(|&b| b == b':').next().unwrap_or_default();
+        if !drop(name) {
+            out.extend_from_slice(line);
+        }
+    }
 }
 
 /// Appends the headers every Portico response carries: the request id under the API kind's name,
@@ -83,7 +105,14 @@ fn common_headers(out: &mut Vec<u8>, c: Common<'_>) {
 pub fn start(conn: &mut ClientConn, ctx: &mut Context, r: &Response<'_>, flow: Flow) {
     let id = ctx.id();
     conn.wbuf.clear();
-    let common = Common { protocol: ctx.protocol, id: &id, flow, http10: ctx.http10 };
+    let common = Common {
+        protocol: ctx.protocol,
+        id: &id,
+        flow,
+        http10: ctx.http10,
+        added: &ctx.response_headers,
+        drop_cors: ctx.cors_owned,
+    };
     let len = head(&mut conn.wbuf, r, common);
     ctx.record.response(r.status, len);
 }

@@ -7,6 +7,7 @@
 //! integration per (stage, route), so the hot path never looks a variable up.
 
 pub mod auth;
+pub mod cors;
 pub mod file;
 pub mod log_format;
 pub mod mapping;
@@ -388,6 +389,8 @@ pub struct Api {
     /// AWS's `apiKeySource = AUTHORIZER`: the API key is the authorizer's `usageIdentifierKey`,
     /// not the `x-api-key` header.
     pub api_key_from_authorizer: bool,
+    /// `cors = { ... }`: the gateway answers preflights and adds CORS headers to every response.
+    pub cors: Option<cors::Cors>,
     /// `[[api.model]]` (REST): JSON Schemas request bodies are validated against.
     pub models: Vec<validation::Model>,
     /// One per route, same index: what its requests are validated for (`None`: nothing).

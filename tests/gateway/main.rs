@@ -2,7 +2,9 @@
 //! Behaviour tests run on both I/O drivers (io_uring and the epoll fallback).
 
 mod api_keys;
+mod browser;
 mod cache;
+mod cors;
 mod fleet;
 mod function_authorizers;
 mod functions;

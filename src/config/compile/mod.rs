@@ -151,6 +151,7 @@ fn compile_api(errors: &mut Errors<'_>, config: &Config, api: &ApiModel, upstrea
         route_auth: api.routes.iter().map(|r| route_auth(api, r)).collect(),
         api_key_from_authorizer: api.api_key_from_authorizer,
         resource_policy: api.resource_policy.clone(),
+        cors: api.cors.clone(),
         models: validation::models(errors, api),
         route_validation: validation::routes(errors, api),
     }

@@ -171,6 +171,7 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
     };
     let gateway_responses = super::gateway_response::read(r, api, protocol);
     let models = super::validation::read_models(r, api, protocol);
+    let cors = super::cors::read(r, api);
     for route in &routes {
         if let Some(a) = &route.authorizer
             && !authorizers.iter().any(|x| x.name.value == a.value)
@@ -199,6 +200,7 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
         resource_policy,
         gateway_responses,
         models,
+        cors,
     })
 }
 

@@ -12,6 +12,7 @@ mod api;
 mod authorizer;
 pub mod cache;
 mod cluster;
+mod cors;
 mod domain;
 mod function;
 mod gateway_response;
@@ -205,7 +206,10 @@ pub(super) const API_KEYS: &[&str] = &[
     "resource_policy_file",
     "gateway_response",
     "model",
+    "cors",
 ];
+pub(super) const CORS_KEYS: &[&str] =
+    &["allow_origins", "allow_methods", "allow_headers", "expose_headers", "max_age_s", "allow_credentials"];
 pub(super) const MODEL_KEYS: &[&str] = &["name", "schema", "schema_file"];
 pub(super) const GATEWAY_RESPONSE_KEYS: &[&str] = &["type", "status", "headers", "templates"];
 pub(super) const PATHS_KEYS: &[&str] = &["merge_slashes", "escaped_slashes", "allow_semicolons"];

@@ -4,7 +4,7 @@ use crate::response::Lines;
 fn text(r: &Response<'_>, protocol: Protocol, flow: Flow, http10: bool) -> String {
     let id = RequestId::new(protocol);
     let mut out = Vec::new();
-    let len = head(&mut out, r, Common { protocol, id: &id, flow, http10 });
+    let len = head(&mut out, r, Common { protocol, id: &id, flow, http10, added: b"", drop_cors: false });
     assert_eq!(len, out.len());
     String::from_utf8(out).unwrap()
 }
