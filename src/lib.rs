@@ -41,6 +41,7 @@ pub mod outbound;
 pub mod pipeline;
 pub mod random;
 pub mod request_time;
+pub mod request_vars;
 pub mod response;
 pub mod route;
 pub mod runtime;

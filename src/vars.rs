@@ -49,35 +49,54 @@ pub struct Fields<'a> {
     pub validation_error: Option<&'a str>,
 }
 
+/// How values are escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    /// JSON string escapes (a JSON template).
+    Json,
+    /// `"`, `\` and control bytes as `\xHH` (a log line).
+    Log,
+    /// As they are: the caller refuses what it cannot carry (a mapped header refuses CR/LF/NUL).
+    Raw,
+}
+
+fn escape(out: &mut Vec<u8>, value: &[u8], how: Escape) {
+    match how {
+        Escape::Json => crate::json::escape(out, value, true),
+        Escape::Log => crate::json::escape(out, value, false),
+        Escape::Raw => out.extend_from_slice(value),
+    }
+}
+
 /// Appends `parts` rendered to `out`; a variable without a value is `missing`.
-pub fn render(out: &mut Vec<u8>, parts: &[Part], json: bool, missing: &[u8], f: &Fields<'_>) {
+pub fn render(out: &mut Vec<u8>, parts: &[Part], how: Escape, missing: &[u8], f: &Fields<'_>) {
     for part in parts {
         match part {
             Part::Literal(text) => out.extend_from_slice(text.as_bytes()),
-            other => render_part(out, other, json, missing, f),
+            other => render_part(out, other, how, missing, f),
         }
     }
 }
 
 /// Appends one variable part (a literal is appended as it is).
-pub fn render_part(out: &mut Vec<u8>, part: &Part, json: bool, missing: &[u8], f: &Fields<'_>) {
+pub fn render_part(out: &mut Vec<u8>, part: &Part, how: Escape, missing: &[u8], f: &Fields<'_>) {
     match part {
         Part::Literal(text) => out.extend_from_slice(text.as_bytes()),
-        Part::Var(var) => render_var(out, *var, json, missing, f),
+        Part::Var(var) => render_var(out, *var, how, missing, f),
         Part::Claim(name) => match f.authorized.claim(name) {
-            Some(v) if !v.is_empty() => crate::json::escape(out, v.as_bytes(), json),
+            Some(v) if !v.is_empty() => escape(out, v.as_bytes(), how),
             _ => out.extend_from_slice(missing),
         },
         Part::AuthorizerValue(key) => match f.authorized.value(key) {
-            Some(v) if !v.is_empty() => crate::json::escape(out, v.as_bytes(), json),
+            Some(v) if !v.is_empty() => escape(out, v.as_bytes(), how),
             _ => out.extend_from_slice(missing),
         },
     }
 }
 
-fn render_var(out: &mut Vec<u8>, var: Var, json: bool, missing: &[u8], f: &Fields<'_>) {
+fn render_var(out: &mut Vec<u8>, var: Var, how: Escape, missing: &[u8], f: &Fields<'_>) {
     let text = |out: &mut Vec<u8>, value: Option<&[u8]>| match value {
-        Some(v) if !v.is_empty() => crate::json::escape(out, v, json),
+        Some(v) if !v.is_empty() => escape(out, v, how),
         _ => out.extend_from_slice(missing),
     };
     let number = |out: &mut Vec<u8>, value: Option<u64>| match value {
@@ -107,7 +126,7 @@ fn render_var(out: &mut Vec<u8>, var: Var, json: bool, missing: &[u8], f: &Field
             Some(("null", _)) => out.extend_from_slice(b"null"),
             Some((m, _)) => {
                 out.push(b'"');
-                crate::json::escape(out, m.as_bytes(), json);
+                escape(out, m.as_bytes(), how);
                 out.push(b'"');
             }
             None => out.extend_from_slice(missing),

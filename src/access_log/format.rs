@@ -6,7 +6,8 @@ pub use crate::vars::{Fields, Part, Var};
 
 /// Appends one line (with its `\n`) to `out`.
 pub fn render(out: &mut Vec<u8>, parts: &[Part], json: bool, f: &Fields<'_>) {
-    crate::vars::render(out, parts, json, b"-", f);
+    let how = if json { crate::vars::Escape::Json } else { crate::vars::Escape::Log };
+    crate::vars::render(out, parts, how, b"-", f);
     out.push(b'\n');
 }
 

@@ -10,7 +10,7 @@
 //! A literal cannot hold CR, LF or NUL: a mapped header could otherwise split the message. Must
 //! not: touch the request path (this is plain text in, plain data out). Fuzzed (`fuzz/mapping`).
 
-use crate::table::mapping::Source;
+use crate::table::mapping::{Op, Source, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -43,6 +43,19 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Expr, Invalid> {
         Dialect::Rest => ("method.request.", "context.", "stageVariables."),
         Dialect::Http => ("$request.", "$context.", "$stageVariables."),
     };
+    if dialect == Dialect::Http && text == "$request.path" {
+        return Ok(Expr::Source(Source::WholePath));
+    }
+    let response = match dialect {
+        Dialect::Rest => "integration.response.header.",
+        Dialect::Http => "$response.header.",
+    };
+    if let Some(name) = text.strip_prefix(response) {
+        if name.is_empty() || !name.bytes().all(is_name_byte) {
+            return Err(invalid(format!("`{text}` does not name a response header"), dialect));
+        }
+        return Ok(Expr::Source(Source::ResponseHeader(name.to_ascii_lowercase())));
+    }
     if let Some(rest) = text.strip_prefix(request) {
         let (family, name) = rest.split_once('.').unwrap_or((rest, ""));
         if name.is_empty() || !name.bytes().all(is_name_byte) {
@@ -95,6 +108,103 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Expr, Invalid> {
     Ok(Expr::Source(Source::Literal(literal.to_owned())))
 }
 
+/// A mapped value: one expression, or (HTTP APIs) a literal with `${request.header.x}`,
+/// `${context.requestId}`, `${stageVariables.x}`, ... references inside, concatenated.
+pub fn parse_value(text: &str, dialect: Dialect) -> Result<Vec<Expr>, Invalid> {
+    if dialect == Dialect::Rest || (text.starts_with('$') && !text.starts_with("${")) || !text.contains("${") {
+        return parse(text, dialect).map(|e| vec![e]);
+    }
+    if text.len() > MAX_LEN {
+        return Err(invalid(format!("a mapping expression is at most {MAX_LEN} bytes"), dialect));
+    }
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        if at > 0 {
+            pieces.push(parse(&rest[..at], dialect)?);
+        }
+        let Some(end) = rest[at..].find('}') else {
+            return Err(invalid("a `${` without its `}`".to_owned(), dialect));
+        };
+        let inner = &rest[at + 2..at + end];
+        pieces.push(parse(&format!("${inner}"), dialect)?);
+        rest = &rest[at + end + 1..];
+    }
+    if !rest.is_empty() {
+        pieces.push(parse(rest, dialect)?);
+    }
+    Ok(pieces)
+}
+
+/// What a mapping sets: (operation, target). HTTP APIs: `append|overwrite|remove:header.x`,
+/// `...:querystring.x`, `overwrite:path`; REST: `integration.request.header.x`,
+/// `integration.request.querystring.x` (an overwrite).
+pub fn parse_request_target(text: &str, dialect: Dialect) -> Result<(Op, Target), Invalid> {
+    let hint = match dialect {
+        Dialect::Http => {
+            "like \"overwrite:header.x-user\", \"append:querystring.tag\", \"remove:header.cookie\" or \"overwrite:path\""
+        }
+        Dialect::Rest => "like \"integration.request.header.x-user\" or \"integration.request.querystring.tag\"",
+    };
+    let bad = || Invalid { message: format!("`{text}` is not a request mapping target"), hint: hint.to_owned() };
+    let (op, rest) = match dialect {
+        Dialect::Http => {
+            let (op, rest) = text.split_once(':').ok_or_else(bad)?;
+            (http_op(op).ok_or_else(bad)?, rest)
+        }
+        Dialect::Rest => (Op::Overwrite, text.strip_prefix("integration.request.").ok_or_else(bad)?),
+    };
+    if rest == "path" {
+        return match (dialect, op) {
+            (Dialect::Http, Op::Overwrite) => Ok((op, Target::Path)),
+            _ => Err(Invalid {
+                message: format!("`{text}`: the path can only be overwritten (`overwrite:path`)"),
+                hint: hint.to_owned(),
+            }),
+        };
+    }
+    let (family, name) = rest.split_once('.').ok_or_else(bad)?;
+    if name.is_empty() || !name.bytes().all(is_name_byte) {
+        return Err(bad());
+    }
+    match family {
+        "header" => Ok((op, Target::Header(name.to_ascii_lowercase()))),
+        "querystring" => Ok((op, Target::Query(name.to_owned()))),
+        _ => Err(bad()),
+    }
+}
+
+/// What a response mapping sets: a header (`append|overwrite|remove:header.x`;
+/// REST `method.response.header.x`), or `None` for HTTP APIs' `overwrite:statuscode`.
+pub fn parse_response_target(text: &str, dialect: Dialect) -> Result<Option<(Op, String)>, Invalid> {
+    let hint = match dialect {
+        Dialect::Http => "like \"overwrite:header.x-cache\", \"remove:header.server\" or \"overwrite:statuscode\"",
+        Dialect::Rest => "like \"method.response.header.x-cache\"",
+    };
+    let bad = || Invalid { message: format!("`{text}` is not a response mapping target"), hint: hint.to_owned() };
+    let (op, name) = match dialect {
+        Dialect::Http if text == "overwrite:statuscode" => return Ok(None),
+        Dialect::Http => {
+            let (op, rest) = text.split_once(':').ok_or_else(bad)?;
+            (http_op(op).ok_or_else(bad)?, rest.strip_prefix("header.").ok_or_else(bad)?)
+        }
+        Dialect::Rest => (Op::Overwrite, text.strip_prefix("method.response.header.").ok_or_else(bad)?),
+    };
+    if name.is_empty() || !name.bytes().all(is_name_byte) {
+        return Err(bad());
+    }
+    Ok(Some((op, name.to_ascii_lowercase())))
+}
+
+fn http_op(op: &str) -> Option<Op> {
+    Some(match op {
+        "append" => Op::Append,
+        "overwrite" => Op::Overwrite,
+        "remove" => Op::Remove,
+        _ => return None,
+    })
+}
+
 /// Header and parameter names: RFC 9110 token characters.
 fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
@@ -143,6 +253,43 @@ mod tests {
     }
 
     #[test]
+    fn values_targets_and_interpolation() {
+        let s = |x| Expr::Source(x);
+        assert_eq!(
+            parse_value("/v2/${request.path.proxy}?by=${context.requestId}", Dialect::Http).unwrap(),
+            vec![
+                s(Source::Literal("/v2/".into())),
+                s(Source::Path("proxy".into())),
+                s(Source::Literal("?by=".into())),
+                s(Source::Context(Part::Var(Var::RequestId))),
+            ]
+        );
+        assert_eq!(parse_value("$request.path", Dialect::Http).unwrap(), vec![s(Source::WholePath)]);
+        assert_eq!(
+            parse_value("$response.header.X-A", Dialect::Http).unwrap(),
+            vec![s(Source::ResponseHeader("x-a".into()))]
+        );
+        assert_eq!(
+            parse_value("integration.response.header.etag", Dialect::Rest).unwrap(),
+            vec![s(Source::ResponseHeader("etag".into()))]
+        );
+        assert_eq!(
+            parse_request_target("remove:header.Cookie", Dialect::Http).unwrap(),
+            (Op::Remove, Target::Header("cookie".into()))
+        );
+        assert_eq!(parse_request_target("overwrite:path", Dialect::Http).unwrap(), (Op::Overwrite, Target::Path));
+        assert_eq!(
+            parse_request_target("integration.request.querystring.q", Dialect::Rest).unwrap(),
+            (Op::Overwrite, Target::Query("q".into()))
+        );
+        assert_eq!(parse_response_target("overwrite:statuscode", Dialect::Http).unwrap(), None);
+        assert_eq!(
+            parse_response_target("method.response.header.X-Id", Dialect::Rest).unwrap(),
+            Some((Op::Overwrite, "x-id".into()))
+        );
+    }
+
+    #[test]
     fn refusals() {
         for (text, d) in [
             ("method.request.body.x", Dialect::Rest),
@@ -159,6 +306,12 @@ mod tests {
             assert!(parse(text, d).is_err(), "{text:?} parsed");
         }
         assert!(parse(&"'".repeat(5000), Dialect::Rest).is_err());
+        assert!(parse_value("a${request.header.x", Dialect::Http).is_err());
+        assert!(parse_value("a${nope.x}", Dialect::Http).is_err());
+        assert!(parse_request_target("overwrite:cookie.x", Dialect::Http).is_err());
+        assert!(parse_request_target("append:path", Dialect::Http).is_err());
+        assert!(parse_request_target("integration.request.path.id", Dialect::Rest).is_err());
+        assert!(parse_response_target("overwrite:status", Dialect::Http).is_err());
         let e = parse("context.requestid", Dialect::Rest).unwrap_err();
         assert!(e.hint.contains("context.requestId"), "{e:?}");
     }

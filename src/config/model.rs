@@ -180,8 +180,10 @@ pub enum IntegrationModel {
     HttpProxy {
         uri: Spanned<String>,
         timeout_ms: u64,
-        /// Header mappings; a `Literal` may still hold `${stageVariables.x}`.
-        header_mappings: Vec<(Spanned<String>, crate::table::HeaderMapping)>,
+        /// `request_parameters` (stage variables not yet substituted).
+        request_mappings: Vec<ParamMappingModel>,
+        /// `response_parameters`.
+        response_mappings: Vec<ResponseMappingModel>,
     },
     /// `target` as written (stage variables not yet substituted).
     Function {
@@ -189,6 +191,22 @@ pub enum IntegrationModel {
         format: crate::table::PayloadFormat,
         timeout_ms: u64,
     },
+}
+
+/// One parameter mapping as written, its value's pieces parsed.
+#[derive(Debug, Clone)]
+pub struct ParamMappingModel {
+    pub target: crate::table::mapping::Target,
+    pub op: crate::table::mapping::Op,
+    pub value: Vec<super::mapping_expr::Expr>,
+    pub span: Option<std::ops::Range<usize>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResponseMappingModel {
+    pub status: Option<u16>,
+    pub status_code: Option<u16>,
+    pub headers: Vec<ParamMappingModel>,
 }
 
 #[derive(Debug, Clone)]

@@ -27,9 +27,11 @@ use crate::http::body_reader::{self, BodyReader};
 use crate::http::head::{Framing, RequestHead};
 use crate::http::{encode, is_forwarding_header, is_hop_by_hop, is_path_override, named_in_connection};
 use crate::loaded::LoadedTable;
+use crate::mapping::{self, Form};
 use crate::outbound::client::{self, BodyFailure, Call, InBuffer, SendBody};
 use crate::outbound::pool::UpstreamConn;
 use crate::response::Flow;
+use crate::table::mapping::{Op, Target};
 use crate::table::{HttpProxy, UriPart};
 use crate::trace::TraceContext;
 
@@ -47,9 +49,14 @@ pub async fn forward(
     let trace = TraceContext::continue_or_start(head.only(b"traceparent"));
     ctx.record.trace = Some(trace);
 
+    // Made now, so a mapping can send it (`$context.requestId`); the response carries it anyway.
+    ctx.id();
     let mut out = std::mem::take(&mut conn.wbuf);
     out.clear();
-    write_request_head(&mut out, conn, (head, ctx), proxy, table, &trace);
+    if let Err(e) = write_request_head(&mut out, conn, (head, ctx), proxy, table, &trace) {
+        conn.wbuf = out;
+        return Err(e);
+    }
     // A body the pipeline received whole goes with the head, which makes the request replayable.
     let whole = match (&ctx.body, head.framing) {
         (_, Framing::None) => true,
@@ -86,7 +93,7 @@ pub async fn forward(
     conn.wbuf = out;
     let answer = answer?;
     ctx.record.integration_answered(answer.head.status);
-    relay::relay(outbound, settings, conn, ctx, head, answer, capture).await
+    relay::relay(outbound, (table, &proxy.response_mappings), conn, ctx, head, answer, capture).await
 }
 
 /// A request body streamed from the client to the upstream as it arrives: `Content-Length`
@@ -141,14 +148,45 @@ fn write_request_head(
     proxy: &HttpProxy,
     table: &LoadedTable,
     trace: &TraceContext,
-) {
+) -> Result<(), GatewayError> {
     let authority = &table.upstream_authorities[proxy.upstream as usize];
     let client_cert_header =
         |name: &[u8]| table.mtls_header_names.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name));
     let routed_path = ctx.routed_path(head);
+    // Parameter mapping reads `$context` values: gathered only for a route that maps.
+    let maps = !proxy.request_mappings.is_empty();
+    let fields = maps
+        .then(|| {
+            let progress = crate::request_vars::Progress {
+                status: 0,
+                response_length: 0,
+                latency_us: ctx.started.elapsed().as_micros() as u64,
+                integration_us: None,
+            };
+            crate::request_vars::fields(table, conn, head, ctx, progress)
+        })
+        .flatten();
+    let params = route_params(table, ctx);
+    let request = fields.as_ref().map(|fields| mapping::Request { head, ctx, params, fields, response: None });
+    let mut value = mapping::Value::new();
     out.extend_from_slice(head.method_bytes());
     out.push(b' ');
-    for part in &proxy.path {
+    let path_mapping = proxy.request_mappings.iter().find(|m| m.target == Target::Path);
+    let mapped_path = match (path_mapping, &request) {
+        (Some(m), Some(r)) => mapping::value(&m.value, r, Form::Url, &mut value),
+        _ => false,
+    };
+    if mapped_path {
+        // A value from a header or `$context` could climb out of the path the route meant.
+        if has_dot_segment(&value) {
+            return Err(DOT_SEGMENT);
+        }
+        if !value.starts_with(b"/") {
+            out.push(b'/');
+        }
+        out.extend_from_slice(&value);
+    }
+    for part in proxy.path.iter().filter(|_| !mapped_path) {
         match part {
             UriPart::Literal(text) => out.extend_from_slice(text.as_bytes()),
             UriPart::Param(i) => {
@@ -159,22 +197,11 @@ fn write_request_head(
         }
     }
     let client_query = head.query().filter(|q| !q.is_empty());
-    match (&proxy.query, client_query) {
-        (Some(fixed), Some(q)) => {
-            out.push(b'?');
-            out.extend_from_slice(fixed.as_bytes());
-            out.push(b'&');
-            out.extend_from_slice(q);
-        }
-        (Some(fixed), None) => {
-            out.push(b'?');
-            out.extend_from_slice(fixed.as_bytes());
-        }
-        (None, Some(q)) => {
-            out.push(b'?');
-            out.extend_from_slice(q);
-        }
-        (None, None) => {}
+    let query_mapped = proxy.request_mappings.iter().any(|m| matches!(m.target, Target::Query(_)));
+    if let (true, Some(r)) = (query_mapped, &request) {
+        mapped_query(out, proxy, client_query, r);
+    } else {
+        plain_query(out, proxy, client_query);
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     encode::header(out, b"Host", authority.as_bytes());
@@ -185,9 +212,12 @@ fn write_request_head(
     // AWS drops a SigV4 `Authorization` once it is verified: the upstream gets the identity, not
     // a reusable signature.
     let signed = ctx.authorized.iam().is_some();
-    // A mapping that overwrites a header replaces the client's (every line of it).
-    let mapped =
-        |name: &[u8]| proxy.header_mappings.iter().any(|m| !m.append && m.header.as_bytes().eq_ignore_ascii_case(name));
+    // A mapping that overwrites or removes a header replaces the client's (every line of it).
+    let mapped = |name: &[u8]| {
+        maps && proxy.request_mappings.iter().any(|m| {
+            m.op != Op::Append && matches!(&m.target, Target::Header(h) if h.as_bytes().eq_ignore_ascii_case(name))
+        })
+    };
     for (name, value) in head.headers() {
         if is_hop_by_hop(name)
             || (signed && name.eq_ignore_ascii_case(b"authorization"))
@@ -219,9 +249,14 @@ fn write_request_head(
         }
         encode::header(out, name, value);
     }
-    for m in &proxy.header_mappings {
-        if let Some(value) = mapped_value(&m.value, &ctx.authorized) {
-            encode::header(out, m.header.as_bytes(), value.as_bytes());
+    if let Some(r) = &request {
+        for m in proxy.request_mappings.iter().filter(|m| m.op != Op::Remove) {
+            // A value the request lacks (or that cannot go in a header) leaves the header out.
+            if let Target::Header(name) = &m.target
+                && mapping::value(&m.value, r, Form::Header, &mut value)
+            {
+                encode::header(out, name.as_bytes(), &value);
+            }
         }
     }
     out.extend_from_slice(b"X-Forwarded-For: ");
@@ -257,24 +292,86 @@ fn write_request_head(
         Framing::Chunked => encode::header(out, b"Transfer-Encoding", b"chunked"),
     }
     out.extend_from_slice(b"\r\n");
+    Ok(())
 }
 
-/// A mapped header's value for this request; `None` (the header is left out) when the
-/// authorizer said nothing of it. Values from authorizers are checked when they are read (claims
-/// and context values may hold anything JSON can): one that cannot go in a header is left out.
-fn mapped_value<'a>(
-    value: &'a crate::table::MappedValue,
-    authorized: &'a crate::context::auth::Authorized,
-) -> Option<&'a str> {
-    use crate::table::MappedValue;
-    let v = match value {
-        MappedValue::Literal(l) => Some(l.as_str()),
-        MappedValue::Claim(name) => authorized.claim(name),
-        MappedValue::AuthorizerValue(key) => authorized.value(key),
-        MappedValue::Principal => authorized.principal(),
-        MappedValue::UserArn => authorized.iam().map(|i| i.user_arn.as_str()),
-        MappedValue::Caller => authorized.iam().map(|i| i.caller.as_str()),
-        MappedValue::AccessKey => authorized.iam().map(|i| i.access_key.as_str()),
-    }?;
-    (!v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)).then_some(v)
+const DOT_SEGMENT: GatewayError =
+    GatewayError::new(crate::error::ResponseType::BadRequest, "a mapped path holds a dot segment");
+
+/// Whether a path has a `.` or `..` segment, in any encoding of the dots.
+fn has_dot_segment(path: &[u8]) -> bool {
+    path.split(|&b| b == b'/').any(|segment| {
+        let mut decoded = mapping::Value::new();
+        crate::http::query::decode_into(&mut decoded, segment);
+        decoded.as_slice() == b"." || decoded.as_slice() == b".."
+    })
+}
+
+/// The route's path-parameter names (mapped values name them).
+fn route_params<'t>(table: &'t LoadedTable, ctx: &Context) -> &'t [String] {
+    match (ctx.api_stage, ctx.route) {
+        (Some((api, _)), Some(route)) => &table.table.apis[api as usize].routes[route as usize].params,
+        _ => &[],
+    }
+}
+
+/// The URI's fixed query, then the client's.
+fn plain_query(out: &mut Vec<u8>, proxy: &HttpProxy, client_query: Option<&[u8]>) {
+    match (&proxy.query, client_query) {
+        (Some(fixed), Some(q)) => {
+            out.push(b'?');
+            out.extend_from_slice(fixed.as_bytes());
+            out.push(b'&');
+            out.extend_from_slice(q);
+        }
+        (Some(fixed), None) => {
+            out.push(b'?');
+            out.extend_from_slice(fixed.as_bytes());
+        }
+        (None, Some(q)) => {
+            out.push(b'?');
+            out.extend_from_slice(q);
+        }
+        (None, None) => {}
+    }
+}
+
+/// The URI's fixed query, the client's parameters but those a mapping overwrites or removes,
+/// then the mapped ones (`name=value`, encoded).
+fn mapped_query(out: &mut Vec<u8>, proxy: &HttpProxy, client_query: Option<&[u8]>, r: &mapping::Request<'_>) {
+    let mut sep = b'?';
+    let mut put = |out: &mut Vec<u8>, piece: &[u8]| {
+        out.push(sep);
+        out.extend_from_slice(piece);
+        sep = b'&';
+    };
+    if let Some(fixed) = &proxy.query {
+        put(out, fixed.as_bytes());
+    }
+    let replaced = |name: &[u8]| {
+        let mut decoded = mapping::Value::new();
+        crate::http::query::decode_into(&mut decoded, name);
+        proxy
+            .request_mappings
+            .iter()
+            .any(|m| m.op != Op::Append && matches!(&m.target, Target::Query(q) if q.as_bytes() == decoded.as_slice()))
+    };
+    for piece in client_query.unwrap_or_default().split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let name = piece.split(|&b| b == b'=').next().unwrap_or_default();
+        if !replaced(name) {
+            put(out, piece);
+        }
+    }
+    let mut value = mapping::Value::new();
+    for m in proxy.request_mappings.iter().filter(|m| m.op != Op::Remove) {
+        if let Target::Query(name) = &m.target
+            && mapping::value(&m.value, r, Form::Url, &mut value)
+        {
+            let encoded: String = percent_encoding::utf8_percent_encode(name, mapping::COMPONENT).collect();
+            let mut pair = encoded.into_bytes();
+            pair.push(b'=');
+            pair.extend_from_slice(&value);
+            put(out, &pair);
+        }
+    }
 }

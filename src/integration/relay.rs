@@ -22,9 +22,12 @@ use crate::http::body_reader::{self, BodyReader, Source};
 use crate::http::head::RequestHead;
 use crate::http::response_head::{ResponseFraming, ResponseHead};
 use crate::http::{Method, encode, is_hop_by_hop, named_in_connection};
+use crate::loaded::LoadedTable;
+use crate::mapping::{self, Form};
 use crate::outbound::client::{Answer, Timed};
 use crate::response::{Body, Flow, Framing, Headers, Response, write};
-use crate::table::{Protocol, Settings};
+use crate::table::Protocol;
+use crate::table::mapping::{Op, ResponseMapping, Target};
 
 /// Body bytes that arrived with the head and are copied into the head's write.
 const COALESCE_MAX_BYTES: usize = 32 * 1024;
@@ -36,14 +39,29 @@ const BROKEN_EARLY: GatewayError =
 
 pub async fn relay(
     outbound: crate::outbound::Outbound<'_>,
-    settings: &Settings,
+    (table, mappings): (&LoadedTable, &[ResponseMapping]),
     conn: &mut ClientConn,
     ctx: &mut Context,
     head: &RequestHead,
     mut answer: Answer,
     mut capture: Option<&mut Capture<'_>>,
 ) -> Result<Flow, GatewayError> {
+    let settings = &table.table.settings;
     let rh = &answer.head;
+    // AWS's response parameter mapping: the status, and header lines made here, before the head.
+    let mapping = ResponseMapping::find(mappings, rh.status);
+    let status = mapping.and_then(|m| m.status_code).unwrap_or(rh.status);
+    let mapped_lines = match mapping {
+        Some(m) if !m.headers.is_empty() => mapped_headers(table, conn, ctx, head, (rh, answer.head_bytes()), m),
+        _ => Vec::new(),
+    };
+    let replaced = |name: &[u8]| {
+        mapping.is_some_and(|m| {
+            m.headers.iter().any(|p| {
+                p.op != Op::Append && matches!(&p.target, Target::Header(h) if h.as_bytes().eq_ignore_ascii_case(name))
+            })
+        })
+    };
     let client_11 = head.version_minor == 1;
     let length_known = matches!(rh.framing, ResponseFraming::Empty | ResponseFraming::Length(_));
     // The request body was consumed by forwarding, so the connection is clean for the next request.
@@ -62,12 +80,13 @@ pub async fn relay(
             // Complete only when the upstream closes: never stored.
             ResponseFraming::UntilClose => Some(u64::MAX),
         };
-        c.decide(rh.status, length, head_request, rh.fields(answer.head_bytes()));
+        c.decide(status, length, head_request, rh.fields(answer.head_bytes()));
     }
 
     let mut lines = std::mem::take(&mut conn.scratch);
     lines.clear();
-    let head_length = rewrite_headers(&mut lines, ctx.protocol, answer.head_bytes(), rh);
+    let head_length = rewrite_headers(&mut lines, ctx.protocol, answer.head_bytes(), rh, &replaced);
+    lines.extend_from_slice(&mapped_lines);
     let framing = match rh.framing {
         ResponseFraming::Length(n) => Framing::Length(n),
         ResponseFraming::Empty if head_request => Framing::HeadOf(head_length),
@@ -75,8 +94,12 @@ pub async fn relay(
         _ => Framing::Unframed,
     };
     let (reason_start, reason_end) = rh.reason;
-    let reason = &answer.head_bytes()[reason_start as usize..reason_end as usize];
-    let mut response = Response::new(rh.status, Headers::Encoded(&lines), Body::Stream(framing));
+    // A mapped status takes its standard reason phrase.
+    let reason = match status == rh.status {
+        true => &answer.head_bytes()[reason_start as usize..reason_end as usize],
+        false => &b""[..],
+    };
+    let mut response = Response::new(status, Headers::Encoded(&lines), Body::Stream(framing));
     response.reason = reason;
     if let Some(c) = capture.as_deref_mut() {
         // What a hit will replay: the end-to-end headers as this client got them.
@@ -212,6 +235,40 @@ async fn stream(
     }
 }
 
+/// The header lines a response mapping adds (a value the response or request lacks leaves its
+/// header out).
+fn mapped_headers(
+    table: &LoadedTable,
+    conn: &ClientConn,
+    ctx: &Context,
+    head: &RequestHead,
+    response: (&ResponseHead, &[u8]),
+    m: &ResponseMapping,
+) -> Vec<u8> {
+    let progress = crate::request_vars::Progress {
+        status: m.status_code.unwrap_or(response.0.status),
+        response_length: 0,
+        latency_us: ctx.started.elapsed().as_micros() as u64,
+        integration_us: ctx.record.integration_us,
+    };
+    let mut out = Vec::new();
+    let Some(fields) = crate::request_vars::fields(table, conn, head, ctx, progress) else { return out };
+    let params = match (ctx.api_stage, ctx.route) {
+        (Some((api, _)), Some(route)) => &table.table.apis[api as usize].routes[route as usize].params[..],
+        _ => &[],
+    };
+    let r = mapping::Request { head, ctx, params, fields: &fields, response: Some(response) };
+    let mut value = mapping::Value::new();
+    for p in m.headers.iter().filter(|p| p.op != Op::Remove) {
+        if let Target::Header(name) = &p.target
+            && mapping::value(&p.value, &r, Form::Header, &mut value)
+        {
+            encode::header(&mut out, name.as_bytes(), &value);
+        }
+    }
+    out
+}
+
 /// Writes the upstream's end-to-end headers as the client gets them into `out`; returns the
 /// `Content-Length` it gave (a `HEAD` response repeats it).
 fn rewrite_headers<'b>(
@@ -219,6 +276,7 @@ fn rewrite_headers<'b>(
     protocol: Protocol,
     bytes: &'b [u8],
     rh: &'b ResponseHead,
+    replaced: &dyn Fn(&[u8]) -> bool,
 ) -> Option<&'b [u8]> {
     let rest = protocol == Protocol::Rest;
     let connection_values = || rh.fields(bytes).filter(|(n, _)| n.eq_ignore_ascii_case(b"connection")).map(|(_, v)| v);
@@ -238,6 +296,7 @@ fn rewrite_headers<'b>(
         // Our own request id is authoritative; an upstream's header of the same name would duplicate it.
         let id_header: &[u8] = if rest { b"x-amzn-requestid" } else { b"apigw-requestid" };
         if is_hop_by_hop(name)
+            || replaced(name)
             || name.eq_ignore_ascii_case(b"date")
             || name.eq_ignore_ascii_case(id_header)
             || named_in_connection(name, connection_values())

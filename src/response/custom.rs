@@ -13,6 +13,7 @@ use crate::error::GatewayError;
 use crate::mapping::{self, Request};
 use crate::table::Protocol;
 use crate::table::mapping::GatewayResponse;
+use crate::vars::Escape;
 
 /// The customisation of `responses` that applies to `error`, if any.
 pub fn find<'t>(
@@ -29,13 +30,14 @@ pub fn response(protocol: Protocol, error: &GatewayError, g: &GatewayResponse, r
     let mut value = mapping::Value::new();
     for (name, source) in &g.headers {
         // A value the request lacks (or that could split the head) leaves the header out.
-        if mapping::value(source, r, &mut value) {
+        if mapping::value(std::slice::from_ref(source), r, mapping::Form::Header, &mut value) {
             crate::http::encode::header(&mut headers, name.as_bytes(), &value);
         }
     }
     let body = choose(&g.templates, r.head.first(b"accept")).map(|(content_type, parts)| {
         let mut out = Vec::new();
-        crate::vars::render(&mut out, parts, content_type.contains("json"), b"", r.fields);
+        let how = if content_type.contains("json") { Escape::Json } else { Escape::Log };
+        crate::vars::render(&mut out, parts, how, b"", r.fields);
         (content_type.as_str(), bytes::Bytes::from(out))
     });
     gateway::customised(protocol, error, Custom { status: g.status, body, headers: &headers })

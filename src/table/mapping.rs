@@ -20,6 +20,56 @@ pub enum Source {
     Path(String),
     /// A `$context` variable.
     Context(Part),
+    /// `$request.path`: the routed path, as received (normalised).
+    WholePath,
+    /// The integration's response header of this (lower-case) name (response mappings).
+    ResponseHeader(String),
+}
+
+/// One parameter mapping of an integration's request or response: what it sets, how, from what.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ParamMapping {
+    pub target: Target,
+    pub op: Op,
+    /// Pieces concatenated (empty for `Remove`).
+    pub value: Vec<Source>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Target {
+    /// A header (lower-case name).
+    Header(String),
+    /// A query parameter (name as written).
+    Query(String),
+    /// The whole upstream path (`overwrite:path`).
+    Path,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Op {
+    /// Add a value next to the client's (AWS's `append`).
+    Append,
+    /// Replace the client's values (AWS's `overwrite`, and every REST mapping).
+    Overwrite,
+    /// Drop the client's values.
+    Remove,
+}
+
+/// Response mappings for the integration's responses of one status (`None`: every status).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ResponseMapping {
+    pub status: Option<u16>,
+    /// `overwrite:statuscode`.
+    pub status_code: Option<u16>,
+    /// Header targets only.
+    pub headers: Vec<ParamMapping>,
+}
+
+impl ResponseMapping {
+    /// The mappings for a response of `status`: its own, else the ones for every status.
+    pub fn find(all: &[ResponseMapping], status: u16) -> Option<&ResponseMapping> {
+        all.iter().find(|m| m.status == Some(status)).or_else(|| all.iter().find(|m| m.status.is_none()))
+    }
 }
 
 /// A gateway response customised for an API (AWS's `GatewayResponse`), as one stage has it.

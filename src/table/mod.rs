@@ -559,36 +559,10 @@ pub struct HttpProxy {
     /// A query string fixed in the URI; the client's query is appended after it.
     pub query: Option<String>,
     pub timeout_ms: u64,
-    /// Headers set on the upstream request from what the authorizer said (AWS's parameter
-    /// mapping, the header targets of it), in config order.
-    pub header_mappings: Vec<HeaderMapping>,
-}
-
-/// One header of the upstream request, mapped (`overwrite:header.x-user` = `$context.authorizer.principalId`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct HeaderMapping {
-    /// Lower-case.
-    pub header: String,
-    /// Add a line next to the client's (AWS's `append`) rather than replace them.
-    pub append: bool,
-    pub value: MappedValue,
-}
-
-/// Where a mapped header's value comes from.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub enum MappedValue {
-    /// A literal (stage variables already substituted).
-    Literal(String),
-    /// `$context.authorizer.claims.<name>`.
-    Claim(String),
-    /// `$context.authorizer.<key>`: a function authorizer's context value.
-    AuthorizerValue(String),
-    /// `$context.authorizer.principalId`.
-    Principal,
-    /// `$context.identity.userArn`, `.caller`, `.accessKey`: an `AWS_IAM` signer.
-    UserArn,
-    Caller,
-    AccessKey,
+    /// AWS's parameter mapping of the upstream request (headers, query, path), in config order.
+    pub request_mappings: Vec<mapping::ParamMapping>,
+    /// AWS's response parameter mapping (headers, status), by integration status.
+    pub response_mappings: Vec<mapping::ResponseMapping>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -565,8 +565,8 @@ integration = {{ type = "http_proxy", uri = "http://{up}/pets", request_paramete
     );
     assert!(
         !ok && errors.contains("`host` cannot be set")
-            && errors.contains("not a header mapping target")
-            && errors.contains("not a mapping source"),
+            && errors.contains("not a request mapping target")
+            && errors.contains("is not a request value Portico maps"),
         "{errors}"
     );
 }

@@ -16,6 +16,7 @@ mod lambda_invoke;
 mod lifecycle;
 mod local_functions;
 mod malformed;
+mod mapping;
 mod mtls;
 mod observability;
 mod proxy;

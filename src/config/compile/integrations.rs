@@ -19,26 +19,17 @@ pub(super) fn for_stage(
             IntegrationModel::Mock { status, headers, body } => {
                 Integration::Mock(Mock { status: *status, headers: headers.clone(), body: body.clone() })
             }
-            IntegrationModel::HttpProxy { uri: template, timeout_ms, header_mappings } => {
-                let mut mappings = Vec::with_capacity(header_mappings.len());
-                for (source, mapping) in header_mappings {
-                    let mut mapping = mapping.clone();
-                    if let crate::table::MappedValue::Literal(l) = &mapping.value {
-                        match uri::substitute(l, &stage.variables) {
-                            Ok(v) => mapping.value = crate::table::MappedValue::Literal(v),
-                            Err(missing) => {
-                                for name in missing {
-                                    errors.at(
-                                        source.span.clone(),
-                                        format!("stage `{}` has no variable `{name}`", stage.name.value),
-                                        Some(missing_variable_hint(&name, &stage.variables)),
-                                    );
-                                }
-                            }
-                        }
-                    }
-                    mappings.push(mapping);
-                }
+            IntegrationModel::HttpProxy { uri: template, timeout_ms, request_mappings, response_mappings } => {
+                let mut in_stage = |m: &crate::config::model::ParamMappingModel| mapping(errors, stage, route, m);
+                let request_mappings = request_mappings.iter().map(&mut in_stage).collect();
+                let response_mappings = response_mappings
+                    .iter()
+                    .map(|r| crate::table::mapping::ResponseMapping {
+                        status: r.status,
+                        status_code: r.status_code,
+                        headers: r.headers.iter().map(&mut in_stage).collect(),
+                    })
+                    .collect();
                 let substituted = match uri::substitute(&template.value, &stage.variables) {
                     Ok(s) => s,
                     Err(missing) => {
@@ -66,7 +57,8 @@ pub(super) fn for_stage(
                             path,
                             query,
                             timeout_ms: *timeout_ms,
-                            header_mappings: mappings,
+                            request_mappings,
+                            response_mappings,
                         })
                     }
                     Err(message) => {
@@ -97,4 +89,42 @@ pub(super) fn missing_variable_hint(name: &str, variables: &[(String, String)]) 
             "add it to the stage: variables = {{ {name} = \"...\" }}; only ${{stageVariables.NAME}} is substituted"
         ),
     }
+}
+
+/// A mapping as one stage has it: stage variables substituted, adjacent literals joined; a
+/// variable the stage lacks, or a path parameter the route lacks, is an error.
+fn mapping(
+    errors: &mut Errors<'_>,
+    stage: &crate::config::model::StageModel,
+    route: &crate::config::model::RouteModel,
+    m: &crate::config::model::ParamMappingModel,
+) -> crate::table::mapping::ParamMapping {
+    use crate::config::mapping_expr::Expr;
+    use crate::table::mapping::Source;
+    let mut value: Vec<Source> = Vec::with_capacity(m.value.len());
+    for piece in &m.value {
+        let source = match piece {
+            Expr::StageVariable(name) => match stage.variables.iter().find(|(k, _)| k == name) {
+                Some((_, v)) => Source::Literal(v.clone()),
+                None => {
+                    errors.at(
+                        m.span.clone(),
+                        format!("stage `{}` has no variable `{name}`", stage.name.value),
+                        Some(missing_variable_hint(name, &stage.variables)),
+                    );
+                    continue;
+                }
+            },
+            Expr::Source(Source::Path(name)) if !route.params.contains(name) => {
+                errors.at(m.span.clone(), format!("route `{}` has no path parameter `{name}`", route.key.value), None);
+                continue;
+            }
+            Expr::Source(s) => s.clone(),
+        };
+        match (value.last_mut(), source) {
+            (Some(Source::Literal(prev)), Source::Literal(next)) => prev.push_str(&next),
+            (_, source) => value.push(source),
+        }
+    }
+    crate::table::mapping::ParamMapping { target: m.target.clone(), op: m.op, value }
 }

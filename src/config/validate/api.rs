@@ -311,8 +311,9 @@ fn read_integration(
                     }
                 }
             }
-            let header_mappings = super::mapping::read(r, o, protocol);
-            Some(IntegrationModel::HttpProxy { uri: uri?, timeout_ms, header_mappings })
+            let request_mappings = super::mapping::read_request(r, o, protocol);
+            let response_mappings = super::mapping::read_response(r, o, protocol);
+            Some(IntegrationModel::HttpProxy { uri: uri?, timeout_ms, request_mappings, response_mappings })
         }
         "mock" => {
             r.allow_keys(o, MOCK_KEYS);

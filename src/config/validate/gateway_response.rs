@@ -69,6 +69,11 @@ pub(super) fn read(r: &mut Reader<'_>, api: Obj<'_>, protocol: Protocol) -> Vec<
                 continue;
             }
             match mapping_expr::parse(&value.value, Dialect::Rest) {
+                Ok(mapping_expr::Expr::Source(crate::table::mapping::Source::ResponseHeader(_))) => r.error(
+                    value.span.clone(),
+                    "a gateway response has no integration response to read",
+                    Some("use method.request.*, context.*, stageVariables.* or a 'literal'".into()),
+                ),
                 Ok(expr) => headers.push((header.to_owned(), expr)),
                 Err(e) => r.error(value.span.clone(), e.message, Some(e.hint)),
             }

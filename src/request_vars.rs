@@ -1,0 +1,79 @@
+//! The `$context` values of one request, gathered from where the steps left them (the loaded
+//! table, the connection, the head, the context): for its access log line, its customised gateway
+//! response, and its parameter mappings. Borrows everything; one `clock_gettime` for the request
+//! time.
+
+use crate::conn::ClientConn;
+use crate::context::Context;
+use crate::http::head::RequestHead;
+use crate::loaded::LoadedTable;
+use crate::vars::Fields;
+
+/// How far a request has come, for its `$context` values.
+pub struct Progress {
+    pub status: u16,
+    pub response_length: u64,
+    pub latency_us: u64,
+    pub integration_us: Option<u64>,
+}
+
+/// The `$context` values of a request whose API and stage are known (`None` otherwise), for its
+/// access log line and its customised gateway response.
+pub fn fields<'a>(
+    table: &'a LoadedTable,
+    conn: &'a ClientConn,
+    head: &'a RequestHead,
+    ctx: &'a Context,
+    progress: Progress,
+) -> Option<Fields<'a>> {
+    let (api_index, stage_index) = ctx.api_stage?;
+    let api = &table.table.apis[api_index as usize];
+    let stage = &api.stages[stage_index as usize];
+    let record = &ctx.record;
+    let route_key = ctx.route.map_or("-", |r| api.routes[r as usize].key.as_str());
+    let error = record.error.as_ref().map(|e| {
+        let message = e.message.as_deref().unwrap_or(crate::response::gateway::lookup(api.protocol, e.kind).message);
+        (message, e.kind.aws_name())
+    });
+    let integration_error =
+        record.error.as_ref().filter(|e| e.side() == crate::error::Side::Upstream).map(|e| e.detail);
+    // The reason is the operator's to see only on a stage that asked for it.
+    let authorizer_error = match (&record.auth_reason, &record.error) {
+        (Some(reason), _) if stage.auth_debug => Some(reason.as_str()),
+        (Some(_), Some(e)) => Some(crate::response::gateway::lookup(api.protocol, e.kind).message),
+        _ => None,
+    };
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let request_id = ctx.id_if_made().map_or("-", |id| id.as_str());
+    Some(Fields {
+        request_id,
+        source_ip: conn.peer.ip(),
+        user_agent: head.first(b"user-agent"),
+        method: head.method_bytes(),
+        route_key,
+        resource_path: route_key.split_once(' ').map_or(route_key, |(_, path)| path),
+        path: head.raw_path(),
+        protocol: if head.version_minor == 0 { "HTTP/1.0" } else { "HTTP/1.1" },
+        status: progress.status,
+        response_length: progress.response_length,
+        latency_us: progress.latency_us,
+        integration_latency_us: progress.integration_us,
+        integration_status: record.integration_status,
+        integration_error,
+        error,
+        time_ms: now_ms.saturating_sub(progress.latency_us / 1000),
+        stage: &stage.name,
+        api: &api.name,
+        host: head.host_name(),
+        trace_id: record.trace.map(|t| t.trace_id_hex()),
+        client_cert: conn.stream.identity().map(|i| &i.client_cert),
+        api_key: ctx
+            .identity
+            .api_key
+            .and_then(|k| table.table.api_keys.get(k as usize))
+            .map(|k| (k.name.as_str(), k.value.as_str())),
+        authorized: &ctx.authorized,
+        authorizer_error,
+        validation_error: record.validation_error.as_deref(),
+    })
+}
