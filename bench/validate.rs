@@ -40,6 +40,9 @@ fn validate(c: &mut Criterion) {
     c.bench_function("validate/1KB body, seed schema, valid", |b| {
         b.iter(|| portico::schema::check(&schema[0], black_box(good.as_bytes())))
     });
+    c.bench_function("validate/1KB body, parse alone", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(good.as_bytes())).map(drop))
+    });
     c.bench_function("validate/1KB body, seed schema, refused", |b| {
         b.iter(|| portico::schema::check(&schema[0], black_box(bad.as_bytes())))
     });

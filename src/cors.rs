@@ -23,9 +23,11 @@ use crate::table::cors::{Allowed, Cors};
 pub fn step(cors: &Cors, protocol: Protocol, head: &RequestHead, ctx: &mut Context) -> Option<Response<'static>> {
     ctx.cors_owned = true;
     let origin = head.only(b"origin");
-    let requested = head.first(b"access-control-request-method");
-    if head.method == Method::Options && origin.is_some() && requested.is_some() {
-        return Some(preflight(cors, protocol, head, (origin, requested), &mut ctx.response_headers));
+    if head.method == Method::Options
+        && origin.is_some()
+        && let Some(requested) = head.first(b"access-control-request-method")
+    {
+        return Some(preflight(cors, protocol, head, (origin, Some(requested)), &mut ctx.response_headers));
     }
     let origin = origin?;
     let allowed = cors.allows(origin)?;

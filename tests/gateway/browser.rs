@@ -95,3 +95,38 @@ fn a_browser_on_another_origin_is_allowed_and_blocked_as_configured() {
         assert!(refused[name]["blocked"].is_string(), "{name} from a refused origin: {refused}");
     }
 }
+
+/// The example config (`configs/web.toml`), on free ports, from its own page's origin: the HTTP
+/// API's GET and preflighted PUT, and the REST API's validation 400 readable by the page.
+#[test]
+fn the_web_example_works_from_a_browser() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut config = std::fs::read_to_string(format!("{root}/configs/web.toml")).unwrap();
+    let ports: Vec<(u16, u16)> = [8081, 8090, 9000].iter().map(|&p| (p, free_port())).collect();
+    for (old, new) in &ports {
+        config = config.replace(&format!("127.0.0.1:{old}"), &format!("127.0.0.1:{new}"));
+    }
+    let config = config
+        .replace("127.0.0.1:8080", "127.0.0.1:{port}")
+        .replace("schema_file = \"models/", &format!("schema_file = \"{root}/configs/models/"));
+    let gw = Gateway::start(&config, Driver::Uring);
+    let (web, site) = (ports[0].1, ports[1].1);
+    let calls = serde_json::json!([
+        {"name": "get", "url": format!("http://127.0.0.1:{web}/prod/hello")},
+        {"name": "put", "url": format!("http://127.0.0.1:{web}/prod/hello"), "method": "PUT",
+         "headers": {"x-custom": "1", "content-type": "application/json"}, "body": "{}"},
+        {"name": "invalid", "url": format!("http://127.0.0.1:{}/prod/signup", gw.port), "method": "POST",
+         "headers": {"content-type": "application/json"}, "body": r#"{"name":""}"#},
+        {"name": "valid", "url": format!("http://127.0.0.1:{}/prod/signup", gw.port), "method": "POST",
+         "headers": {"content-type": "application/json"}, "body": r#"{"name":"Ada","email":"ada@example.com"}"#},
+    ]);
+    let got = browse(&format!("http://127.0.0.1:{site}/"), calls);
+    assert_eq!(got["get"]["status"], 200, "{got}");
+    assert_eq!(got["put"]["status"], 200, "{got}");
+    assert_eq!(got["invalid"]["status"], 400, "{got}");
+    let body: serde_json::Value = serde_json::from_str(got["invalid"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["type"], "BAD_REQUEST_BODY");
+    assert!(body["detail"].as_str().unwrap().contains("email"), "{body}");
+    assert_eq!(got["valid"]["status"], 200, "{got}");
+    assert_eq!(got["valid"]["body"], r#"{"backend":"got it"}"#);
+}
