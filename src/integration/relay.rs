@@ -85,7 +85,7 @@ pub async fn relay(
 
     let mut lines = std::mem::take(&mut conn.scratch);
     lines.clear();
-    let head_length = rewrite_headers(&mut lines, ctx.protocol, answer.head_bytes(), rh, &replaced);
+    let head_length = rewrite_headers(&mut lines, ctx.protocol, answer.head_bytes(), rh, replaced);
     lines.extend_from_slice(&mapped_lines);
     let framing = match rh.framing {
         ResponseFraming::Length(n) => Framing::Length(n),
@@ -276,7 +276,7 @@ fn rewrite_headers<'b>(
     protocol: Protocol,
     bytes: &'b [u8],
     rh: &'b ResponseHead,
-    replaced: &dyn Fn(&[u8]) -> bool,
+    replaced: impl Fn(&[u8]) -> bool,
 ) -> Option<&'b [u8]> {
     let rest = protocol == Protocol::Rest;
     let connection_values = || rh.fields(bytes).filter(|(n, _)| n.eq_ignore_ascii_case(b"connection")).map(|(_, v)| v);
