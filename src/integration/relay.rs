@@ -90,6 +90,8 @@ pub async fn relay(
     let framing = match rh.framing {
         ResponseFraming::Length(n) => Framing::Length(n),
         ResponseFraming::Empty if head_request => Framing::HeadOf(head_length),
+        // A bodyless status (204, 304) mapped to one that has a body: an empty one, framed.
+        ResponseFraming::Empty if !write::bodyless(status) => Framing::Length(0),
         ResponseFraming::Chunked | ResponseFraming::UntilClose if chunk_to_client => Framing::Chunked,
         _ => Framing::Unframed,
     };

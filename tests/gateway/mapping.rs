@@ -26,7 +26,7 @@ key = "GET /items/{{id}}"
 type = "http_proxy"
 uri = "http://{upstream}/items/{{id}}?fixed=1"
 request_parameters = {{ "append:header.x-from" = "gateway", "overwrite:header.x-user" = "$request.header.x-name", "remove:header.cookie" = "", "overwrite:querystring.page" = "$request.querystring.p", "append:querystring.tag" = "${{stageVariables.color}}", "remove:querystring.secret" = "", "overwrite:header.x-item" = "$request.path.id", "overwrite:header.x-req" = "$context.requestId", "overwrite:header.x-combo" = "id-${{request.path.id}}-${{context.stage}}", "overwrite:header.x-q" = "$request.querystring.q" }}
-response_parameters = {{ "200" = {{ "overwrite:header.x-cache" = "$response.header.x-upstream-cache", "remove:header.server" = "", "append:header.x-route" = "$context.routeKey" }}, "404" = {{ "overwrite:statuscode" = "410" }} }}
+response_parameters = {{ "200" = {{ "overwrite:header.x-cache" = "$response.header.x-upstream-cache", "remove:header.server" = "", "append:header.x-route" = "$context.routeKey" }}, "404" = {{ "overwrite:statuscode" = "410" }}, "204" = {{ "overwrite:statuscode" = "200" }} }}
 [[api.route]]
 key = "GET /v1/{{proxy+}}"
 integration = {{ type = "http_proxy", uri = "http://{upstream}/unused", request_parameters = {{ "overwrite:path" = "/v2/${{request.path.proxy}}" }} }}
@@ -60,6 +60,9 @@ fn get(gw: &Gateway, host: &str, target: &str, extra: &str) -> Response {
 fn requests_and_responses_are_mapped() {
     for driver in DRIVERS {
         let upstream = Upstream::start(|seen| {
+            if seen.target.contains("empty") {
+                return Reply::Raw(b"HTTP/1.1 204 No Content\r\nServer: up/1\r\n\r\n".to_vec());
+            }
             let status = if seen.target.contains("missing") { "404 Not Found" } else { "200 OK" };
             Reply::Raw(format!("HTTP/1.1 {status}\r\nContent-Length: 2\r\nServer: up/1\r\nx-upstream-cache: HIT\r\nETag: \"e1\"\r\n\r\nok").into_bytes())
         });
@@ -92,6 +95,12 @@ fn requests_and_responses_are_mapped() {
         let r = get(&gw, "http.test", "/prod/items/missing", "");
         assert_eq!(r.status, 410);
         assert_eq!(r.header("server"), Some("up/1"), "the 200 mappings do not apply");
+        // A bodyless 204 mapped to 200 gets an empty, framed body (the connection stays usable).
+        let mut c = gw.connect();
+        c.send(b"GET /prod/items/empty HTTP/1.1\r\nHost: http.test\r\n\r\nGET /prod/items/1 HTTP/1.1\r\nHost: http.test\r\n\r\n");
+        let first = c.read_response().expect("the mapped 204");
+        assert_eq!((first.status, first.header("content-length")), (200, Some("0")));
+        assert_eq!(c.read_response().expect("the next response on the connection").status, 200);
 
         // A value that would split the head is left out; a source the request lacks too.
         let r = get(&gw, "http.test", "/prod/items/1?q=a%0d%0aX-Injected:%201", "");

@@ -104,8 +104,13 @@ fn mapping(
     let mut value: Vec<Source> = Vec::with_capacity(m.value.len());
     for piece in &m.value {
         let source = match piece {
+            // Stage variable values may hold `?`, `#` and `&`, which would end a path or a query
+            // value early: encoded there.
             Expr::StageVariable(name) => match stage.variables.iter().find(|(k, _)| k == name) {
-                Some((_, v)) => Source::Literal(v.clone()),
+                Some((_, v)) => Source::Literal(match m.target {
+                    crate::table::mapping::Target::Header(_) => v.clone(),
+                    _ => v.replace('%', "%25").replace('?', "%3F").replace('#', "%23").replace('&', "%26"),
+                }),
                 None => {
                     errors.at(
                         m.span.clone(),

@@ -134,10 +134,17 @@ fn read_response_map(
     for (target, source) in r.str_map(o, key) {
         match mapping_expr::parse_response_target(&target.value, d) {
             Err(e) => r.error(target.span.clone(), e.message, Some(e.hint)),
-            Ok(None) => match source.value.parse::<u16>().ok().filter(|c| (100..=599).contains(c)) {
-                Some(code) => m.status_code = Some(code),
-                None => r.error(source.span.clone(), "`overwrite:statuscode` takes a status, 100 to 599", None),
-            },
+            // A bodyless status (1xx, 204, 304) cannot carry the integration's body.
+            Ok(None) => {
+                match source.value.parse::<u16>().ok().filter(|c| (200..=599).contains(c) && *c != 204 && *c != 304) {
+                    Some(code) => m.status_code = Some(code),
+                    None => r.error(
+                        source.span.clone(),
+                        "`overwrite:statuscode` takes a status from 200 to 599 that has a body (not 204 or 304)",
+                        None,
+                    ),
+                }
+            }
             Ok(Some((op, name))) => {
                 if header_refused(&name, protocol)
                     || name == "date"
