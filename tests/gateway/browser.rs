@@ -1,14 +1,14 @@
 //! CORS in a real browser: headless Chromium (Debian's `chromium`, driven by Playwright through
 //! `tests/fixtures/cors_browser.py`) on a page served from one origin calls APIs on another. An
 //! allowed origin's calls succeed — a simple GET with credentials reading an exposed header, a
-//! preflighted PUT with a custom header, a REST API's 403 readable as a 403 — and the browser
-//! itself blocks a method the preflight did not allow and every call from an origin not allowed.
+//! preflighted PUT with a custom header, a REST API's 403 readable as a 403, AWS's OPTIONS
+//! mock-method pattern on a REST API without the table — and the browser itself blocks a method the preflight did not allow and every call from an origin not allowed.
 
 use std::process::Command;
 
 use crate::support::*;
 
-fn config(site: u16, rest: u16) -> String {
+fn config(site: u16, rest: u16, hand: u16) -> String {
     format!(
         r#"
 [server]
@@ -51,6 +51,20 @@ name = "prod"
 key = "GET /things"
 api_key_required = true
 integration = {{ type = "mock", body = "t" }}
+
+# AWS's REST pattern, without the table: an OPTIONS mock method and the header on the method.
+[[api]]
+name = "by-hand"
+protocol = "rest"
+listen = ["127.0.0.1:{hand}"]
+[[api.stage]]
+name = "prod"
+[[api.route]]
+key = "OPTIONS /things"
+integration = {{ type = "mock", headers = {{ "Access-Control-Allow-Origin" = "http://127.0.0.1:{site}", "Access-Control-Allow-Methods" = "PUT", "Access-Control-Allow-Headers" = "x-custom" }} }}
+[[api.route]]
+key = "PUT /things"
+integration = {{ type = "mock", headers = {{ "Access-Control-Allow-Origin" = "http://127.0.0.1:{site}" }}, body = "by hand" }}
 "#
     )
 }
@@ -67,8 +81,8 @@ fn browse(page: &str, calls: serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn a_browser_on_another_origin_is_allowed_and_blocked_as_configured() {
-    let (site, rest) = (free_port(), free_port());
-    let gw = Gateway::start(&config(site, rest), Driver::Uring);
+    let (site, rest, hand) = (free_port(), free_port(), free_port());
+    let gw = Gateway::start(&config(site, rest, hand), Driver::Uring);
     let api = format!("http://127.0.0.1:{}", gw.port);
     let legacy = format!("http://127.0.0.1:{rest}/prod");
     let calls = serde_json::json!([
@@ -77,6 +91,8 @@ fn a_browser_on_another_origin_is_allowed_and_blocked_as_configured() {
          "headers": {"x-custom": "1", "content-type": "application/json"}, "body": "{}"},
         {"name": "delete", "url": format!("{api}/items"), "method": "DELETE"},
         {"name": "rest_error", "url": format!("{legacy}/things")},
+        {"name": "by_hand", "url": format!("http://127.0.0.1:{hand}/prod/things"), "method": "PUT",
+         "headers": {"x-custom": "1"}, "body": "x"},
     ]);
 
     let allowed = browse(&format!("http://127.0.0.1:{site}/"), calls.clone());
@@ -88,10 +104,12 @@ fn a_browser_on_another_origin_is_allowed_and_blocked_as_configured() {
     assert!(allowed["delete"]["blocked"].is_string(), "DELETE is not an allowed method: {allowed}");
     assert_eq!(allowed["rest_error"]["status"], 403, "the error is readable, not a CORS error: {allowed}");
     assert_eq!(allowed["rest_error"]["body"], r#"{"message":"Forbidden"}"#);
+    assert_eq!(allowed["by_hand"]["status"], 200, "AWS's OPTIONS mock pattern: {allowed}");
+    assert_eq!(allowed["by_hand"]["body"], "by hand");
 
     // The same page from an origin the API does not allow (another host name for loopback).
     let refused = browse(&format!("http://localhost:{site}/"), calls);
-    for name in ["get", "put", "delete", "rest_error"] {
+    for name in ["get", "put", "delete", "rest_error", "by_hand"] {
         assert!(refused[name]["blocked"].is_string(), "{name} from a refused origin: {refused}");
     }
 }

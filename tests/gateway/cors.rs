@@ -47,7 +47,7 @@ hosts = ["hand.test"]
 name = "prod"
 [[api.route]]
 key = "OPTIONS /things"
-integration = {{ type = "mock", headers = {{ "Access-Control-Allow-Origin" = "'*'", "Access-Control-Allow-Methods" = "GET,PUT", "Access-Control-Allow-Headers" = "x-custom" }} }}
+integration = {{ type = "mock", headers = {{ "Access-Control-Allow-Origin" = "*", "Access-Control-Allow-Methods" = "GET,PUT", "Access-Control-Allow-Headers" = "x-custom" }} }}
 [[api.route]]
 key = "GET /things"
 integration = {{ type = "mock", headers = {{ "Access-Control-Allow-Origin" = "*" }}, body = "t" }}
@@ -142,8 +142,9 @@ fn the_gateway_answers_cors_on_both_api_kinds() {
         // REST API without the table: AWS's OPTIONS mock method, headers as the mock has them.
         let r = preflight("https://whoever.test", "hand.test", "/prod/things");
         assert_eq!(r.status, 200);
-        assert_eq!(r.header("access-control-allow-origin"), Some("'*'"));
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"));
         assert_eq!(r.header("access-control-allow-methods"), Some("GET,PUT"));
+        assert_eq!(r.header("access-control-allow-headers"), Some("x-custom"));
         let r = send(&gw, "GET", "hand.test", "/prod/things", "Origin: https://whoever.test\r\n");
         assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     }
