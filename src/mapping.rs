@@ -14,7 +14,7 @@ use smallvec::SmallVec;
 
 use crate::context::Context;
 use crate::http::head::RequestHead;
-use crate::http::query::{decode_into, pairs};
+use crate::http::query::{decode_into, find};
 use crate::http::response_head::ResponseHead;
 use crate::table::mapping::Source;
 use crate::vars::{Escape, Fields};
@@ -69,18 +69,10 @@ fn piece(source: &Source, r: &Request<'_>, form: Form, out: &mut Value) -> bool 
             Some(v) => text(out, v),
             None => return false,
         },
-        Source::Query(name) => {
-            let mut decoded_name = Value::new();
-            let found = pairs(r.head.query()).find(|(n, _)| {
-                decoded_name.clear();
-                decode_into(&mut decoded_name, n);
-                decoded_name.as_slice() == name.as_bytes()
-            });
-            match found {
-                Some((_, v)) => from_url(out, v),
-                None => return false,
-            }
-        }
+        Source::Query(name) => match find(r.head.query(), name.as_bytes()) {
+            Some(v) => from_url(out, v),
+            None => return false,
+        },
         Source::Path(name) => {
             let Some(i) = r.params.iter().position(|p| p == name) else { return false };
             let Some(&(start, end)) = r.ctx.captures.get(i) else { return false };

@@ -77,3 +77,30 @@ pub fn fields<'a>(
         validation_error: record.validation_error.as_deref(),
     })
 }
+
+/// The values of a request still being answered (a gateway response, a mapping): its latency so
+/// far and the status it is about to get.
+pub fn so_far<'a>(
+    table: &'a LoadedTable,
+    conn: &'a ClientConn,
+    head: &'a RequestHead,
+    ctx: &'a Context,
+    status: u16,
+) -> Option<Fields<'a>> {
+    let progress = Progress {
+        status,
+        response_length: 0,
+        latency_us: ctx.started.elapsed().as_micros() as u64,
+        integration_us: ctx.record.integration_us,
+    };
+    fields(table, conn, head, ctx, progress)
+}
+
+/// The routed request's path-parameter names, in capture order (none before routing): what
+/// mapped values name them by.
+pub fn route_params<'t>(table: &'t LoadedTable, ctx: &Context) -> &'t [String] {
+    match (ctx.api_stage, ctx.route) {
+        (Some((api, _)), Some(route)) => &table.table.apis[api as usize].routes[route as usize].params,
+        _ => &[],
+    }
+}

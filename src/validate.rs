@@ -58,16 +58,9 @@ fn present(family: ParamFamily, name: &str, head: &RequestHead) -> bool {
     let blank = |v: &[u8]| v.trim_ascii().is_empty();
     match family {
         ParamFamily::Header => head.values(name.as_bytes()).any(|v| !blank(v)),
-        ParamFamily::Query => {
-            crate::http::query::pairs(head.query()).any(|(n, v)| !blank(v) && decoded_eq(n, name.as_bytes()))
-        }
+        ParamFamily::Query => crate::http::query::pairs(head.query())
+            .any(|(n, v)| !blank(v) && crate::http::query::decoded_is(n, name.as_bytes())),
         // The route matched, so its path parameters are there (a segment is never empty).
         ParamFamily::Path => true,
     }
-}
-
-fn decoded_eq(raw: &[u8], name: &[u8]) -> bool {
-    let mut decoded = smallvec::SmallVec::<[u8; 256]>::new();
-    crate::http::query::decode_into(&mut decoded, raw);
-    decoded.as_slice() == name
 }

@@ -51,14 +51,14 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Expr, Invalid> {
         Dialect::Http => "$response.header.",
     };
     if let Some(name) = text.strip_prefix(response) {
-        if name.is_empty() || !name.bytes().all(is_name_byte) {
+        if !crate::http::is_token(name.as_bytes()) {
             return Err(invalid(format!("`{text}` does not name a response header"), dialect));
         }
         return Ok(Expr::Source(Source::ResponseHeader(name.to_ascii_lowercase())));
     }
     if let Some(rest) = text.strip_prefix(request) {
         let (family, name) = rest.split_once('.').unwrap_or((rest, ""));
-        if name.is_empty() || !name.bytes().all(is_name_byte) {
+        if !crate::http::is_token(name.as_bytes()) {
             return Err(invalid(format!("`{text}` does not name a request value"), dialect));
         }
         return Ok(Expr::Source(match family {
@@ -164,7 +164,7 @@ pub fn parse_request_target(text: &str, dialect: Dialect) -> Result<(Op, Target)
         };
     }
     let (family, name) = rest.split_once('.').ok_or_else(bad)?;
-    if name.is_empty() || !name.bytes().all(is_name_byte) {
+    if !crate::http::is_token(name.as_bytes()) {
         return Err(bad());
     }
     match family {
@@ -190,7 +190,7 @@ pub fn parse_response_target(text: &str, dialect: Dialect) -> Result<Option<(Op,
         }
         Dialect::Rest => (Op::Overwrite, text.strip_prefix("method.response.header.").ok_or_else(bad)?),
     };
-    if name.is_empty() || !name.bytes().all(is_name_byte) {
+    if !crate::http::is_token(name.as_bytes()) {
         return Err(bad());
     }
     Ok(Some((op, name.to_ascii_lowercase())))
@@ -203,11 +203,6 @@ fn http_op(op: &str) -> Option<Op> {
         "remove" => Op::Remove,
         _ => return None,
     })
-}
-
-/// Header and parameter names: RFC 9110 token characters.
-fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn invalid(message: String, dialect: Dialect) -> Invalid {

@@ -24,10 +24,7 @@ pub enum ChunkError {
     TrailerLine,
 }
 
-/// RFC 9110 `tchar`: what a field name is made of.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
+use super::is_tchar;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {

@@ -50,6 +50,16 @@ pub async fn within<T>(timeout: Duration, op: impl Future<Output = std::io::Resu
 /// What is wrong with a head's line ends, if anything: every line must end in CRLF — no bare LF
 /// (httparse takes it), no bare CR, no NUL anywhere. Used for client requests and upstream
 /// responses alike. Only the bytes `memchr3` finds (about two per line) are looked at.
+/// RFC 9110 `tchar`: what a field name (and a token) is made of.
+pub fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// An RFC 9110 token: a valid header name.
+pub fn is_token(name: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|&b| is_tchar(b))
+}
+
 pub fn line_end_fault(head: &[u8]) -> Option<&'static str> {
     for i in memchr::memchr3_iter(b'\n', b'\r', 0, head) {
         match head[i] {

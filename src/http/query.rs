@@ -14,6 +14,18 @@ pub fn pairs(query: Option<&[u8]>) -> impl Iterator<Item = (&[u8], &[u8])> + Clo
     })
 }
 
+/// The value (as received) of the first parameter whose decoded name is `name`.
+pub fn find<'q>(query: Option<&'q [u8]>, name: &[u8]) -> Option<&'q [u8]> {
+    pairs(query).find(|(n, _)| decoded_is(n, name)).map(|(_, v)| v)
+}
+
+/// Whether `raw`, percent-decoded, is `text`.
+pub fn decoded_is(raw: &[u8], text: &[u8]) -> bool {
+    let mut decoded = SmallVec::<[u8; 256]>::new();
+    decode_into(&mut decoded, raw);
+    decoded.as_slice() == text
+}
+
 /// Percent-decodes `text` (`+` is a space) onto `out`; a broken escape stays as written. Function
 /// events, authorizer identities and mapped values all decode with it, so a cached authorizer
 /// answer is keyed by exactly what the event showed.

@@ -155,18 +155,8 @@ fn write_request_head(
     let routed_path = ctx.routed_path(head);
     // Parameter mapping reads `$context` values: gathered only for a route that maps.
     let maps = !proxy.request_mappings.is_empty();
-    let fields = maps
-        .then(|| {
-            let progress = crate::request_vars::Progress {
-                status: 0,
-                response_length: 0,
-                latency_us: ctx.started.elapsed().as_micros() as u64,
-                integration_us: None,
-            };
-            crate::request_vars::fields(table, conn, head, ctx, progress)
-        })
-        .flatten();
-    let params = route_params(table, ctx);
+    let fields = maps.then(|| crate::request_vars::so_far(table, conn, head, ctx, 0)).flatten();
+    let params = crate::request_vars::route_params(table, ctx);
     let request = fields.as_ref().map(|fields| mapping::Request { head, ctx, params, fields, response: None });
     let mut value = mapping::Value::new();
     out.extend_from_slice(head.method_bytes());
@@ -213,11 +203,7 @@ fn write_request_head(
     // a reusable signature.
     let signed = ctx.authorized.iam().is_some();
     // A mapping that overwrites or removes a header replaces the client's (every line of it).
-    let mapped = |name: &[u8]| {
-        maps && proxy.request_mappings.iter().any(|m| {
-            m.op != Op::Append && matches!(&m.target, Target::Header(h) if h.as_bytes().eq_ignore_ascii_case(name))
-        })
-    };
+    let mapped = |name: &[u8]| maps && proxy.request_mappings.iter().any(|m| m.replaces_header(name));
     for (name, value) in head.headers() {
         if is_hop_by_hop(name)
             || (signed && name.eq_ignore_ascii_case(b"authorization"))
@@ -307,14 +293,6 @@ fn has_dot_segment(path: &[u8]) -> bool {
     })
 }
 
-/// The route's path-parameter names (mapped values name them).
-fn route_params<'t>(table: &'t LoadedTable, ctx: &Context) -> &'t [String] {
-    match (ctx.api_stage, ctx.route) {
-        (Some((api, _)), Some(route)) => &table.table.apis[api as usize].routes[route as usize].params,
-        _ => &[],
-    }
-}
-
 /// The URI's fixed query, then the client's.
 fn plain_query(out: &mut Vec<u8>, proxy: &HttpProxy, client_query: Option<&[u8]>) {
     match (&proxy.query, client_query) {
@@ -351,10 +329,7 @@ fn mapped_query(out: &mut Vec<u8>, proxy: &HttpProxy, client_query: Option<&[u8]
     let replaced = |name: &[u8]| {
         let mut decoded = mapping::Value::new();
         crate::http::query::decode_into(&mut decoded, name);
-        proxy
-            .request_mappings
-            .iter()
-            .any(|m| m.op != Op::Append && matches!(&m.target, Target::Query(q) if q.as_bytes() == decoded.as_slice()))
+        proxy.request_mappings.iter().any(|m| m.replaces_query(&decoded))
     };
     for piece in client_query.unwrap_or_default().split(|&b| b == b'&').filter(|p| !p.is_empty()) {
         let name = piece.split(|&b| b == b'=').next().unwrap_or_default();

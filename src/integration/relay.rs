@@ -55,13 +55,7 @@ pub async fn relay(
         Some(m) if !m.headers.is_empty() => mapped_headers(table, conn, ctx, head, (rh, answer.head_bytes()), m),
         _ => Vec::new(),
     };
-    let replaced = |name: &[u8]| {
-        mapping.is_some_and(|m| {
-            m.headers.iter().any(|p| {
-                p.op != Op::Append && matches!(&p.target, Target::Header(h) if h.as_bytes().eq_ignore_ascii_case(name))
-            })
-        })
-    };
+    let replaced = |name: &[u8]| mapping.is_some_and(|m| m.headers.iter().any(|p| p.replaces_header(name)));
     let client_11 = head.version_minor == 1;
     let length_known = matches!(rh.framing, ResponseFraming::Empty | ResponseFraming::Length(_));
     // The request body was consumed by forwarding, so the connection is clean for the next request.
@@ -247,18 +241,10 @@ fn mapped_headers(
     response: (&ResponseHead, &[u8]),
     m: &ResponseMapping,
 ) -> Vec<u8> {
-    let progress = crate::request_vars::Progress {
-        status: m.status_code.unwrap_or(response.0.status),
-        response_length: 0,
-        latency_us: ctx.started.elapsed().as_micros() as u64,
-        integration_us: ctx.record.integration_us,
-    };
     let mut out = Vec::new();
-    let Some(fields) = crate::request_vars::fields(table, conn, head, ctx, progress) else { return out };
-    let params = match (ctx.api_stage, ctx.route) {
-        (Some((api, _)), Some(route)) => &table.table.apis[api as usize].routes[route as usize].params[..],
-        _ => &[],
-    };
+    let status = m.status_code.unwrap_or(response.0.status);
+    let Some(fields) = crate::request_vars::so_far(table, conn, head, ctx, status) else { return out };
+    let params = crate::request_vars::route_params(table, ctx);
     let r = mapping::Request { head, ctx, params, fields: &fields, response: Some(response) };
     let mut value = mapping::Value::new();
     for p in m.headers.iter().filter(|p| p.op != Op::Remove) {

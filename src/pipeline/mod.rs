@@ -265,16 +265,11 @@ fn error_response(
     let Some(custom) = custom::find(&api.stages[stage as usize].gateway_responses, api.protocol, error) else {
         return gateway::response(ctx.protocol, error);
     };
-    let progress = crate::request_vars::Progress {
-        status: custom.status.unwrap_or(gateway::lookup(api.protocol, error.kind).status),
-        response_length: 0,
-        latency_us: ctx.started.elapsed().as_micros() as u64,
-        integration_us: ctx.record.integration_us,
-    };
-    let Some(fields) = crate::request_vars::fields(table, conn, head, ctx, progress) else {
+    let status = custom.status.unwrap_or(gateway::lookup(api.protocol, error.kind).status);
+    let Some(fields) = crate::request_vars::so_far(table, conn, head, ctx, status) else {
         return gateway::response(ctx.protocol, error);
     };
-    let params = ctx.route.map_or(&[][..], |r| &api.routes[r as usize].params[..]);
+    let params = crate::request_vars::route_params(table, ctx);
     let request = crate::mapping::Request { head, ctx, params, fields: &fields, response: None };
     custom::response(api.protocol, error, custom, &request)
 }

@@ -35,6 +35,18 @@ pub struct ParamMapping {
     pub value: Vec<Source>,
 }
 
+impl ParamMapping {
+    /// Whether this mapping replaces (overwrites or removes) the header `name` of what it maps.
+    pub fn replaces_header(&self, name: &[u8]) -> bool {
+        self.op != Op::Append && matches!(&self.target, Target::Header(h) if h.as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether it replaces the query parameter named `decoded_name`.
+    pub fn replaces_query(&self, decoded_name: &[u8]) -> bool {
+        self.op != Op::Append && matches!(&self.target, Target::Query(q) if q.as_bytes() == decoded_name)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Target {
     /// A header (lower-case name).

@@ -320,9 +320,7 @@ fn read_integration(
             let status = r.int(o, "status", 200, 100, 599) as u16;
             let mut headers = Vec::new();
             for (k, v) in r.str_map(o, "headers") {
-                let name_ok = !k.value.is_empty()
-                    && k.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-                if !name_ok {
+                if !crate::http::is_token(k.value.as_bytes()) {
                     r.error(k.span.clone(), format!("`{}` is not a valid header name", k.value), None);
                 }
                 if v.value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {

@@ -40,9 +40,7 @@ pub(super) fn read(r: &mut Reader<'_>, api: Obj<'_>) -> Option<Cors> {
     }
     for (key, list) in [("allow_headers", &mut cors.allow_headers), ("expose_headers", &mut cors.expose_headers)] {
         for h in r.str_list(o, key) {
-            let token = h.value == "*"
-                || (!h.value.is_empty()
-                    && h.value.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)));
+            let token = h.value == "*" || crate::http::is_token(h.value.as_bytes());
             if !token {
                 r.error(h.span.clone(), format!("`{}` is not a header name", h.value), None);
                 continue;

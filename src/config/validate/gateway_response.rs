@@ -54,8 +54,7 @@ pub(super) fn read(r: &mut Reader<'_>, api: Obj<'_>, protocol: Protocol) -> Vec<
         for (name, value) in r.str_map(o, "headers") {
             // AWS's spelling of the key, as exports have it.
             let header = name.value.strip_prefix("gatewayresponse.header.").unwrap_or(&name.value);
-            let token = !header.is_empty()
-                && header.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            let token = crate::http::is_token(header.as_bytes());
             if !token || RESERVED.contains(&header.to_ascii_lowercase().as_str()) {
                 let hint = match token {
                     true => "the gateway sets this header itself; a template's key is its content type",
