@@ -29,19 +29,7 @@ prepare authorizers
 
 UP_PORT=18390; PTC_PORT=18380
 POLICY='{"principalId":"bench","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"*"}]},"context":{"tier":"gold"}}'
-cat > "$WORK/upstream.conf" <<NGX
-worker_processes 1;
-daemon off;
-pid $WORK/up.pid;
-error_log $WORK/up.err warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    server { listen 127.0.0.1:$UP_PORT; location / { default_type application/json; return 200 '$POLICY'; } }
-}
-NGX
-taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" & PIDS+=($!)
-wait_port $UP_PORT
+start_upstream $UP_PORT "$POLICY"
 
 taskset -c "$LOAD_CPU" python3 -u tests/fixtures/jwt_issuer.py > "$WORK/issuer.out" & PIDS+=($!)
 for _ in $(seq 100); do grep -q ready "$WORK/issuer.out" 2>/dev/null && break; sleep 0.1; done

@@ -31,19 +31,6 @@ prepare functions
 
 UP_PORT=18290; PTC_PORT=18280
 ANSWER='{"statusCode":200,"headers":{"content-type":"application/json"},"body":"{\\"id\\":7,\\"type\\":\\"fish\\",\\"price\\":0.99}"}'
-cat > "$WORK/upstream.conf" <<NGX
-worker_processes 1;
-daemon off;
-pid $WORK/up.pid;
-error_log $WORK/up.err warn;
-events { worker_connections 8192; multi_accept on; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_buffer_size 64k;
-    server { listen 127.0.0.1:$UP_PORT reuseport; location / { default_type application/json; return 200 '$ANSWER'; } }
-}
-NGX
 cat > "$WORK/app.py" <<'PY'
 import json
 BODY = json.dumps({"id": 7, "type": "fish", "price": 0.99})
@@ -81,8 +68,7 @@ key = "GET /local/{id}"
 integration = { type = "function", target = "local" }
 TOML
 
-taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" & PIDS+=($!)
-wait_port $UP_PORT
+start_upstream $UP_PORT "$ANSWER"
 
 scenario_url() { echo "http://127.0.0.1:$PTC_PORT/$1/7"; }
 interleaved_scenarios scenario_url

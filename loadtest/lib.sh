@@ -31,6 +31,27 @@ cleanup() {
     rm -rf "$WORK"
 }
 
+# Starts the load tests' upstream: nginx with one worker pinned to LOAD_CPU on 127.0.0.1:$1,
+# answering every request 200 with the JSON body $2 (keep-alive without a request limit, bodies
+# up to 64 KiB read into memory). Waits until it listens.
+start_upstream() {
+    cat > "$WORK/upstream.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $WORK/up.pid;
+error_log $WORK/up.err warn;
+events { worker_connections 8192; multi_accept on; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_buffer_size 64k;
+    server { listen 127.0.0.1:$1 reuseport; location / { default_type application/json; return 200 '$2'; } }
+}
+NGX
+    taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" & PIDS+=($!)
+    wait_port "$1"
+}
+
 # Waits (at most 10 s) until something listens on 127.0.0.1:$1.
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; }
 

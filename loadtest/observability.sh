@@ -29,18 +29,6 @@ install_missing wrk nginx
 prepare observe
 
 UP_PORT=18190; PTC_PORT=18180; ADMIN_PORT=18181
-cat > "$WORK/upstream.conf" <<NGX
-worker_processes 1;
-daemon off;
-pid $WORK/up.pid;
-error_log $WORK/up.err warn;
-events { worker_connections 8192; multi_accept on; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:$UP_PORT reuseport; location / { default_type application/json; return 200 '{"id":7,"type":"fish","price":0.99}'; } }
-}
-NGX
 
 portico_conf() { # $1 = off|metrics|on
     local admin="" log=""
@@ -81,8 +69,7 @@ portico_conf off
 portico_conf metrics
 portico_conf on
 
-taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" & PIDS+=($!)
-wait_port $UP_PORT
+start_upstream $UP_PORT '{"id":7,"type":"fish","price":0.99}'
 
 
 # One measured run of Portico in mode $1 against $2 with $3 connections.

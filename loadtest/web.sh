@@ -29,20 +29,7 @@ install_missing wrk nginx
 prepare web
 
 UP_PORT=18490; PTC_PORT=18480; WEB_PORT=18481
-cat > "$WORK/upstream.conf" <<NGX
-worker_processes 1;
-daemon off;
-pid $WORK/up.pid;
-error_log $WORK/up.err warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_buffer_size 16k;
-    server { listen 127.0.0.1:$UP_PORT; location / { default_type application/json; return 200 '{"ok":true}'; } }
-}
-NGX
-taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" & PIDS+=($!)
-wait_port $UP_PORT
+start_upstream $UP_PORT '{"ok":true}'
 
 cat > "$WORK/portico.toml" <<TOML
 [server]
