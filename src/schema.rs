@@ -33,15 +33,16 @@ pub fn compile(models: &[Model]) -> Result<Vec<Schema>, SchemaError> {
             })
         })
         .collect::<Result<_, _>>()?;
-    let names: Vec<String> = models.iter().map(|m| m.name.clone()).collect();
+    // One set of documents for every model's `$ref`s, shared rather than copied per model.
+    let siblings = std::sync::Arc::new(Siblings { names: models.iter().map(|m| m.name.clone()).collect(), documents });
     models
         .iter()
-        .zip(&documents)
+        .zip(&siblings.documents)
         .map(|(m, doc)| {
             jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft4)
                 .should_validate_formats(true)
-                .with_retriever(Siblings { names: names.clone(), documents: documents.clone() })
+                .with_retriever(Shared(siblings.clone()))
                 .build(doc)
                 .map_err(|e| SchemaError {
                     model: m.name.clone(),
@@ -81,15 +82,18 @@ struct Siblings {
     documents: Vec<serde_json::Value>,
 }
 
-impl jsonschema::Retrieve for Siblings {
+/// The API's models, as each model's retriever holds them.
+struct Shared(std::sync::Arc<Siblings>);
+
+impl jsonschema::Retrieve for Shared {
     fn retrieve(
         &self,
         uri: &jsonschema::Uri<String>,
     ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
         let text = uri.as_str();
         let name = text.rsplit_once("/models/").map(|(_, n)| n.trim_end_matches('#'));
-        match name.and_then(|n| self.names.iter().position(|m| m == n)) {
-            Some(i) => Ok(self.documents[i].clone()),
+        match name.and_then(|n| self.0.names.iter().position(|m| m == n)) {
+            Some(i) => Ok(self.0.documents[i].clone()),
             None => Err(format!("`{text}` is not a model of this API").into()),
         }
     }
