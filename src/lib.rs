@@ -56,4 +56,5 @@ pub mod top;
 pub mod trace;
 pub mod validate;
 pub mod vars;
+pub mod vtl;
 pub mod worker;

@@ -128,6 +128,13 @@ fn schemas_are_a_leaf() {
     assert_only(&graph(), "schema", &["table"]);
 }
 
+/// The template engine knows nothing of the gateway: the integration step turns a request
+/// into its plain values, so the engine can be checked against Velocity on its own.
+#[test]
+fn templates_are_a_leaf() {
+    assert_only(&graph(), "vtl", &[]);
+}
+
 #[test]
 fn the_request_context_is_a_leaf() {
     assert_only(&graph(), "context", &["table", "http", "error", "trace", "random"]);

@@ -1,0 +1,441 @@
+//! JSON in and out the way AWS's template engine does it: bodies parse into json-smart's
+//! objects (a `LinkedHashMap` per object, a `JSONArray` per array, `Integer`/`Long`/
+//! `BigInteger` for integers, `Double` for the rest) and print with json-smart's writer
+//! (`/` escaped as `\/`, control and U+007F–U+009F, U+2000–U+20FF as `\uXXXX`, other
+//! non-ASCII as is).
+//!
+//! Strings without escapes borrow from the body. Owns: the parser and the writer. Must not:
+//! evaluate paths. Costs: one pass over the body per `$input.path`/`$input.json` call.
+
+use super::value::{ListKind, Str, Value};
+
+const MAX_DEPTH: usize = 512;
+
+/// json-smart's end-of-input marker, which a 0x1A char in the text also reads as.
+const EOI: u8 = 0x1a;
+
+/// json-smart 2.2's `MODE_PERMISSIVE` parser (Jayway's JsonSmartJsonProvider uses it), ported
+/// branch for branch: unquoted and single-quoted strings, leading zeros, `NaN`, useless
+/// commas and trailing data are accepted, so a body that is not JSON at all reads as one
+/// string. `None` where json-smart throws.
+pub fn parse(text: &str) -> Option<Value<'_>> {
+    let mut p = P { s: text, b: text.as_bytes(), pos: 0, c: 0 };
+    p.set();
+    p.first()
+}
+
+struct P<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    pos: usize,
+    c: u8,
+}
+
+#[derive(Clone, Copy)]
+enum Stop {
+    /// Only the end: a top-level value.
+    X,
+    Key,
+    Value,
+    Array,
+}
+
+fn stops(stop: Stop, c: u8) -> bool {
+    c == EOI
+        || match stop {
+            Stop::X => false,
+            Stop::Key => c == b':',
+            Stop::Value => c == b',' || c == b'}',
+            Stop::Array => c == b',' || c == b']',
+        }
+}
+
+impl<'a> P<'a> {
+    fn set(&mut self) {
+        self.c = self.b.get(self.pos).copied().unwrap_or(EOI);
+    }
+
+    fn read(&mut self) {
+        self.pos += 1;
+        self.set();
+    }
+
+    fn skip_space(&mut self) {
+        while self.c <= b' ' && self.c != EOI {
+            self.read();
+        }
+    }
+
+    fn skip_nq(&mut self, stop: Stop) {
+        while !stops(stop, self.c) {
+            self.read();
+        }
+    }
+
+    /// `extractStringTrim`: Java's `trim` of `[start, stop)`.
+    fn trimmed(&self, start: usize, stop: usize) -> &'a str {
+        let stop = stop.min(self.s.len());
+        let start = start.min(stop);
+        // a multi-byte char never stops a scan, so these are char boundaries
+        super::text::java_trim(&self.s[start..stop])
+    }
+
+    fn nq_string(&mut self, stop: Stop) -> &'a str {
+        let start = self.pos;
+        self.skip_nq(stop);
+        self.trimmed(start, self.pos)
+    }
+
+    fn first(&mut self) -> Option<Value<'a>> {
+        self.main(Stop::X, 0)
+    }
+
+    fn main(&mut self, stop: Stop, depth: usize) -> Option<Value<'a>> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        loop {
+            match self.c {
+                b' ' | b'\r' | b'\n' | b'\t' => self.read(),
+                b':' | b'}' | b']' => return None,
+                b'{' => return self.object(depth + 1),
+                b'[' => return self.array(depth + 1),
+                b'"' | b'\'' => return self.string().map(Value::Str),
+                b'n' | b'f' | b't' | b'N' => {
+                    let w = self.nq_string(stop);
+                    return Some(match w {
+                        "null" => Value::Null,
+                        "false" => Value::Bool(false),
+                        "true" => Value::Bool(true),
+                        "NaN" => Value::Double(f64::NAN),
+                        w => Value::str(w),
+                    });
+                }
+                b'0'..=b'9' | b'-' => return self.number(stop),
+                _ => return Some(Value::str(self.nq_string(stop))),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Option<Value<'a>> {
+        let mut items = Vec::with_capacity(4);
+        self.read();
+        loop {
+            match self.c {
+                b' ' | b'\r' | b'\n' | b'\t' | b',' => self.read(),
+                b']' => {
+                    self.read();
+                    return Some(Value::list(ListKind::Json, items));
+                }
+                b':' | b'}' | EOI => return None,
+                _ => items.push(self.main(Stop::Array, depth)?),
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Option<Value<'a>> {
+        let mut entries: Vec<(Value<'a>, Value<'a>)> = Vec::with_capacity(8);
+        let mut accept_data = true;
+        loop {
+            self.read();
+            match self.c {
+                b' ' | b'\r' | b'\t' | b'\n' => continue,
+                b':' | b']' | b'[' | b'{' => return None,
+                b'}' => {
+                    self.read();
+                    return Some(Value::map(entries));
+                }
+                b',' => {
+                    accept_data = true;
+                    continue;
+                }
+                _ => {}
+            }
+            let key = if self.c == b'"' || self.c == b'\'' {
+                self.string()?
+            } else {
+                Str::Borrowed(self.nq_string(Stop::Key))
+            };
+            if !accept_data {
+                return None;
+            }
+            self.skip_space();
+            if self.c != b':' {
+                return None;
+            }
+            self.read();
+            let value = self.main(Stop::Value, depth)?;
+            // LinkedHashMap.put: a repeated key keeps its first place, takes the last value
+            if let Some(slot) = entries.iter_mut().find(|(k, _)| k.as_str() == Some(key.as_str())) {
+                slot.1 = value;
+            } else {
+                entries.push((Value::Str(key), value));
+            }
+            self.skip_space();
+            match self.c {
+                b'}' => {
+                    self.read();
+                    return Some(Value::map(entries));
+                }
+                b',' => accept_data = true,
+                _ => return None,
+            }
+        }
+    }
+
+    /// `readString`: up to the next same quote when nothing is escaped (control chars kept),
+    /// else `readString2` (escapes decoded, control chars dropped, unknown escapes dropped).
+    fn string(&mut self) -> Option<Str<'a>> {
+        let q = self.c;
+        let start = self.pos + 1;
+        let end = start + memchr::memchr(q, self.b.get(start..)?)?;
+        let raw = &self.s[start..end];
+        if memchr::memchr(b'\\', raw.as_bytes()).is_none() {
+            self.pos = end;
+            self.read();
+            return Some(Str::Borrowed(raw));
+        }
+        let mut out = String::new();
+        let mut units: Vec<u16> = Vec::new();
+        loop {
+            self.read();
+            let c = self.c;
+            if c != b'\\' || !matches!(self.b.get(self.pos + 1), Some(b'u' | b'x')) {
+                flush(&mut units, &mut out);
+            }
+            match c {
+                EOI => return None,
+                b'"' | b'\'' if c == q => {
+                    self.read();
+                    flush(&mut units, &mut out);
+                    return Some(Str::from(out));
+                }
+                b'\\' => {
+                    self.read();
+                    match self.c {
+                        b't' => out.push('\t'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b'f' => out.push('\u{c}'),
+                        b'b' => out.push('\u{8}'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'\'' => out.push('\''),
+                        b'"' => out.push('"'),
+                        b'u' | b'x' => {
+                            let n = if self.c == b'u' { 4 } else { 2 };
+                            let mut v: u16 = 0;
+                            for _ in 0..n {
+                                self.read();
+                                let d = (self.c as char).to_digit(16)?;
+                                v = v * 16 + d as u16;
+                            }
+                            units.push(v);
+                        }
+                        EOI => return None,
+                        _ => {}
+                    }
+                }
+                0..=8 | 0x0b | 0x0e..=0x1f | 0x7f | b'\t' | b'\n' | 0x0c | b'\r' => {}
+                _ => {
+                    let len = super::text::char_len(c);
+                    out.push_str(self.s.get(self.pos..self.pos + len)?);
+                    self.pos += len - 1;
+                }
+            }
+        }
+    }
+
+    /// `readNumber`: digits, then `.` digits, then an exponent; anything else before the
+    /// stop makes the whole run an unquoted string.
+    fn number(&mut self, stop: Stop) -> Option<Value<'a>> {
+        let start = self.pos;
+        self.read();
+        self.skip_digits();
+        let not_number = |p: &mut Self| {
+            p.skip_space();
+            if p.c < 126 && !stops(stop, p.c) {
+                p.skip_nq(stop);
+                return true;
+            }
+            false
+        };
+        if self.c != b'.' && self.c != b'E' && self.c != b'e' {
+            if not_number(self) {
+                return Some(Value::str(self.trimmed(start, self.pos)));
+            }
+            return Some(integer(self.trimmed(start, self.pos)));
+        }
+        if self.c == b'.' {
+            self.read();
+            self.skip_digits();
+        }
+        if self.c != b'E' && self.c != b'e' {
+            if not_number(self) {
+                return Some(Value::str(self.trimmed(start, self.pos)));
+            }
+            return Some(float(self.trimmed(start, self.pos)));
+        }
+        self.read();
+        if self.c == b'+' || self.c == b'-' || self.c.is_ascii_digit() {
+            self.read();
+            self.skip_digits();
+            if not_number(self) {
+                return Some(Value::str(self.trimmed(start, self.pos)));
+            }
+            return Some(float(self.trimmed(start, self.pos)));
+        }
+        self.skip_nq(stop);
+        Some(Value::str(self.trimmed(start, self.pos)))
+    }
+
+    fn skip_digits(&mut self) {
+        while self.c.is_ascii_digit() {
+            self.read();
+        }
+    }
+}
+
+/// `parseNumber` with integer storage: Integer, Long, or BigInteger by size.
+fn integer(text: &str) -> Value<'_> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() {
+        // json-smart reads a lone `-` as 0
+        return Value::Int(0);
+    }
+    if let Ok(i) = text.parse::<i32>() {
+        return Value::Int(i);
+    }
+    if let Ok(l) = text.parse::<i64>() {
+        return Value::Long(l);
+    }
+    let trimmed = digits.trim_start_matches('0');
+    let sign = if text.starts_with('-') { "-" } else { "" };
+    Value::BigInt(format!("{sign}{}", if trimmed.is_empty() { "0" } else { trimmed }).into())
+}
+
+/// `extractFloat` with high precision: a Double, or a BigDecimal past 18 chars (kept as
+/// written when it has no exponent; BigDecimal prints those unchanged).
+fn float(text: &str) -> Value<'_> {
+    if text.len() > 18 && !text.contains(['e', 'E']) {
+        return Value::BigInt(text.into());
+    }
+    text.parse().map(Value::Double).unwrap_or(Value::Null)
+}
+
+/// `\u` escapes collect as UTF-16 units so surrogate pairs join; a lone one prints as `?`,
+/// as Java's UTF-8 encoder writes it.
+fn flush(units: &mut Vec<u16>, out: &mut String) {
+    if !units.is_empty() {
+        out.extend(char::decode_utf16(units.drain(..)).map(|c| c.unwrap_or('?')));
+    }
+}
+
+/// json-smart's `JSONValue.toJSONString`, appended to `out`.
+pub fn write(v: &Value, out: &mut String) {
+    write_depth(v, out, 0);
+}
+
+fn write_depth(v: &Value, out: &mut String, depth: usize) {
+    if depth > MAX_DEPTH {
+        out.push_str("null");
+        return;
+    }
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Str(s) => write_string(s.as_str(), out),
+        Value::Double(d) if !d.is_finite() => out.push_str("null"),
+        Value::Bool(_) | Value::Int(_) | Value::Long(_) | Value::BigInt(_) | Value::Double(_) => v.write_java(out),
+        Value::List(l) => {
+            out.push('[');
+            for (i, item) in l.borrow().items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_depth(item, out, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, val)) in m.borrow().entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                match k {
+                    Value::Str(s) => write_string(s.as_str(), out),
+                    other => write_string(&other.to_java_string(), out),
+                }
+                out.push(':');
+                write_depth(val, out, depth + 1);
+            }
+            out.push('}');
+        }
+        Value::Entry(e) => {
+            out.push('{');
+            write_string(&e.0.to_java_string(), out);
+            out.push(':');
+            write_depth(&e.1, out, depth + 1);
+            out.push('}');
+        }
+        Value::Foreach(_) | Value::Input | Value::Util => out.push_str("{}"),
+    }
+}
+
+pub fn write_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' => out.push_str("\\/"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{2000}'..='\u{20ff}' => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(s: &str) -> String {
+        let mut out = String::new();
+        write(&parse(s).expect("parses"), &mut out);
+        out
+    }
+
+    #[test]
+    fn prints_as_json_smart_does() {
+        assert_eq!(
+            round(r#"["a/b","\u00e9\u2028",1.0,1e20,-0,12345678901]"#),
+            "[\"a\\/b\",\"é\\u2028\",1.0,1.0E20,0,12345678901]"
+        );
+        assert_eq!(round(r#"{"k":"v","n":[1,{"x":null}]}"#), r#"{"k":"v","n":[1,{"x":null}]}"#);
+        assert_eq!(round(r#""\ud83d\ude00""#), "\"😀\"");
+    }
+
+    #[test]
+    fn reads_what_json_smart_reads() {
+        assert_eq!(parse("hello, world").map(|v| v.to_java_string()).as_deref(), Some("hello, world"));
+        assert_eq!(
+            parse("{'a':1, b: \"x\", c: y z}").map(|v| v.to_java_string()).as_deref(),
+            Some("{a=1, b=x, c=y z}")
+        );
+        assert_eq!(parse("[1,2,]").map(|v| v.to_java_string()).as_deref(), Some("[1,2]"));
+        assert_eq!(parse("007").map(|v| v.to_java_string()).as_deref(), Some("7"));
+        assert_eq!(parse("{\"a\":1} trailing").map(|v| v.to_java_string()).as_deref(), Some("{a=1}"));
+        for bad in ["{bad", "[1,", "{\"a\"}", "\"open", "}"] {
+            assert!(parse(bad).is_none(), "{bad:?}");
+        }
+    }
+}
