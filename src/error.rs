@@ -84,6 +84,12 @@ pub enum ResponseType {
     /// A route that requires an API key got none, an unknown or disabled one, or one outside a
     /// usage plan of the stage.
     InvalidApiKey,
+    /// A non-proxy integration has no template for the request's content type and passes
+    /// nothing through (415).
+    UnsupportedMediaType,
+    /// A non-proxy integration's mapping failed: no integration response for the backend's
+    /// status, or a template that could not render (500, AWS's API_CONFIGURATION_ERROR).
+    ApiConfiguration,
 }
 
 impl ResponseType {
@@ -120,6 +126,8 @@ impl ResponseType {
             ResponseType::QuotaExceeded => "QUOTA_EXCEEDED",
             ResponseType::BadRequestParameters => "BAD_REQUEST_PARAMETERS",
             ResponseType::BadRequestBody => "BAD_REQUEST_BODY",
+            ResponseType::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ResponseType::ApiConfiguration => "API_CONFIGURATION_ERROR",
             // AWS has no such failure; its catch-all for gateway errors.
             ResponseType::FleetUnavailable => "DEFAULT_5XX",
         }
@@ -222,13 +230,14 @@ impl GatewayError {
             | ResponseType::UnknownCredential
             | ResponseType::QuotaExceeded
             | ResponseType::BadRequestParameters
-            | ResponseType::BadRequestBody => Side::Client,
+            | ResponseType::BadRequestBody
+            | ResponseType::UnsupportedMediaType => Side::Client,
             ResponseType::IntegrationTimeout
             | ResponseType::IntegrationFailure
             | ResponseType::FunctionError
             | ResponseType::FunctionUnavailable => Side::Upstream,
             ResponseType::AuthorizerFailure => Side::Upstream,
-            ResponseType::Internal | ResponseType::FleetUnavailable => Side::Internal,
+            ResponseType::Internal | ResponseType::FleetUnavailable | ResponseType::ApiConfiguration => Side::Internal,
         }
     }
 

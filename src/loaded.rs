@@ -24,6 +24,10 @@ pub enum LoadError {
     UpstreamName(String),
     #[error("api `{api}`: model `{}` is not a valid JSON Schema: {}", .error.model, .error.message)]
     Model { api: String, error: crate::schema::SchemaError },
+    #[error("mapping template {index} does not compile: {message}")]
+    Template { index: usize, message: String },
+    #[error("selection pattern `{pattern}` is not a regular expression: {message}")]
+    Pattern { pattern: String, message: String },
 }
 
 pub use crate::outbound::client::Target as UpstreamTarget;
@@ -85,6 +89,10 @@ pub struct LoadedTable {
     pub authorizer_validations: Vec<Vec<Option<regex::Regex>>>,
     /// Per API, per model: its JSON Schema, compiled (request validation).
     pub schemas: Vec<Vec<crate::schema::Schema>>,
+    /// [`Table::templates`], compiled, same index (non-proxy integrations).
+    pub templates: Vec<crate::vtl::Template>,
+    /// [`Table::patterns`], compiled to match a whole status code, same index.
+    pub patterns: Vec<regex::Regex>,
     /// Function authorizers' answers, node-wide (a reload starts it empty).
     pub authorizer_answers: std::sync::Arc<crate::auth::function::cache::Shared>,
 }
@@ -209,8 +217,26 @@ impl LoadedTable {
                 crate::schema::compile(&api.models).map_err(|error| LoadError::Model { api: api.name.clone(), error })
             })
             .collect::<Result<_, _>>()?;
+        let templates = table
+            .templates
+            .iter()
+            .enumerate()
+            .map(|(index, t)| {
+                crate::vtl::Template::compile(t).map_err(|e| LoadError::Template { index, message: e.message })
+            })
+            .collect::<Result<_, _>>()?;
+        let patterns = table
+            .patterns
+            .iter()
+            .map(|p| {
+                regex::Regex::new(&format!("^(?:{p})$"))
+                    .map_err(|e| LoadError::Pattern { pattern: p.clone(), message: e.to_string() })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(LoadedTable {
             schemas,
+            templates,
+            patterns,
             keyrings,
             jwt_algorithms,
             authorizer_validations,

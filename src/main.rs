@@ -336,6 +336,14 @@ fn print_routes(t: &LoadedTable) {
                     Integration::HttpProxy(p) => {
                         format!("http_proxy {} (timeout {} ms)", p.uri, p.timeout_ms)
                     }
+                    Integration::Http(h) => format!(
+                        "http {} {} ({} request templates, {} responses, timeout {} ms)",
+                        h.method.as_deref().unwrap_or("(the request's method)"),
+                        h.uri,
+                        h.request.templates.len(),
+                        h.responses.len(),
+                        h.timeout_ms
+                    ),
                     Integration::Function(f) => {
                         let function = &t.table.functions[f.function as usize];
                         let format = match f.format {

@@ -185,6 +185,17 @@ pub enum IntegrationModel {
         /// `response_parameters`.
         response_mappings: Vec<ResponseMappingModel>,
     },
+    /// A non-proxy HTTP integration (AWS's `HTTP`): templates already compiled once.
+    Http {
+        uri: Spanned<String>,
+        method: Option<String>,
+        timeout_ms: u64,
+        request_mappings: Vec<ParamMappingModel>,
+        passthrough: crate::table::templates::Passthrough,
+        /// `(content type, template text)`.
+        request_templates: Vec<(String, String)>,
+        responses: Vec<IntegrationResponseModel>,
+    },
     /// `target` as written (stage variables not yet substituted).
     Function {
         target: Spanned<String>,
@@ -200,6 +211,15 @@ pub struct ParamMappingModel {
     pub op: crate::table::mapping::Op,
     pub value: Vec<super::mapping_expr::Expr>,
     pub span: Option<std::ops::Range<usize>>,
+}
+
+/// One integration response of a non-proxy integration.
+#[derive(Debug, Clone)]
+pub struct IntegrationResponseModel {
+    pub selection_pattern: Option<String>,
+    pub status: u16,
+    pub headers: Vec<ParamMappingModel>,
+    pub templates: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]

@@ -28,7 +28,7 @@ pub enum ResponseHeadError {
     Framing,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ResponseHead {
     pub len: usize,
     pub status: u16,

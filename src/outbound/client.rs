@@ -236,6 +236,7 @@ pub async fn fetch(
     let mut answer = exchange(pool, counters, call, out, &mut InBuffer).await?;
     let head = answer.conn.rbuf.split_to(answer.head.len).freeze();
     let (status, spans) = (answer.head.status, answer.head.headers.clone());
+    let parsed = answer.head.clone();
     // The deadline covers the body too: an answer that trickles in is as late as one that never comes.
     let silence = call.deadline.saturating_duration_since(Instant::now());
     let body = match monoio::time::timeout_at(call.deadline, answer.body(max_body, silence)).await {
@@ -243,7 +244,7 @@ pub async fn fetch(
         Err(_) => return Err(TIMEOUT),
     };
     answer.release(pool, true, max_idle);
-    Ok(Fetched { status, head, spans, body })
+    Ok(Fetched { status, head, spans, body, parsed })
 }
 
 /// A response read whole by [`fetch`].
@@ -253,6 +254,8 @@ pub struct Fetched {
     pub head: Bytes,
     pub spans: smallvec::SmallVec<[(crate::http::head::Span, crate::http::head::Span); 24]>,
     pub body: Bytes,
+    /// The parsed head, whose spans index `head` (what response mappings read).
+    pub parsed: ResponseHead,
 }
 
 impl Fetched {

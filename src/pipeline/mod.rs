@@ -203,6 +203,13 @@ async fn run(
             let flow = body::settle(conn, head, ctx, limits).await?;
             integration::function::invoke(worker.outbound(), table, conn, (head, ctx), function, flow).await
         }
+        Integration::Http(http) => {
+            if ctx.body_unread(head) {
+                return Err(TOO_LARGE.closing());
+            }
+            let flow = body::settle(conn, head, ctx, limits).await?;
+            integration::http::call(worker.outbound(), table, conn, (head, ctx), http, flow).await
+        }
     }
 }
 

@@ -90,6 +90,8 @@ pub fn lookup(protocol: Protocol, kind: ResponseType) -> Rendered {
         (_, BadRequestBody) => (400, m!("Invalid request body"), "BadRequestException"),
         (_, QuotaExceeded) => (429, m!("Limit Exceeded"), "LimitExceededException"),
         (_, FleetUnavailable) => (503, m!("Service Unavailable"), "ServiceUnavailableException"),
+        (_, UnsupportedMediaType) => (415, m!("Unsupported Media Type"), "UnsupportedMediaTypeException"),
+        (_, ApiConfiguration) => (500, m!("Internal server error"), "InternalServerErrorException"),
     };
     // HTTP APIs carry no x-amzn-ErrorType (AWS-DG http-api-vs-rest: no gateway responses).
     let error_type = (protocol == Protocol::Rest && !error_type.is_empty()).then_some(error_type);

@@ -11,6 +11,7 @@ pub mod cors;
 pub mod file;
 pub mod log_format;
 pub mod mapping;
+pub mod templates;
 pub mod validation;
 
 use std::net::SocketAddr;
@@ -22,7 +23,7 @@ use log_format::Part;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the serialized layout changes; `serve --table` refuses other versions.
-pub const FORMAT_VERSION: u32 = 8;
+pub const FORMAT_VERSION: u32 = 9;
 /// The `format` field of every table file.
 pub const FORMAT_NAME: &str = "portico-table";
 
@@ -47,6 +48,11 @@ pub struct Table {
     pub functions: Vec<Function>,
     /// `[[iam_credential]]`: who may sign requests to `AWS_IAM` routes.
     pub iam_credentials: Vec<auth::IamCredential>,
+    /// Mapping templates' text, which non-proxy integrations refer to by index; the loaded
+    /// table compiles each once.
+    pub templates: Vec<String>,
+    /// Integration responses' selection patterns (regular expressions), by index.
+    pub patterns: Vec<String>,
 }
 
 /// A function (`[[function]]`): where its invocations go and how many may run at once.
@@ -540,6 +546,8 @@ pub enum Integration {
     Mock(Mock),
     HttpProxy(HttpProxy),
     Function(FunctionIntegration),
+    /// A non-proxy HTTP integration (AWS's `HTTP`): templates in and out.
+    Http(templates::HttpIntegration),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -24,6 +24,7 @@ mod quota;
 mod resource_policy;
 mod routing;
 mod support;
+mod templates;
 mod throttle;
 mod tls;
 mod upstream_tls;

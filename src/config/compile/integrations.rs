@@ -2,9 +2,82 @@
 //! URI parsed (link-local and metadata hosts refused unless allowed), upstreams deduplicated.
 
 use super::Errors;
+use crate::config::model::RouteModel;
 use crate::config::model::{ApiModel, Config, IntegrationModel, StageModel};
+use crate::config::reader::Spanned;
 use crate::config::uri;
-use crate::table::{HttpProxy, Integration, Mock, Upstream};
+use crate::table::templates::{HttpIntegration, IntegrationResponse, RequestTemplates};
+use crate::table::{HttpProxy, Integration, Mock, Upstream, UriPart};
+
+/// Template and pattern texts, interned: non-proxy integrations refer to them by index, and a
+/// route's templates are stored once however many stages use them.
+#[derive(Default)]
+pub(super) struct Texts {
+    pub templates: Vec<String>,
+    pub patterns: Vec<String>,
+}
+
+impl Texts {
+    fn intern(list: &mut Vec<String>, text: &str) -> u32 {
+        let at = list.iter().position(|t| t == text).unwrap_or_else(|| {
+            list.push(text.to_owned());
+            list.len() - 1
+        });
+        at as u32
+    }
+
+    fn template(&mut self, text: &str) -> u32 {
+        Self::intern(&mut self.templates, text)
+    }
+
+    fn pattern(&mut self, text: &str) -> u32 {
+        Self::intern(&mut self.patterns, text)
+    }
+}
+
+/// A backend URI in one stage: stage variables substituted, parsed, its upstream interned.
+struct Backend {
+    uri: String,
+    upstream: u32,
+    path: Vec<UriPart>,
+    query: Option<String>,
+}
+
+fn backend(
+    errors: &mut Errors<'_>,
+    config: &Config,
+    stage: &StageModel,
+    route: &RouteModel,
+    template: &Spanned<String>,
+    upstreams: &mut Vec<Upstream>,
+) -> Option<Backend> {
+    let substituted = match uri::substitute(&template.value, &stage.variables) {
+        Ok(s) => s,
+        Err(missing) => {
+            for name in missing {
+                errors.at(
+                    template.span.clone(),
+                    format!("stage `{}` has no variable `{name}`", stage.name.value),
+                    Some(missing_variable_hint(&name, &stage.variables)),
+                );
+            }
+            return None;
+        }
+    };
+    match uri::parse(&substituted, &route.params) {
+        Ok(parsed) => {
+            let (path, query) = (parsed.path.clone(), parsed.query.clone());
+            let upstream = super::functions::upstream(errors, config, parsed, template.span.clone(), upstreams)?;
+            Some(Backend { uri: substituted, upstream, path, query })
+        }
+        Err(message) => {
+            let hint = (substituted != template.value)
+                .then(|| format!("in stage `{}` it reads `{substituted}`", stage.name.value));
+            errors.at(template.span.clone(), message, hint);
+            None
+        }
+    }
+}
 
 pub(super) fn for_stage(
     errors: &mut Errors<'_>,
@@ -12,6 +85,7 @@ pub(super) fn for_stage(
     api: &ApiModel,
     stage: &StageModel,
     upstreams: &mut Vec<Upstream>,
+    texts: &mut Texts,
 ) -> Vec<Integration> {
     let mut integrations = Vec::new();
     for route in &api.routes {
@@ -30,44 +104,50 @@ pub(super) fn for_stage(
                         headers: r.headers.iter().map(&mut in_stage).collect(),
                     })
                     .collect();
-                let substituted = match uri::substitute(&template.value, &stage.variables) {
-                    Ok(s) => s,
-                    Err(missing) => {
-                        for name in missing {
-                            errors.at(
-                                template.span.clone(),
-                                format!("stage `{}` has no variable `{name}`", stage.name.value),
-                                Some(missing_variable_hint(&name, &stage.variables)),
-                            );
-                        }
-                        continue;
-                    }
-                };
-                match uri::parse(&substituted, &route.params) {
-                    Ok(parsed) => {
-                        let (path, query) = (parsed.path.clone(), parsed.query.clone());
-                        let Some(upstream) =
-                            super::functions::upstream(errors, config, parsed, template.span.clone(), upstreams)
-                        else {
-                            continue;
-                        };
-                        Integration::HttpProxy(HttpProxy {
-                            uri: substituted,
-                            upstream,
-                            path,
-                            query,
-                            timeout_ms: *timeout_ms,
-                            request_mappings,
-                            response_mappings,
-                        })
-                    }
-                    Err(message) => {
-                        let hint = (substituted != template.value)
-                            .then(|| format!("in stage `{}` it reads `{substituted}`", stage.name.value));
-                        errors.at(template.span.clone(), message, hint);
-                        continue;
-                    }
-                }
+                let Some(backend) = backend(errors, config, stage, route, template, upstreams) else { continue };
+                Integration::HttpProxy(HttpProxy {
+                    uri: backend.uri,
+                    upstream: backend.upstream,
+                    path: backend.path,
+                    query: backend.query,
+                    timeout_ms: *timeout_ms,
+                    request_mappings,
+                    response_mappings,
+                })
+            }
+            IntegrationModel::Http {
+                uri: template,
+                method,
+                timeout_ms,
+                request_mappings,
+                passthrough,
+                request_templates,
+                responses,
+            } => {
+                let mut in_stage = |m: &crate::config::model::ParamMappingModel| mapping(errors, stage, route, m);
+                let request_mappings = request_mappings.iter().map(&mut in_stage).collect();
+                let responses = responses
+                    .iter()
+                    .map(|r| IntegrationResponse {
+                        selection_pattern: r.selection_pattern.as_ref().map(|p| texts.pattern(p)),
+                        status: r.status,
+                        headers: r.headers.iter().map(&mut in_stage).collect(),
+                        templates: r.templates.iter().map(|(ct, t)| (ct.clone(), texts.template(t))).collect(),
+                    })
+                    .collect();
+                let templates = request_templates.iter().map(|(ct, t)| (ct.clone(), texts.template(t))).collect();
+                let Some(backend) = backend(errors, config, stage, route, template, upstreams) else { continue };
+                Integration::Http(HttpIntegration {
+                    uri: backend.uri,
+                    upstream: backend.upstream,
+                    path: backend.path,
+                    query: backend.query,
+                    method: method.clone(),
+                    timeout_ms: *timeout_ms,
+                    request_mappings,
+                    request: RequestTemplates { passthrough: *passthrough, templates },
+                    responses,
+                })
             }
             IntegrationModel::Function { target, format, timeout_ms } => {
                 match super::functions::integration(errors, config, stage, (target, *format, *timeout_ms)) {

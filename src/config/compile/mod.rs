@@ -51,7 +51,9 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
     let mut errors = Errors { file, src, list: Vec::new() };
     let mut upstreams: Vec<Upstream> = Vec::new();
     let functions = functions::compile(&mut errors, config, &mut upstreams);
-    let apis = config.apis.iter().map(|api| compile_api(&mut errors, config, api, &mut upstreams)).collect();
+    let mut texts = integrations::Texts::default();
+    let apis =
+        config.apis.iter().map(|api| compile_api(&mut errors, config, api, &mut upstreams, &mut texts)).collect();
     let (listeners, domains) = listeners::assign(&mut errors, config);
     let tls = tls::settings(&mut errors, config, &listeners);
     if !errors.list.is_empty() {
@@ -86,10 +88,18 @@ pub fn compile(file: &str, src: &str, config: &Config) -> Result<Table, Vec<Diag
         quota_state_file: config.usage_plans.iter().any(|p| p.quota.is_some()).then(|| config.quota_state_file.clone()),
         functions,
         iam_credentials: config.iam_credentials.clone(),
+        templates: texts.templates,
+        patterns: texts.patterns,
     })
 }
 
-fn compile_api(errors: &mut Errors<'_>, config: &Config, api: &ApiModel, upstreams: &mut Vec<Upstream>) -> Api {
+fn compile_api(
+    errors: &mut Errors<'_>,
+    config: &Config,
+    api: &ApiModel,
+    upstreams: &mut Vec<Upstream>,
+    texts: &mut integrations::Texts,
+) -> Api {
     let routes: Vec<Route> = api
         .routes
         .iter()
@@ -118,7 +128,7 @@ fn compile_api(errors: &mut Errors<'_>, config: &Config, api: &ApiModel, upstrea
         .stages
         .iter()
         .map(|stage| {
-            let integrations = integrations::for_stage(errors, config, api, stage, upstreams);
+            let integrations = integrations::for_stage(errors, config, api, stage, upstreams, texts);
             let access_log = logs::for_stage(errors, api, stage);
             let route_caches = caches::for_stage(errors, api, stage);
             let route_throttles = throttles::for_stage(errors, api, stage);

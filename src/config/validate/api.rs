@@ -283,37 +283,49 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<
     })
 }
 
+/// A URI's `{name}`s must be parameters the route key captures.
+fn check_uri_params(r: &mut Reader<'_>, uri: &crate::config::reader::Spanned<String>, params: &[String]) {
+    for name in crate::config::uri::path_params(&uri.value) {
+        if !params.contains(&name) {
+            let hint = if params.is_empty() {
+                "this route key has no path parameters".to_owned()
+            } else {
+                format!("this route's parameters: {}", params.join(", "))
+            };
+            r.error(
+                uri.span.clone(),
+                format!("the URI uses `{{{name}}}`, which the route key does not capture"),
+                Some(hint),
+            );
+        }
+    }
+}
+
 fn read_integration(
     r: &mut Reader<'_>,
     o: Obj<'_>,
     params: Option<&[String]>,
     protocol: Protocol,
 ) -> Option<IntegrationModel> {
-    let kind = r.str(o, "type", "integration types: \"http_proxy\", \"function\", \"mock\"")?;
+    let kind = r.str(o, "type", "integration types: \"http_proxy\", \"http\", \"function\", \"mock\"")?;
     match kind.value.as_str() {
         "http_proxy" => {
             r.allow_keys(o, PROXY_KEYS);
             let uri = r.str(o, "uri", "like uri = \"http://${stageVariables.backend}/pets/{id}\"");
             let timeout_ms = r.int(o, "timeout_ms", 29_000, 1, DAY_MS) as u64;
             if let (Some(uri), Some(params)) = (&uri, params) {
-                for name in crate::config::uri::path_params(&uri.value) {
-                    if !params.contains(&name) {
-                        let hint = if params.is_empty() {
-                            "this route key has no path parameters".to_owned()
-                        } else {
-                            format!("this route's parameters: {}", params.join(", "))
-                        };
-                        r.error(
-                            uri.span.clone(),
-                            format!("the URI uses `{{{name}}}`, which the route key does not capture"),
-                            Some(hint),
-                        );
-                    }
-                }
+                check_uri_params(r, uri, params);
             }
             let request_mappings = super::mapping::read_request(r, o, protocol);
             let response_mappings = super::mapping::read_response(r, o, protocol);
             Some(IntegrationModel::HttpProxy { uri: uri?, timeout_ms, request_mappings, response_mappings })
+        }
+        "http" => {
+            let model = super::templates::read_http(r, o, protocol)?;
+            if let (IntegrationModel::Http { uri, .. }, Some(params)) = (&model, params) {
+                check_uri_params(r, uri, params);
+            }
+            Some(model)
         }
         "mock" => {
             r.allow_keys(o, MOCK_KEYS);
@@ -374,7 +386,7 @@ fn read_integration(
             r.error(
                 kind.span,
                 format!("unknown integration type `{other}`"),
-                Some("use \"http_proxy\", \"function\" or \"mock\"".into()),
+                Some("use \"http_proxy\", \"http\", \"function\" or \"mock\"".into()),
             );
             None
         }

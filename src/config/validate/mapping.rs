@@ -123,7 +123,7 @@ pub(super) fn read_response(r: &mut Reader<'_>, o: Obj<'_>, protocol: Protocol) 
     out
 }
 
-fn read_response_map(
+pub(super) fn read_response_map(
     r: &mut Reader<'_>,
     o: Obj<'_>,
     key: &str,

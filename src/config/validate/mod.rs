@@ -20,6 +20,7 @@ pub mod keys;
 mod mapping;
 mod paths;
 mod server;
+mod templates;
 mod throttle;
 mod tls;
 mod validation;

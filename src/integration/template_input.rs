@@ -1,0 +1,147 @@
+//! What a mapping template sees of a request: `$input.params()` (the path parameters, the
+//! query string and the headers, values decoded) and `$context` (the request's `$context`
+//! variables, as access logs and mappings see them), as the plain values [`crate::vtl`] takes.
+//!
+//! Must not: render. Cost: one string per `$context` variable with a value, per request.
+
+use crate::context::Context;
+use crate::http::head::RequestHead;
+use crate::http::query::{decode_into, pairs};
+use crate::table::log_format::{Part, Var};
+use crate::vars::{Escape, Fields};
+use crate::vtl::Value;
+
+/// `$context` paths and the variables behind them (the request's; not the response's).
+const CONTEXT: &[(&str, Var)] = &[
+    ("requestId", Var::RequestId),
+    ("extendedRequestId", Var::RequestId),
+    ("httpMethod", Var::HttpMethod),
+    ("resourcePath", Var::ResourcePath),
+    ("path", Var::Path),
+    ("protocol", Var::Protocol),
+    ("requestTime", Var::RequestTime),
+    ("requestTimeEpoch", Var::RequestTimeEpoch),
+    ("stage", Var::Stage),
+    ("apiId", Var::ApiId),
+    ("domainName", Var::DomainName),
+    ("domainPrefix", Var::DomainPrefix),
+    ("identity.sourceIp", Var::SourceIp),
+    ("identity.userAgent", Var::UserAgent),
+    ("identity.apiKeyId", Var::ApiKeyId),
+    ("identity.apiKey", Var::ApiKey),
+    ("identity.userArn", Var::IdentityUserArn),
+    ("identity.caller", Var::IdentityCaller),
+    ("identity.user", Var::IdentityCaller),
+    ("identity.accessKey", Var::IdentityAccessKey),
+    ("authorizer.principalId", Var::AuthorizerPrincipal),
+];
+
+fn text<'a>(bytes: &[u8]) -> Value<'a> {
+    Value::string(String::from_utf8_lossy(bytes).into_owned())
+}
+
+fn decoded<'a>(raw: &[u8]) -> Value<'a> {
+    let mut out = smallvec::SmallVec::<[u8; 256]>::new();
+    decode_into(&mut out, raw);
+    text(&out)
+}
+
+/// `$input.params()`: `{path: {…}, querystring: {…}, header: {…}}`, in request order, the
+/// first of repeated names winning (AWS gives one value per name).
+pub fn params<'a>(head: &RequestHead, ctx: &Context, names: &[String]) -> Value<'a> {
+    let mut path = Vec::new();
+    let routed = ctx.routed_path(head);
+    for (name, &(start, end)) in names.iter().zip(ctx.captures.iter()) {
+        path.push((Value::string(name.clone()), decoded(&routed[start as usize..end as usize])));
+    }
+    let mut query: Vec<(Value, Value)> = Vec::new();
+    for (name, value) in pairs(head.query()) {
+        let name = decoded(name);
+        if !query.iter().any(|(n, _)| n.as_str() == name.as_str()) {
+            query.push((name, decoded(value)));
+        }
+    }
+    let mut header: Vec<(Value, Value)> = Vec::new();
+    for (name, value) in head.headers() {
+        if !header.iter().any(|(n, _)| n.as_str().is_some_and(|n| n.as_bytes().eq_ignore_ascii_case(name))) {
+            header.push((text(name), text(value)));
+        }
+    }
+    Value::map(vec![
+        (Value::str("path"), Value::map(path)),
+        (Value::str("querystring"), Value::map(query)),
+        (Value::str("header"), Value::map(header)),
+    ])
+}
+
+/// `$context`: nested maps (`identity`, `authorizer`), plus AWS's empty `requestOverride` and
+/// `responseOverride` maps a template may fill.
+pub fn context<'a>(fields: Option<&Fields<'_>>) -> Value<'a> {
+    let mut top: Vec<(Value, Value)> = Vec::new();
+    let mut identity: Vec<(Value, Value)> = Vec::new();
+    let mut authorizer: Vec<(Value, Value)> = Vec::new();
+    if let Some(f) = fields {
+        let mut buf = Vec::new();
+        for &(path, var) in CONTEXT {
+            buf.clear();
+            crate::vars::render_part(&mut buf, &Part::Var(var), Escape::Raw, b"", f);
+            if buf.is_empty() {
+                continue;
+            }
+            let value = match var {
+                Var::RequestTimeEpoch => std::str::from_utf8(&buf)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .map_or_else(|| text(&buf), Value::Long),
+                _ => text(&buf),
+            };
+            let (into, key) = match path.split_once('.') {
+                Some(("identity", k)) => (&mut identity, k),
+                Some(("authorizer", k)) => (&mut authorizer, k),
+                _ => (&mut top, path),
+            };
+            into.push((Value::str(key), value));
+        }
+    }
+    let empty = || Value::map(Vec::new());
+    top.push((Value::str("identity"), Value::map(identity)));
+    top.push((Value::str("authorizer"), Value::map(authorizer)));
+    top.push((
+        Value::str("requestOverride"),
+        Value::map(vec![
+            (Value::str("header"), empty()),
+            (Value::str("querystring"), empty()),
+            (Value::str("path"), empty()),
+        ]),
+    ));
+    top.push((Value::str("responseOverride"), Value::map(vec![(Value::str("header"), empty())])));
+    Value::map(top)
+}
+
+/// `$stageVariables`.
+pub fn stage_variables<'a>(variables: &'a [(String, String)]) -> Value<'a> {
+    Value::map(variables.iter().map(|(k, v)| (Value::str(k), Value::str(v))).collect())
+}
+
+/// A string entry of an override map (`$context.requestOverride.header`, …) after a render:
+/// the pairs a template put there.
+pub fn overrides(context: &Value<'_>, which: &str, family: &str) -> Vec<(String, String)> {
+    let Value::Map(top) = context else { return Vec::new() };
+    let Some(Value::Map(o)) = top.borrow().get_str(which).cloned() else { return Vec::new() };
+    let Some(Value::Map(f)) = o.borrow().get_str(family).cloned() else { return Vec::new() };
+    let f = f.borrow();
+    f.entries.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.to_java_string(), v.to_java_string())).collect()
+}
+
+/// `$context.responseOverride.status`, when a template set a valid one.
+pub fn status_override(context: &Value<'_>) -> Option<u16> {
+    let Value::Map(top) = context else { return None };
+    let Some(Value::Map(o)) = top.borrow().get_str("responseOverride").cloned() else { return None };
+    let status = o.borrow().get_str("status").cloned()?;
+    let code = match status {
+        Value::Int(i) => u16::try_from(i).ok(),
+        Value::Long(l) => u16::try_from(l).ok(),
+        other => other.to_java_string().trim().parse().ok(),
+    };
+    code.filter(|c| (100..=599).contains(c))
+}
