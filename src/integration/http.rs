@@ -50,6 +50,18 @@ const TEMPLATE_FAILED: GatewayError = GatewayError::new(
 );
 const NO_FIELDS: GatewayError = GatewayError::new(ResponseType::Internal, "a routed request without its API and stage");
 
+/// The usage of no template: nothing built.
+static NOTHING: std::sync::LazyLock<vtl::Usage> = std::sync::LazyLock::new(vtl::Usage::default);
+
+/// A body as text: borrowed when it is UTF-8 (the common case, checked fast), else with
+/// U+FFFD for what is not.
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// The media type of a `Content-Type` value, lower-case; AWS reads a request without one as
 /// `application/json`.
 fn media_type(value: Option<&[u8]>) -> String {
@@ -99,18 +111,21 @@ pub async fn call(
         RequestBody::Buffered(b) => b.clone(),
         _ => Bytes::new(),
     };
-    let body_text = String::from_utf8_lossy(&body);
-    let context = {
-        let fields = crate::request_vars::so_far(table, conn, head, ctx, 0).ok_or(NO_FIELDS)?;
-        input::context(Some(&fields))
-    };
+    let body_text = text(&body);
+    let media = media_type(head.first(b"content-type"));
+    let request_template = integration.request.find(&media).map(|t| &table.templates[t as usize]);
+    // The connection's write buffer carries the backend request (a failure before it is
+    // sent leaves the connection a fresh one).
+    let mut out = std::mem::take(&mut conn.wbuf);
+    out.clear();
+    let fields = crate::request_vars::so_far(table, conn, head, ctx, 0).ok_or(NO_FIELDS)?;
+    let context = input::context(Some(&fields), request_template.map_or(&*NOTHING, |t| t.usage()));
 
     // The request: rendered by its content type's template, passed through, or refused.
-    let media = media_type(head.first(b"content-type"));
-    let (sent, sent_type): (Cow<'_, [u8]>, Option<String>) = match integration.request.find(&media) {
-        Some(t) => {
-            let params = input::params(head, ctx, names);
-            let text = render(&table.templates[t as usize], &body_text, params, &context, stage_vars)?;
+    let (sent, sent_type): (Cow<'_, [u8]>, Option<String>) = match request_template {
+        Some(template) => {
+            let params = input::params(head, ctx, names, template.usage());
+            let text = render(template, &body_text, params, &context, stage_vars)?;
             (Cow::Owned(text.into_bytes()), Some(media))
         }
         None => match integration.request.passthrough {
@@ -127,10 +142,7 @@ pub async fn call(
     let settings = &table.table.settings;
     let target = &table.upstream_targets[integration.upstream as usize];
     let method = integration.method.as_deref().map_or(head.method_bytes(), str::as_bytes);
-    let mut out = std::mem::take(&mut conn.wbuf);
-    out.clear();
     {
-        let fields = crate::request_vars::so_far(table, conn, head, ctx, 0).ok_or(NO_FIELDS)?;
         let mr = mapping::Request { head, ctx, params: names, fields: &fields, response: None };
         write_head(
             &mut out,
@@ -141,6 +153,7 @@ pub async fn call(
             &context,
         );
     }
+    drop(fields);
     if let Some(ct) = &sent_type {
         out.extend_from_slice(b"Content-Type: ");
         out.extend_from_slice(ct.as_bytes());
@@ -209,12 +222,13 @@ pub async fn call(
             }
             match r.template_for(head.first(b"accept").unwrap_or_default()) {
                 Some((ct, t)) => {
-                    let text = String::from_utf8_lossy(&fetched.body);
+                    let template = &table.templates[*t as usize];
+                    let text = text(&fetched.body);
                     // Its own `$context`: values borrowed from the backend's body live shorter
                     // than the request's.
-                    let context = input::context(Some(&fields));
-                    let params = input::params(head, ctx, names);
-                    let rendered = render(&table.templates[*t as usize], &text, params, &context, stage_vars)?;
+                    let context = input::context(Some(&fields), template.usage());
+                    let params = input::params(head, ctx, names, template.usage());
+                    let rendered = render(template, &text, params, &context, stage_vars)?;
                     status_override = input::status_override(&context);
                     for (name, value) in input::overrides(&context, "responseOverride", "header") {
                         if crate::http::is_token(name.as_bytes())

@@ -47,8 +47,12 @@ fn decoded<'a>(raw: &[u8]) -> Value<'a> {
 }
 
 /// `$input.params()`: `{path: {…}, querystring: {…}, header: {…}}`, in request order, the
-/// first of repeated names winning (AWS gives one value per name).
-pub fn params<'a>(head: &RequestHead, ctx: &Context, names: &[String]) -> Value<'a> {
+/// first of repeated names winning (AWS gives one value per name); an empty map for a template
+/// that never asks (`usage`).
+pub fn params<'a>(head: &RequestHead, ctx: &Context, names: &[String], usage: &crate::vtl::Usage) -> Value<'a> {
+    if !usage.params {
+        return Value::map(Vec::new());
+    }
     let mut path = Vec::new();
     let routed = ctx.routed_path(head);
     for (name, &(start, end)) in names.iter().zip(ctx.captures.iter()) {
@@ -75,14 +79,20 @@ pub fn params<'a>(head: &RequestHead, ctx: &Context, names: &[String]) -> Value<
 }
 
 /// `$context`: nested maps (`identity`, `authorizer`), plus AWS's empty `requestOverride` and
-/// `responseOverride` maps a template may fill.
-pub fn context<'a>(fields: Option<&Fields<'_>>) -> Value<'a> {
+/// `responseOverride` maps a template may fill — only the keys `usage` says the template reads.
+pub fn context<'a>(fields: Option<&Fields<'_>>, usage: &crate::vtl::Usage) -> Value<'a> {
     let mut top: Vec<(Value, Value)> = Vec::new();
+    if !usage.uses_context() {
+        return Value::map(top);
+    }
     let mut identity: Vec<(Value, Value)> = Vec::new();
     let mut authorizer: Vec<(Value, Value)> = Vec::new();
     if let Some(f) = fields {
         let mut buf = Vec::new();
         for &(path, var) in CONTEXT {
+            if !usage.needs_context(path.split_once('.').map_or(path, |(first, _)| first)) {
+                continue;
+            }
             buf.clear();
             crate::vars::render_part(&mut buf, &Part::Var(var), Escape::Raw, b"", f);
             if buf.is_empty() {
@@ -104,17 +114,25 @@ pub fn context<'a>(fields: Option<&Fields<'_>>) -> Value<'a> {
         }
     }
     let empty = || Value::map(Vec::new());
-    top.push((Value::str("identity"), Value::map(identity)));
-    top.push((Value::str("authorizer"), Value::map(authorizer)));
-    top.push((
-        Value::str("requestOverride"),
-        Value::map(vec![
-            (Value::str("header"), empty()),
-            (Value::str("querystring"), empty()),
-            (Value::str("path"), empty()),
-        ]),
-    ));
-    top.push((Value::str("responseOverride"), Value::map(vec![(Value::str("header"), empty())])));
+    if usage.needs_context("identity") {
+        top.push((Value::str("identity"), Value::map(identity)));
+    }
+    if usage.needs_context("authorizer") {
+        top.push((Value::str("authorizer"), Value::map(authorizer)));
+    }
+    if usage.needs_context("requestOverride") {
+        top.push((
+            Value::str("requestOverride"),
+            Value::map(vec![
+                (Value::str("header"), empty()),
+                (Value::str("querystring"), empty()),
+                (Value::str("path"), empty()),
+            ]),
+        ));
+    }
+    if usage.needs_context("responseOverride") {
+        top.push((Value::str("responseOverride"), Value::map(vec![(Value::str("header"), empty())])));
+    }
     Value::map(top)
 }
 

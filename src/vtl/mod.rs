@@ -21,9 +21,11 @@ mod methods;
 mod parse;
 mod regex;
 mod text;
+mod usage;
 mod value;
 
 pub use parse::SyntaxError;
+pub use usage::Usage;
 pub use value::{ListKind, Str, Value};
 
 /// AWS's limits, which the operator may raise.
@@ -57,6 +59,7 @@ pub struct Template {
     slots: usize,
     /// True when the template is text only: rendering copies it.
     plain: Option<Box<str>>,
+    usage: Usage,
 }
 
 /// What a template sees of the request.
@@ -92,7 +95,13 @@ impl Template {
             [ast::Node::Text(t)] => Some(t.clone()),
             _ => None,
         };
-        Ok(Template { root, slots: names.len(), plain })
+        let usage = usage::of(&root);
+        Ok(Template { root, slots: names.len(), plain, usage })
+    }
+
+    /// What the template reads of `$context` and `$input.params`: the caller builds only that.
+    pub fn usage(&self) -> &Usage {
+        &self.usage
     }
 
     /// Renders into `out` (appending). On error, `out` holds what was written before it.
