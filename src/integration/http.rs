@@ -153,7 +153,6 @@ pub async fn call(
             &context,
         );
     }
-    drop(fields);
     if let Some(ct) = &sent_type {
         out.extend_from_slice(b"Content-Type: ");
         out.extend_from_slice(ct.as_bytes());
