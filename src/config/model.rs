@@ -195,6 +195,8 @@ pub enum IntegrationModel {
         /// `(content type, template text)`.
         request_templates: Vec<(String, String)>,
         responses: Vec<IntegrationResponseModel>,
+        /// `#foreach` iterations per loop (AWS: 1,000).
+        max_foreach: u32,
     },
     /// `target` as written (stage variables not yet substituted).
     Function {

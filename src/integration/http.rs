@@ -70,6 +70,7 @@ fn media_type(value: Option<&[u8]>) -> String {
 }
 
 fn render<'a>(
+    limits: &vtl::Limits,
     template: &'a vtl::Template,
     body: &'a str,
     params: vtl::Value<'a>,
@@ -83,7 +84,7 @@ fn render<'a>(
         stage_variables: input::stage_variables(stage_variables),
     };
     let mut out = String::new();
-    match template.render(req, &vtl::Limits::default(), &mut out) {
+    match template.render(req, limits, &mut out) {
         Ok(()) => Ok(out),
         Err(e) => {
             log::warn!("mapping template failed at byte {}: {e}", e.at);
@@ -111,6 +112,7 @@ pub async fn call(
         RequestBody::Buffered(b) => b.clone(),
         _ => Bytes::new(),
     };
+    let limits = vtl::Limits { max_foreach: integration.max_foreach as usize, ..vtl::Limits::default() };
     let body_text = text(&body);
     let media = media_type(head.first(b"content-type"));
     let request_template = integration.request.find(&media).map(|t| &table.templates[t as usize]);
@@ -125,7 +127,7 @@ pub async fn call(
     let (sent, sent_type): (Cow<'_, [u8]>, Option<String>) = match request_template {
         Some(template) => {
             let params = input::params(head, ctx, names, template.usage());
-            let text = render(template, &body_text, params, &context, stage_vars)?;
+            let text = render(&limits, template, &body_text, params, &context, stage_vars)?;
             (Cow::Owned(text.into_bytes()), Some(media))
         }
         None => match integration.request.passthrough {
@@ -227,7 +229,7 @@ pub async fn call(
                     // than the request's.
                     let context = input::context(Some(&fields), template.usage());
                     let params = input::params(head, ctx, names, template.usage());
-                    let rendered = render(template, &text, params, &context, stage_vars)?;
+                    let rendered = render(&limits, template, &text, params, &context, stage_vars)?;
                     status_override = input::status_override(&context);
                     for (name, value) in input::overrides(&context, "responseOverride", "header") {
                         if crate::http::is_token(name.as_bytes())

@@ -29,6 +29,8 @@ pub struct HttpIntegration {
     /// In config order; the first whose pattern matches the backend's status, else the one
     /// without a pattern.
     pub responses: Vec<IntegrationResponse>,
+    /// Iterations a `#foreach` of these templates may make (AWS: 1,000).
+    pub max_foreach: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -69,6 +69,14 @@ key = "POST /open"
 integration = {{ type = "http", uri = "http://{upstream}/open", passthrough = "when_no_templates" }}
 
 [[api.route]]
+key = "GET /loop/default"
+integration = {{ type = "http", uri = "http://{upstream}/loop", request_templates = {{ "application/json" = '#foreach($i in [1..1500])x#end' }} }}
+
+[[api.route]]
+key = "GET /loop/raised"
+integration = {{ type = "http", uri = "http://{upstream}/loop", max_foreach_iterations = 2000, request_templates = {{ "application/json" = '#foreach($i in [1..1500])x#end' }} }}
+
+[[api.route]]
 key = "GET /override"
 [api.route.integration]
 type = "http"
@@ -200,6 +208,18 @@ fn passthrough_behaviours() {
         assert_eq!(r.status, 200);
         assert_eq!(upstream.last().body, b"<a/>");
     }
+}
+
+#[test]
+fn foreach_stops_at_aws_limit_unless_raised() {
+    let upstream = backend();
+    let gw = Gateway::start(&config(upstream.addr), Driver::Uring);
+    let r = gw.send(b"GET /prod/loop/default HTTP/1.1\r\nHost: shop.test\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(upstream.last().body.len(), 1000, "AWS's 1,000 iterations");
+    let r = gw.send(b"GET /prod/loop/raised HTTP/1.1\r\nHost: shop.test\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(upstream.last().body.len(), 1500, "max_foreach_iterations = 2000 lets all 1,500 run");
 }
 
 #[test]

@@ -123,6 +123,7 @@ pub(super) fn for_stage(
                 passthrough,
                 request_templates,
                 responses,
+                max_foreach,
             } => {
                 let mut in_stage = |m: &crate::config::model::ParamMappingModel| mapping(errors, stage, route, m);
                 let request_mappings = request_mappings.iter().map(&mut in_stage).collect();
@@ -147,6 +148,7 @@ pub(super) fn for_stage(
                     request_mappings,
                     request: RequestTemplates { passthrough: *passthrough, templates },
                     responses,
+                    max_foreach: *max_foreach,
                 })
             }
             IntegrationModel::Function { target, format, timeout_ms } => {

@@ -26,6 +26,7 @@ pub(super) const HTTP_KEYS: &[&str] = &[
     "request_template_files",
     "responses",
     "max_template_bytes",
+    "max_foreach_iterations",
 ];
 const RESPONSE_KEYS: &[&str] = &["selection_pattern", "status", "response_parameters", "templates", "template_files"];
 const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -54,6 +55,7 @@ pub(super) fn read_http(r: &mut Reader<'_>, o: Obj<'_>, protocol: Protocol) -> O
     let timeout_ms = r.int(o, "timeout_ms", 29_000, 1, DAY_MS) as u64;
     // AWS's limit by default; an operator with bigger templates may raise it.
     let max_bytes = r.int(o, "max_template_bytes", AWS_MAX_TEMPLATE as i64, 1, 64 * 1024 * 1024) as usize;
+    let max_foreach = r.int(o, "max_foreach_iterations", 1000, 1, 10_000_000) as u32;
     let passthrough = match r.opt_str(o, "passthrough") {
         None => Passthrough::WhenNoMatch,
         Some(p) => match p.value.as_str() {
@@ -111,6 +113,7 @@ pub(super) fn read_http(r: &mut Reader<'_>, o: Obj<'_>, protocol: Protocol) -> O
         passthrough,
         request_templates,
         responses,
+        max_foreach,
     })
 }
 
