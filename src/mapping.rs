@@ -48,8 +48,7 @@ pub const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').rem
 /// no value, or the value cannot be carried in `form`.
 pub fn value(pieces: &[Source], r: &Request<'_>, form: Form, out: &mut Value) -> bool {
     out.clear();
-    pieces.iter().all(|p| piece(p, r, form, out))
-        && (form == Form::Url || !out.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0))
+    pieces.iter().all(|p| piece(p, r, form, out)) && (form == Form::Url || !crate::http::breaks_header(out))
 }
 
 fn piece(source: &Source, r: &Request<'_>, form: Form, out: &mut Value) -> bool {

@@ -99,7 +99,7 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Expr, Invalid> {
         }
         Dialect::Http => text,
     };
-    if literal.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+    if crate::http::breaks_header(literal.as_bytes()) {
         return Err(Invalid {
             message: "a mapped value cannot hold CR, LF or NUL".into(),
             hint: "they would split the header it is sent in".into(),

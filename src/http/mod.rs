@@ -119,6 +119,12 @@ impl Method {
     }
 }
 
+/// Whether `value` cannot be sent as a header field value: a CR, LF or NUL would end the field
+/// (or the head) early.
+pub fn breaks_header(value: &[u8]) -> bool {
+    value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0)
+}
+
 /// Headers that describe one hop and are never forwarded (RFC 9110 §7.6.1), plus the framing headers
 /// Portico always writes itself.
 pub fn is_hop_by_hop(name: &[u8]) -> bool {

@@ -119,7 +119,7 @@ pub fn answer<'p>(
     };
     let mut headers = Vec::with_capacity(read.headers.len());
     for (name, value) in read.headers {
-        if !crate::http::is_token(name.as_bytes()) || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        if !crate::http::is_token(name.as_bytes()) || crate::http::breaks_header(value.as_bytes()) {
             return Err(BAD_HEADER);
         }
         // The writer frames the response: a function's framing and hop-by-hop headers go.

@@ -28,6 +28,7 @@ use crate::conn::ClientConn;
 use crate::context::{Context, RequestBody};
 use crate::error::{GatewayError, ResponseType};
 use crate::http::head::RequestHead;
+use crate::http::{Method, breaks_header, encode, is_hop_by_hop, is_token};
 use crate::loaded::LoadedTable;
 use crate::mapping::{self, Form};
 use crate::outbound::Outbound;
@@ -130,15 +131,17 @@ pub async fn call(
             let text = render(&limits, template, &body_text, params, &context, stage_vars)?;
             (Cow::Owned(text.into_bytes()), Some(media))
         }
-        None => match integration.request.passthrough {
-            Passthrough::WhenNoMatch => {
-                (Cow::Borrowed(&body[..]), head.first(b"content-type").map(|c| String::from_utf8_lossy(c).into_owned()))
+        None => {
+            let passes = match integration.request.passthrough {
+                Passthrough::WhenNoMatch => true,
+                Passthrough::WhenNoTemplates => integration.request.templates.is_empty(),
+                Passthrough::Never => false,
+            };
+            if !passes {
+                return Err(UNSUPPORTED);
             }
-            Passthrough::WhenNoTemplates if integration.request.templates.is_empty() => {
-                (Cow::Borrowed(&body[..]), head.first(b"content-type").map(|c| String::from_utf8_lossy(c).into_owned()))
-            }
-            _ => return Err(UNSUPPORTED),
-        },
+            (Cow::Borrowed(&body[..]), head.first(b"content-type").map(|c| String::from_utf8_lossy(c).into_owned()))
+        }
     };
 
     let settings = &table.table.settings;
@@ -156,24 +159,20 @@ pub async fn call(
         );
     }
     if let Some(ct) = &sent_type {
-        out.extend_from_slice(b"Content-Type: ");
-        out.extend_from_slice(ct.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        encode::header(&mut out, b"Content-Type", ct.as_bytes());
     }
-    let mut len = itoa::Buffer::new();
-    out.extend_from_slice(b"Content-Length: ");
-    out.extend_from_slice(len.format(sent.len()).as_bytes());
-    out.extend_from_slice(b"\r\n\r\n");
+    encode::header_u64(&mut out, b"Content-Length", sent.len() as u64);
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&sent);
-    let idempotent = matches!(method, b"GET" | b"HEAD" | b"OPTIONS" | b"PUT" | b"DELETE");
+    let backend_method = Method::from_bytes(method);
     let call = Call {
         target,
         deadline: Instant::now() + Duration::from_millis(integration.timeout_ms),
         connect_timeout_ms: settings.upstream.connect_timeout_ms,
         pool_idle_timeout: Duration::from_millis(settings.upstream.pool_idle_timeout_ms),
         buffer_bytes: settings.workers.upstream_buffer_bytes,
-        idempotent,
-        head_request: method == b"HEAD",
+        idempotent: backend_method.is_idempotent(),
+        head_request: backend_method == Method::Head,
         whole: true,
     };
     let max_idle = settings.upstream.pool_idle_max_per_upstream;
@@ -232,9 +231,7 @@ pub async fn call(
                     let rendered = render(&limits, template, &text, params, &context, stage_vars)?;
                     status_override = input::status_override(&context);
                     for (name, value) in input::overrides(&context, "responseOverride", "header") {
-                        if crate::http::is_token(name.as_bytes())
-                            && !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
-                        {
+                        if is_token(name.as_bytes()) && !breaks_header(value.as_bytes()) {
                             headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
                             headers.push((name, value));
                         }
@@ -250,12 +247,12 @@ pub async fn call(
     }
     ctx.record.integration_status = Some(fetched.status);
     let mut response = Response::new(status, Headers::Encoded(b""), Body::Static(&body));
-    let framing = ["content-length", "transfer-encoding", "connection", "date"];
     if let Some(ct) = content_type.filter(|_| !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type"))) {
         response.extra.header(b"Content-Type", ct.as_bytes());
     }
     for (name, value) in &headers {
-        if !framing.iter().any(|f| name.eq_ignore_ascii_case(f)) && !crate::http::is_hop_by_hop(name.as_bytes()) {
+        // The writer frames the response and dates it.
+        if !is_hop_by_hop(name.as_bytes()) && !name.eq_ignore_ascii_case("date") {
             response.extra.header(name.as_bytes(), value.as_bytes());
         }
     }
@@ -327,12 +324,10 @@ fn write_head(
     out.extend_from_slice(authority.as_bytes());
     out.extend_from_slice(b"\r\n");
     let header_overrides = input::overrides(context, "requestOverride", "header");
+    // What the gateway writes itself: the host, the body's type, the framing.
+    const OWN: [&str; 5] = ["host", "content-length", "content-type", "transfer-encoding", "connection"];
     let sendable = |name: &str, value: &[u8]| {
-        crate::http::is_token(name.as_bytes())
-            && !value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0)
-            && !["host", "content-length", "content-type", "transfer-encoding", "connection"]
-                .iter()
-                .any(|f| name.eq_ignore_ascii_case(f))
+        is_token(name.as_bytes()) && !breaks_header(value) && !OWN.iter().any(|f| name.eq_ignore_ascii_case(f))
     };
     for m in &integration.request_mappings {
         if let Target::Header(name) = &m.target
@@ -340,12 +335,12 @@ fn write_head(
             && mapping::value(&m.value, r, Form::Header, &mut value)
             && sendable(name, &value)
         {
-            crate::http::encode::header(out, name.as_bytes(), &value);
+            encode::header(out, name.as_bytes(), &value);
         }
     }
     for (name, v) in &header_overrides {
         if sendable(name, v.as_bytes()) {
-            crate::http::encode::header(out, name.as_bytes(), v.as_bytes());
+            encode::header(out, name.as_bytes(), v.as_bytes());
         }
     }
 }

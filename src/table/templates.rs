@@ -71,6 +71,12 @@ pub struct IntegrationResponse {
     pub templates: Vec<(String, u32)>,
 }
 
+/// A selection pattern as a regular expression over the whole status code (Java's `matches`),
+/// which is how the compiler checks it and the loaded table compiles it.
+pub fn whole_status(pattern: &str) -> String {
+    format!("^(?:{pattern})$")
+}
+
 impl IntegrationResponse {
     /// The template for a client that accepts `accept`: the first content type it names that
     /// has one, else `application/json`'s, else the first. AWS picks by the method response's

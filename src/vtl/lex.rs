@@ -95,7 +95,7 @@ enum Class {
     More(MoreKind),
     Skip,
     /// REFERENCE_TERMINATOR and DIRECTIVE_TERMINATOR.
-    Special(bool),
+    Special,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -236,10 +236,9 @@ impl<'s> Lexer<'s> {
                         }
                     }
                     Class::Skip => continue 'token,
-                    Class::Special(reference) => {
+                    Class::Special => {
                         self.pos -= len_of_last_char(&self.src[..matched_end]);
                         // REFERENCE_TERMINATOR and DIRECTIVE_TERMINATOR both drop a state
-                        let _ = reference;
                         self.pop_state();
                         special_text(&self.src[start..matched_end], &mut special);
                         continue 'token;
@@ -495,10 +494,10 @@ impl<'s> Lexer<'s> {
         if in_(&[S::Reference, S::RefModifier]) {
             offer(tok(LCurly), lit(s, b"{"));
             offer(tok(RCurly), lit(s, b"}"));
-            offer(Class::Special(true), Some(char_len(s[0])));
+            offer(Class::Special, Some(char_len(s[0])));
         }
         if st == S::PreDirective {
-            offer(Class::Special(false), Some(char_len(s[0])));
+            offer(Class::Special, Some(char_len(s[0])));
         }
         if in_(&[S::Default, S::Reference]) {
             let e = lit(s, b"$[").or(lit(s, b"$![")).or(lit(s, b"$\\![")).or(lit(s, b"$."));

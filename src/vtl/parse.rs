@@ -377,26 +377,34 @@ impl<'s, 'n> Parser<'s, 'n> {
         ))
     }
 
+    /// `DirectiveArg()`: a value, or a bare word (`in`).
     fn directive_arg(&mut self) -> R<Expr> {
         let t = self.peek(0)?.clone();
-        match t.kind {
-            Kind::Identifier | Kind::LCurly => Ok(Expr::Ref(Box::new(self.reference()?))),
-            Kind::Word => {
-                self.bump()?;
-                Ok(Expr::Word(self.image(&t).into()))
-            }
-            Kind::StringLiteral => self.string_literal(),
-            Kind::IntegerLiteral => self.integer_literal(),
-            Kind::LBracket if self.range_follows()? => self.integer_range(),
-            Kind::FloatLiteral => self.float_literal(),
-            Kind::LeftCurley => self.map(),
-            Kind::LBracket => self.object_array(),
+        if t.kind == Kind::Word {
+            self.bump()?;
+            return Ok(Expr::Word(self.image(&t).into()));
+        }
+        self.value("a directive argument")
+    }
+
+    /// The values `DirectiveArg()`, `Parameter()` and `PrimaryExpression()` share: a string,
+    /// a number, a range, a map or list literal, a boolean, a reference.
+    fn value(&mut self, what: &str) -> R<Expr> {
+        let t = self.peek(0)?.clone();
+        Ok(match t.kind {
+            Kind::StringLiteral => self.string_literal()?,
+            Kind::IntegerLiteral => self.integer_literal()?,
+            Kind::LBracket if self.range_follows()? => self.integer_range()?,
+            Kind::FloatLiteral => self.float_literal()?,
+            Kind::LeftCurley => self.map()?,
+            Kind::LBracket => self.object_array()?,
             Kind::True | Kind::False => {
                 self.bump()?;
-                Ok(if t.kind == Kind::True { Expr::True } else { Expr::False })
+                if t.kind == Kind::True { Expr::True } else { Expr::False }
             }
-            _ => self.unexpected(&t, "a directive argument"),
-        }
+            Kind::Identifier | Kind::LCurly => Expr::Ref(Box::new(self.reference()?)),
+            _ => return self.unexpected(&t, what),
+        })
     }
 
     /// `Reference()`, with ASTReference's init (`getRoot`) folded in.
@@ -539,25 +547,7 @@ impl<'s, 'n> Parser<'s, 'n> {
     /// `Parameter()`.
     fn parameter(&mut self) -> R<Expr> {
         self.optional(Kind::Whitespace)?;
-        let t = self.peek(0)?.clone();
-        let e = match t.kind {
-            Kind::StringLiteral => self.string_literal()?,
-            Kind::IntegerLiteral => self.integer_literal()?,
-            Kind::LBracket if self.range_follows()? => self.integer_range()?,
-            Kind::LeftCurley => self.map()?,
-            Kind::LBracket => self.object_array()?,
-            Kind::True => {
-                self.bump()?;
-                Expr::True
-            }
-            Kind::False => {
-                self.bump()?;
-                Expr::False
-            }
-            Kind::Identifier | Kind::LCurly => Expr::Ref(Box::new(self.reference()?)),
-            Kind::FloatLiteral => self.float_literal()?,
-            _ => return self.unexpected(&t, "a value"),
-        };
+        let e = self.value("a value")?;
         self.optional(Kind::Whitespace)?;
         Ok(e)
     }
@@ -784,30 +774,13 @@ impl<'s, 'n> Parser<'s, 'n> {
 
     fn primary(&mut self) -> R<Expr> {
         self.optional(Kind::Whitespace)?;
-        let t = self.peek(0)?.clone();
-        let e = match t.kind {
-            Kind::StringLiteral => self.string_literal()?,
-            Kind::Identifier | Kind::LCurly => Expr::Ref(Box::new(self.reference()?)),
-            Kind::IntegerLiteral => self.integer_literal()?,
-            Kind::LBracket if self.range_follows()? => self.integer_range()?,
-            Kind::FloatLiteral => self.float_literal()?,
-            Kind::LeftCurley => self.map()?,
-            Kind::LBracket => self.object_array()?,
-            Kind::True => {
-                self.bump()?;
-                Expr::True
-            }
-            Kind::False => {
-                self.bump()?;
-                Expr::False
-            }
-            Kind::LParen => {
-                self.bump()?;
-                let e = self.expression()?;
-                self.expect(Kind::RParen, ")")?;
-                Expr::Group(Box::new(e))
-            }
-            _ => return self.unexpected(&t, "a value"),
+        let e = if self.kind(0)? == Kind::LParen {
+            self.bump()?;
+            let e = self.expression()?;
+            self.expect(Kind::RParen, ")")?;
+            Expr::Group(Box::new(e))
+        } else {
+            self.value("a value")?
         };
         self.optional(Kind::Whitespace)?;
         Ok(e)

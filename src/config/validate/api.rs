@@ -335,7 +335,7 @@ fn read_integration(
                 if !crate::http::is_token(k.value.as_bytes()) {
                     r.error(k.span.clone(), format!("`{}` is not a valid header name", k.value), None);
                 }
-                if v.value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                if crate::http::breaks_header(v.value.as_bytes()) {
                     r.error(v.span.clone(), "header values cannot hold CR, LF or NUL", None);
                 }
                 let reserved = ["content-length", "transfer-encoding", "connection", "date"];

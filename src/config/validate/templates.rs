@@ -78,8 +78,7 @@ pub(super) fn read_http(r: &mut Reader<'_>, o: Obj<'_>, protocol: Protocol) -> O
     for resp in r.tables(o, "responses", "an integration response") {
         r.allow_keys(resp, RESPONSE_KEYS);
         let selection_pattern = r.opt_str(resp, "selection_pattern").and_then(|p| {
-            // Java's `matches`: the whole status code, which anchoring gives the regex crate.
-            match regex::Regex::new(&format!("^(?:{})$", p.value)) {
+            match regex::Regex::new(&crate::table::templates::whole_status(&p.value)) {
                 Ok(_) => Some(p.value),
                 Err(e) => {
                     r.error(p.span, format!("not a regular expression: {e}"), None);
