@@ -229,7 +229,7 @@ impl LoadedTable {
             .patterns
             .iter()
             .map(|p| {
-                regex::Regex::new(&crate::table::templates::whole_status(p))
+                regex::Regex::new(&crate::table::templates::whole_match(p))
                     .map_err(|e| LoadError::Pattern { pattern: p.clone(), message: e.to_string() })
             })
             .collect::<Result<_, _>>()?;

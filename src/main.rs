@@ -336,14 +336,28 @@ fn print_routes(t: &LoadedTable) {
                     Integration::HttpProxy(p) => {
                         format!("http_proxy {} (timeout {} ms)", p.uri, p.timeout_ms)
                     }
-                    Integration::Http(h) => format!(
-                        "http {} {} ({} request templates, {} responses, timeout {} ms)",
-                        h.method.as_deref().unwrap_or("(the request's method)"),
-                        h.uri,
-                        h.request.templates.len(),
-                        h.responses.len(),
-                        h.timeout_ms
-                    ),
+                    Integration::Mapped(m) => {
+                        let backend = match &m.backend {
+                            portico::table::templates::Backend::Http(h) => {
+                                format!("http {} {}", h.method.as_deref().unwrap_or("(the request's method)"), h.uri)
+                            }
+                            portico::table::templates::Backend::Function { function, .. } => {
+                                format!("function {} (non-proxy)", t.table.functions[*function as usize].name)
+                            }
+                            portico::table::templates::Backend::Aws(a) => format!(
+                                "aws {} {} {}",
+                                a.service,
+                                a.http.method.as_deref().unwrap_or("POST"),
+                                a.http.uri
+                            ),
+                        };
+                        format!(
+                            "{backend} ({} request templates, {} responses, timeout {} ms)",
+                            m.request.templates.len(),
+                            m.responses.len(),
+                            m.timeout_ms
+                        )
+                    }
                     Integration::Function(f) => {
                         let function = &t.table.functions[f.function as usize];
                         let format = match f.format {

@@ -9,6 +9,19 @@ use crate::http::head::RequestHead;
 use crate::loaded::LoadedTable;
 use crate::vars::Fields;
 
+/// Who sent the request: what `$context` tells of the connection.
+#[derive(Clone, Copy)]
+pub struct Peer<'a> {
+    pub ip: std::net::IpAddr,
+    pub client_cert: Option<&'a crate::tls::client_cert::ClientCert>,
+}
+
+impl<'a> Peer<'a> {
+    pub fn of(conn: &'a ClientConn) -> Self {
+        Peer { ip: conn.peer.ip(), client_cert: conn.stream.identity().map(|i| &i.client_cert) }
+    }
+}
+
 /// How far a request has come, for its `$context` values.
 pub struct Progress {
     pub status: u16,
@@ -21,7 +34,7 @@ pub struct Progress {
 /// access log line and its customised gateway response.
 pub fn fields<'a>(
     table: &'a LoadedTable,
-    conn: &'a ClientConn,
+    peer: Peer<'a>,
     head: &'a RequestHead,
     ctx: &'a Context,
     progress: Progress,
@@ -47,7 +60,7 @@ pub fn fields<'a>(
     let request_id = ctx.id_if_made().map_or("-", |id| id.as_str());
     Some(Fields {
         request_id,
-        source_ip: conn.peer.ip(),
+        source_ip: peer.ip,
         user_agent: head.first(b"user-agent"),
         method: head.method_bytes(),
         route_key,
@@ -66,7 +79,7 @@ pub fn fields<'a>(
         api: &api.name,
         host: head.host_name(),
         trace_id: record.trace.map(|t| t.trace_id_hex()),
-        client_cert: conn.stream.identity().map(|i| &i.client_cert),
+        client_cert: peer.client_cert,
         api_key: ctx
             .identity
             .api_key
@@ -82,7 +95,7 @@ pub fn fields<'a>(
 /// far and the status it is about to get.
 pub fn so_far<'a>(
     table: &'a LoadedTable,
-    conn: &'a ClientConn,
+    peer: Peer<'a>,
     head: &'a RequestHead,
     ctx: &'a Context,
     status: u16,
@@ -93,7 +106,7 @@ pub fn so_far<'a>(
         latency_us: ctx.started.elapsed().as_micros() as u64,
         integration_us: ctx.record.integration_us,
     };
-    fields(table, conn, head, ctx, progress)
+    fields(table, peer, head, ctx, progress)
 }
 
 /// The routed request's path-parameter names, in capture order (none before routing): what

@@ -185,19 +185,8 @@ pub enum IntegrationModel {
         /// `response_parameters`.
         response_mappings: Vec<ResponseMappingModel>,
     },
-    /// A non-proxy HTTP integration (AWS's `HTTP`): templates already compiled once.
-    Http {
-        uri: Spanned<String>,
-        method: Option<String>,
-        timeout_ms: u64,
-        request_mappings: Vec<ParamMappingModel>,
-        passthrough: crate::table::templates::Passthrough,
-        /// `(content type, template text)`.
-        request_templates: Vec<(String, String)>,
-        responses: Vec<IntegrationResponseModel>,
-        /// `#foreach` iterations per loop (AWS: 1,000).
-        max_foreach: u32,
-    },
+    /// A non-proxy integration (AWS's `HTTP` and `AWS`): templates already compiled once.
+    Mapped(Box<MappedModel>),
     /// `target` as written (stage variables not yet substituted).
     Function {
         target: Spanned<String>,
@@ -215,6 +204,45 @@ pub struct ParamMappingModel {
     pub span: Option<std::ops::Range<usize>>,
 }
 
+/// A non-proxy integration as written.
+#[derive(Debug, Clone)]
+pub struct MappedModel {
+    pub backend: MappedBackendModel,
+    pub timeout_ms: u64,
+    pub passthrough: crate::table::templates::Passthrough,
+    pub content_handling: Option<crate::table::templates::ContentHandling>,
+    /// `(content type, template text)`.
+    pub request_templates: Vec<(String, String)>,
+    pub responses: Vec<IntegrationResponseModel>,
+    pub method_responses: Vec<u16>,
+    /// `#foreach` iterations per loop (AWS: 1,000).
+    pub max_foreach: u32,
+}
+
+/// What a non-proxy integration calls, as written (stage variables not yet substituted).
+#[derive(Debug, Clone)]
+pub enum MappedBackendModel {
+    Http {
+        uri: Spanned<String>,
+        method: Option<String>,
+        request_mappings: Vec<ParamMappingModel>,
+    },
+    Function {
+        target: Spanned<String>,
+    },
+    Aws {
+        service: String,
+        region: String,
+        /// The path (`/123456789012/orders`), or `/?Action=SendMessage` for an action.
+        path: String,
+        /// The service endpoint, `https://{service}.{region}.amazonaws.com` unless given.
+        endpoint: Spanned<String>,
+        method: String,
+        credentials: crate::table::AwsCredentials,
+        request_mappings: Vec<ParamMappingModel>,
+    },
+}
+
 /// One integration response of a non-proxy integration.
 #[derive(Debug, Clone)]
 pub struct IntegrationResponseModel {
@@ -222,6 +250,7 @@ pub struct IntegrationResponseModel {
     pub status: u16,
     pub headers: Vec<ParamMappingModel>,
     pub templates: Vec<(String, String)>,
+    pub content_handling: Option<crate::table::templates::ContentHandling>,
 }
 
 #[derive(Debug, Clone)]

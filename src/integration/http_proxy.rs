@@ -155,7 +155,8 @@ fn write_request_head(
     let routed_path = ctx.routed_path(head);
     // Parameter mapping reads `$context` values: gathered only for a route that maps.
     let maps = !proxy.request_mappings.is_empty();
-    let fields = maps.then(|| crate::request_vars::so_far(table, conn, head, ctx, 0)).flatten();
+    let fields =
+        maps.then(|| crate::request_vars::so_far(table, crate::request_vars::Peer::of(conn), head, ctx, 0)).flatten();
     let params = crate::request_vars::route_params(table, ctx);
     let request = fields.as_ref().map(|fields| mapping::Request { head, ctx, params, fields, response: None });
     let mut value = mapping::Value::new();

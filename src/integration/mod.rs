@@ -2,12 +2,12 @@
 //! [`http_proxy`] forwards to an upstream through the outbound client
 //! ([`crate::outbound`]) and [`relay`]s the answer; [`function`] builds the request's event,
 //! invokes the function through [`crate::function`] and answers with what it returned;
-//! [`http`] maps the request and the answer through templates ([`crate::vtl`], fed by
+//! [`mapped`] maps the request and the answer through templates ([`crate::vtl`], fed by
 //! [`template_input`]).
 
 pub mod function;
-pub mod http;
 pub mod http_proxy;
+pub mod mapped;
 pub mod mock;
 pub mod relay;
 pub mod template_input;

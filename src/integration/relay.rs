@@ -243,7 +243,10 @@ fn mapped_headers(
 ) -> Vec<u8> {
     let mut out = Vec::new();
     let status = m.status_code.unwrap_or(response.0.status);
-    let Some(fields) = crate::request_vars::so_far(table, conn, head, ctx, status) else { return out };
+    let Some(fields) = crate::request_vars::so_far(table, crate::request_vars::Peer::of(conn), head, ctx, status)
+    else {
+        return out;
+    };
     let params = crate::request_vars::route_params(table, ctx);
     let r = mapping::Request { head, ctx, params, fields: &fields, response: Some(response) };
     let mut value = mapping::Value::new();

@@ -203,12 +203,12 @@ async fn run(
             let flow = body::settle(conn, head, ctx, limits).await?;
             integration::function::invoke(worker.outbound(), table, conn, (head, ctx), function, flow).await
         }
-        Integration::Http(http) => {
+        Integration::Mapped(mapped) => {
             if ctx.body_unread(head) {
                 return Err(TOO_LARGE.closing());
             }
             let flow = body::settle(conn, head, ctx, limits).await?;
-            integration::http::call(worker.outbound(), table, conn, (head, ctx), http, flow).await
+            integration::mapped::call(worker.outbound(), table, conn, (head, ctx), mapped, flow).await
         }
     }
 }
@@ -273,7 +273,8 @@ fn error_response(
         return gateway::response(ctx.protocol, error);
     };
     let status = custom.status.unwrap_or(gateway::lookup(api.protocol, error.kind).status);
-    let Some(fields) = crate::request_vars::so_far(table, conn, head, ctx, status) else {
+    let Some(fields) = crate::request_vars::so_far(table, crate::request_vars::Peer::of(conn), head, ctx, status)
+    else {
         return gateway::response(ctx.protocol, error);
     };
     let params = crate::request_vars::route_params(table, ctx);

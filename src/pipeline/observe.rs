@@ -56,7 +56,10 @@ pub fn request(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, head
         latency_us,
         integration_us,
     };
-    let Some(fields) = crate::request_vars::fields(table, conn, head, ctx, progress) else { return };
+    let Some(fields) = crate::request_vars::fields(table, crate::request_vars::Peer::of(conn), head, ctx, progress)
+    else {
+        return;
+    };
     let max = table.table.settings.access_log.buffer_bytes;
     let counters = &worker.metrics.worker;
     match worker.log.append(&log.destination, max, |out| format::render(out, &log.format, log.json, &fields)) {

@@ -23,7 +23,7 @@ use log_format::Part;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the serialized layout changes; `serve --table` refuses other versions.
-pub const FORMAT_VERSION: u32 = 9;
+pub const FORMAT_VERSION: u32 = 10;
 /// The `format` field of every table file.
 pub const FORMAT_NAME: &str = "portico-table";
 
@@ -546,8 +546,8 @@ pub enum Integration {
     Mock(Mock),
     HttpProxy(HttpProxy),
     Function(FunctionIntegration),
-    /// A non-proxy HTTP integration (AWS's `HTTP`): templates in and out.
-    Http(templates::HttpIntegration),
+    /// A non-proxy integration (AWS's `HTTP` and `AWS`): templates in and out.
+    Mapped(Box<templates::Mapped>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

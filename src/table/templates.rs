@@ -1,6 +1,7 @@
-//! Non-proxy integrations (AWS's `HTTP` type), as plain data: the request templates by content
-//! type and what happens to a content type none matches, and the integration responses that
-//! map the backend's answer (chosen by a regular expression on its status) to the client's.
+//! Non-proxy integrations (AWS's `HTTP` and `AWS` types), as plain data: the backend (an HTTP
+//! endpoint, a function, an AWS service), the request templates by content type and what happens
+//! to a content type none matches, and the integration responses that map the backend's answer
+//! (chosen by a regular expression on its status or a function's error message) to the client's.
 //!
 //! Templates and selection patterns are kept as text in [`super::Table::templates`] and
 //! [`super::Table::patterns`], referred to here by index; the loaded table compiles each once.
@@ -10,8 +11,37 @@ use serde::{Deserialize, Serialize};
 use super::UriPart;
 use super::mapping::ParamMapping;
 
+/// A non-proxy integration: the request mapped by templates to one of three backends, the
+/// backend's answer mapped back by the integration responses.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct HttpIntegration {
+pub struct Mapped {
+    pub backend: Backend,
+    pub timeout_ms: u64,
+    pub request: RequestTemplates,
+    /// In config order; the first whose pattern matches the backend's selector (the status of
+    /// an HTTP or AWS service answer, a function's `errorMessage`), else the one without a
+    /// pattern.
+    pub responses: Vec<IntegrationResponse>,
+    /// The method responses' statuses: a response with another status (a template's
+    /// `responseOverride.status`) is AWS's 500. Empty: any status.
+    pub method_responses: Vec<u16>,
+    /// Iterations a `#foreach` of these templates may make (AWS: 1,000).
+    pub max_foreach: u32,
+}
+
+/// What a non-proxy integration calls.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum Backend {
+    /// AWS's `HTTP`: an HTTP endpoint.
+    Http(HttpBackend),
+    /// AWS's `AWS` with a Lambda URI: the rendered request is the function's event.
+    Function { function: u32, qualifier_query: Option<String> },
+    /// AWS's `AWS`: an AWS service API (or a compatible one), the request SigV4-signed.
+    Aws(AwsBackend),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HttpBackend {
     /// The URI after stage-variable substitution, for humans.
     pub uri: String,
     /// Index into [`super::Table::upstreams`].
@@ -22,20 +52,45 @@ pub struct HttpIntegration {
     pub query: Option<String>,
     /// The method the backend gets; `None` sends the client's.
     pub method: Option<String>,
-    pub timeout_ms: u64,
     /// `integration.request.header|querystring.X` from the method request.
     pub request_mappings: Vec<ParamMapping>,
-    pub request: RequestTemplates,
-    /// In config order; the first whose pattern matches the backend's status, else the one
-    /// without a pattern.
-    pub responses: Vec<IntegrationResponse>,
-    /// Iterations a `#foreach` of these templates may make (AWS: 1,000).
-    pub max_foreach: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AwsBackend {
+    /// The HTTP side: the service endpoint's upstream, the path (`path/…` of the ARN, or `/`
+    /// with `Action=…` in the query for `action/…`), the method, the mapped parameters.
+    pub http: HttpBackend,
+    /// The signing name (`sqs`, `s3`, `dynamodb`, `kinesis`, `states`).
+    pub service: String,
+    pub region: String,
+    pub credentials: super::AwsCredentials,
+}
+
+impl Backend {
+    /// The HTTP request side of a backend reached over HTTP.
+    pub fn http(&self) -> Option<&HttpBackend> {
+        match self {
+            Backend::Http(h) => Some(h),
+            Backend::Aws(a) => Some(&a.http),
+            Backend::Function { .. } => None,
+        }
+    }
+}
+
+/// AWS's `contentHandling`: how a payload's text or binary form changes on the way.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ContentHandling {
+    /// Text is base64-decoded to bytes; binary stays binary.
+    ConvertToBinary,
+    /// Binary is base64-encoded to text; text stays text.
+    ConvertToText,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RequestTemplates {
     pub passthrough: Passthrough,
+    pub content_handling: Option<ContentHandling>,
     /// `(content type, template index)`, content types lower-case.
     pub templates: Vec<(String, u32)>,
 }
@@ -69,11 +124,13 @@ pub struct IntegrationResponse {
     pub headers: Vec<ParamMapping>,
     /// `(content type, template index)`; none passes the backend's body through.
     pub templates: Vec<(String, u32)>,
+    pub content_handling: Option<ContentHandling>,
 }
 
-/// A selection pattern as a regular expression over the whole status code (Java's `matches`),
-/// which is how the compiler checks it and the loaded table compiles it.
-pub fn whole_status(pattern: &str) -> String {
+/// A selection pattern as a regular expression over the whole selector (Java's `matches`: a
+/// status code, or a function's `errorMessage`), which is how the compiler checks it and the
+/// loaded table compiles it.
+pub fn whole_match(pattern: &str) -> String {
     format!("^(?:{pattern})$")
 }
 

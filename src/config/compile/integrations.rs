@@ -2,12 +2,13 @@
 //! URI parsed (link-local and metadata hosts refused unless allowed), upstreams deduplicated.
 
 use super::Errors;
+use crate::config::model::MappedBackendModel;
 use crate::config::model::RouteModel;
 use crate::config::model::{ApiModel, Config, IntegrationModel, StageModel};
 use crate::config::reader::Spanned;
 use crate::config::uri;
-use crate::table::templates::{HttpIntegration, IntegrationResponse, RequestTemplates};
-use crate::table::{HttpProxy, Integration, Mock, Upstream, UriPart};
+use crate::table::templates::{AwsBackend, Backend, HttpBackend, IntegrationResponse, Mapped, RequestTemplates};
+use crate::table::{HttpProxy, Integration, Mock, PayloadFormat, Upstream, UriPart};
 
 /// Template and pattern texts, interned: non-proxy integrations refer to them by index, and a
 /// route's templates are stored once however many stages use them.
@@ -36,7 +37,7 @@ impl Texts {
 }
 
 /// A backend URI in one stage: stage variables substituted, parsed, its upstream interned.
-struct Backend {
+struct ParsedBackend {
     uri: String,
     upstream: u32,
     path: Vec<UriPart>,
@@ -50,7 +51,7 @@ fn backend(
     route: &RouteModel,
     template: &Spanned<String>,
     upstreams: &mut Vec<Upstream>,
-) -> Option<Backend> {
+) -> Option<ParsedBackend> {
     let substituted = match uri::substitute(&template.value, &stage.variables) {
         Ok(s) => s,
         Err(missing) => {
@@ -68,7 +69,7 @@ fn backend(
         Ok(parsed) => {
             let (path, query) = (parsed.path.clone(), parsed.query.clone());
             let upstream = super::functions::upstream(errors, config, parsed, template.span.clone(), upstreams)?;
-            Some(Backend { uri: substituted, upstream, path, query })
+            Some(ParsedBackend { uri: substituted, upstream, path, query })
         }
         Err(message) => {
             let hint = (substituted != template.value)
@@ -115,41 +116,35 @@ pub(super) fn for_stage(
                     response_mappings,
                 })
             }
-            IntegrationModel::Http {
-                uri: template,
-                method,
-                timeout_ms,
-                request_mappings,
-                passthrough,
-                request_templates,
-                responses,
-                max_foreach,
-            } => {
+            IntegrationModel::Mapped(m) => {
                 let mut in_stage = |m: &crate::config::model::ParamMappingModel| mapping(errors, stage, route, m);
-                let request_mappings = request_mappings.iter().map(&mut in_stage).collect();
-                let responses = responses
+                let responses = m
+                    .responses
                     .iter()
                     .map(|r| IntegrationResponse {
                         selection_pattern: r.selection_pattern.as_ref().map(|p| texts.pattern(p)),
                         status: r.status,
                         headers: r.headers.iter().map(&mut in_stage).collect(),
                         templates: r.templates.iter().map(|(ct, t)| (ct.clone(), texts.template(t))).collect(),
+                        content_handling: r.content_handling,
                     })
                     .collect();
-                let templates = request_templates.iter().map(|(ct, t)| (ct.clone(), texts.template(t))).collect();
-                let Some(backend) = backend(errors, config, stage, route, template, upstreams) else { continue };
-                Integration::Http(HttpIntegration {
-                    uri: backend.uri,
-                    upstream: backend.upstream,
-                    path: backend.path,
-                    query: backend.query,
-                    method: method.clone(),
-                    timeout_ms: *timeout_ms,
-                    request_mappings,
-                    request: RequestTemplates { passthrough: *passthrough, templates },
+                let templates = m.request_templates.iter().map(|(ct, t)| (ct.clone(), texts.template(t))).collect();
+                let Some(backend) = mapped_backend(errors, config, stage, route, &m.backend, upstreams) else {
+                    continue;
+                };
+                Integration::Mapped(Box::new(Mapped {
+                    backend,
+                    timeout_ms: m.timeout_ms,
+                    request: RequestTemplates {
+                        passthrough: m.passthrough,
+                        content_handling: m.content_handling,
+                        templates,
+                    },
                     responses,
-                    max_foreach: *max_foreach,
-                })
+                    method_responses: m.method_responses.clone(),
+                    max_foreach: m.max_foreach,
+                }))
             }
             IntegrationModel::Function { target, format, timeout_ms } => {
                 match super::functions::integration(errors, config, stage, (target, *format, *timeout_ms)) {
@@ -161,6 +156,71 @@ pub(super) fn for_stage(
         integrations.push(integration);
     }
     integrations
+}
+
+/// A non-proxy integration's backend in one stage.
+fn mapped_backend(
+    errors: &mut Errors<'_>,
+    config: &Config,
+    stage: &StageModel,
+    route: &RouteModel,
+    model: &MappedBackendModel,
+    upstreams: &mut Vec<Upstream>,
+) -> Option<Backend> {
+    let mut in_stage = |m: &crate::config::model::ParamMappingModel| mapping(errors, stage, route, m);
+    match model {
+        MappedBackendModel::Http { uri, method, request_mappings } => {
+            let request_mappings = request_mappings.iter().map(&mut in_stage).collect();
+            let b = backend(errors, config, stage, route, uri, upstreams)?;
+            Some(Backend::Http(HttpBackend {
+                uri: b.uri,
+                upstream: b.upstream,
+                path: b.path,
+                query: b.query,
+                method: method.clone(),
+                request_mappings,
+            }))
+        }
+        MappedBackendModel::Function { target } => {
+            // The timeout is the integration's; the payload format is the rendered request's.
+            let f = super::functions::integration(errors, config, stage, (target, PayloadFormat::V1, 0))?;
+            Some(Backend::Function { function: f.function, qualifier_query: f.qualifier_query })
+        }
+        MappedBackendModel::Aws { service, region, path, endpoint, method, credentials, request_mappings } => {
+            let request_mappings = request_mappings.iter().map(&mut in_stage).collect();
+            let b = backend(errors, config, stage, route, endpoint, upstreams)?;
+            if b.path.iter().any(|p| !matches!(p, UriPart::Literal(l) if l.is_empty() || l == "/")) || b.query.is_some()
+            {
+                errors.at(
+                    endpoint.span.clone(),
+                    format!("the endpoint `{}` has a path or query", b.uri),
+                    Some("give the scheme, host and port only; the path comes from the integration's uri".into()),
+                );
+                return None;
+            }
+            let (path, query) = match path.split_once('?') {
+                Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
+                None => (path.clone(), None),
+            };
+            Some(Backend::Aws(AwsBackend {
+                http: HttpBackend {
+                    uri: format!(
+                        "{}{path}{}",
+                        b.uri.trim_end_matches('/'),
+                        query.as_ref().map(|q| format!("?{q}")).unwrap_or_default()
+                    ),
+                    upstream: b.upstream,
+                    path: vec![UriPart::Literal(path)],
+                    query,
+                    method: Some(method.clone()),
+                    request_mappings,
+                },
+                service: service.clone(),
+                region: region.clone(),
+                credentials: credentials.clone(),
+            }))
+        }
+    }
 }
 
 pub(super) fn missing_variable_hint(name: &str, variables: &[(String, String)]) -> String {

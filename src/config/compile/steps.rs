@@ -34,7 +34,7 @@ pub(super) fn for_stage(
                     // are received before the step.
                     _ if route.iam || route.validation.as_ref().is_some_and(|v| v.body) => config.limits.max_body_bytes,
                     Some(Integration::HttpProxy(_)) => config.limits.buffer_body_bytes,
-                    Some(Integration::Function(_) | Integration::Http(_)) => config.limits.max_body_bytes,
+                    Some(Integration::Function(_) | Integration::Mapped(_)) => config.limits.max_body_bytes,
                     _ => 0,
                 },
             }

@@ -1,7 +1,9 @@
 //! `[[api]]` with its stages and routes, and route integrations.
 
 use super::server::addrs;
+use super::templates::Kind;
 use super::*;
+use crate::config::model::MappedBackendModel;
 use crate::config::reader::{Obj, Reader};
 use crate::route::key;
 use crate::table::{PayloadFormat, Protocol, RouteKey};
@@ -307,7 +309,7 @@ fn read_integration(
     params: Option<&[String]>,
     protocol: Protocol,
 ) -> Option<IntegrationModel> {
-    let kind = r.str(o, "type", "integration types: \"http_proxy\", \"http\", \"function\", \"mock\"")?;
+    let kind = r.str(o, "type", "integration types: \"http_proxy\", \"http\", \"function\", \"aws\", \"mock\"")?;
     match kind.value.as_str() {
         "http_proxy" => {
             r.allow_keys(o, PROXY_KEYS);
@@ -320,12 +322,18 @@ fn read_integration(
             let response_mappings = super::mapping::read_response(r, o, protocol);
             Some(IntegrationModel::HttpProxy { uri: uri?, timeout_ms, request_mappings, response_mappings })
         }
-        "http" => {
-            let model = super::templates::read_http(r, o, protocol)?;
-            if let (IntegrationModel::Http { uri, .. }, Some(params)) = (&model, params) {
+        "http" | "aws" => {
+            let kind = if kind.value == "http" { Kind::Http } else { Kind::Aws };
+            let model = super::templates::read_mapped(r, o, protocol, kind)?;
+            if let (IntegrationModel::Mapped(m), Some(params)) = (&model, params)
+                && let MappedBackendModel::Http { uri, .. } = &m.backend
+            {
                 check_uri_params(r, uri, params);
             }
             Some(model)
+        }
+        "function" if matches!(r.item(o, "proxy").and_then(|i| i.as_bool()), Some(false)) => {
+            super::templates::read_mapped(r, o, protocol, Kind::Function)
         }
         "mock" => {
             r.allow_keys(o, MOCK_KEYS);
@@ -386,7 +394,7 @@ fn read_integration(
             r.error(
                 kind.span,
                 format!("unknown integration type `{other}`"),
-                Some("use \"http_proxy\", \"http\", \"function\" or \"mock\"".into()),
+                Some("use \"http_proxy\", \"http\", \"function\", \"aws\" or \"mock\"".into()),
             );
             None
         }

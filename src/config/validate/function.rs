@@ -97,26 +97,7 @@ fn read_lambda(r: &mut Reader<'_>, item: &toml_edit::Item) -> Option<FunctionTar
     let function_name = r.str(o, "function_name", "the Lambda function's name or ARN, like function_name = \"orders\"");
     let region = r.str(o, "region", "like region = \"us-east-1\"");
     let endpoint = r.opt_str(o, "endpoint");
-    let mut env = |key: &str, default: &str, required: bool| -> Option<String> {
-        let name = r.opt_str(o, key);
-        let variable = name.as_ref().map_or(default.to_owned(), |n| n.value.clone());
-        match std::env::var(&variable) {
-            Ok(v) if !v.is_empty() => Some(v),
-            _ if !required => None,
-            _ => {
-                let span = name.map_or_else(|| o.span(), |n| n.span);
-                r.error(
-                    span,
-                    format!("environment variable `{variable}` is not set"),
-                    Some("Lambda invocations are signed with the credentials in the environment".into()),
-                );
-                None
-            }
-        }
-    };
-    let access_key_id = env("access_key_id_env", "AWS_ACCESS_KEY_ID", true);
-    let secret_access_key = env("secret_access_key_env", "AWS_SECRET_ACCESS_KEY", true);
-    let session_token = env("session_token_env", "AWS_SESSION_TOKEN", false);
+    let credentials = read_credentials(r, o, "Lambda invocations");
     let (function_name, region) = (function_name?, region?);
     let valid_region = !region.value.is_empty()
         && region.value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
@@ -131,15 +112,42 @@ fn read_lambda(r: &mut Reader<'_>, item: &toml_edit::Item) -> Option<FunctionTar
         value: format!("https://lambda.{}.amazonaws.com", region.value),
         span: region.span.clone(),
     });
-    let credentials = crate::table::AwsCredentials {
-        access_key_id: access_key_id?,
-        secret_access_key: secret_access_key?,
-        session_token,
-    };
+    let credentials = credentials?;
     Some(FunctionTargetModel::Lambda {
         function_name: function_name.value,
         region: region.value,
         endpoint,
         credentials,
+    })
+}
+
+/// `access_key_id_env`, `secret_access_key_env`, `session_token_env` (default `AWS_ACCESS_KEY_ID`,
+/// …): the credentials `what` is signed with, read from the environment when the config is
+/// checked.
+pub(super) fn read_credentials(r: &mut Reader<'_>, o: Obj<'_>, what: &str) -> Option<crate::table::AwsCredentials> {
+    let mut env = |key: &str, default: &str, required: bool| -> Option<String> {
+        let name = r.opt_str(o, key);
+        let variable = name.as_ref().map_or(default.to_owned(), |n| n.value.clone());
+        match std::env::var(&variable) {
+            Ok(v) if !v.is_empty() => Some(v),
+            _ if !required => None,
+            _ => {
+                let span = name.map_or_else(|| o.span(), |n| n.span);
+                r.error(
+                    span,
+                    format!("environment variable `{variable}` is not set"),
+                    Some(format!("{what} are signed with the credentials in the environment")),
+                );
+                None
+            }
+        }
+    };
+    let access_key_id = env("access_key_id_env", "AWS_ACCESS_KEY_ID", true);
+    let secret_access_key = env("secret_access_key_env", "AWS_SECRET_ACCESS_KEY", true);
+    let session_token = env("session_token_env", "AWS_SESSION_TOKEN", false);
+    Some(crate::table::AwsCredentials {
+        access_key_id: access_key_id?,
+        secret_access_key: secret_access_key?,
+        session_token,
     })
 }

@@ -230,7 +230,7 @@ pub(super) const ROUTE_KEYS: &[&str] = &[
     "required_parameters",
 ];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms", "request_parameters", "response_parameters"];
-pub(super) const FUNCTION_INTEGRATION_KEYS: &[&str] = &["type", "target", "payload_format", "timeout_ms"];
+pub(super) const FUNCTION_INTEGRATION_KEYS: &[&str] = &["type", "target", "proxy", "payload_format", "timeout_ms"];
 pub(super) const FUNCTION_KEYS: &[&str] = &[
     "name",
     "url",

@@ -1,0 +1,322 @@
+//! The backend of a non-proxy integration: [`write`] puts the request on the wire form and
+//! [`exchange`] sends it and reads the answer whole.
+//!
+//! - An HTTP backend gets the integration's method and URI (path parameters as received, or as
+//!   `requestOverride.path` sets them), its fixed query and the mapped query parameters, `Host`,
+//!   the mapped headers and the overrides, the body's content type (a mapped `Content-Type`
+//!   wins) and the body.
+//! - An AWS service gets the same, SigV4-signed for its service and region with the
+//!   integration's credentials: every header it is sent is signed, with `x-amz-date`,
+//!   `x-amz-content-sha256` and the session token.
+//! - A function gets the rendered body as its event (invoked through [`crate::function`]); its
+//!   answer's selector is the `errorMessage` of a function error.
+//!
+//! Must not: choose templates or integration responses. Cost: the head is gathered as a list
+//! (the signature needs every header) and written once into the connection's buffer.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use bytes::Bytes;
+use monoio::time::Instant;
+
+use super::request::Prepared;
+use crate::context::Context;
+use crate::error::{GatewayError, ResponseType};
+use crate::function::invoke;
+use crate::http::head::RequestHead;
+use crate::http::response_head::ResponseHead;
+use crate::http::{Method, breaks_header, encode, is_token};
+use crate::loaded::LoadedTable;
+use crate::mapping::{self, Form};
+use crate::outbound::Outbound;
+use crate::outbound::client::{self, Call as Fetch};
+use crate::request_vars::Peer;
+use crate::table::UriPart;
+use crate::table::mapping::Target;
+use crate::table::templates::{AwsBackend, Backend, HttpBackend, Mapped};
+
+const NO_HOST: GatewayError =
+    GatewayError::new(ResponseType::FunctionUnavailable, "the function's local host could not start");
+
+/// What a backend answered, for the integration responses.
+pub struct Answer {
+    /// The HTTP status (a function's invocation: 200).
+    pub status: u16,
+    /// What selection patterns match: the status as text, a function error's `errorMessage`;
+    /// `None` (a function that did not fail) takes the default response.
+    pub selector: Option<String>,
+    /// The response head and its bytes (`integration.response.header.X`), from an HTTP backend.
+    pub head: Option<(ResponseHead, Bytes)>,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+/// A request written and ready to go.
+pub enum Call<'t> {
+    /// `out` holds the whole request.
+    Http { target: &'t client::Target, idempotent: bool, head_request: bool },
+    /// The function gets the prepared body as its event.
+    Function(invoke::Target<'t>),
+}
+
+/// Writes the request for `mapped`'s backend into `out` (for a function: nothing — the invoker
+/// writes its own request around the event).
+pub fn write<'t>(
+    table: &'t LoadedTable,
+    peer: Peer<'_>,
+    (head, ctx): (&RequestHead, &Context),
+    mapped: &'t Mapped,
+    prepared: &Prepared,
+    out: &mut Vec<u8>,
+) -> Result<Call<'t>, GatewayError> {
+    out.clear();
+    let http = match &mapped.backend {
+        Backend::Function { function, qualifier_query } => {
+            return table.function_target(*function, qualifier_query.as_deref()).map(Call::Function).ok_or(NO_HOST);
+        }
+        Backend::Http(h) => h,
+        Backend::Aws(a) => &a.http,
+    };
+    let fields = crate::request_vars::so_far(table, peer, head, ctx, 0).ok_or(super::NO_FIELDS)?;
+    let names = crate::request_vars::route_params(table, ctx);
+    let r = mapping::Request { head, ctx, params: names, fields: &fields, response: None };
+    let method = http.method.as_deref().map_or(head.method_bytes(), str::as_bytes);
+    let authority = &table.upstream_authorities[http.upstream as usize];
+    let outgoing = outgoing(http, &r, authority, prepared);
+    match &mapped.backend {
+        Backend::Aws(aws) => write_signed(out, method, aws, &outgoing, &prepared.body),
+        _ => write_plain(out, method, &outgoing, &prepared.body),
+    }
+    let backend_method = Method::from_bytes(method);
+    Ok(Call::Http {
+        target: &table.upstream_targets[http.upstream as usize],
+        idempotent: backend_method.is_idempotent(),
+        head_request: backend_method == Method::Head,
+    })
+}
+
+/// Sends a written request and reads the answer whole, within the integration's timeout.
+pub async fn exchange(
+    outbound: Outbound<'_>,
+    table: &LoadedTable,
+    mapped: &Mapped,
+    call: Call<'_>,
+    prepared: &Prepared,
+    out: &mut Vec<u8>,
+) -> Result<Answer, GatewayError> {
+    let settings = &table.table.settings;
+    let timeout = Duration::from_millis(mapped.timeout_ms);
+    match call {
+        Call::Function(target) => {
+            let write = |out: &mut Vec<u8>| out.extend_from_slice(&prepared.body);
+            let invoked = invoke::invoke(outbound, settings, &target, timeout, out, write).await?;
+            let selector = invoked.function_error.then(|| error_message(&invoked.payload));
+            Ok(Answer {
+                status: invoked.status,
+                selector,
+                head: None,
+                content_type: Some("application/json".to_owned()),
+                body: invoked.payload,
+            })
+        }
+        Call::Http { target, idempotent, head_request } => {
+            let fetch = Fetch {
+                target,
+                deadline: Instant::now() + timeout,
+                connect_timeout_ms: settings.upstream.connect_timeout_ms,
+                pool_idle_timeout: Duration::from_millis(settings.upstream.pool_idle_timeout_ms),
+                buffer_bytes: settings.workers.upstream_buffer_bytes,
+                idempotent,
+                head_request,
+                whole: true,
+            };
+            let max_idle = settings.upstream.pool_idle_max_per_upstream;
+            let max_body = settings.limits.max_body_bytes;
+            let fetched = client::fetch(outbound.pool, outbound.counters, &fetch, out, max_body, max_idle).await?;
+            Ok(Answer {
+                status: fetched.status,
+                selector: Some(fetched.status.to_string()),
+                content_type: fetched.header(b"content-type").map(|c| String::from_utf8_lossy(c).into_owned()),
+                body: fetched.body,
+                head: Some((fetched.parsed, fetched.head)),
+            })
+        }
+    }
+}
+
+/// A function error's `errorMessage` (AWS matches selection patterns against it); empty when
+/// the error object has none.
+fn error_message(payload: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Error {
+        #[serde(rename = "errorMessage")]
+        error_message: Option<serde_json::Value>,
+    }
+    match serde_json::from_slice::<Error>(payload).ok().and_then(|e| e.error_message) {
+        Some(serde_json::Value::String(s)) => s,
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
+}
+
+/// A backend request's line and headers but the framing.
+pub struct Outgoing<'a> {
+    /// The path, then the query from `query_at` (with its `?`).
+    pub target: Vec<u8>,
+    pub query_at: usize,
+    pub headers: Vec<(Cow<'a, str>, Cow<'a, [u8]>)>,
+}
+
+/// The integration's URI (path parameters as received, or overridden), its fixed query and the
+/// mapped query parameters, `Host`, the mapped headers and the overrides, and the content type.
+fn outgoing<'a>(
+    http: &HttpBackend,
+    r: &mapping::Request<'_>,
+    authority: &'a str,
+    prepared: &'a Prepared,
+) -> Outgoing<'a> {
+    let mut target = Vec::with_capacity(128);
+    let routed = r.ctx.routed_path(r.head);
+    for part in &http.path {
+        match part {
+            UriPart::Literal(l) => target.extend_from_slice(l.as_bytes()),
+            UriPart::Param(i) => {
+                let name = r.params.get(*i as usize);
+                match name.and_then(|n| prepared.path_overrides.iter().find(|(k, _)| k == n)) {
+                    Some((_, v)) => {
+                        target.extend(percent_encoding::utf8_percent_encode(v, mapping::COMPONENT).flat_map(str::bytes))
+                    }
+                    None => {
+                        if let Some(&(s, e)) = r.ctx.captures.get(*i as usize) {
+                            target.extend_from_slice(&routed[s as usize..e as usize]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let query_at = target.len();
+    let mut first = true;
+    let mut sep = |out: &mut Vec<u8>| {
+        out.push(if first { b'?' } else { b'&' });
+        first = false;
+    };
+    if let Some(q) = &http.query {
+        sep(&mut target);
+        target.extend_from_slice(q.as_bytes());
+    }
+    let mut value = mapping::Value::new();
+    let encode = |out: &mut Vec<u8>, s: &str| {
+        out.extend(percent_encoding::utf8_percent_encode(s, mapping::COMPONENT).flat_map(str::bytes))
+    };
+    for m in &http.request_mappings {
+        if let Target::Query(name) = &m.target
+            && !prepared.query_overrides.iter().any(|(k, _)| k == name)
+            && mapping::value(&m.value, r, Form::Url, &mut value)
+        {
+            sep(&mut target);
+            encode(&mut target, name);
+            target.push(b'=');
+            target.extend_from_slice(&value);
+        }
+    }
+    for (name, v) in &prepared.query_overrides {
+        sep(&mut target);
+        encode(&mut target, name);
+        target.push(b'=');
+        encode(&mut target, v);
+    }
+
+    let mut headers: Vec<(Cow<'a, str>, Cow<'a, [u8]>)> = Vec::with_capacity(4 + http.request_mappings.len());
+    headers.push((Cow::Borrowed("Host"), Cow::Borrowed(authority.as_bytes())));
+    // What the gateway writes itself: the host, the framing.
+    const OWN: [&str; 4] = ["host", "content-length", "transfer-encoding", "connection"];
+    let sendable = |name: &str, value: &[u8]| {
+        is_token(name.as_bytes()) && !breaks_header(value) && !OWN.iter().any(|f| name.eq_ignore_ascii_case(f))
+    };
+    for m in &http.request_mappings {
+        if let Target::Header(name) = &m.target
+            && !prepared.header_overrides.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
+            && mapping::value(&m.value, r, Form::Header, &mut value)
+            && sendable(name, &value)
+        {
+            headers.push((Cow::Owned(name.clone()), Cow::Owned(value.to_vec())));
+        }
+    }
+    for (name, v) in &prepared.header_overrides {
+        if sendable(name, v.as_bytes()) {
+            headers.push((Cow::Borrowed(name.as_str()), Cow::Borrowed(v.as_bytes())));
+        }
+    }
+    // The body's own type unless a mapping or an override set one.
+    if let Some(ct) = &prepared.content_type
+        && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        && !breaks_header(ct.as_bytes())
+    {
+        headers.push((Cow::Borrowed("Content-Type"), Cow::Borrowed(ct.as_bytes())));
+    }
+    Outgoing { target, query_at, headers }
+}
+
+fn write_plain(out: &mut Vec<u8>, method: &[u8], o: &Outgoing<'_>, body: &[u8]) {
+    out.extend_from_slice(method);
+    out.push(b' ');
+    out.extend_from_slice(&o.target);
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &o.headers {
+        encode::header(out, name.as_bytes(), value);
+    }
+    encode::header_u64(out, b"Content-Length", body.len() as u64);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+/// As [`write_plain`], with the SigV4 headers over everything sent.
+fn write_signed(out: &mut Vec<u8>, method: &[u8], aws: &AwsBackend, o: &Outgoing<'_>, body: &[u8]) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let amz_date = crate::sigv4::amz_date(now);
+    let hash = crate::sigv4::payload_hash(body);
+    let length = body.len().to_string();
+    let mut signed: Vec<(String, String)> =
+        o.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), String::from_utf8_lossy(v).into_owned())).collect();
+    signed.push(("content-length".into(), length));
+    signed.push(("x-amz-date".into(), amz_date.clone()));
+    signed.push(("x-amz-content-sha256".into(), hash.clone()));
+    if let Some(token) = &aws.credentials.session_token {
+        signed.push(("x-amz-security-token".into(), token.clone()));
+    }
+    let pairs: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let target = String::from_utf8_lossy(&o.target);
+    let (path, query) = target.split_at(o.query_at.min(target.len()));
+    let request = crate::sigv4::Request {
+        method: std::str::from_utf8(method).unwrap_or("POST"),
+        path: if path.is_empty() { "/" } else { path },
+        query: query.strip_prefix('?').unwrap_or(query),
+        headers: &pairs,
+        payload_hash: &hash,
+    };
+    let scope = crate::sigv4::Scope { amz_date: &amz_date, region: &aws.region, service: &aws.service };
+    let credentials = crate::sigv4::Credentials {
+        access_key_id: &aws.credentials.access_key_id,
+        secret_access_key: &aws.credentials.secret_access_key,
+    };
+    let authorization = crate::sigv4::sign(credentials, &scope, &request);
+
+    out.extend_from_slice(method);
+    out.push(b' ');
+    out.extend_from_slice(&o.target);
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &o.headers {
+        encode::header(out, name.as_bytes(), value);
+    }
+    encode::header(out, b"X-Amz-Date", amz_date.as_bytes());
+    encode::header(out, b"X-Amz-Content-Sha256", hash.as_bytes());
+    if let Some(token) = &aws.credentials.session_token {
+        encode::header(out, b"X-Amz-Security-Token", token.as_bytes());
+    }
+    encode::header(out, b"Authorization", authorization.as_bytes());
+    encode::header_u64(out, b"Content-Length", body.len() as u64);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}

@@ -1,0 +1,191 @@
+//! The request side of a non-proxy integration: the body the backend gets — rendered by the
+//! template for the request's content type, passed through, or refused with 415 by the
+//! passthrough behaviour, converted between text and binary as `content_handling` says — and
+//! what the template put in `$context.requestOverride`.
+//!
+//! AWS's content handling for a request (its payload-encodings table): a text body stays text
+//! unless `convert_to_binary` base64-decodes it (after the template, if one applies); a body
+//! whose content type is one of the API's `binary_media_types` is binary: it passes as it came,
+//! no template applied, unless `convert_to_text` base64-encodes it — then it is text, templates
+//! and all (`$input.body` is the base64).
+//!
+//! Must not: send anything. Cost: one template render (one output string) when a template
+//! applies; a passed-through body is shared, not copied.
+
+use std::borrow::Cow;
+
+use base64::Engine;
+use bytes::Bytes;
+
+use super::super::template_input as input;
+use crate::context::{Context, RequestBody};
+use crate::error::{GatewayError, ResponseType};
+use crate::function::request::media_type_matches;
+use crate::http::head::RequestHead;
+use crate::loaded::LoadedTable;
+use crate::request_vars::Peer;
+use crate::table::templates::{ContentHandling, Mapped, Passthrough};
+use crate::vtl;
+
+const UNSUPPORTED: GatewayError =
+    GatewayError::new(ResponseType::UnsupportedMediaType, "no request template for the content type");
+pub(crate) const TEMPLATE_FAILED: GatewayError = GatewayError::new(
+    ResponseType::ApiConfiguration,
+    "Execution failed due to configuration error: a mapping template failed",
+);
+const NOT_BASE64: GatewayError = GatewayError::new(
+    ResponseType::BadRequest,
+    "the body is not base64, which content_handling = convert_to_binary needs",
+);
+const RENDERED_NOT_BASE64: GatewayError = GatewayError::new(
+    ResponseType::ApiConfiguration,
+    "Execution failed due to configuration error: the request template's output is not base64 (convert_to_binary)",
+);
+
+/// What the backend gets, before the backend's own framing.
+pub struct Prepared {
+    pub body: Bytes,
+    /// The body's content type: the request's (its media type, when a template rendered it).
+    pub content_type: Option<String>,
+    /// `$context.requestOverride.{header,querystring,path}`.
+    pub header_overrides: Vec<(String, String)>,
+    pub query_overrides: Vec<(String, String)>,
+    pub path_overrides: Vec<(String, String)>,
+    /// The template that rendered the body, if one did.
+    pub template: Option<u32>,
+}
+
+/// A body as text: borrowed when it is UTF-8 (the common case, checked fast), else with
+/// U+FFFD for what is not.
+pub(crate) fn text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// The media type of a `Content-Type` value, lower-case; AWS reads a request without one as
+/// `application/json`.
+pub(crate) fn media_type(value: Option<&[u8]>) -> String {
+    let media = value.map(|v| v.split(|&b| b == b';').next().unwrap_or_default().trim_ascii()).unwrap_or_default();
+    if media.is_empty() { "application/json".to_owned() } else { String::from_utf8_lossy(media).to_ascii_lowercase() }
+}
+
+/// Renders `template` over `body` into a new string; a failure is logged and is AWS's 500.
+pub(crate) fn render<'a>(
+    limits: &vtl::Limits,
+    template: &'a vtl::Template,
+    body: &'a str,
+    params: vtl::Value<'a>,
+    context: &vtl::Value<'a>,
+    stage_variables: &'a [(String, String)],
+) -> Result<String, GatewayError> {
+    let req = vtl::Request {
+        body,
+        params,
+        context: context.clone(),
+        stage_variables: input::stage_variables(stage_variables),
+    };
+    let mut out = String::new();
+    match template.render(req, limits, &mut out) {
+        Ok(()) => Ok(out),
+        Err(e) => {
+            log::warn!("mapping template failed at byte {}: {e}", e.at);
+            Err(TEMPLATE_FAILED)
+        }
+    }
+}
+
+pub(crate) fn limits(mapped: &Mapped) -> vtl::Limits {
+    vtl::Limits { max_foreach: mapped.max_foreach as usize, ..vtl::Limits::default() }
+}
+
+/// The stage's variables of a routed request.
+pub(crate) fn stage_variables<'t>(
+    table: &'t LoadedTable,
+    ctx: &Context,
+) -> Result<&'t [(String, String)], GatewayError> {
+    let (api, stage) = ctx.api_stage.ok_or(super::NO_FIELDS)?;
+    Ok(&table.table.apis[api as usize].stages[stage as usize].variables)
+}
+
+/// Whether a `Content-Type` (or `Accept` item) is one of the API's binary media types.
+pub(crate) fn is_binary(table: &LoadedTable, ctx: &Context, content_type: Option<&[u8]>) -> bool {
+    let Some((api, _)) = ctx.api_stage else { return false };
+    let binary = &table.table.apis[api as usize].binary_media_types;
+    !binary.is_empty() && content_type.is_some_and(|t| media_type_matches(binary, t))
+}
+
+/// The request side of `mapped` for a routed request whose body was received whole.
+pub fn prepare(
+    table: &LoadedTable,
+    peer: Peer<'_>,
+    head: &RequestHead,
+    ctx: &Context,
+    mapped: &Mapped,
+) -> Result<Prepared, GatewayError> {
+    let body: Bytes = match &ctx.body {
+        RequestBody::Buffered(b) => b.clone(),
+        _ => Bytes::new(),
+    };
+    let content_type = head.first(b"content-type");
+    let handling = mapped.request.content_handling;
+    let mut prepared = Prepared {
+        body,
+        content_type: content_type.map(|c| String::from_utf8_lossy(c).into_owned()),
+        header_overrides: Vec::new(),
+        query_overrides: Vec::new(),
+        path_overrides: Vec::new(),
+        template: None,
+    };
+    if is_binary(table, ctx, content_type) {
+        if handling != Some(ContentHandling::ConvertToText) {
+            // Binary passes as it came: templates are for text.
+            return Ok(prepared);
+        }
+        prepared.body = base64::engine::general_purpose::STANDARD.encode(&prepared.body).into();
+    }
+    let media = media_type(content_type);
+    let Some(template_index) = mapped.request.find(&media) else {
+        let passes = match mapped.request.passthrough {
+            Passthrough::WhenNoMatch => true,
+            Passthrough::WhenNoTemplates => mapped.request.templates.is_empty(),
+            Passthrough::Never => false,
+        };
+        if !passes {
+            return Err(UNSUPPORTED);
+        }
+        if handling == Some(ContentHandling::ConvertToBinary) {
+            prepared.body = decode(&prepared.body).ok_or(NOT_BASE64)?.into();
+        }
+        return Ok(prepared);
+    };
+    let template = &table.templates[template_index as usize];
+    let fields = crate::request_vars::so_far(table, peer, head, ctx, 0).ok_or(super::NO_FIELDS)?;
+    let context = input::context(Some(&fields), template.usage());
+    let names = crate::request_vars::route_params(table, ctx);
+    let params = input::params(head, ctx, names, template.usage());
+    let body_text = text(&prepared.body);
+    let rendered = render(&limits(mapped), template, &body_text, params, &context, stage_variables(table, ctx)?)?;
+    prepared.header_overrides = input::overrides(&context, "requestOverride", "header");
+    prepared.query_overrides = input::overrides(&context, "requestOverride", "querystring");
+    prepared.path_overrides = input::overrides(&context, "requestOverride", "path");
+    prepared.body = if handling == Some(ContentHandling::ConvertToBinary) {
+        decode(rendered.as_bytes()).ok_or(RENDERED_NOT_BASE64)?.into()
+    } else {
+        rendered.into()
+    };
+    prepared.content_type = Some(media);
+    prepared.template = Some(template_index);
+    Ok(prepared)
+}
+
+/// Base64 (standard alphabet, padding optional, surrounding whitespace ignored) to bytes.
+pub(crate) fn decode(text: &[u8]) -> Option<Vec<u8>> {
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    engine.decode(text.trim_ascii()).ok()
+}
