@@ -57,16 +57,22 @@ pub struct Report {
 }
 
 /// A request routed in one API.
-struct Routed {
-    api: usize,
-    stage: usize,
-    route: u32,
-    head: crate::http::head::RequestHead,
-    ctx: Context,
+pub(crate) struct Routed {
+    pub api: usize,
+    pub stage: usize,
+    pub route: u32,
+    pub head: crate::http::head::RequestHead,
+    pub ctx: Context,
 }
 
-/// Builds the event for `request`, invokes the function and reads its answer.
-pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
+/// The route `request` reaches in the one API meant, when its integration is what `wants`
+/// accepts (`what` names it for the error otherwise).
+pub(crate) fn find_route(
+    table: &LoadedTable,
+    request: &Request,
+    wants: fn(&Integration) -> bool,
+    what: &str,
+) -> Result<Routed, String> {
     let apis = &table.table.apis;
     let candidates: Vec<usize> = apis
         .iter()
@@ -81,14 +87,47 @@ pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
             _ => "no API has that route (see `portico routes`)".into(),
         });
     }
-    // Where the path routes to a function: the one API meant.
-    let mut routed: Vec<Result<Routed, String>> = candidates.iter().map(|&api| route(table, api, request)).collect();
-    let functions = routed.iter().filter(|r| r.is_ok()).count();
-    let Routed { api: api_index, stage: stage_index, route, head, mut ctx } = match functions {
-        0 => return Err(routed.swap_remove(0).err().unwrap_or_default()),
-        1 => routed.into_iter().find_map(Result::ok).ok_or("no route")?,
-        _ => return Err("the path invokes a function in several APIs: name one with --api".into()),
-    };
+    // Where the path routes to such an integration: the one API meant.
+    let mut routed: Vec<Result<Routed, String>> =
+        candidates.iter().map(|&api| route(table, api, request, wants, what)).collect();
+    match routed.iter().filter(|r| r.is_ok()).count() {
+        0 => Err(routed.swap_remove(0).err().unwrap_or_default()),
+        1 => routed.into_iter().find_map(Result::ok).ok_or_else(|| "no route".to_owned()),
+        _ => Err(format!("the path reaches {what} in several APIs: name one with --api")),
+    }
+}
+
+/// As if from this machine: loopback, no client certificate.
+pub(crate) const LOCAL_PEER: crate::request_vars::Peer<'static> =
+    crate::request_vars::Peer { ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), client_cert: None };
+
+/// What the outbound client needs outside a worker, for one command's calls.
+#[derive(Default)]
+pub(crate) struct OneShot {
+    pool: crate::outbound::pool::Pool,
+    counters: crate::metrics::WorkerCounters,
+    draining: std::cell::Cell<bool>,
+}
+
+impl OneShot {
+    pub(crate) fn outbound(&self) -> crate::outbound::Outbound<'_> {
+        crate::outbound::Outbound { pool: &self.pool, counters: &self.counters, draining: &self.draining }
+    }
+
+    pub(crate) fn runtime() -> Result<monoio::Runtime<monoio::time::TimeDriver<monoio::LegacyDriver>>, String> {
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .map_err(|e| format!("cannot start a runtime: {e}"))
+    }
+}
+
+/// Builds the event for `request`, invokes the function and reads its answer.
+pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
+    let apis = &table.table.apis;
+    let is_function: fn(&Integration) -> bool = |i| matches!(i, Integration::Function(_));
+    let Routed { api: api_index, stage: stage_index, route, head, mut ctx } =
+        find_route(table, request, is_function, "a function")?;
     let api = &apis[api_index];
     let stage = &api.stages[stage_index];
     let route_key = &api.routes[route as usize].key;
@@ -98,14 +137,9 @@ pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
     ctx.body = RequestBody::Buffered(Bytes::copy_from_slice(&request.body));
     let function = &table.table.functions[integration.function as usize];
 
-    let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-        .enable_timer()
-        .build()
-        .map_err(|e| format!("cannot start a runtime: {e}"))?;
-    let pool = crate::outbound::pool::Pool::default();
-    let counters = crate::metrics::WorkerCounters::default();
-    let draining = std::cell::Cell::new(false);
-    let outbound = crate::outbound::Outbound { pool: &pool, counters: &counters, draining: &draining };
+    let mut runtime = OneShot::runtime()?;
+    let one_shot = OneShot::default();
+    let outbound = one_shot.outbound();
     let mut event = Vec::new();
     let invoked = runtime.block_on(async {
         let target = function::target(table, integration)?;
@@ -152,8 +186,14 @@ pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
 }
 
 /// Parses `request` as the codec does and routes it in API `api_index`; `Ok` only when it reaches
-/// a function integration.
-fn route(table: &LoadedTable, api_index: usize, request: &Request) -> Result<Routed, String> {
+/// an integration `wants` accepts.
+fn route(
+    table: &LoadedTable,
+    api_index: usize,
+    request: &Request,
+    wants: fn(&Integration) -> bool,
+    what: &str,
+) -> Result<Routed, String> {
     let api = &table.table.apis[api_index];
     let stage_index = match &request.stage {
         Some(name) => api
@@ -178,7 +218,9 @@ fn route(table: &LoadedTable, api_index: usize, request: &Request) -> Result<Rou
     let prefix = if stage.is_default() { String::new() } else { format!("/{}", stage.name) };
     let mut raw = format!("{method} {prefix}{} HTTP/1.1\r\n", request.path).into_bytes();
     if !request.headers.iter().any(|h| h.to_ascii_lowercase().starts_with("host:")) {
-        raw.extend_from_slice(b"Host: localhost\r\n");
+        // A host the API answers: its first (a wildcard's own domain), else any.
+        let host = api.hosts.first().map_or("localhost", |h| h.strip_prefix("*.").unwrap_or(h));
+        raw.extend_from_slice(format!("Host: {host}\r\n").as_bytes());
     }
     for h in &request.headers {
         if !h.contains(':') {
@@ -216,8 +258,8 @@ fn route(table: &LoadedTable, api_index: usize, request: &Request) -> Result<Rou
     {
         return Err(format!("{method} {} matches route `{route_key}`, not `{wanted}`", request.path));
     }
-    if !matches!(stage.integrations[route as usize], Integration::Function(_)) {
-        return Err(format!("route `{route_key}` does not invoke a function in stage `{}`", stage.name));
+    if !wants(&stage.integrations[route as usize]) {
+        return Err(format!("route `{route_key}` does not reach {what} in stage `{}`", stage.name));
     }
     Ok(Routed { api: api_index, stage: stage_index, route, head, ctx })
 }

@@ -49,6 +49,7 @@ pub mod schema;
 pub mod sigv4;
 pub mod stage;
 pub mod table;
+pub mod test_invoke;
 pub mod threads;
 pub mod throttle;
 pub mod tls;

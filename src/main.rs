@@ -87,6 +87,34 @@ enum Command {
         #[arg(long)]
         body_file: Option<PathBuf>,
     },
+    /// Run one request through its route's non-proxy integration, as AWS's TestInvokeMethod
+    /// does: print the integration request the mapping renders, call the integration (unless
+    /// --no-call), and print its answer and the method response the client would get.
+    TestInvoke {
+        #[arg(short, long)]
+        config: PathBuf,
+        /// The route key, as configured: `POST /orders/{id}`.
+        #[arg(long)]
+        route: Option<String>,
+        /// The request path after the stage (default: the route key's, without parameters).
+        #[arg(long)]
+        path: Option<String>,
+        /// The API, when several have the route.
+        #[arg(long)]
+        api: Option<String>,
+        /// The stage (default: the API's first).
+        #[arg(long)]
+        stage: Option<String>,
+        /// A request header, `Name: value` (repeatable).
+        #[arg(long = "header", short = 'H')]
+        headers: Vec<String>,
+        /// The request body; `@FILE` reads it from a file.
+        #[arg(long, short = 'd')]
+        body: Option<String>,
+        /// Print the integration request and stop.
+        #[arg(long)]
+        no_call: bool,
+    },
     /// Print the compiled routing table.
     Routes {
         #[arg(short, long, conflicts_with = "table", required_unless_present = "table")]
@@ -226,6 +254,35 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::TestInvoke { config, route, path, api, stage, headers, body, no_call } => {
+            let mut loaded = match Source::Config(config).load() {
+                Ok(t) => t,
+                Err(errors) => {
+                    print_errors(&errors);
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let body = match body {
+                Some(b) => match b.strip_prefix('@') {
+                    Some(file) => std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {file}: {e}"))?,
+                    None => b.into_bytes(),
+                },
+                None => Vec::new(),
+            };
+            let hosts = portico::function::host::Hosts::default();
+            let max_body = loaded.table.settings.limits.max_body_bytes;
+            loaded.attach_hosts(hosts.assign(&loaded.table.functions, max_body));
+            let request = portico::test_invoke::Request { api, stage, route, path, headers, body, no_call };
+            let report = portico::test_invoke::run(&loaded, &request);
+            hosts.stop_all();
+            match report {
+                Ok(report) => Ok(print_test_invoke(&report)),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::Routes { config, table } => match Source::from(config, table).load() {
             Ok(t) => {
                 print_routes(&t);
@@ -308,6 +365,55 @@ fn print_invocation(r: &portico::invoke_cli::Report) -> ExitCode {
             println!("{body}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `portico test-invoke`'s output, stage by stage; exit status 0 when the client would get a
+/// method response, 1 for a gateway error.
+fn print_test_invoke(r: &portico::test_invoke::Report) -> ExitCode {
+    let error = |(status, body, reason): &(u16, String, &str)| {
+        println!("HTTP/1.1 {status}\n\n{body}\n(reason: {reason})");
+        ExitCode::FAILURE
+    };
+    println!("== api {} stage {} route `{}` -> {}", r.api, r.stage, r.route, r.backend);
+    println!("== integration request");
+    match &r.integration_request {
+        Ok(bytes) => println!("{}", String::from_utf8_lossy(bytes)),
+        Err(e) => return error(e),
+    }
+    let Some(answered) = &r.integration_response else {
+        println!("== not called (--no-call)");
+        return ExitCode::SUCCESS;
+    };
+    println!("== integration response");
+    match answered {
+        Ok(a) => {
+            println!("status {}{}", a.status, a.content_type.as_ref().map(|c| format!(", {c}")).unwrap_or_default());
+            if let Some(selector) = &a.selector {
+                println!("selector {selector:?}");
+            }
+            println!("{}", String::from_utf8_lossy(&a.body));
+        }
+        Err(e) => return error(e),
+    }
+    match &r.chosen {
+        Some((i, Some(pattern))) => println!("== integration response #{} (selection_pattern {pattern:?})", i + 1),
+        Some((i, None)) => println!("== integration response #{} (the default)", i + 1),
+        None => println!("== no integration responses: the answer passes through"),
+    }
+    println!("== method response");
+    match &r.method_response {
+        Some(Ok((status, headers, body))) => {
+            println!("HTTP/1.1 {status}");
+            for (n, v) in headers {
+                println!("{n}: {v}");
+            }
+            println!();
+            println!("{}", String::from_utf8_lossy(body));
+            ExitCode::SUCCESS
+        }
+        Some(Err(e)) => error(e),
+        None => ExitCode::FAILURE,
     }
 }
 

@@ -27,6 +27,7 @@ mod routing;
 mod services;
 mod support;
 mod templates;
+mod test_invoke;
 mod throttle;
 mod tls;
 mod upstream_tls;

@@ -51,7 +51,7 @@ fn echo() -> Upstream {
     })
 }
 
-fn config(function: std::net::SocketAddr, backend: std::net::SocketAddr) -> String {
+pub fn config(function: std::net::SocketAddr, backend: std::net::SocketAddr) -> String {
     format!(
         r#"
 [server]

@@ -12,13 +12,13 @@ use serde_json::Value;
 
 use crate::support::*;
 
-struct Sqs {
+pub struct Sqs {
     child: Child,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
 }
 
 impl Sqs {
-    fn start(args: &[&str]) -> Sqs {
+    pub fn start(args: &[&str]) -> Sqs {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sqs_stub.py");
         let mut child = Command::new("python3")
             .arg(script)
@@ -36,7 +36,7 @@ impl Sqs {
         Sqs { child, addr: SocketAddr::from(([127, 0, 0, 1], port)) }
     }
 
-    fn messages(&self) -> Vec<Value> {
+    pub fn messages(&self) -> Vec<Value> {
         let (status, body) = http_get(self.addr, "/_messages");
         assert_eq!(status, 200);
         serde_json::from_str(&body).unwrap()
