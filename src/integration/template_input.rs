@@ -118,6 +118,21 @@ pub fn context<'a>(fields: Option<&Fields<'_>>, usage: &crate::vtl::Usage) -> Va
         top.push((Value::str("identity"), Value::map(identity)));
     }
     if usage.needs_context("authorizer") {
+        // What the authorizer left: a JWT's claims (`claims.sub`), a function's context entries.
+        match fields.map(|f| f.authorized) {
+            Some(crate::context::auth::Authorized::Jwt(jwt)) => {
+                let claims = jwt.claims.iter().map(|(k, v)| (Value::string(k.clone()), Value::string(v.clone())));
+                authorizer.push((Value::str("claims"), Value::map(claims.collect())));
+            }
+            Some(crate::context::auth::Authorized::Function(identity)) => {
+                for (k, _) in &identity.context {
+                    if let Some(v) = identity.value(k) {
+                        authorizer.push((Value::string(k.clone()), Value::string(v.to_owned())));
+                    }
+                }
+            }
+            _ => {}
+        }
         top.push((Value::str("authorizer"), Value::map(authorizer)));
     }
     if usage.needs_context("requestOverride") {

@@ -412,6 +412,11 @@ name = "prod"
 key = "GET /orders"
 authorizer = "pool"
 integration = {{ type = "function", target = "backend" }}
+
+[[api.route]]
+key = "GET /mapped"
+authorizer = "pool"
+integration = {{ type = "function", proxy = false, target = "backend", request_templates = {{ "application/json" = '{{"email": "$context.authorizer.claims.email", "who": "$context.authorizer.principalId"}}' }} }}
 "#,
         backend = backend.addr,
         issuer = issuer.url()
@@ -425,4 +430,9 @@ integration = {{ type = "function", target = "backend" }}
     let event: Value = serde_json::from_str(&r.text()).unwrap();
     assert_eq!(event["requestContext"]["authorizer"]["claims"]["email"], "u7@example.com");
     assert_eq!(event["requestContext"]["authorizer"]["scopes"], json!(["read", "write"]));
+    // Mapping templates read the claims too (the non-proxy event is the template's output).
+    let r = get(&gw, "/prod/mapped", Some(&token));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let answer: Value = serde_json::from_str(&r.text()).unwrap();
+    assert_eq!(answer["body"], r#"{"email": "u7@example.com", "who": "user-7"}"#);
 }
