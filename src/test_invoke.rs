@@ -113,7 +113,10 @@ pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
         chosen: None,
         method_response: None,
     };
-    let prepared = match request::prepare(table, LOCAL_PEER, &head, &ctx, mapped) {
+    let Some(fields) = crate::request_vars::so_far(table, LOCAL_PEER, &head, &ctx, 0) else {
+        return Err("the request has no API and stage".into());
+    };
+    let prepared = match request::prepare(table, &fields, &head, &ctx, mapped) {
         Ok(p) => p,
         Err(e) => {
             report.integration_request = Err(rendered(&e));
@@ -121,7 +124,7 @@ pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
         }
     };
     let mut out = Vec::new();
-    let call = match backend::write(table, LOCAL_PEER, (&head, &ctx), mapped, &prepared, &mut out) {
+    let call = match backend::write(table, &fields, (&head, &ctx), mapped, &prepared, &mut out) {
         Ok(call) => call,
         Err(e) => {
             report.integration_request = Err(rendered(&e));

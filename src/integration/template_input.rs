@@ -11,29 +11,30 @@ use crate::table::log_format::{Part, Var};
 use crate::vars::{Escape, Fields};
 use crate::vtl::Value;
 
-/// `$context` paths and the variables behind them (the request's; not the response's).
-const CONTEXT: &[(&str, Var)] = &[
-    ("requestId", Var::RequestId),
-    ("extendedRequestId", Var::RequestId),
-    ("httpMethod", Var::HttpMethod),
-    ("resourcePath", Var::ResourcePath),
-    ("path", Var::Path),
-    ("protocol", Var::Protocol),
-    ("requestTime", Var::RequestTime),
-    ("requestTimeEpoch", Var::RequestTimeEpoch),
-    ("stage", Var::Stage),
-    ("apiId", Var::ApiId),
-    ("domainName", Var::DomainName),
-    ("domainPrefix", Var::DomainPrefix),
-    ("identity.sourceIp", Var::SourceIp),
-    ("identity.userAgent", Var::UserAgent),
-    ("identity.apiKeyId", Var::ApiKeyId),
-    ("identity.apiKey", Var::ApiKey),
-    ("identity.userArn", Var::IdentityUserArn),
-    ("identity.caller", Var::IdentityCaller),
-    ("identity.user", Var::IdentityCaller),
-    ("identity.accessKey", Var::IdentityAccessKey),
-    ("authorizer.principalId", Var::AuthorizerPrincipal),
+/// `$context` paths — (group: `""` for the top level, `identity`, `authorizer`; key) — and the
+/// variables behind them (the request's; not the response's).
+const CONTEXT: &[(&str, &str, Var)] = &[
+    ("", "requestId", Var::RequestId),
+    ("", "extendedRequestId", Var::RequestId),
+    ("", "httpMethod", Var::HttpMethod),
+    ("", "resourcePath", Var::ResourcePath),
+    ("", "path", Var::Path),
+    ("", "protocol", Var::Protocol),
+    ("", "requestTime", Var::RequestTime),
+    ("", "requestTimeEpoch", Var::RequestTimeEpoch),
+    ("", "stage", Var::Stage),
+    ("", "apiId", Var::ApiId),
+    ("", "domainName", Var::DomainName),
+    ("", "domainPrefix", Var::DomainPrefix),
+    ("identity", "sourceIp", Var::SourceIp),
+    ("identity", "userAgent", Var::UserAgent),
+    ("identity", "apiKeyId", Var::ApiKeyId),
+    ("identity", "apiKey", Var::ApiKey),
+    ("identity", "userArn", Var::IdentityUserArn),
+    ("identity", "caller", Var::IdentityCaller),
+    ("identity", "user", Var::IdentityCaller),
+    ("identity", "accessKey", Var::IdentityAccessKey),
+    ("authorizer", "principalId", Var::AuthorizerPrincipal),
 ];
 
 fn text<'a>(bytes: &[u8]) -> Value<'a> {
@@ -53,21 +54,33 @@ pub fn params<'a>(head: &RequestHead, ctx: &Context, names: &[String], usage: &c
     if !usage.params {
         return Value::map(Vec::new());
     }
+    // A template that names its parameters gets only those (the lookups find the same values).
+    let wanted = |name: &[u8], any_case: bool| {
+        usage.param_names.as_ref().is_none_or(|names| {
+            names.iter().any(|n| if any_case { n.as_bytes().eq_ignore_ascii_case(name) } else { n.as_bytes() == name })
+        })
+    };
     let mut path = Vec::new();
     let routed = ctx.routed_path(head);
     for (name, &(start, end)) in names.iter().zip(ctx.captures.iter()) {
-        path.push((Value::string(name.clone()), decoded(&routed[start as usize..end as usize])));
+        if wanted(name.as_bytes(), false) {
+            path.push((Value::string(name.clone()), decoded(&routed[start as usize..end as usize])));
+        }
     }
     let mut query: Vec<(Value, Value)> = Vec::new();
     for (name, value) in pairs(head.query()) {
         let name = decoded(name);
-        if !query.iter().any(|(n, _)| n.as_str() == name.as_str()) {
+        if !query.iter().any(|(n, _)| n.as_str() == name.as_str())
+            && wanted(name.as_str().unwrap_or_default().as_bytes(), false)
+        {
             query.push((name, decoded(value)));
         }
     }
     let mut header: Vec<(Value, Value)> = Vec::new();
     for (name, value) in head.headers() {
-        if !header.iter().any(|(n, _)| n.as_str().is_some_and(|n| n.as_bytes().eq_ignore_ascii_case(name))) {
+        if wanted(name, true)
+            && !header.iter().any(|(n, _)| n.as_str().is_some_and(|n| n.as_bytes().eq_ignore_ascii_case(name)))
+        {
             header.push((text(name), text(value)));
         }
     }
@@ -89,8 +102,8 @@ pub fn context<'a>(fields: Option<&Fields<'_>>, usage: &crate::vtl::Usage) -> Va
     let mut authorizer: Vec<(Value, Value)> = Vec::new();
     if let Some(f) = fields {
         let mut buf = Vec::new();
-        for &(path, var) in CONTEXT {
-            if !usage.needs_context(path.split_once('.').map_or(path, |(first, _)| first)) {
+        for &(group, key, var) in CONTEXT {
+            if !usage.needs_context(if group.is_empty() { key } else { group }) {
                 continue;
             }
             buf.clear();
@@ -105,10 +118,10 @@ pub fn context<'a>(fields: Option<&Fields<'_>>, usage: &crate::vtl::Usage) -> Va
                     .map_or_else(|| text(&buf), Value::Long),
                 _ => text(&buf),
             };
-            let (into, key) = match path.split_once('.') {
-                Some(("identity", k)) => (&mut identity, k),
-                Some(("authorizer", k)) => (&mut authorizer, k),
-                _ => (&mut top, path),
+            let into = match group {
+                "identity" => &mut identity,
+                "authorizer" => &mut authorizer,
+                _ => &mut top,
             };
             into.push((Value::str(key), value));
         }

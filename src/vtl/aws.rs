@@ -18,6 +18,10 @@ type Found<'a> = Result<Option<Value<'a>>, String>;
 fn path<'a>(body: &'a str, p: &str) -> Value<'a> {
     let doc = if body.is_empty() { "{}" } else { body };
     let Some(root) = json::parse(doc) else { return Value::Null };
+    // The common `$input.path('$')`: the document itself, without compiling a path.
+    if p == "$" {
+        return root;
+    }
     jsonpath::parse(p).and_then(|path| path.eval(&root)).unwrap_or_default()
 }
 

@@ -1,6 +1,7 @@
 //! What a compiled template reads of AWS's variables, found once at compile time, so a render
 //! builds only that: the `$context` keys it names (`$context.requestId` → `requestId`; any other
-//! use of `$context` needs all of it), and whether it calls `$input.params`.
+//! use of `$context` needs all of it), whether it calls `$input.params`, and with which literal
+//! names.
 //!
 //! Owns: the walk over the tree. Must not: evaluate.
 
@@ -15,6 +16,9 @@ pub struct Usage {
     pub context_keys: Vec<Box<str>>,
     /// `$input.params(…)` is called.
     pub params: bool,
+    /// Every `$input.params` call names a parameter by a plain string literal: these names
+    /// (`None`: some call takes the whole map, or a computed name).
+    pub param_names: Option<Vec<Box<str>>>,
 }
 
 impl Usage {
@@ -71,8 +75,21 @@ fn walk_ref(r: &Ref, u: &mut Usage) {
             _ => u.whole_context = true,
         }
     }
-    if r.root == INPUT && matches!(r.mods.first(), Some(Modifier::Method(name, _)) if &**name == "params") {
+    if let (true, Some(Modifier::Method(name, args))) = (r.root == INPUT, r.mods.first())
+        && &**name == "params"
+    {
+        // The first call decides whether names are known; any call without one makes them not.
+        let names = if u.params { u.param_names.take() } else { Some(Vec::new()) };
         u.params = true;
+        u.param_names = match (names, &args[..]) {
+            (Some(mut names), [Expr::Str(n)]) => {
+                if !names.contains(n) {
+                    names.push(n.clone());
+                }
+                Some(names)
+            }
+            _ => None,
+        };
     }
     for m in &r.mods {
         match m {
@@ -126,5 +143,12 @@ mod tests {
         assert!(t.usage().whole_context && t.usage().params);
         let t = Template::compile("plain text").expect("ok");
         assert!(!t.usage().uses_context());
+        // Literal names are known; a whole-map or computed call needs everything.
+        let t = Template::compile("$input.params('id') $input.params('X-Trace') $input.params('id')").expect("ok");
+        assert_eq!(t.usage().param_names, Some(vec!["id".into(), "X-Trace".into()]));
+        for all in ["$input.params('id') $input.params()", "$input.params($name)", "$input.params().path"] {
+            let t = Template::compile(all).expect("ok");
+            assert!(t.usage().params && t.usage().param_names.is_none(), "{all}");
+        }
     }
 }

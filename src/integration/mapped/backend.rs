@@ -31,10 +31,10 @@ use crate::loaded::LoadedTable;
 use crate::mapping::{self, Form};
 use crate::outbound::Outbound;
 use crate::outbound::client::{self, Call as Fetch};
-use crate::request_vars::Peer;
 use crate::table::UriPart;
 use crate::table::mapping::Target;
 use crate::table::templates::{AwsBackend, Backend, HttpBackend, Mapped};
+use crate::vars::Fields;
 
 const NO_HOST: GatewayError =
     GatewayError::new(ResponseType::FunctionUnavailable, "the function's local host could not start");
@@ -64,7 +64,7 @@ pub enum Call<'t> {
 /// writes its own request around the event).
 pub fn write<'t>(
     table: &'t LoadedTable,
-    peer: Peer<'_>,
+    fields: &Fields<'_>,
     (head, ctx): (&RequestHead, &Context),
     mapped: &'t Mapped,
     prepared: &Prepared,
@@ -78,9 +78,8 @@ pub fn write<'t>(
         Backend::Http(h) => h,
         Backend::Aws(a) => &a.http,
     };
-    let fields = crate::request_vars::so_far(table, peer, head, ctx, 0).ok_or(super::NO_FIELDS)?;
     let names = crate::request_vars::route_params(table, ctx);
-    let r = mapping::Request { head, ctx, params: names, fields: &fields, response: None };
+    let r = mapping::Request { head, ctx, params: names, fields, response: None };
     let method = http.method.as_deref().map_or(head.method_bytes(), str::as_bytes);
     let authority = &table.upstream_authorities[http.upstream as usize];
     let outgoing = outgoing(http, &r, authority, prepared);

@@ -45,13 +45,19 @@ pub async fn call(
 ) -> Result<Flow, GatewayError> {
     ctx.id();
     ctx.record.integration_started = Some(quanta::Instant::now());
-    let prepared = request::prepare(table, Peer::of(conn), head, ctx, mapped)?;
-    // The connection's write buffer carries the backend request (a failure before it is sent
-    // leaves the connection a fresh one).
+    // The connection's write buffer carries the backend request.
     let mut out = std::mem::take(&mut conn.wbuf);
-    let call = backend::write(table, Peer::of(conn), (head, ctx), mapped, &prepared, &mut out);
-    let answered = match call {
-        Ok(call) => backend::exchange(outbound, table, mapped, call, &prepared, &mut out).await,
+    let written = {
+        // One set of `$context` values for the template and the parameter mappings.
+        let fields = crate::request_vars::so_far(table, Peer::of(conn), head, ctx, 0).ok_or(NO_FIELDS);
+        fields.and_then(|fields| {
+            let prepared = request::prepare(table, &fields, head, ctx, mapped)?;
+            let call = backend::write(table, &fields, (head, ctx), mapped, &prepared, &mut out)?;
+            Ok((prepared, call))
+        })
+    };
+    let answered = match written {
+        Ok((prepared, call)) => backend::exchange(outbound, table, mapped, call, &prepared, &mut out).await,
         Err(e) => Err(e),
     };
     conn.wbuf = out;

@@ -23,8 +23,8 @@ use crate::error::{GatewayError, ResponseType};
 use crate::function::request::media_type_matches;
 use crate::http::head::RequestHead;
 use crate::loaded::LoadedTable;
-use crate::request_vars::Peer;
 use crate::table::templates::{ContentHandling, Mapped, Passthrough};
+use crate::vars::Fields;
 use crate::vtl;
 
 const UNSUPPORTED: GatewayError =
@@ -86,7 +86,8 @@ pub(crate) fn render<'a>(
         context: context.clone(),
         stage_variables: input::stage_variables(stage_variables),
     };
-    let mut out = String::new();
+    // Room for a typical output, so small renders do not grow the string step by step.
+    let mut out = String::with_capacity(512);
     match template.render(req, limits, &mut out) {
         Ok(()) => Ok(out),
         Err(e) => {
@@ -119,7 +120,7 @@ pub(crate) fn is_binary(table: &LoadedTable, ctx: &Context, content_type: Option
 /// The request side of `mapped` for a routed request whose body was received whole.
 pub fn prepare(
     table: &LoadedTable,
-    peer: Peer<'_>,
+    fields: &Fields<'_>,
     head: &RequestHead,
     ctx: &Context,
     mapped: &Mapped,
@@ -161,8 +162,7 @@ pub fn prepare(
         return Ok(prepared);
     };
     let template = &table.templates[template_index as usize];
-    let fields = crate::request_vars::so_far(table, peer, head, ctx, 0).ok_or(super::NO_FIELDS)?;
-    let context = input::context(Some(&fields), template.usage());
+    let context = input::context(Some(fields), template.usage());
     let names = crate::request_vars::route_params(table, ctx);
     let params = input::params(head, ctx, names, template.usage());
     let body_text = text(&prepared.body);
