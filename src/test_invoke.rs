@@ -151,7 +151,7 @@ pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
     report.integration_response = Some(Ok(Answered {
         status: answer.status,
         content_type: answer.content_type.clone(),
-        selector: answer.selector.clone(),
+        selector: answer.selector(&mut itoa::Buffer::new()).map(str::to_owned),
         body: answer.body.clone(),
     }));
     report.method_response = Some(match response::map(table, LOCAL_PEER, (&head, &ctx), mapped, &answer) {

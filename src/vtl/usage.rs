@@ -6,7 +6,7 @@
 //! Owns: the walk over the tree. Must not: evaluate.
 
 use super::ast::{Block, Expr, Modifier, Node, Ref};
-use super::parse::{CONTEXT, INPUT};
+use super::parse::{CONTEXT, INPUT, STAGE_VARIABLES};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Usage {
@@ -19,6 +19,8 @@ pub struct Usage {
     /// Every `$input.params` call names a parameter by a plain string literal: these names
     /// (`None`: some call takes the whole map, or a computed name).
     pub param_names: Option<Vec<Box<str>>>,
+    /// `$stageVariables` is read.
+    pub stage_variables: bool,
 }
 
 impl Usage {
@@ -65,6 +67,7 @@ fn walk_block(block: &Block, u: &mut Usage) {
 }
 
 fn walk_ref(r: &Ref, u: &mut Usage) {
+    u.stage_variables |= r.root == STAGE_VARIABLES;
     if r.root == CONTEXT {
         match r.mods.first() {
             Some(Modifier::Property(key)) => {
@@ -142,7 +145,8 @@ mod tests {
         let t = Template::compile("#set($c = $context)$c.stage $input.params('id')").expect("ok");
         assert!(t.usage().whole_context && t.usage().params);
         let t = Template::compile("plain text").expect("ok");
-        assert!(!t.usage().uses_context());
+        assert!(!t.usage().uses_context() && !t.usage().stage_variables);
+        assert!(Template::compile("#if($stageVariables.a)x#end").expect("ok").usage().stage_variables);
         // Literal names are known; a whole-map or computed call needs everything.
         let t = Template::compile("$input.params('id') $input.params('X-Trace') $input.params('id')").expect("ok");
         assert_eq!(t.usage().param_names, Some(vec!["id".into(), "X-Trace".into()]));

@@ -43,13 +43,33 @@ const NO_HOST: GatewayError =
 pub struct Answer {
     /// The HTTP status (a function's invocation: 200).
     pub status: u16,
-    /// What selection patterns match: the status as text, a function error's `errorMessage`;
-    /// `None` (a function that did not fail) takes the default response.
-    pub selector: Option<String>,
+    /// What selection patterns match.
+    pub selector: Selector,
     /// The response head and its bytes (`integration.response.header.X`), from an HTTP backend.
     pub head: Option<(ResponseHead, Bytes)>,
     pub content_type: Option<String>,
     pub body: Bytes,
+}
+
+/// What an answer's selection patterns are matched against.
+pub enum Selector {
+    /// The status code, as text (HTTP and AWS service backends).
+    Status,
+    /// A function error's `errorMessage`.
+    ErrorMessage(String),
+    /// Nothing: a function that did not fail takes the default response.
+    Default,
+}
+
+impl Answer {
+    /// The text selection patterns are matched against, written into `digits` for a status.
+    pub fn selector<'s>(&'s self, digits: &'s mut itoa::Buffer) -> Option<&'s str> {
+        match &self.selector {
+            Selector::Status => Some(digits.format(self.status)),
+            Selector::ErrorMessage(m) => Some(m),
+            Selector::Default => None,
+        }
+    }
 }
 
 /// A request written and ready to go.
@@ -110,7 +130,10 @@ pub async fn exchange(
         Call::Function(target) => {
             let write = |out: &mut Vec<u8>| out.extend_from_slice(&prepared.body);
             let invoked = invoke::invoke(outbound, settings, &target, timeout, out, write).await?;
-            let selector = invoked.function_error.then(|| error_message(&invoked.payload));
+            let selector = match invoked.function_error {
+                true => Selector::ErrorMessage(error_message(&invoked.payload)),
+                false => Selector::Default,
+            };
             Ok(Answer {
                 status: invoked.status,
                 selector,
@@ -135,7 +158,7 @@ pub async fn exchange(
             let fetched = client::fetch(outbound.pool, outbound.counters, &fetch, out, max_body, max_idle).await?;
             Ok(Answer {
                 status: fetched.status,
-                selector: Some(fetched.status.to_string()),
+                selector: Selector::Status,
                 content_type: fetched.header(b"content-type").map(|c| String::from_utf8_lossy(c).into_owned()),
                 body: fetched.body,
                 head: Some((fetched.parsed, fetched.head)),

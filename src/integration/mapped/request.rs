@@ -80,12 +80,10 @@ pub(crate) fn render<'a>(
     context: &vtl::Value<'a>,
     stage_variables: &'a [(String, String)],
 ) -> Result<String, GatewayError> {
-    let req = vtl::Request {
-        body,
-        params,
-        context: context.clone(),
-        stage_variables: input::stage_variables(stage_variables),
-    };
+    // Only a template that reads them gets the stage's variables.
+    let stage_variables =
+        if template.usage().stage_variables { input::stage_variables(stage_variables) } else { vtl::Value::Null };
+    let req = vtl::Request { body, params, context: context.clone(), stage_variables };
     // Room for a typical output, so small renders do not grow the string step by step.
     let mut out = String::with_capacity(512);
     match template.render(req, limits, &mut out) {
@@ -131,9 +129,11 @@ pub fn prepare(
     };
     let content_type = head.first(b"content-type");
     let handling = mapped.request.content_handling;
+    // The client's content type goes along when the body passes through.
+    let passed_type = || content_type.map(|c| String::from_utf8_lossy(c).into_owned());
     let mut prepared = Prepared {
         body,
-        content_type: content_type.map(|c| String::from_utf8_lossy(c).into_owned()),
+        content_type: None,
         header_overrides: Vec::new(),
         query_overrides: Vec::new(),
         path_overrides: Vec::new(),
@@ -142,6 +142,7 @@ pub fn prepare(
     if is_binary(table, ctx, content_type) {
         if handling != Some(ContentHandling::ConvertToText) {
             // Binary passes as it came: templates are for text.
+            prepared.content_type = passed_type();
             return Ok(prepared);
         }
         prepared.body = base64::engine::general_purpose::STANDARD.encode(&prepared.body).into();
@@ -159,6 +160,7 @@ pub fn prepare(
         if handling == Some(ContentHandling::ConvertToBinary) {
             prepared.body = decode(&prepared.body).ok_or(NOT_BASE64)?.into();
         }
+        prepared.content_type = passed_type();
         return Ok(prepared);
     };
     let template = &table.templates[template_index as usize];

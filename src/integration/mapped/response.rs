@@ -60,7 +60,8 @@ pub fn choose<'m>(
     if mapped.responses.is_empty() {
         return Ok(None);
     }
-    let by_pattern = answer.selector.as_deref().and_then(|selector| {
+    let mut digits = itoa::Buffer::new();
+    let by_pattern = answer.selector(&mut digits).and_then(|selector| {
         mapped
             .responses
             .iter()
