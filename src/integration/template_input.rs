@@ -41,7 +41,19 @@ fn text<'a>(bytes: &[u8]) -> Value<'a> {
     Value::string(String::from_utf8_lossy(bytes).into_owned())
 }
 
-fn decoded<'a>(raw: &[u8]) -> Value<'a> {
+/// As [`text`], borrowed when the bytes are UTF-8 (the request outlives the render).
+fn borrowed(bytes: &[u8]) -> Value<'_> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Value::str(s),
+        Err(_) => text(bytes),
+    }
+}
+
+/// A URL component decoded; borrowed when there is nothing to decode.
+fn decoded(raw: &[u8]) -> Value<'_> {
+    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
+        return borrowed(raw);
+    }
     let mut out = smallvec::SmallVec::<[u8; 256]>::new();
     decode_into(&mut out, raw);
     text(&out)
@@ -50,7 +62,7 @@ fn decoded<'a>(raw: &[u8]) -> Value<'a> {
 /// `$input.params()`: `{path: {…}, querystring: {…}, header: {…}}`, in request order, the
 /// first of repeated names winning (AWS gives one value per name); an empty map for a template
 /// that never asks (`usage`).
-pub fn params<'a>(head: &RequestHead, ctx: &Context, names: &[String], usage: &crate::vtl::Usage) -> Value<'a> {
+pub fn params<'a>(head: &'a RequestHead, ctx: &Context, names: &'a [String], usage: &crate::vtl::Usage) -> Value<'a> {
     if !usage.params {
         return Value::map(Vec::new());
     }
@@ -64,7 +76,7 @@ pub fn params<'a>(head: &RequestHead, ctx: &Context, names: &[String], usage: &c
     let routed = ctx.routed_path(head);
     for (name, &(start, end)) in names.iter().zip(ctx.captures.iter()) {
         if wanted(name.as_bytes(), false) {
-            path.push((Value::string(name.clone()), decoded(&routed[start as usize..end as usize])));
+            path.push((Value::str(name), decoded(&routed[start as usize..end as usize])));
         }
     }
     let mut query: Vec<(Value, Value)> = Vec::new();
@@ -81,7 +93,7 @@ pub fn params<'a>(head: &RequestHead, ctx: &Context, names: &[String], usage: &c
         if wanted(name, true)
             && !header.iter().any(|(n, _)| n.as_str().is_some_and(|n| n.as_bytes().eq_ignore_ascii_case(name)))
         {
-            header.push((text(name), text(value)));
+            header.push((borrowed(name), borrowed(value)));
         }
     }
     Value::map(vec![

@@ -235,7 +235,7 @@ pub async fn fetch(
 ) -> Result<Fetched, GatewayError> {
     let mut answer = exchange(pool, counters, call, out, &mut InBuffer).await?;
     let head = answer.conn.rbuf.split_to(answer.head.len).freeze();
-    let (status, spans) = (answer.head.status, answer.head.headers.clone());
+    let status = answer.head.status;
     let parsed = answer.head.clone();
     // The deadline covers the body too: an answer that trickles in is as late as one that never comes.
     let silence = call.deadline.saturating_duration_since(Instant::now());
@@ -244,15 +244,14 @@ pub async fn fetch(
         Err(_) => return Err(TIMEOUT),
     };
     answer.release(pool, true, max_idle);
-    Ok(Fetched { status, head, spans, body, parsed })
+    Ok(Fetched { status, head, body, parsed })
 }
 
 /// A response read whole by [`fetch`].
 pub struct Fetched {
     pub status: u16,
-    /// The head as received; `spans` index it.
+    /// The head as received; `parsed`'s spans index it.
     pub head: Bytes,
-    pub spans: smallvec::SmallVec<[(crate::http::head::Span, crate::http::head::Span); 24]>,
     pub body: Bytes,
     /// The parsed head, whose spans index `head` (what response mappings read).
     pub parsed: ResponseHead,
@@ -261,8 +260,7 @@ pub struct Fetched {
 impl Fetched {
     /// The header fields as `(name, value)`.
     pub fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        let slice = |(s, e): crate::http::head::Span| &self.head[s as usize..e as usize];
-        self.spans.iter().map(move |&(n, v)| (slice(n), slice(v)))
+        self.parsed.fields(&self.head)
     }
 
     /// The first value of header `name`.
