@@ -133,9 +133,16 @@ impl Answer {
     /// Gives the connection back to the pool when it can carry another request: the response
     /// said keep-alive, and its body ended exactly where the read buffer does.
     pub fn release(self, pool: &Pool, clean: bool, max_idle: usize) {
-        if clean && self.head.keep_alive && self.conn.rbuf.is_empty() {
-            pool.checkin(self.key, self.conn, max_idle);
+        self.release_keeping_head(pool, clean, max_idle);
+    }
+
+    /// As [`Answer::release`], handing back the parsed head (no copy of it).
+    pub fn release_keeping_head(self, pool: &Pool, clean: bool, max_idle: usize) -> ResponseHead {
+        let Answer { conn, head, key } = self;
+        if clean && head.keep_alive && conn.rbuf.is_empty() {
+            pool.checkin(key, conn, max_idle);
         }
+        head
     }
 }
 
@@ -236,14 +243,13 @@ pub async fn fetch(
     let mut answer = exchange(pool, counters, call, out, &mut InBuffer).await?;
     let head = answer.conn.rbuf.split_to(answer.head.len).freeze();
     let status = answer.head.status;
-    let parsed = answer.head.clone();
     // The deadline covers the body too: an answer that trickles in is as late as one that never comes.
     let silence = call.deadline.saturating_duration_since(Instant::now());
     let body = match monoio::time::timeout_at(call.deadline, answer.body(max_body, silence)).await {
         Ok(body) => body?,
         Err(_) => return Err(TIMEOUT),
     };
-    answer.release(pool, true, max_idle);
+    let parsed = answer.release_keeping_head(pool, true, max_idle);
     Ok(Fetched { status, head, body, parsed })
 }
 

@@ -42,9 +42,39 @@ const RENDERED_NOT_BASE64: GatewayError = GatewayError::new(
     "Execution failed due to configuration error: the request template's output is not base64 (convert_to_binary)",
 );
 
+/// A body: shared with the request or the backend's answer when it passes through, owned when
+/// a template or a conversion made it (an owned `Vec` needs no shared header the way a `Bytes`
+/// made from one does).
+pub enum Payload {
+    Shared(Bytes),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Payload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Payload::Shared(b) => b,
+            Payload::Owned(v) => v,
+        }
+    }
+}
+
+impl From<Vec<u8>> for Payload {
+    fn from(v: Vec<u8>) -> Self {
+        Payload::Owned(v)
+    }
+}
+
+impl From<String> for Payload {
+    fn from(s: String) -> Self {
+        Payload::Owned(s.into_bytes())
+    }
+}
+
 /// What the backend gets, before the backend's own framing.
 pub struct Prepared {
-    pub body: Bytes,
+    pub body: Payload,
     /// The body's content type: the request's (its media type, when a template rendered it).
     pub content_type: Option<String>,
     /// `$context.requestOverride.{header,querystring,path}`.
@@ -132,7 +162,7 @@ pub fn prepare(
     // The client's content type goes along when the body passes through.
     let passed_type = || content_type.map(|c| String::from_utf8_lossy(c).into_owned());
     let mut prepared = Prepared {
-        body,
+        body: Payload::Shared(body),
         content_type: None,
         header_overrides: Vec::new(),
         query_overrides: Vec::new(),
@@ -145,7 +175,7 @@ pub fn prepare(
             prepared.content_type = passed_type();
             return Ok(prepared);
         }
-        prepared.body = base64::engine::general_purpose::STANDARD.encode(&prepared.body).into();
+        prepared.body = base64::engine::general_purpose::STANDARD.encode(&*prepared.body).into();
     }
     let media = media_type(content_type);
     let Some(template_index) = mapped.request.find(&media) else {

@@ -18,7 +18,7 @@ use bytes::Bytes;
 
 use super::super::template_input as input;
 use super::backend::Answer;
-use super::request::{self, is_binary, render, text};
+use super::request::{self, Payload, is_binary, render, text};
 use crate::context::Context;
 use crate::error::{GatewayError, ResponseType};
 use crate::http::head::RequestHead;
@@ -46,7 +46,7 @@ const NOT_BASE64: GatewayError = GatewayError::new(
 pub struct ClientResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body: Bytes,
+    pub body: Payload,
     /// The integration response chosen (its index), if any.
     pub chosen: Option<usize>,
 }
@@ -116,10 +116,10 @@ pub fn map(
         Some((ct, t)) => {
             let template = &table.templates[*t as usize];
             // A template reads text: binary is its base64 when asked for, else as it came.
-            let source: Bytes = if payload_binary && r.content_handling == Some(ContentHandling::ConvertToText) {
+            let source: Payload = if payload_binary && r.content_handling == Some(ContentHandling::ConvertToText) {
                 base64::engine::general_purpose::STANDARD.encode(&answer.body).into()
             } else {
-                answer.body.clone()
+                Payload::Shared(answer.body.clone())
             };
             let body_text = text(&source);
             let context = input::context(Some(&fields), template.usage());
@@ -135,7 +135,7 @@ pub fn map(
                     headers.push((name, value));
                 }
             }
-            let body: Bytes = if r.content_handling == Some(ContentHandling::ConvertToBinary) {
+            let body: Payload = if r.content_handling == Some(ContentHandling::ConvertToBinary) {
                 request::decode(rendered.as_bytes()).ok_or(NOT_BASE64)?.into()
             } else {
                 rendered.into()
@@ -173,7 +173,7 @@ pub fn convert(
     payload_binary: bool,
     accept_binary: bool,
     handling: Option<ContentHandling>,
-) -> Result<Bytes, GatewayError> {
+) -> Result<Payload, GatewayError> {
     let decode = !payload_binary
         && match handling {
             Some(ContentHandling::ConvertToBinary) => true,
@@ -192,7 +192,7 @@ pub fn convert(
     if encode {
         return Ok(base64::engine::general_purpose::STANDARD.encode(&body).into());
     }
-    Ok(body)
+    Ok(Payload::Shared(body))
 }
 
 #[cfg(test)]
@@ -204,7 +204,7 @@ mod tests {
     fn conversions_follow_aws_table() {
         let text = || Bytes::from_static(b"aGk=");
         let bin = || Bytes::from_static(b"hi");
-        let ok = |b: Result<Bytes, GatewayError>| b.ok().map(|b| b.to_vec());
+        let ok = |b: Result<Payload, GatewayError>| b.ok().map(|b| b.to_vec());
         use ContentHandling::*;
         // Text payload, text Accept.
         assert_eq!(ok(convert(text(), false, false, None)), Some(b"aGk=".to_vec()));
