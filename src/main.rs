@@ -225,13 +225,6 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Invoke { config, route, path, method, api, stage, headers, body, body_file } => {
-            let mut loaded = match Source::Config(config).load() {
-                Ok(t) => t,
-                Err(errors) => {
-                    print_errors(&errors);
-                    return Ok(ExitCode::FAILURE);
-                }
-            };
             let body = match (body, body_file) {
                 (Some(b), _) => b.into_bytes(),
                 (None, Some(f)) => {
@@ -239,29 +232,10 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 (None, None) => Vec::new(),
             };
-            // Local functions get their processes for this one invocation.
-            let hosts = portico::function::host::Hosts::default();
-            let max_body = loaded.table.settings.limits.max_body_bytes;
-            loaded.attach_hosts(hosts.assign(&loaded.table.functions, max_body));
             let request = portico::invoke_cli::Request { api, stage, route, path, method, headers, body };
-            let report = portico::invoke_cli::run(&loaded, &request);
-            hosts.stop_all();
-            match report {
-                Ok(report) => Ok(print_invocation(&report)),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    Ok(ExitCode::FAILURE)
-                }
-            }
+            Ok(run_once(config, |t| portico::invoke_cli::run(t, &request), print_invocation))
         }
         Command::TestInvoke { config, route, path, api, stage, headers, body, no_call } => {
-            let mut loaded = match Source::Config(config).load() {
-                Ok(t) => t,
-                Err(errors) => {
-                    print_errors(&errors);
-                    return Ok(ExitCode::FAILURE);
-                }
-            };
             let body = match body {
                 Some(b) => match b.strip_prefix('@') {
                     Some(file) => std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {file}: {e}"))?,
@@ -269,19 +243,8 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 },
                 None => Vec::new(),
             };
-            let hosts = portico::function::host::Hosts::default();
-            let max_body = loaded.table.settings.limits.max_body_bytes;
-            loaded.attach_hosts(hosts.assign(&loaded.table.functions, max_body));
             let request = portico::test_invoke::Request { api, stage, route, path, headers, body, no_call };
-            let report = portico::test_invoke::run(&loaded, &request);
-            hosts.stop_all();
-            match report {
-                Ok(report) => Ok(print_test_invoke(&report)),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    Ok(ExitCode::FAILURE)
-                }
-            }
+            Ok(run_once(config, |t| portico::test_invoke::run(t, &request), print_test_invoke))
         }
         Command::Routes { config, table } => match Source::from(config, table).load() {
             Ok(t) => {
@@ -293,6 +256,34 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
+    }
+}
+
+/// `invoke` and `test-invoke`: loads `config`, gives its local functions their processes for this
+/// one run, runs `run` and prints what it reports.
+fn run_once<R>(
+    config: PathBuf,
+    run: impl FnOnce(&LoadedTable) -> Result<R, String>,
+    print: fn(&R) -> ExitCode,
+) -> ExitCode {
+    let mut loaded = match Source::Config(config).load() {
+        Ok(t) => t,
+        Err(errors) => {
+            print_errors(&errors);
+            return ExitCode::FAILURE;
+        }
+    };
+    let hosts = portico::function::host::Hosts::default();
+    let max_body = loaded.table.settings.limits.max_body_bytes;
+    loaded.attach_hosts(hosts.assign(&loaded.table.functions, max_body));
+    let report = run(&loaded);
+    hosts.stop_all();
+    match report {
+        Ok(report) => print(&report),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -443,20 +434,7 @@ fn print_routes(t: &LoadedTable) {
                         format!("http_proxy {} (timeout {} ms)", p.uri, p.timeout_ms)
                     }
                     Integration::Mapped(m) => {
-                        let backend = match &m.backend {
-                            portico::table::templates::Backend::Http(h) => {
-                                format!("http {} {}", h.method.as_deref().unwrap_or("(the request's method)"), h.uri)
-                            }
-                            portico::table::templates::Backend::Function { function, .. } => {
-                                format!("function {} (non-proxy)", t.table.functions[*function as usize].name)
-                            }
-                            portico::table::templates::Backend::Aws(a) => format!(
-                                "aws {} {} {}",
-                                a.service,
-                                a.http.method.as_deref().unwrap_or("POST"),
-                                a.http.uri
-                            ),
-                        };
+                        let backend = portico::test_invoke::describe(t, &m.backend);
                         format!(
                             "{backend} ({} request templates, {} responses, timeout {} ms)",
                             m.request.templates.len(),

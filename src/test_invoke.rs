@@ -167,8 +167,8 @@ pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
     Ok(report)
 }
 
-/// What a backend is, for humans.
-fn describe(table: &LoadedTable, backend: &Backend) -> String {
+/// What a non-proxy backend is, for humans (here and in `portico routes`).
+pub fn describe(table: &LoadedTable, backend: &Backend) -> String {
     match backend {
         Backend::Http(h) => format!("http {} {}", h.method.as_deref().unwrap_or("(the request's method)"), h.uri),
         Backend::Function { function, .. } => {

@@ -67,17 +67,6 @@ pub struct AwsBackend {
     pub credentials: super::AwsCredentials,
 }
 
-impl Backend {
-    /// The HTTP request side of a backend reached over HTTP.
-    pub fn http(&self) -> Option<&HttpBackend> {
-        match self {
-            Backend::Http(h) => Some(h),
-            Backend::Aws(a) => Some(&a.http),
-            Backend::Function { .. } => None,
-        }
-    }
-}
-
 /// AWS's `contentHandling`: how a payload's text or binary form changes on the way.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ContentHandling {

@@ -2,46 +2,15 @@
 //! loopback stand-in for Lambda that recomputes the signature with botocore's signer (the AWS SDK
 //! for Python's own), over real sockets.
 
-use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
 use crate::support::*;
 
-/// The botocore-checking stub, with these credentials.
-struct Stub {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Stub {
-    fn start(args: &[&str]) -> Stub {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lambda_invoke_stub.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs the stub (pip install botocore)");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port: u16 = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("the stub did not start: {line:?} (pip install botocore)"));
-        Stub { child, addr: SocketAddr::from(([127, 0, 0, 1], port)) }
-    }
-}
-
-impl Drop for Stub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The botocore-checking stand-in for Lambda, with these credentials.
+fn lambda_stub(args: &[&str]) -> PyStub {
+    PyStub::start("lambda_invoke_stub.py", args)
 }
 
 fn config(stub: SocketAddr, function_name: &str, target: &str) -> String {
@@ -70,7 +39,7 @@ integration = {{ type = "function", target = "{target}" }}
     )
 }
 
-fn start(stub: &Stub, function_name: &str, target: &str, env: &[(&str, &str)], driver: Driver) -> Gateway {
+fn start(stub: &PyStub, function_name: &str, target: &str, env: &[(&str, &str)], driver: Driver) -> Gateway {
     let dir = temp_path("lambda");
     std::fs::create_dir_all(&dir).unwrap();
     let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
@@ -82,7 +51,7 @@ const KEYS: &[(&str, &str)] =
 
 #[test]
 fn invocations_are_signed_as_botocore_signs_them() {
-    let stub = Stub::start(&["AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "eu-west-1"]);
+    let stub = lambda_stub(&["AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "eu-west-1"]);
     for driver in DRIVERS {
         // An alias from a stage variable goes as the qualifier.
         let gw = start(&stub, "orders", "orders:${stageVariables.alias}", KEYS, driver);
@@ -105,7 +74,7 @@ fn invocations_are_signed_as_botocore_signs_them() {
 
 #[test]
 fn temporary_credentials_sign_their_token() {
-    let stub = Stub::start(&["ASIATEMP", "tempsecret", "eu-west-1", "the-session-token"]);
+    let stub = lambda_stub(&["ASIATEMP", "tempsecret", "eu-west-1", "the-session-token"]);
     let env = [("TEST_AKID", "ASIATEMP"), ("TEST_SECRET", "tempsecret"), ("TEST_TOKEN", "the-session-token")];
     let admin = free_port();
     let dir = temp_path("lambda");
@@ -124,7 +93,7 @@ fn temporary_credentials_sign_their_token() {
 
 #[test]
 fn lambda_refusals_and_function_errors_are_aws_answers() {
-    let stub = Stub::start(&["AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "eu-west-1"]);
+    let stub = lambda_stub(&["AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "eu-west-1"]);
     // A wrong secret: Lambda refuses the signature (403), the client gets 500.
     let gw =
         start(&stub, "orders", "orders", &[("TEST_AKID", "AKIDEXAMPLE"), ("TEST_SECRET", "wrong")], Driver::Legacy);

@@ -3,50 +3,29 @@
 //! for SQS that recomputes every signature with botocore and answers as SQS's API does (its XML
 //! query protocol and its JSON protocol); SQS's answer mapped back by the integration responses.
 
-use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
 use crate::support::*;
 
+/// The botocore-checking stand-in for SQS, with these credentials.
 pub struct Sqs {
-    child: Child,
+    /// Runs as long as this does.
+    _stub: PyStub,
     pub addr: SocketAddr,
 }
 
 impl Sqs {
     pub fn start(args: &[&str]) -> Sqs {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sqs_stub.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs the stub (pip install botocore)");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port: u16 = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("the stub did not start: {line:?} (pip install botocore)"));
-        Sqs { child, addr: SocketAddr::from(([127, 0, 0, 1], port)) }
+        let stub = PyStub::start("sqs_stub.py", args);
+        Sqs { addr: stub.addr, _stub: stub }
     }
 
     pub fn messages(&self) -> Vec<Value> {
         let (status, body) = http_get(self.addr, "/_messages");
         assert_eq!(status, 200);
         serde_json::from_str(&body).unwrap()
-    }
-}
-
-impl Drop for Sqs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -181,14 +160,25 @@ fn service_integrations_are_checked() {
 }
 
 fn check_with_env(config: &str) -> (bool, String) {
-    let dir = temp_path("sqs-check");
+    with_credentials("sqs-check", config, &["check"])
+}
+
+/// Runs `portico COMMAND -c FILE ARGS…` on `config` (written to a fresh folder named after
+/// `name`, which is its working directory) with the stand-in's credentials in the environment:
+/// whether it succeeded, and what it printed.
+pub fn with_credentials(name: &str, config: &str, args: &[&str]) -> (bool, String) {
+    let dir = temp_path(name);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("portico.toml");
-    std::fs::write(&path, config).unwrap();
+    std::fs::write(&path, config.replace("{port}", &free_port().to_string())).unwrap();
+    std::fs::write(dir.join("order.json"), r#"{"sku": "a-1", "qty": 2}"#).unwrap();
+    let (command, rest) = args.split_first().expect("a command");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(["check", "-c", path.to_str().unwrap()])
+        .args([command, "-c", path.to_str().unwrap()])
+        .args(rest)
+        .current_dir(&dir)
         .env("TEST_AKID", "AKIDEXAMPLE")
-        .env("TEST_SECRET", "secret")
+        .env("TEST_SECRET", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
         .env("TEST_TOKEN", "tok")
         .output()
         .unwrap();

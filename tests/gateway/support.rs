@@ -576,3 +576,37 @@ pub fn event_echo() -> Upstream {
         function_answer(&body, "")
     })
 }
+
+/// A Python stand-in for an AWS API (`tests/fixtures/SCRIPT`), started with its arguments; it
+/// prints `ready PORT` once it listens, and is killed when dropped.
+pub struct PyStub {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl PyStub {
+    pub fn start(script: &str, args: &[&str]) -> PyStub {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(script);
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the stub (pip install botocore)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port: u16 = line
+            .trim()
+            .strip_prefix("ready ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("the stub did not start: {line:?} (pip install botocore)"));
+        PyStub { child, addr: SocketAddr::from(([127, 0, 0, 1], port)) }
+    }
+}
+
+impl Drop for PyStub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -3,26 +3,12 @@
 //! integration called (a loopback SQS stand-in that checks the signature with botocore) unless
 //! `--no-call`, and the method response the client would get.
 
-use crate::services::{Sqs, config};
+use crate::services::{Sqs, config, with_credentials};
 use crate::support::*;
 
 fn test_invoke(config: &str, args: &[&str]) -> (bool, String) {
-    let dir = temp_path("test-invoke");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("portico.toml");
-    std::fs::write(&path, config.replace("{port}", &free_port().to_string())).unwrap();
-    std::fs::write(dir.join("order.json"), r#"{"sku": "a-1", "qty": 2}"#).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
-        .arg("test-invoke")
-        .args(["-c", path.to_str().unwrap()])
-        .args(args)
-        .current_dir(&dir)
-        .env("TEST_AKID", "AKIDEXAMPLE")
-        .env("TEST_SECRET", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
-        .env("TEST_TOKEN", "tok")
-        .output()
-        .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    let args: Vec<&str> = std::iter::once("test-invoke").chain(args.iter().copied()).collect();
+    with_credentials("test-invoke", config, &args)
 }
 
 #[test]

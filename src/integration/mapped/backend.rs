@@ -105,7 +105,7 @@ pub fn write<'t>(
     let outgoing = outgoing(http, &r, authority, prepared);
     match &mapped.backend {
         Backend::Aws(aws) => write_signed(out, method, aws, &outgoing, &prepared.body),
-        _ => write_plain(out, method, &outgoing, &prepared.body),
+        _ => write_plain(out, method, &outgoing, &[], &prepared.body),
     }
     let backend_method = Method::from_bytes(method);
     Ok(Call::Http {
@@ -281,13 +281,14 @@ fn outgoing<'a>(
     Outgoing { target, query_at, headers }
 }
 
-fn write_plain(out: &mut Vec<u8>, method: &[u8], o: &Outgoing<'_>, body: &[u8]) {
+/// The request line, `o`'s headers, then `extra` (the signature's), the length and the body.
+fn write_plain(out: &mut Vec<u8>, method: &[u8], o: &Outgoing<'_>, extra: &[(&[u8], &[u8])], body: &[u8]) {
     out.extend_from_slice(method);
     out.push(b' ');
     out.extend_from_slice(&o.target);
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in &o.headers {
-        encode::header(out, name.as_bytes(), value);
+    for (name, value) in o.headers.iter().map(|(n, v)| (n.as_bytes(), &v[..])).chain(extra.iter().copied()) {
+        encode::header(out, name, value);
     }
     encode::header_u64(out, b"Content-Length", body.len() as u64);
     out.extend_from_slice(b"\r\n");
@@ -299,15 +300,21 @@ fn write_signed(out: &mut Vec<u8>, method: &[u8], aws: &AwsBackend, o: &Outgoing
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let amz_date = crate::sigv4::amz_date(now);
     let hash = crate::sigv4::payload_hash(body);
-    let length = body.len().to_string();
-    let mut signed: Vec<(String, String)> =
-        o.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), String::from_utf8_lossy(v).into_owned())).collect();
-    signed.push(("content-length".into(), length));
-    signed.push(("x-amz-date".into(), amz_date.clone()));
-    signed.push(("x-amz-content-sha256".into(), hash.clone()));
+    let mut added: Vec<(&[u8], &[u8])> =
+        vec![(b"X-Amz-Date", amz_date.as_bytes()), (b"X-Amz-Content-Sha256", hash.as_bytes())];
     if let Some(token) = &aws.credentials.session_token {
-        signed.push(("x-amz-security-token".into(), token.clone()));
+        added.push((b"X-Amz-Security-Token", token.as_bytes()));
     }
+    // Signed: every header sent, the length too.
+    let length = body.len().to_string();
+    let mut signed: Vec<(String, String)> = o
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_ref(), &v[..]))
+        .chain(added.iter().map(|&(n, v)| (std::str::from_utf8(n).unwrap_or_default(), v)))
+        .map(|(n, v)| (n.to_ascii_lowercase(), String::from_utf8_lossy(v).into_owned()))
+        .collect();
+    signed.push(("content-length".into(), length));
     let pairs: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let target = String::from_utf8_lossy(&o.target);
     let (path, query) = target.split_at(o.query_at.min(target.len()));
@@ -324,21 +331,6 @@ fn write_signed(out: &mut Vec<u8>, method: &[u8], aws: &AwsBackend, o: &Outgoing
         secret_access_key: &aws.credentials.secret_access_key,
     };
     let authorization = crate::sigv4::sign(credentials, &scope, &request);
-
-    out.extend_from_slice(method);
-    out.push(b' ');
-    out.extend_from_slice(&o.target);
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in &o.headers {
-        encode::header(out, name.as_bytes(), value);
-    }
-    encode::header(out, b"X-Amz-Date", amz_date.as_bytes());
-    encode::header(out, b"X-Amz-Content-Sha256", hash.as_bytes());
-    if let Some(token) = &aws.credentials.session_token {
-        encode::header(out, b"X-Amz-Security-Token", token.as_bytes());
-    }
-    encode::header(out, b"Authorization", authorization.as_bytes());
-    encode::header_u64(out, b"Content-Length", body.len() as u64);
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
+    added.push((b"Authorization", authorization.as_bytes()));
+    write_plain(out, method, o, &added, body);
 }

@@ -64,7 +64,6 @@ pub async fn call(
     let answer = answered?;
     ctx.record.integration_answered(answer.status);
     let mapped_response = response::map(table, Peer::of(conn), (head, ctx), mapped, &answer)?;
-    ctx.record.integration_status = Some(answer.status);
     let mut response =
         Response::new(mapped_response.status, Headers::Encoded(b""), Body::Static(&mapped_response.body));
     for (name, value) in &mapped_response.headers {
