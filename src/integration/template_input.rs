@@ -96,24 +96,29 @@ pub fn params<'a>(head: &'a RequestHead, ctx: &Context, names: &'a [String], usa
             header.push((borrowed(name), borrowed(value)));
         }
     }
-    Value::map(vec![
-        (Value::str("path"), Value::map(path)),
-        (Value::str("querystring"), Value::map(query)),
-        (Value::str("header"), Value::map(header)),
-    ])
+    // Looked up only by name (`param_names`), an empty family need not exist: fewer maps made.
+    let by_name = usage.param_names.is_some();
+    let families = [("path", path), ("querystring", query), ("header", header)];
+    Value::map(
+        families
+            .into_iter()
+            .filter(|(_, f)| !by_name || !f.is_empty())
+            .map(|(name, f)| (Value::str(name), Value::map(f)))
+            .collect(),
+    )
 }
 
 /// `$context`: nested maps (`identity`, `authorizer`), plus AWS's empty `requestOverride` and
 /// `responseOverride` maps a template may fill — only the keys `usage` says the template reads.
 pub fn context<'a>(fields: Option<&Fields<'_>>, usage: &crate::vtl::Usage) -> Value<'a> {
-    let mut top: Vec<(Value, Value)> = Vec::new();
     if !usage.uses_context() {
-        return Value::map(top);
+        return Value::map(Vec::new());
     }
+    let mut top: Vec<(Value, Value)> = Vec::with_capacity(4);
     let mut identity: Vec<(Value, Value)> = Vec::new();
     let mut authorizer: Vec<(Value, Value)> = Vec::new();
     if let Some(f) = fields {
-        let mut buf = Vec::new();
+        let mut buf = Vec::with_capacity(64);
         for &(group, key, var) in CONTEXT {
             if !usage.needs_context(if group.is_empty() { key } else { group }) {
                 continue;

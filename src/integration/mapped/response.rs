@@ -93,28 +93,34 @@ pub fn map(
         let headers = answer.content_type.iter().map(|ct| ("Content-Type".to_owned(), ct.clone())).collect();
         return checked(mapped, ClientResponse { status: answer.status, headers, body, chosen: None });
     };
-    let fields = crate::request_vars::so_far(table, peer, head, ctx, r.status).ok_or(super::NO_FIELDS)?;
-    let names = crate::request_vars::route_params(table, ctx);
-    let mr = mapping::Request {
-        head,
-        ctx,
-        params: names,
-        fields: &fields,
-        response: answer.head.as_ref().map(|(parsed, bytes)| (parsed, &bytes[..])),
+    let template = r.template_for(accept).map(|(ct, t)| (ct, &table.templates[*t as usize]));
+    // The `$context` values, only for header mappings or a template that reads them.
+    let fields = match !r.headers.is_empty() || template.is_some_and(|(_, t)| t.usage().uses_context()) {
+        true => Some(crate::request_vars::so_far(table, peer, head, ctx, r.status).ok_or(super::NO_FIELDS)?),
+        false => None,
     };
+    let names = crate::request_vars::route_params(table, ctx);
     let mut headers: Vec<(String, String)> = Vec::new();
-    let mut value = mapping::Value::new();
-    for m in &r.headers {
-        if let Target::Header(name) = &m.target
-            && mapping::value(&m.value, &mr, Form::Header, &mut value)
-        {
-            headers.push((name.clone(), String::from_utf8_lossy(&value).into_owned()));
+    if let Some(fields) = &fields {
+        let mr = mapping::Request {
+            head,
+            ctx,
+            params: names,
+            fields,
+            response: answer.head.as_ref().map(|(parsed, bytes)| (parsed, &bytes[..])),
+        };
+        let mut value = mapping::Value::new();
+        for m in &r.headers {
+            if let Target::Header(name) = &m.target
+                && mapping::value(&m.value, &mr, Form::Header, &mut value)
+            {
+                headers.push((name.clone(), String::from_utf8_lossy(&value).into_owned()));
+            }
         }
     }
     let mut status = r.status;
-    let (body, content_type) = match r.template_for(accept) {
-        Some((ct, t)) => {
-            let template = &table.templates[*t as usize];
+    let (body, content_type) = match template {
+        Some((ct, template)) => {
             // A template reads text: binary is its base64 when asked for, else as it came.
             let source: Payload = if payload_binary && r.content_handling == Some(ContentHandling::ConvertToText) {
                 base64::engine::general_purpose::STANDARD.encode(&answer.body).into()
@@ -122,7 +128,7 @@ pub fn map(
                 Payload::Shared(answer.body.clone())
             };
             let body_text = text(&source);
-            let context = input::context(Some(&fields), template.usage());
+            let context = input::context(fields.as_ref(), template.usage());
             let params = input::params(head, ctx, names, template.usage());
             let stage_vars = request::stage_variables(table, ctx)?;
             let rendered = render(&request::limits(mapped), template, &body_text, params, &context, stage_vars)?;
