@@ -58,4 +58,6 @@ pub mod trace;
 pub mod validate;
 pub mod vars;
 pub mod vtl;
+pub mod websocket;
 pub mod worker;
+pub mod ws;

@@ -455,6 +455,7 @@ fn print_routes(t: &LoadedTable) {
                 let shown = match &api.routes[i].parsed {
                     RouteKey::Default => format!("{prefix}/* ($default)"),
                     RouteKey::Path { .. } => key.replacen(' ', &format!(" {prefix}"), 1),
+                    RouteKey::Message => format!("{prefix} {key} (WebSocket)"),
                 };
                 println!("    {:>3}. {:<40} -> {target}", rank + 1, shown);
             }
@@ -467,7 +468,7 @@ fn print_routes(t: &LoadedTable) {
 fn priority(key: &RouteKey) -> (u8, Vec<u8>, u8) {
     use table::{RouteMethod, Segment};
     match key {
-        RouteKey::Default => (2, Vec::new(), 0),
+        RouteKey::Default | RouteKey::Message => (2, Vec::new(), 0),
         RouteKey::Path { method, segments } => {
             let shape = segments
                 .iter()

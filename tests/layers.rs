@@ -93,6 +93,11 @@ fn the_codec_imports_nothing_above_it() {
 }
 
 #[test]
+fn the_websocket_codec_knows_only_the_http_head() {
+    assert_only(&graph(), "ws", &["http"]);
+}
+
+#[test]
 fn the_table_is_plain_data() {
     assert_only(&graph(), "table", &["http"]);
 }

@@ -90,6 +90,8 @@ pub struct ApiModel {
     /// `[[api.model]]` (REST).
     pub models: Vec<ModelModel>,
     pub cors: Option<crate::table::cors::Cors>,
+    /// `protocol = "websocket"`: selection and limits (its route indices are the compiler's).
+    pub websocket: Option<Box<crate::table::websocket::WebSocket>>,
 }
 
 /// `[[api.model]]`: the schema as written (compiled, and checked, by the compiler).
@@ -168,6 +170,8 @@ pub struct RouteModel {
     /// `authorization = "AWS_IAM"`.
     pub iam: bool,
     pub validation: Option<RouteValidationModel>,
+    /// `route_response = true` (WebSocket routes): the integration's answer goes to the client.
+    pub two_way: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -42,6 +42,25 @@ pub async fn read_more(stream: &mut impl AsyncReadRent, buf: &mut BytesMut, chun
     res
 }
 
+/// As [`read_more`], cancelable through `cancel`: a cancelled read ends with an error
+/// (`ECANCELED`) or with the bytes it had already read — nothing is lost, so the caller may read
+/// again (a WebSocket session waking for a timer).
+pub async fn read_more_cancelable(
+    stream: &mut impl monoio::io::CancelableAsyncReadRent,
+    buf: &mut BytesMut,
+    chunk: usize,
+    cancel: monoio::io::CancelHandle,
+) -> std::io::Result<usize> {
+    if buf.capacity() - buf.len() < chunk / 8 {
+        buf.reserve(chunk);
+    }
+    let owned = std::mem::take(buf);
+    let (len, cap) = (owned.len(), owned.capacity());
+    let (res, slice) = stream.cancelable_read(owned.slice_mut(len..cap), cancel).await;
+    *buf = slice.into_inner();
+    res
+}
+
 /// An I/O operation bounded by `timeout`; running out of time reads as `ErrorKind::TimedOut`.
 pub async fn within<T>(timeout: Duration, op: impl Future<Output = std::io::Result<T>>) -> std::io::Result<T> {
     monoio::time::timeout(timeout, op).await.unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))

@@ -74,6 +74,11 @@ async fn run(
     auth::mtls::check(&table.table, ctx.domain, conn.stream.identity())?;
     let (api, stage) = ctx.api_stage.unwrap_or_default();
 
+    // A WebSocket API's stage: the upgrade, the session and its events (`crate::websocket`).
+    if let Some(ws) = &table.table.apis[api as usize].websocket {
+        return crate::websocket::serve(worker, table, conn, (head, ctx), ws).await;
+    }
+
     // 1b — CORS (APIs with a `cors` table): a preflight is answered here, before routing and
     // authorization; other requests from an allowed origin carry the headers on every response.
     if let Some(cors) = &table.table.apis[api as usize].cors

@@ -112,6 +112,8 @@ impl Router {
                     None => router.default_route = Some(index),
                 },
                 RouteKey::Path { method, segments } => router.insert(*method, segments, index)?,
+                // WebSocket routes are chosen by events (`crate::websocket`), not by HTTP.
+                RouteKey::Message => {}
             }
         }
         for node in &mut router.nodes {

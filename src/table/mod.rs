@@ -13,6 +13,7 @@ pub mod log_format;
 pub mod mapping;
 pub mod templates;
 pub mod validation;
+pub mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use log_format::Part;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the serialized layout changes; `serve --table` refuses other versions.
-pub const FORMAT_VERSION: u32 = 10;
+pub const FORMAT_VERSION: u32 = 11;
 /// The `format` field of every table file.
 pub const FORMAT_NAME: &str = "portico-table";
 
@@ -401,6 +402,8 @@ pub struct Api {
     pub models: Vec<validation::Model>,
     /// One per route, same index: what its requests are validated for (`None`: nothing).
     pub route_validation: Vec<Option<validation::RouteValidation>>,
+    /// `protocol = "websocket"`: its routes are message routes, and its stages accept upgrades.
+    pub websocket: Option<Box<websocket::WebSocket>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -420,6 +423,9 @@ pub enum RouteKey {
         method: RouteMethod,
         segments: Vec<Segment>,
     },
+    /// A WebSocket API's route (`$connect`, `$disconnect`, `$default` or a custom key): chosen
+    /// by the connection's events, never by the HTTP router.
+    Message,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]

@@ -103,7 +103,7 @@ where
     async fn handshake(&mut self) -> io::Result<()> {
         while self.conn.is_handshaking() {
             self.send_pending().await?;
-            if self.conn.wants_read() && self.receive().await? == 0 {
+            if self.conn.wants_read() && self.receive(None).await? == 0 {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
         }
@@ -116,6 +116,16 @@ where
 
     /// Reads plaintext into `buf`; `Ok(0)` at the end of the stream (close_notify or TCP EOF).
     pub async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        self.read_into_cancelable(buf, None).await
+    }
+
+    /// As [`read_into`](Self::read_into); a socket read it waits on ends early (`ECANCELED`,
+    /// nothing lost) when `cancel` is cancelled.
+    pub async fn read_into_cancelable(
+        &mut self,
+        buf: &mut BytesMut,
+        cancel: Option<monoio::io::CancelHandle>,
+    ) -> io::Result<usize> {
         loop {
             match self.take_plaintext(buf)? {
                 Some(0) => return Ok(0),
@@ -131,7 +141,7 @@ where
                     continue;
                 }
             }
-            if self.receive().await? == 0 {
+            if self.receive(cancel.clone()).await? == 0 {
                 return Ok(0);
             }
         }
@@ -204,8 +214,11 @@ where
 
     /// Reads ciphertext from the socket and hands what rustls will take to it; returns the bytes
     /// read (0 at the end of the stream).
-    async fn receive(&mut self) -> io::Result<usize> {
-        let n = crate::http::read_more(&mut self.tcp, &mut self.rx, RX_CHUNK_BYTES).await?;
+    async fn receive(&mut self, cancel: Option<monoio::io::CancelHandle>) -> io::Result<usize> {
+        let n = match cancel {
+            None => crate::http::read_more(&mut self.tcp, &mut self.rx, RX_CHUNK_BYTES).await?,
+            Some(c) => crate::http::read_more_cancelable(&mut self.tcp, &mut self.rx, RX_CHUNK_BYTES, c).await?,
+        };
         if n > 0 {
             self.feed_all().await?;
         }

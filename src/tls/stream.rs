@@ -44,6 +44,20 @@ where
         }
     }
 
+    /// As [`read_into`](Self::read_into), ending early (`ECANCELED`, nothing lost) when `cancel`
+    /// is cancelled.
+    pub async fn read_cancelable(
+        &mut self,
+        buf: &mut BytesMut,
+        chunk: usize,
+        cancel: monoio::io::CancelHandle,
+    ) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => crate::http::read_more_cancelable(s, buf, chunk, cancel).await,
+            Stream::Tls(s, _) => s.read_into_cancelable(buf, Some(cancel)).await,
+        }
+    }
+
     /// Writes all of `buf` and gives it back for reuse.
     pub async fn write_vec(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
         match self {

@@ -32,3 +32,4 @@ mod throttle;
 mod tls;
 mod upstream_tls;
 mod validation;
+mod websocket;

@@ -164,6 +164,7 @@ fn compile_api(
         cors: api.cors.clone(),
         models: validation::models(errors, api),
         route_validation: validation::routes(errors, api),
+        websocket: websocket(errors, api),
     }
 }
 
@@ -197,4 +198,24 @@ fn route_auth(api: &ApiModel, route: &super::model::RouteModel) -> RouteAuth {
         .and_then(|name| api.authorizers.iter().position(|a| a.name.value == name.value))
         .map(|i| i as u32);
     RouteAuth { authorizer, scopes: route.authorization_scopes.clone(), iam: route.iam }
+}
+
+/// A WebSocket API's table: which routes are `$connect`, `$disconnect`, `$default`, and which
+/// answer the client.
+fn websocket(errors: &mut Errors<'_>, api: &ApiModel) -> Option<Box<crate::table::websocket::WebSocket>> {
+    let mut ws = api.websocket.clone()?;
+    ws.two_way = api.routes.iter().map(|r| r.two_way).collect();
+    let find = |key: &str| api.routes.iter().position(|r| r.key.value == key).map(|i| i as u32);
+    (ws.connect, ws.disconnect, ws.default) = (find("$connect"), find("$disconnect"), find("$default"));
+    for (i, route) in api.routes.iter().enumerate() {
+        if let Some(first) = api.routes[..i].iter().find(|r| r.key.value == route.key.value) {
+            let line = errors.line_of(first.key.span.clone());
+            errors.at(
+                route.key.span.clone(),
+                format!("route `{}` is defined twice", route.key.value),
+                Some(format!("the first is on line {line}")),
+            );
+        }
+    }
+    Some(ws)
 }

@@ -16,20 +16,32 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
         Some(p) => match p.value.as_str() {
             "http" => Protocol::Http,
             "rest" => Protocol::Rest,
-            "websocket" => {
-                r.error(p.span, "WebSocket APIs are not supported yet", Some("use \"http\" or \"rest\"".into()));
-                Protocol::Http
-            }
+            // AWS's WebSocket APIs are of the HTTP API family (apigatewayv2): their gateway
+            // errors and stages are HTTP API's.
+            "websocket" => Protocol::Http,
             other => {
                 r.error(
                     p.span,
                     format!("unknown protocol `{other}`"),
-                    Some("use \"http\" (AWS HTTP API) or \"rest\" (AWS REST API)".into()),
+                    Some("use \"http\" (AWS HTTP API), \"rest\" (AWS REST API) or \"websocket\"".into()),
                 );
                 Protocol::Http
             }
         },
     };
+    let is_websocket = r.opt_str(api, "protocol").is_some_and(|p| p.value == "websocket");
+    let websocket = is_websocket.then(|| Box::new(super::websocket::read_api(r, api)));
+    if !is_websocket {
+        for key in ["route_selection_expression", "websocket"] {
+            if let Some(item) = r.item(api, key) {
+                r.error(
+                    item.span(),
+                    format!("`{key}` is for WebSocket APIs"),
+                    Some("set protocol = \"websocket\"".into()),
+                );
+            }
+        }
+    }
     let mut hosts = Vec::new();
     for h in r.str_list(api, "hosts") {
         if h.value.is_empty() || h.value.contains(['/', ' ', ':']) {
@@ -115,7 +127,7 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
 
     let mut routes = Vec::new();
     for route in r.tables(api, "route", "[[api.route]]") {
-        if let Some(route) = read_route(r, route, protocol) {
+        if let Some(route) = read_route(r, route, protocol, is_websocket) {
             routes.push(route);
         }
     }
@@ -203,6 +215,7 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
         gateway_responses,
         models,
         cors,
+        websocket,
     })
 }
 
@@ -231,16 +244,28 @@ fn read_stage_log(r: &mut Reader<'_>, stage: Obj<'_>) -> Option<AccessLogModel> 
     Some(AccessLogModel { destination, format })
 }
 
-fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<RouteModel> {
+fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol, websocket: bool) -> Option<RouteModel> {
     r.allow_keys(route, ROUTE_KEYS);
     let key = r.str(route, "key", "a route key is like \"GET /pets/{id}\", \"ANY /{proxy+}\" or \"$default\"");
-    let parsed = key.as_ref().and_then(|k| match key::parse(&k.value) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            r.error(k.span.clone(), e.message, Some(e.hint.into()));
-            None
+    let parsed = key.as_ref().and_then(|k| match websocket {
+        true => {
+            super::websocket::check_key(r, k);
+            Some((RouteKey::Message, Vec::new()))
         }
+        false => match key::parse(&k.value) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                r.error(k.span.clone(), e.message, Some(e.hint.into()));
+                None
+            }
+        },
     });
+    let two_way = r.bool(route, "route_response", false);
+    if websocket {
+        super::websocket::refuse_http_only(r, route);
+    } else if let Some(item) = r.item(route, "route_response") {
+        r.error(item.span(), "`route_response` is for WebSocket routes", None);
+    }
     if let (Some(k), Some((RouteKey::Default, _)), Protocol::Rest) = (&key, &parsed, protocol) {
         r.error(
             k.span.clone(),
@@ -257,6 +282,9 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<
             .obj(item, "the integration")
             .and_then(|o| read_integration(r, o, parsed.as_ref().map(|p| p.1.as_slice()), protocol)),
     };
+    if websocket && let Some(i) = &integration {
+        super::websocket::check_integration(r, route, i);
+    }
     let (parsed, params) = parsed?;
     let cache = super::cache::read_route_cache(r, route);
     let api_key_required = r.bool(route, "api_key_required", false);
@@ -282,6 +310,7 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol) -> Option<
         authorization_scopes,
         iam,
         validation,
+        two_way,
     })
 }
 

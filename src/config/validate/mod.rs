@@ -24,6 +24,7 @@ mod templates;
 mod throttle;
 mod tls;
 mod validation;
+mod websocket;
 
 use super::diagnostic::Diagnostic;
 use super::model::*;
@@ -208,6 +209,8 @@ pub(super) const API_KEYS: &[&str] = &[
     "gateway_response",
     "model",
     "cors",
+    "route_selection_expression",
+    "websocket",
 ];
 pub(super) const CORS_KEYS: &[&str] =
     &["allow_origins", "allow_methods", "allow_headers", "expose_headers", "max_age_s", "allow_credentials"];
@@ -228,6 +231,7 @@ pub(super) const ROUTE_KEYS: &[&str] = &[
     "request_model",
     "request_models",
     "required_parameters",
+    "route_response",
 ];
 pub(super) const PROXY_KEYS: &[&str] = &["type", "uri", "timeout_ms", "request_parameters", "response_parameters"];
 pub(super) const FUNCTION_INTEGRATION_KEYS: &[&str] = &["type", "target", "proxy", "payload_format", "timeout_ms"];

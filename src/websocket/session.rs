@@ -1,0 +1,224 @@
+//! One open WebSocket connection: frames are read and decoded ([`crate::ws::message`]), pings
+//! answered, messages routed and sent to their integration one at a time (in order; the next
+//! is read when the last has been answered), and the connection kept alive and bounded: a ping
+//! after `ping_interval_ms` of silence, a close (1001) after `idle_timeout_ms` without anything
+//! from the client, or at the optional maximum lifetime, or when the gateway drains.
+//!
+//! Waiting for the client's next bytes is one read that a timer or the drain can cancel without
+//! losing what it read ([`crate::http::read_more_cancelable`]). Must not: call `$disconnect`
+//! (the caller does, once, for every way this ends). Cost: a ping per quiet interval; per message
+//! one route selection and one integration call; frames are written from the connection's
+//! reused write buffer.
+
+use std::time::Duration;
+
+use monoio::time::Instant;
+
+use super::backend::{self, Event};
+use crate::conn::ClientConn;
+use crate::context::Context;
+use crate::context::request_id::RequestId;
+use crate::loaded::LoadedTable;
+use crate::table::websocket::WebSocket;
+use crate::worker::Worker;
+use crate::ws::close::{self, GOING_AWAY};
+use crate::ws::frame::{self, Opcode};
+use crate::ws::message::{Decoder, Incoming, Limits};
+
+/// How a session ended (for `$disconnect`: the status code and reason AWS reports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// The client's close frame, with its code (1005 when it had none); answered in kind.
+    ClientClose(u16),
+    /// The connection ended without a close frame (1006).
+    Dropped,
+    /// The client broke the protocol; the code sent.
+    Violation(u16, &'static str),
+    Idle,
+    Lifetime,
+    Drain,
+}
+
+impl End {
+    /// `disconnectStatusCode` and `disconnectReason`, as AWS words them.
+    pub fn status(&self) -> (u16, &'static str) {
+        match self {
+            End::ClientClose(close::NO_STATUS) => (close::NO_STATUS, "Client-side close frame status not set"),
+            End::ClientClose(code) => (*code, ""),
+            End::Dropped => (close::ABNORMAL, "Connection closed abnormally"),
+            End::Violation(code, reason) => (*code, reason),
+            End::Idle => (GOING_AWAY, "Going away (idle timeout)"),
+            End::Lifetime => (GOING_AWAY, "Going away (maximum connection duration)"),
+            End::Drain => (GOING_AWAY, "Going away (gateway shutting down)"),
+        }
+    }
+}
+
+/// What a wait for the client's bytes ended with.
+enum Woke {
+    Read(std::io::Result<usize>),
+    Timer,
+}
+
+/// Runs the session until it ends.
+pub async fn run(
+    worker: &Worker,
+    table: &LoadedTable,
+    conn: &mut ClientConn,
+    ctx: &Context,
+    ws: &WebSocket,
+    connection_id: &str,
+) -> End {
+    let l = ws.limits;
+    let limits = Limits { max_frame_bytes: l.max_frame_bytes, max_message_bytes: l.max_message_bytes };
+    let mut decoder = Decoder::default();
+    let opened = Instant::now();
+    let lifetime_at = l.max_lifetime_ms.map(|ms| opened + Duration::from_millis(ms));
+    let mut last_seen = opened;
+    let mut pinged = false;
+    loop {
+        loop {
+            match decoder.next(&mut conn.rbuf, &limits) {
+                Ok(Some(incoming)) => {
+                    if let Some(end) = on_incoming(worker, table, conn, ctx, ws, connection_id, incoming).await {
+                        return end;
+                    }
+                }
+                Ok(None) => break,
+                Err(v) => {
+                    send_close(conn, v.code, v.reason).await;
+                    return End::Violation(v.code, v.reason);
+                }
+            }
+        }
+        let now = Instant::now();
+        let idle_at = last_seen + Duration::from_millis(l.idle_timeout_ms);
+        let ping_at = last_seen + Duration::from_millis(l.ping_interval_ms);
+        let end = if worker.draining.get() {
+            Some(End::Drain)
+        } else if now >= idle_at {
+            Some(End::Idle)
+        } else if lifetime_at.is_some_and(|at| now >= at) {
+            Some(End::Lifetime)
+        } else {
+            None
+        };
+        if let Some(end) = end {
+            send_close(conn, GOING_AWAY, "Going away").await;
+            return end;
+        }
+        if !pinged && now >= ping_at {
+            pinged = true;
+            frame::write(&mut conn.wbuf, Opcode::Ping, b"");
+            if conn.flush().await.is_err() {
+                return End::Dropped;
+            }
+            continue;
+        }
+        let mut wake_at = if pinged { idle_at } else { ping_at };
+        if let Some(at) = lifetime_at {
+            wake_at = wake_at.min(at);
+        }
+        let canceller = monoio::io::Canceller::new();
+        let chunk = conn.read_chunk;
+        let mut read = std::pin::pin!(conn.stream.read_cancelable(&mut conn.rbuf, chunk, canceller.handle()));
+        let woke = monoio::select! {
+            r = &mut read => Woke::Read(r),
+            _ = monoio::time::sleep_until(wake_at) => Woke::Timer,
+            _ = worker.drain.wait() => Woke::Timer,
+        };
+        let read = match woke {
+            Woke::Read(r) => r,
+            // Cancelled, the read ends with what it had (or nothing): no byte is lost.
+            Woke::Timer => {
+                let _ = canceller.cancel();
+                read.await
+            }
+        };
+        match read {
+            Ok(0) => return End::Dropped,
+            Ok(n) => {
+                conn.bytes_read += n as u64;
+                last_seen = Instant::now();
+                pinged = false;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => {}
+            Err(_) => return End::Dropped,
+        }
+    }
+}
+
+/// Handles one message or control frame; `Some` when the session ends.
+async fn on_incoming(
+    worker: &Worker,
+    table: &LoadedTable,
+    conn: &mut ClientConn,
+    ctx: &Context,
+    ws: &WebSocket,
+    connection_id: &str,
+    incoming: Incoming,
+) -> Option<End> {
+    let (text, body) = match incoming {
+        Incoming::Ping(payload) => {
+            frame::write(&mut conn.wbuf, Opcode::Pong, &payload);
+            return conn.flush().await.is_err().then_some(End::Dropped);
+        }
+        Incoming::Pong(_) => return None,
+        Incoming::Close(status) => {
+            // Answered with the client's own code, as the RFC suggests (§5.5.1).
+            let code = status.as_ref().map_or(close::NO_STATUS, |(code, _)| *code);
+            let payload = status.map(|(code, _)| code.to_be_bytes());
+            frame::write(&mut conn.wbuf, Opcode::Close, payload.as_ref().map_or(&[][..], |p| &p[..]));
+            let _ = conn.flush().await;
+            return Some(End::ClientClose(code));
+        }
+        Incoming::Text(b) => (true, b),
+        Incoming::Binary(b) => (false, b),
+    };
+    let request_id = RequestId::new(ctx.protocol);
+    let routes = ctx.api_stage.map_or(&[][..], |(api, _)| &table.table.apis[api as usize].routes[..]);
+    let Some(route) = super::select::route(ws, routes, &body) else {
+        return error_message(conn, "Forbidden", connection_id, &request_id).await;
+    };
+    let Ok(proxy) = super::integration(table, ctx, route) else {
+        return error_message(conn, "Internal server error", connection_id, &request_id).await;
+    };
+    let mut out = std::mem::take(&mut conn.scratch);
+    let answered = backend::call(worker.outbound(), table, proxy, Event::Message { text, body: &body }, &mut out).await;
+    out.clear();
+    conn.scratch = out;
+    match answered {
+        Ok(answer) if ws.two_way.get(route as usize).copied().unwrap_or(false) => {
+            // A text message is answered in text when the answer is UTF-8.
+            let opcode = if text && std::str::from_utf8(&answer.body).is_ok() { Opcode::Text } else { Opcode::Binary };
+            frame::write(&mut conn.wbuf, opcode, &answer.body);
+            conn.flush().await.is_err().then_some(End::Dropped)
+        }
+        Ok(_) => None,
+        Err(e) => {
+            log::warn!("WebSocket {connection_id}: route `{}` integration failed: {e}", routes[route as usize].key);
+            error_message(conn, "Internal server error", connection_id, &request_id).await
+        }
+    }
+}
+
+/// AWS's error message to the client, as a text frame.
+async fn error_message(
+    conn: &mut ClientConn,
+    message: &str,
+    connection_id: &str,
+    request_id: &RequestId,
+) -> Option<End> {
+    let text = serde_json::json!({"message": message, "connectionId": connection_id, "requestId": request_id.as_str()});
+    frame::write(&mut conn.wbuf, Opcode::Text, text.to_string().as_bytes());
+    conn.flush().await.is_err().then_some(End::Dropped)
+}
+
+/// Sends a close frame and stops writing (the client's close, if it comes, is not awaited:
+/// the connection task closes the socket next).
+async fn send_close(conn: &mut ClientConn, code: u16, reason: &str) {
+    let mut payload = Vec::with_capacity(2 + reason.len());
+    close::payload(&mut payload, code, reason);
+    frame::write(&mut conn.wbuf, Opcode::Close, &payload);
+    let _ = conn.flush().await;
+}
