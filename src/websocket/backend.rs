@@ -1,11 +1,11 @@
-//! A WebSocket route's HTTP proxy integration: the event goes to the backend as one request and
-//! its answer is read whole.
+//! A WebSocket route's integration, called for one event.
 //!
-//! - `$connect`: the integration URI with the client's query string, and the client's headers
-//!   but the hop-by-hop and `Sec-WebSocket-*` ones (the backend decides with them); no body.
-//! - a message: its bytes as the body (`text/plain; charset=utf-8` or
-//!   `application/octet-stream`).
-//! - `$disconnect`: no body.
+//! - An HTTP proxy gets one request, its answer read whole: `$connect` is `POST` to the
+//!   integration URI with the client's query string, and the client's headers but the hop-by-hop
+//!   and `Sec-WebSocket-*` ones, no body; a message is its bytes as the body (`text/plain;
+//!   charset=utf-8` or `application/octet-stream`); `$disconnect` has no body.
+//! - A function gets AWS's event ([`super::event`]) and answers as AWS reads it (`statusCode`,
+//!   `headers`, `body`); a function error is the integration failing.
 //!
 //! Must not: choose routes or touch the client's socket. Cost: one request written into the
 //! connection's buffer; the answer is read whole (up to the gateway's body limit).
@@ -15,31 +15,84 @@ use std::time::Duration;
 use bytes::Bytes;
 use monoio::time::Instant;
 
-use crate::error::GatewayError;
+use super::event::{self, Connection, Kind};
+use crate::error::{GatewayError, ResponseType};
 use crate::http::encode;
 use crate::http::head::RequestHead;
 use crate::loaded::LoadedTable;
 use crate::outbound::Outbound;
 use crate::outbound::client::{self, Call};
-use crate::table::{HttpProxy, UriPart};
+use crate::table::{FunctionIntegration, HttpProxy, UriPart};
 
-/// What the backend answered.
+const FUNCTION_FAILED: GatewayError = GatewayError::new(ResponseType::FunctionError, "the route's function failed");
+const NO_HOST: GatewayError =
+    GatewayError::new(ResponseType::FunctionUnavailable, "the function's local host could not start");
+
+/// A WebSocket route's integration.
+#[derive(Clone, Copy)]
+pub enum Target<'t> {
+    Http(&'t HttpProxy),
+    Function(&'t FunctionIntegration),
+}
+
+/// What the integration answered.
 pub struct Answer {
     pub status: u16,
     /// Its `Sec-WebSocket-Protocol` (`$connect` negotiates the subprotocol with it).
     pub protocol: Option<Vec<u8>>,
-    pub body: Bytes,
+    /// The answer for the client (a route response; `None`: a function that gave no `body`),
+    /// and whether it is binary (`None`: as the message was, when it is UTF-8).
+    pub body: Option<Bytes>,
+    pub binary: Option<bool>,
 }
 
-/// What goes to the backend.
-pub enum Event<'a> {
+/// Calls `target` for one event of connection `c` on `route_key`; `out` is scratch for the request.
+pub async fn call(
+    outbound: Outbound<'_>,
+    table: &LoadedTable,
+    target: Target<'_>,
+    (c, route_key): (&Connection, &str),
+    kind: Kind<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Answer, GatewayError> {
+    match target {
+        Target::Http(proxy) => {
+            let event = match kind {
+                Kind::Connect(head) => Event::Connect(head),
+                Kind::Message { text, body } => Event::Message { text, body },
+                Kind::Disconnect { .. } => Event::Disconnect,
+            };
+            call_http(outbound, table, proxy, event, out).await
+        }
+        Target::Function(f) => {
+            let target = table.function_target(f.function, f.qualifier_query.as_deref()).ok_or(NO_HOST)?;
+            let request_id = event::request_id();
+            let write = |out: &mut Vec<u8>| event::write(out, c, route_key, &kind, &request_id);
+            let timeout = Duration::from_millis(f.timeout_ms);
+            let invoked =
+                crate::function::invoke::invoke(outbound, &table.table.settings, &target, timeout, out, write).await?;
+            if invoked.function_error {
+                return Err(FUNCTION_FAILED);
+            }
+            let answer = event::read_answer(&invoked.payload);
+            let (binary, body) = match answer.reply {
+                Some((binary, bytes)) => (Some(binary), Some(Bytes::from(bytes))),
+                None => (None, None),
+            };
+            Ok(Answer { status: answer.status, protocol: answer.protocol, body, binary })
+        }
+    }
+}
+
+/// What goes to an HTTP backend.
+enum Event<'a> {
     Connect(&'a RequestHead),
     Message { text: bool, body: &'a [u8] },
     Disconnect,
 }
 
 /// Sends `event` to `proxy`'s backend and reads its answer; `out` is scratch for the request.
-pub async fn call(
+async fn call_http(
     outbound: Outbound<'_>,
     table: &LoadedTable,
     proxy: &HttpProxy,
@@ -106,6 +159,7 @@ pub async fn call(
     Ok(Answer {
         status: fetched.status,
         protocol: fetched.header(b"sec-websocket-protocol").map(<[u8]>::to_vec),
-        body: fetched.body,
+        body: Some(fetched.body),
+        binary: None,
     })
 }

@@ -12,6 +12,7 @@
 //! one route selection (a JSON parse when the expression reads the body) and one backend call.
 
 pub mod backend;
+pub mod event;
 pub mod id;
 pub mod select;
 pub mod session;
@@ -26,6 +27,7 @@ use crate::table::Integration;
 use crate::table::websocket::WebSocket;
 use crate::worker::Worker;
 use crate::ws::handshake::{self, Refusal};
+use event::{Connection, Kind};
 
 const NOT_UPGRADE: GatewayError =
     GatewayError::new(ResponseType::BadRequest, "a WebSocket API's stage takes WebSocket upgrades (version 13) only");
@@ -33,18 +35,35 @@ const BAD_UPGRADE: GatewayError = GatewayError::new(ResponseType::BadRequest, "m
 const NOT_ROOT: GatewayError =
     GatewayError::new(ResponseType::MissingAuthenticationToken, "WebSocket APIs are served at the stage's root");
 const NO_INTEGRATION: GatewayError =
-    GatewayError::new(ResponseType::Internal, "a WebSocket route without an HTTP proxy integration");
+    GatewayError::new(ResponseType::Internal, "a WebSocket route without an HTTP proxy or function integration");
 
-/// The route's HTTP proxy integration in the request's stage.
+/// The route's integration in the request's stage.
 pub(crate) fn integration<'t>(
     table: &'t LoadedTable,
     ctx: &Context,
     route: u32,
-) -> Result<&'t crate::table::HttpProxy, GatewayError> {
+) -> Result<backend::Target<'t>, GatewayError> {
     let (api, stage) = ctx.api_stage.ok_or(NO_INTEGRATION)?;
     match &table.table.apis[api as usize].stages[stage as usize].integrations.get(route as usize) {
-        Some(Integration::HttpProxy(p)) => Ok(p),
+        Some(Integration::HttpProxy(p)) => Ok(backend::Target::Http(p)),
+        Some(Integration::Function(f)) => Ok(backend::Target::Function(f)),
         _ => Err(NO_INTEGRATION),
+    }
+}
+
+/// What every event of the connection carries.
+fn connection(table: &LoadedTable, conn: &ClientConn, head: &RequestHead, ctx: &Context, id: String) -> Connection {
+    let (api, stage) = ctx.api_stage.unwrap_or_default();
+    let api = &table.table.apis[api as usize];
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Connection {
+        id,
+        connected_at_ms: event::now_ms(),
+        source_ip: conn.peer.ip(),
+        user_agent: head.first(b"user-agent").map(text),
+        domain_name: head.host_name().map(text).unwrap_or_default(),
+        stage: api.stages[stage as usize].name.clone(),
+        api_id: api.name.clone(),
     }
 }
 
@@ -64,22 +83,24 @@ pub async fn serve(
     if !matches!(ctx.routed_path(head), b"" | b"/") {
         return Err(NOT_ROOT);
     }
-    let connection_id = id::new(worker.index);
+    let c = connection(table, conn, head, ctx, id::new(worker.index));
     ctx.id();
     let mut protocol = None;
     if let Some(route) = ws.connect {
         ctx.route = Some(route);
-        let proxy = integration(table, ctx, route)?;
+        let target = integration(table, ctx, route)?;
         ctx.record.integration_started = Some(quanta::Instant::now());
         let mut out = std::mem::take(&mut conn.wbuf);
-        let answered = backend::call(worker.outbound(), table, proxy, backend::Event::Connect(head), &mut out).await;
+        let on = (&c, "$connect");
+        let answered = backend::call(worker.outbound(), table, target, on, Kind::Connect(head), &mut out).await;
         out.clear();
         conn.wbuf = out;
         let answer = answered?;
         ctx.record.integration_answered(answer.status);
         if !(200..300).contains(&answer.status) {
             // As AWS: the client gets the integration's status, and no connection.
-            let mut response = Response::new(answer.status, Headers::Encoded(b""), Body::Static(&answer.body));
+            let body = answer.body.unwrap_or_default();
+            let mut response = Response::new(answer.status, Headers::Encoded(b""), Body::Static(&body));
             response.extra.header(b"Content-Type", b"application/json");
             return Ok(write::send(conn, ctx, &response, Flow::Close).await);
         }
@@ -96,15 +117,18 @@ pub async fn serve(
         // The client left before its connection opened: it never saw one, as with AWS.
         return Ok(Flow::Close);
     }
-    let end = session::run(worker, table, conn, ctx, ws, &connection_id).await;
-    log::debug!("WebSocket {connection_id} ended: {end:?}");
+    let end = session::run(worker, table, conn, ctx, ws, &c).await;
+    log::debug!("WebSocket {} ended: {end:?}", c.id);
     if let Some(route) = ws.disconnect {
-        let proxy = integration(table, ctx, route)?;
+        let target = integration(table, ctx, route)?;
         let mut out = std::mem::take(&mut conn.wbuf);
-        let answered = backend::call(worker.outbound(), table, proxy, backend::Event::Disconnect, &mut out).await;
+        let (status, reason) = end.status();
+        let kind = Kind::Disconnect { status, reason };
+        let answered = backend::call(worker.outbound(), table, target, (&c, "$disconnect"), kind, &mut out).await;
+        out.clear();
         conn.wbuf = out;
         if let Err(e) = answered {
-            log::warn!("WebSocket {connection_id}: $disconnect integration failed: {e}");
+            log::warn!("WebSocket {}: $disconnect integration failed: {e}", c.id);
         }
     }
     Ok(Flow::Close)

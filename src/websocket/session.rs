@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use monoio::time::Instant;
 
-use super::backend::{self, Event};
+use super::backend;
+use super::event::{Connection, Kind};
 use crate::conn::ClientConn;
 use crate::context::Context;
 use crate::context::request_id::RequestId;
@@ -67,7 +68,7 @@ pub async fn run(
     conn: &mut ClientConn,
     ctx: &Context,
     ws: &WebSocket,
-    connection_id: &str,
+    c: &Connection,
 ) -> End {
     let l = ws.limits;
     let limits = Limits { max_frame_bytes: l.max_frame_bytes, max_message_bytes: l.max_message_bytes };
@@ -80,7 +81,7 @@ pub async fn run(
         loop {
             match decoder.next(&mut conn.rbuf, &limits) {
                 Ok(Some(incoming)) => {
-                    if let Some(end) = on_incoming(worker, table, conn, ctx, ws, connection_id, incoming).await {
+                    if let Some(end) = on_incoming(worker, table, conn, ctx, ws, c, incoming).await {
                         return end;
                     }
                 }
@@ -155,9 +156,10 @@ async fn on_incoming(
     conn: &mut ClientConn,
     ctx: &Context,
     ws: &WebSocket,
-    connection_id: &str,
+    c: &Connection,
     incoming: Incoming,
 ) -> Option<End> {
+    let connection_id = c.id.as_str();
     let (text, body) = match incoming {
         Incoming::Ping(payload) => {
             frame::write(&mut conn.wbuf, Opcode::Pong, &payload);
@@ -180,18 +182,23 @@ async fn on_incoming(
     let Some(route) = super::select::route(ws, routes, &body) else {
         return error_message(conn, "Forbidden", connection_id, &request_id).await;
     };
-    let Ok(proxy) = super::integration(table, ctx, route) else {
+    let Ok(target) = super::integration(table, ctx, route) else {
         return error_message(conn, "Internal server error", connection_id, &request_id).await;
     };
     let mut out = std::mem::take(&mut conn.scratch);
-    let answered = backend::call(worker.outbound(), table, proxy, Event::Message { text, body: &body }, &mut out).await;
+    let key = routes[route as usize].key.as_str();
+    let kind = Kind::Message { text, body: &body };
+    let answered = backend::call(worker.outbound(), table, target, (c, key), kind, &mut out).await;
     out.clear();
     conn.scratch = out;
     match answered {
-        Ok(answer) if ws.two_way.get(route as usize).copied().unwrap_or(false) => {
-            // A text message is answered in text when the answer is UTF-8.
-            let opcode = if text && std::str::from_utf8(&answer.body).is_ok() { Opcode::Text } else { Opcode::Binary };
-            frame::write(&mut conn.wbuf, opcode, &answer.body);
+        Ok(backend::Answer { body: Some(reply), binary, .. })
+            if ws.two_way.get(route as usize).copied().unwrap_or(false) =>
+        {
+            // Binary as the function said; else a text message is answered in text when the
+            // answer is UTF-8.
+            let binary = binary.unwrap_or(!text) || std::str::from_utf8(&reply).is_err();
+            frame::write(&mut conn.wbuf, if binary { Opcode::Binary } else { Opcode::Text }, &reply);
             conn.flush().await.is_err().then_some(End::Dropped)
         }
         Ok(_) => None,

@@ -398,7 +398,7 @@ fn check_explains_websocket_mistakes() {
     let proxy = "integration = { type = \"http_proxy\", uri = \"http://127.0.0.1:9/x\" }";
     let cases = [
         (base(&format!("key = \"$other\"\n{proxy}"), ""), "is not a WebSocket route key"),
-        (base("key = \"$default\"\nintegration = { type = \"mock\" }", ""), "`http_proxy` integrations only"),
+        (base("key = \"$default\"\nintegration = { type = \"mock\" }", ""), "`http_proxy` and `function` integrations"),
         (
             base(&format!("key = \"a\"\n{proxy}"), "route_selection_expression = \"$request.header.x\""),
             "not a route selection variable",
@@ -448,4 +448,139 @@ fn sessions_run_over_tls_listeners() {
         assert_eq!(lines[6]["closed"], 1000);
     }
     assert_eq!(disconnects(&up, 2), 2);
+}
+
+/// The requestContext keys of one of AWS's recorded events (`../shared/fixtures/lambda/`).
+fn recorded_keys(fixture: &str) -> (Vec<String>, Vec<String>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/lambda").join(fixture);
+    let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut top: Vec<String> = event.as_object().unwrap().keys().cloned().collect();
+    let mut context: Vec<String> = event["requestContext"].as_object().unwrap().keys().cloned().collect();
+    top.sort();
+    context.sort();
+    (top, context)
+}
+
+fn keys(v: &serde_json::Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    k.sort();
+    k
+}
+
+/// Function integrations get AWS's CONNECT, MESSAGE and DISCONNECT events, and their answers
+/// decide the upgrade and are the route responses.
+#[test]
+fn functions_get_aws_events() {
+    let function = Upstream::start(|seen| {
+        let event: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+        let answer = match event["requestContext"]["eventType"].as_str() {
+            Some("CONNECT") if event["queryStringParameters"]["token"] == "bad" => {
+                serde_json::json!({"statusCode": 401})
+            }
+            Some("CONNECT") => serde_json::json!({"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": "chat"}}),
+            Some("MESSAGE") => serde_json::json!({"statusCode": 200, "body": event.to_string()}),
+            _ => serde_json::json!({"statusCode": 200}),
+        };
+        function_answer(&answer.to_string(), "")
+    });
+    let config = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{{port}}"]
+[[function]]
+name = "chat"
+url = "http://{}/invoke"
+[[api]]
+name = "chat"
+protocol = "websocket"
+[[api.stage]]
+name = "prod"
+[[api.route]]
+key = "$connect"
+integration = {{ type = "function", target = "chat" }}
+[[api.route]]
+key = "$disconnect"
+integration = {{ type = "function", target = "chat" }}
+[[api.route]]
+key = "send"
+route_response = true
+integration = {{ type = "function", target = "chat" }}
+[[api.route]]
+key = "$default"
+route_response = true
+integration = {{ type = "function", target = "chat" }}
+"#,
+        function.addr
+    );
+    let gw = Gateway::start(&config, Driver::Uring);
+    assert_eq!(client(&url(&gw, "?token=bad"), &[])[0]["refused"], 401);
+    let lines = client(
+        &url(&gw, "?token=a&room=7"),
+        &["--subprotocol", "chat", r#"send:{"action":"send","n":1}"#, "recv", "sendb:0001ff", "recv", "close:1000"],
+    );
+    assert_eq!(lines[0]["subprotocol"], "chat", "{lines:?}");
+    let message: serde_json::Value = serde_json::from_str(lines[2]["text"].as_str().expect("the event back")).unwrap();
+    let (top, context) = recorded_keys("aws-lambda-go__apigw-websocket-request-send-message.json");
+    assert_eq!((keys(&message), keys(&message["requestContext"])), (top, context), "{message}");
+    let rc = &message["requestContext"];
+    assert_eq!(
+        (rc["routeKey"].as_str(), rc["eventType"].as_str(), rc["messageDirection"].as_str()),
+        (Some("send"), Some("MESSAGE"), Some("IN"))
+    );
+    assert_eq!(
+        (rc["stage"].as_str(), rc["apiId"].as_str(), rc["domainName"].as_str()),
+        (Some("prod"), Some("chat"), Some("127.0.0.1"))
+    );
+    assert_eq!(rc["identity"]["sourceIp"], "127.0.0.1");
+    assert!(rc["identity"]["userAgent"].as_str().is_some_and(|ua| ua.contains("websockets")));
+    for id in ["connectionId", "messageId", "requestId", "extendedRequestId"] {
+        assert_eq!(rc[id].as_str().map(str::len), Some(16), "{id}: {rc}");
+    }
+    assert!(
+        rc["requestTimeEpoch"].as_u64() >= rc["connectedAt"].as_u64()
+            && rc["connectedAt"].as_u64() > Some(1_700_000_000_000)
+    );
+    assert_eq!(
+        (message["body"].as_str(), message["isBase64Encoded"].as_bool()),
+        (Some(r#"{"action":"send","n":1}"#), Some(false))
+    );
+    // A binary message goes to `$default` base64-encoded.
+    let binary: serde_json::Value = serde_json::from_str(lines[4]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(binary["requestContext"]["routeKey"], "$default");
+    assert_eq!((binary["body"].as_str(), binary["isBase64Encoded"].as_bool()), (Some("AAH/"), Some(true)));
+    let connection_id = rc["connectionId"].as_str().unwrap().to_owned();
+    // A raw client closes without a status code: AWS's 1005 and its reason.
+    let mut raw = raw_upgrade(&gw);
+    raw.write_all(&[0x88, 0x80, 1, 2, 3, 4]).unwrap();
+    let _ = frames_until_close(&mut raw);
+    let events = || -> Vec<serde_json::Value> {
+        function.seen().iter().filter_map(|s| serde_json::from_slice(&s.body).ok()).collect()
+    };
+    let disconnects = eventually(Duration::from_secs(5), || {
+        let d: Vec<serde_json::Value> =
+            events().into_iter().filter(|e| e["requestContext"]["eventType"] == "DISCONNECT").collect();
+        (d.len() == 2).then_some(d)
+    })
+    .expect("two $disconnect events");
+    let (top, context) =
+        recorded_keys("aws-lambda-rust-runtime__example-apigw-websocket-request-disconnect-route.json");
+    let by_client = disconnects.iter().find(|e| e["requestContext"]["connectionId"] == connection_id.as_str()).unwrap();
+    assert_eq!((keys(by_client), keys(&by_client["requestContext"])), (top, context));
+    assert_eq!(by_client["requestContext"]["disconnectStatusCode"], 1000);
+    let unset = disconnects.iter().find(|e| e["requestContext"]["connectionId"] != connection_id.as_str()).unwrap();
+    assert_eq!(unset["requestContext"]["disconnectStatusCode"], 1005);
+    assert_eq!(unset["requestContext"]["disconnectReason"], "Client-side close frame status not set");
+    // The CONNECT event carries the upgrade's headers and query.
+    let connect = events()
+        .into_iter()
+        .find(|e| {
+            e["requestContext"]["connectionId"] == connection_id.as_str()
+                && e["requestContext"]["eventType"] == "CONNECT"
+        })
+        .expect("the CONNECT event");
+    assert_eq!(connect["requestContext"]["routeKey"], "$connect");
+    assert_eq!(connect["queryStringParameters"]["room"], "7");
+    assert_eq!(connect["multiValueQueryStringParameters"]["token"], serde_json::json!(["a"]));
+    assert_eq!(connect["headers"]["Sec-WebSocket-Version"], "13");
+    assert!(connect.get("body").is_none() && connect["requestContext"].get("messageId").is_none());
 }

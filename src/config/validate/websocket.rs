@@ -113,7 +113,8 @@ pub(super) fn check_key(r: &mut Reader<'_>, key: &Spanned<String>) {
     }
 }
 
-/// What a WebSocket route's integration may be, for now: an HTTP proxy without parameter mapping.
+/// What a WebSocket route's integration may be, for now: an HTTP proxy without parameter
+/// mapping, or a function (Lambda proxy: AWS's WebSocket events).
 pub(super) fn check_integration(r: &mut Reader<'_>, route: Obj<'_>, integration: &IntegrationModel) {
     let span = r.item(route, "integration").and_then(|i| i.span());
     match integration {
@@ -122,9 +123,10 @@ pub(super) fn check_integration(r: &mut Reader<'_>, route: Obj<'_>, integration:
                 r.error(span, "parameter mapping is not supported on WebSocket routes yet", None);
             }
         }
+        IntegrationModel::Function { .. } => {}
         _ => r.error(
             span,
-            "WebSocket routes support `http_proxy` integrations only, for now",
+            "WebSocket routes support `http_proxy` and `function` integrations, for now",
             Some("integration = { type = \"http_proxy\", uri = \"http://127.0.0.1:9000/messages\" }".into()),
         ),
     }
