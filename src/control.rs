@@ -27,6 +27,8 @@ pub struct Control {
     pub fleet: Option<Arc<crate::throttle::fleet::Fleet>>,
     /// The hosts of local functions, kept across reloads while their definitions stand.
     pub functions: crate::function::host::Hosts,
+    /// WebSocket connections' inboxes, one per worker (`@connections` across workers).
+    pub websocket_hub: Arc<crate::websocket::hub::Hub>,
 }
 
 impl Control {
@@ -63,6 +65,7 @@ impl Control {
             shared_cache: Default::default(),
             quotas,
             fleet,
+            websocket_hub: Arc::new(crate::websocket::hub::Hub::new(workers)),
         })
     }
 

@@ -41,6 +41,8 @@ pub struct Worker {
     pub verdicts: crate::auth::jwt::Verdicts,
     /// Function authorizer answers this worker holds.
     pub authorizer_answers: crate::auth::function::cache::Local,
+    /// The WebSocket connections this worker holds, and its answers from other workers.
+    pub websockets: Rc<crate::websocket::hub::Local>,
 }
 
 impl Worker {
@@ -55,6 +57,7 @@ impl Worker {
             throttle: Default::default(),
             verdicts: Default::default(),
             authorizer_answers: Default::default(),
+            websockets: Default::default(),
             index,
             control,
             current: RefCell::new((generation, Rc::new(table))),

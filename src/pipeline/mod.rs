@@ -76,6 +76,12 @@ async fn run(
 
     // A WebSocket API's stage: the upgrade, the session and its events (`crate::websocket`).
     if let Some(ws) = &table.table.apis[api as usize].websocket {
+        // `@connections` requests are SigV4-signed over their body: received whole first.
+        let limits = &table.table.settings.limits;
+        body::receive(conn, head, ctx, limits, limits.max_body_bytes).await?;
+        if ctx.body_unread(head) {
+            return Err(TOO_LARGE.closing());
+        }
         return crate::websocket::serve(worker, table, conn, (head, ctx), ws).await;
     }
 

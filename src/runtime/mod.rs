@@ -266,6 +266,11 @@ async fn worker_main(index: usize, control: Arc<Control>, listeners: Vec<std::ne
             Err(e) => log::error!("worker {index}: cannot register listener {i}: {e}"),
         }
     }
+    monoio::spawn(crate::websocket::hub::serve_inbox(
+        worker.control().websocket_hub.clone(),
+        worker.websockets.clone(),
+        index,
+    ));
     worker.control().workers_running.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     // The worker's tick: hand access log lines to the writer, refresh gauges, watch for shutdown.
     while !worker.control().is_shutting_down() {

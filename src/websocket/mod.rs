@@ -13,7 +13,9 @@
 
 pub mod backend;
 pub mod event;
+pub mod hub;
 pub mod id;
+pub mod manage;
 pub mod select;
 pub mod session;
 
@@ -76,6 +78,9 @@ pub async fn serve(
     (head, ctx): (&RequestHead, &mut Context),
     ws: &WebSocket,
 ) -> Result<Flow, GatewayError> {
+    if let Some(id) = manage::connection_path(ctx.routed_path(head)) {
+        return manage::handle(worker, table, conn, (head, ctx), &id).await;
+    }
     let upgrade = handshake::check(head).map_err(|refusal| match refusal {
         Refusal::NotUpgrade | Refusal::Version => NOT_UPGRADE,
         Refusal::Malformed(_) => BAD_UPGRADE,

@@ -16,6 +16,7 @@ use monoio::time::Instant;
 
 use super::backend;
 use super::event::{Connection, Kind};
+use super::hub::{Command, Info, Mailbox};
 use crate::conn::ClientConn;
 use crate::context::Context;
 use crate::context::request_id::RequestId;
@@ -38,6 +39,8 @@ pub enum End {
     Idle,
     Lifetime,
     Drain,
+    /// `DELETE @connections/{id}`.
+    Deleted,
 }
 
 impl End {
@@ -51,6 +54,7 @@ impl End {
             End::Idle => (GOING_AWAY, "Going away (idle timeout)"),
             End::Lifetime => (GOING_AWAY, "Going away (maximum connection duration)"),
             End::Drain => (GOING_AWAY, "Going away (gateway shutting down)"),
+            End::Deleted => (close::NORMAL, "Connection deleted"),
         }
     }
 }
@@ -59,6 +63,18 @@ impl End {
 enum Woke {
     Read(std::io::Result<usize>),
     Timer,
+}
+
+/// Takes the connection out of the worker's registry when the session ends, however it ends.
+struct Registered<'a> {
+    worker: &'a Worker,
+    id: &'a str,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.worker.websockets.close(self.id);
+    }
 }
 
 /// Runs the session until it ends.
@@ -77,7 +93,20 @@ pub async fn run(
     let lifetime_at = l.max_lifetime_ms.map(|ms| opened + Duration::from_millis(ms));
     let mut last_seen = opened;
     let mut pinged = false;
+    let info = Info {
+        connected_at_ms: c.connected_at_ms,
+        last_active_ms: c.connected_at_ms,
+        source_ip: c.source_ip,
+        user_agent: c.user_agent.clone(),
+    };
+    let mailbox = worker.websockets.open(&c.id, info);
+    let _registered = Registered { worker, id: &c.id };
     loop {
+        // Made before the mailbox is read: a command queued while this task writes is not missed.
+        let mail = mailbox.wake.wait();
+        if let Some(end) = deliver(conn, &mailbox).await {
+            return end;
+        }
         loop {
             match decoder.next(&mut conn.rbuf, &limits) {
                 Ok(Some(incoming)) => {
@@ -127,6 +156,7 @@ pub async fn run(
             r = &mut read => Woke::Read(r),
             _ = monoio::time::sleep_until(wake_at) => Woke::Timer,
             _ = worker.drain.wait() => Woke::Timer,
+            _ = mail => Woke::Timer,
         };
         let read = match woke {
             Woke::Read(r) => r,
@@ -142,6 +172,7 @@ pub async fn run(
                 conn.bytes_read += n as u64;
                 last_seen = Instant::now();
                 pinged = false;
+                mailbox.info.borrow_mut().last_active_ms = super::event::now_ms();
             }
             Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => {}
             Err(_) => return End::Dropped,
@@ -205,6 +236,28 @@ async fn on_incoming(
         Err(e) => {
             log::warn!("WebSocket {connection_id}: route `{}` integration failed: {e}", routes[route as usize].key);
             error_message(conn, "Internal server error", connection_id, &request_id).await
+        }
+    }
+}
+
+/// Carries out what the `@connections` API queued: data sent (text when it is UTF-8), or the
+/// connection closed; `Some` when the session ends.
+async fn deliver(conn: &mut ClientConn, mailbox: &Mailbox) -> Option<End> {
+    loop {
+        let command = mailbox.queue.borrow_mut().pop_front()?;
+        match command {
+            Command::Post(data) => {
+                let opcode = if std::str::from_utf8(&data).is_ok() { Opcode::Text } else { Opcode::Binary };
+                frame::write(&mut conn.wbuf, opcode, &data);
+                if conn.flush().await.is_err() {
+                    return Some(End::Dropped);
+                }
+            }
+            Command::Delete => {
+                send_close(conn, close::NORMAL, "").await;
+                return Some(End::Deleted);
+            }
+            Command::Get => {}
         }
     }
 }

@@ -584,3 +584,134 @@ integration = {{ type = "function", target = "chat" }}
     assert_eq!(connect["headers"]["Sec-WebSocket-Version"], "13");
     assert!(connect.get("body").is_none() && connect["requestContext"].get("messageId").is_none());
 }
+
+const KEY: &str = "AKIDEXAMPLEWSMANAGE1";
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// botocore's management client, unchanged, against the gateway: `(status, result or error)`.
+fn manage(gw: &Gateway, args: &[&str], secret: &str) -> serde_json::Value {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ws_manage.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(format!("http://127.0.0.1:{}/prod", gw.port))
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", KEY)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .expect("python3 runs (pip install botocore)");
+    let line = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(line.trim()).unwrap_or_else(|_| panic!("{line} {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// The `@connections` API with the AWS SDK's client: pushes reach connections on either worker
+/// (a push lands on whichever worker accepted it), GET reports the connection, DELETE closes it
+/// (and `$disconnect` runs), a closed or unknown id is 410, a malformed one 400, and a wrongly
+/// signed call 403.
+#[test]
+fn the_management_api_reaches_connections_on_every_worker() {
+    // A function that tells a client its connection id.
+    let function = Upstream::start(|seen| {
+        let event: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+        let body = match event["requestContext"]["eventType"].as_str() {
+            Some("MESSAGE") => event["requestContext"]["connectionId"].clone(),
+            _ => serde_json::Value::Null,
+        };
+        function_answer(&serde_json::json!({"statusCode": 200, "body": body}).to_string(), "")
+    });
+    let config = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{{port}}"]
+[workers]
+count = 2
+[[function]]
+name = "who"
+url = "http://{}/invoke"
+[[iam_credential]]
+access_key_id = "{KEY}"
+secret_access_key_env = "PORTICO_TEST_WS_SECRET"
+principal_arn = "arn:aws:iam::123456789012:user/pusher"
+[[api]]
+name = "chat"
+protocol = "websocket"
+[[api.stage]]
+name = "prod"
+[[api.route]]
+key = "$default"
+route_response = true
+integration = {{ type = "function", target = "who" }}
+[[api.route]]
+key = "$disconnect"
+integration = {{ type = "function", target = "who" }}
+"#,
+        function.addr
+    );
+    for driver in DRIVERS {
+        let dir = temp_path("ws-manage");
+        std::fs::create_dir_all(&dir).unwrap();
+        let gw = Gateway::start_in(&dir, &config, driver, &[("PORTICO_TEST_WS_SECRET", SECRET.to_owned())]);
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ws_client.py");
+        let mut clients: Vec<(std::process::Child, BufReader<std::process::ChildStdout>)> = (0..12)
+            .map(|_| {
+                let mut child = Command::new("python3")
+                    .arg(&script)
+                    .arg(url(&gw, ""))
+                    .args(["send:whoami", "recv", "recv:120", "wait_close:120"])
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let out = BufReader::new(child.stdout.take().unwrap());
+                (child, out)
+            })
+            .collect();
+        let mut next = |i: usize| -> serde_json::Value {
+            let mut line = String::new();
+            clients[i].1.read_line(&mut line).unwrap();
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("client {i}: {line:?}"))
+        };
+        let mut ids = Vec::new();
+        for i in 0..12 {
+            let (_open, _sent, id) = (next(i), next(i), next(i));
+            ids.push(id["text"].as_str().expect("the client's id").to_owned());
+        }
+        // The connections are held by both workers (the id names its worker).
+        let owners: std::collections::BTreeSet<u8> = ids
+            .iter()
+            .map(|id| {
+                use base64::Engine;
+                base64::engine::general_purpose::URL_SAFE.decode(id).unwrap()[0]
+            })
+            .collect();
+        assert_eq!(owners.len(), 2, "{driver:?}: 12 connections on one worker? {ids:?}");
+        for (i, id) in ids.iter().enumerate() {
+            let pushed = manage(&gw, &["post", id, &format!("hello {i}")], SECRET);
+            assert_eq!(pushed["status"], 200, "{driver:?}: {id}: {pushed}");
+            assert_eq!(next(i)["text"], format!("hello {i}"), "{driver:?}");
+        }
+        let got = manage(&gw, &["get", &ids[0]], SECRET);
+        assert_eq!(got["status"], 200, "{got}");
+        assert_eq!(got["result"]["identity"]["SourceIp"], "127.0.0.1", "{got}");
+        assert!(got["result"]["identity"]["UserAgent"].as_str().is_some_and(|ua| ua.contains("websockets")), "{got}");
+        assert!(got["result"]["lastActiveAt"].as_str() >= got["result"]["connectedAt"].as_str(), "{got}");
+        assert_eq!(manage(&gw, &["post", &ids[0], "x"], "wrong-secret")["status"], 403);
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(manage(&gw, &["delete", id], SECRET)["status"], 204);
+            assert_eq!(next(i)["closed"], 1000, "{driver:?}");
+        }
+        let gone = manage(&gw, &["post", &ids[1], "late"], SECRET);
+        assert_eq!((gone["status"].as_u64(), gone["error"].as_str()), (Some(410), Some("GoneException")), "{gone}");
+        let never = manage(&gw, &["get", "AAAAAAAAAAAAAAA="], SECRET);
+        assert_eq!((never["status"].as_u64(), never["error"].as_str()), (Some(410), Some("GoneException")));
+        let bad = manage(&gw, &["post", "not-an-id", "x"], SECRET);
+        assert_eq!((bad["status"].as_u64(), bad["error"].as_str()), (Some(400), Some("BadRequestException")), "{bad}");
+        for (child, _) in &mut clients {
+            let _ = child.wait();
+        }
+    }
+    let disconnects = eventually(Duration::from_secs(5), || {
+        let n = function.seen().iter().filter(|s| String::from_utf8_lossy(&s.body).contains("\"DISCONNECT\"")).count();
+        (n == 24).then_some(n)
+    });
+    assert_eq!(disconnects, Some(24), "one $disconnect per deleted connection");
+}
