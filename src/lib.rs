@@ -55,6 +55,7 @@ pub mod throttle;
 pub mod tls;
 pub mod top;
 pub mod trace;
+pub mod unwind;
 pub mod validate;
 pub mod vars;
 pub mod vtl;

@@ -1,12 +1,8 @@
 //! Listening sockets: bound once per worker with `SO_REUSEPORT` (the kernel spreads connections
 //! across workers), and the accept loop that respects the per-worker connection cap and draining.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -49,40 +45,21 @@ pub async fn accept_loop(worker: Rc<Worker>, index: u32, listener: monoio::net::
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 worker.metrics.worker.connections_accepted.inc();
-                monoio::spawn(Isolated { inner: serve::serve(worker.clone(), index, stream, peer), peer });
+                let serve = crate::unwind::caught(serve::serve(worker.clone(), index, stream, peer));
+                // A panic (a bug) ends that connection only, not the worker and every other
+                // connection on it.
+                monoio::spawn(async move {
+                    if serve.await.is_err() {
+                        log::error!(
+                            "BUG: the connection from {peer} panicked; it was closed, other connections are unaffected"
+                        );
+                    }
+                });
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
                 log::warn!("worker {}: accept failed: {e}", worker.index);
                 monoio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-    }
-}
-
-/// Runs one connection's task so that a panic (a bug) ends that connection only, not the worker and
-/// every other connection on it.
-struct Isolated<F> {
-    inner: F,
-    peer: SocketAddr,
-}
-
-impl<F: Future<Output = ()>> Future for Isolated<F> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: `inner` is structurally pinned: it is never moved out of `self`.
-        let this = unsafe { self.get_unchecked_mut() };
-        let peer = this.peer;
-        // SAFETY: as above; the pin projection does not outlive this call.
-        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
-        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(poll) => poll,
-            Err(_) => {
-                log::error!(
-                    "BUG: the connection from {peer} panicked; it was closed, other connections are unaffected"
-                );
-                Poll::Ready(())
             }
         }
     }

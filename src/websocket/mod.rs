@@ -122,7 +122,19 @@ pub async fn serve(
         // The client left before its connection opened: it never saw one, as with AWS.
         return Ok(Flow::Close);
     }
-    let end = session::run(worker, table, conn, ctx, ws, &c).await;
+    // A panicking session (a bug) still closes the connection and gets its `$disconnect`.
+    let end = match crate::unwind::caught(session::run(worker, table, conn, ctx, ws, &c)).await {
+        Ok(end) => end,
+        Err(()) => {
+            log::error!("BUG: WebSocket session {} panicked; closing it (1011)", c.id);
+            conn.wbuf.clear();
+            let mut payload = Vec::new();
+            crate::ws::close::payload(&mut payload, crate::ws::close::INTERNAL, "");
+            crate::ws::frame::write(&mut conn.wbuf, crate::ws::frame::Opcode::Close, &payload);
+            let _ = conn.flush().await;
+            session::End::Panicked
+        }
+    };
     log::debug!("WebSocket {} ended: {end:?}", c.id);
     if let Some(route) = ws.disconnect {
         let target = integration(table, ctx, route)?;

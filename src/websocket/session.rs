@@ -41,6 +41,8 @@ pub enum End {
     Drain,
     /// `DELETE @connections/{id}`.
     Deleted,
+    /// A bug: the session panicked (closed with 1011).
+    Panicked,
 }
 
 impl End {
@@ -55,6 +57,7 @@ impl End {
             End::Lifetime => (GOING_AWAY, "Going away (maximum connection duration)"),
             End::Drain => (GOING_AWAY, "Going away (gateway shutting down)"),
             End::Deleted => (close::NORMAL, "Connection deleted"),
+            End::Panicked => (close::INTERNAL, "Internal server error"),
         }
     }
 }
