@@ -28,7 +28,7 @@ pub struct Control {
     /// The hosts of local functions, kept across reloads while their definitions stand.
     pub functions: crate::function::host::Hosts,
     /// WebSocket connections' inboxes, one per worker (`@connections` across workers).
-    pub websocket_hub: Arc<crate::websocket::hub::Hub>,
+    pub websocket_hub: Arc<crate::connections::Hub>,
 }
 
 impl Control {
@@ -65,7 +65,7 @@ impl Control {
             shared_cache: Default::default(),
             quotas,
             fleet,
-            websocket_hub: Arc::new(crate::websocket::hub::Hub::new(workers)),
+            websocket_hub: Arc::new(crate::connections::Hub::new(workers)),
         })
     }
 

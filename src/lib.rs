@@ -23,6 +23,7 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod conn;
+pub mod connections;
 pub mod context;
 pub mod control;
 pub mod cors;

@@ -42,7 +42,7 @@ pub struct Worker {
     /// Function authorizer answers this worker holds.
     pub authorizer_answers: crate::auth::function::cache::Local,
     /// The WebSocket connections this worker holds, and its answers from other workers.
-    pub websockets: Rc<crate::websocket::hub::Local>,
+    pub websockets: Rc<crate::connections::Local>,
 }
 
 impl Worker {

@@ -98,6 +98,11 @@ fn the_websocket_codec_knows_only_the_http_head() {
 }
 
 #[test]
+fn the_connection_registry_is_a_leaf() {
+    assert_only(&graph(), "connections", &["event"]);
+}
+
+#[test]
 fn the_table_is_plain_data() {
     assert_only(&graph(), "table", &["http"]);
 }

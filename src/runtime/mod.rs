@@ -266,7 +266,7 @@ async fn worker_main(index: usize, control: Arc<Control>, listeners: Vec<std::ne
             Err(e) => log::error!("worker {index}: cannot register listener {i}: {e}"),
         }
     }
-    monoio::spawn(crate::websocket::hub::serve_inbox(
+    monoio::spawn(crate::connections::serve_inbox(
         worker.control().websocket_hub.clone(),
         worker.websockets.clone(),
         index,

@@ -5,7 +5,7 @@
 //! malformed one, 400 `BadRequestException`. Callers sign with SigV4 (`execute-api`) as an
 //! `[[iam_credential]]`; anything else is 403.
 //!
-//! Must not: write to the connection (its session does, woken through [`super::hub`]). Cost: one
+//! Must not: write to the connection (its session does, woken through [`crate::connections`]). Cost: one
 //! SigV4 verification; a hop to the worker that holds the connection.
 
 use crate::conn::ClientConn;
@@ -17,7 +17,7 @@ use crate::loaded::LoadedTable;
 use crate::response::{Body, Flow, Headers, Response, write};
 use crate::worker::Worker;
 
-use super::hub::{Answer, Command};
+use crate::connections::{Answer, Command};
 
 /// The id in a routed path `/@connections/{id}` (percent-decoded), if it is one.
 pub fn connection_path(routed: &[u8]) -> Option<String> {

@@ -13,7 +13,6 @@
 
 pub mod backend;
 pub mod event;
-pub mod hub;
 pub mod id;
 pub mod manage;
 pub mod select;

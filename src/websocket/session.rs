@@ -16,8 +16,8 @@ use monoio::time::Instant;
 
 use super::backend;
 use super::event::{Connection, Kind};
-use super::hub::{Command, Info, Mailbox};
 use crate::conn::ClientConn;
+use crate::connections::{Command, Info, Mailbox};
 use crate::context::Context;
 use crate::context::request_id::RequestId;
 use crate::loaded::LoadedTable;

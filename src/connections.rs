@@ -1,7 +1,8 @@
-//! Who holds which connection, and how a command for a connection reaches the worker that holds
-//! it. A connection lives on one worker ([`Local`], a plain map on that worker's thread); its id
-//! names that worker ([`super::id`]). A command arriving on another worker crosses in a bounded
-//! per-worker queue (`std::sync::mpsc::sync_channel`: a lock-free array) and rings the owner's
+//! WebSocket connections across workers: who holds which connection, and how a command for a
+//! connection reaches the worker that holds it. A connection lives on one worker ([`Local`], a
+//! plain map on that worker's thread); its id names that worker (`websocket::id`). A command
+//! arriving on another worker crosses in a bounded per-worker queue
+//! (`std::sync::mpsc::sync_channel`: a lock-free array) and rings the owner's
 //! doorbell (one byte on a socket pair, read by the worker's inbox task); the answer comes back
 //! the same way, to the ticket the asker waits on.
 //!
