@@ -157,14 +157,6 @@ impl Local {
         self.conns.borrow_mut().remove(id);
     }
 
-    pub fn len(&self) -> usize {
-        self.conns.borrow().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Carries out `command` on a connection of this worker.
     pub fn apply(&self, id: &str, command: Command) -> Answer {
         let Some(mailbox) = self.conns.borrow().get(id).cloned() else { return Answer::Gone };

@@ -165,17 +165,8 @@ pub async fn invoke(
     };
     write_request(out, target, write_event);
 
-    let call = client::Call {
-        target: target.upstream,
-        deadline,
-        connect_timeout_ms: settings.upstream.connect_timeout_ms,
-        pool_idle_timeout: Duration::from_millis(settings.upstream.pool_idle_timeout_ms),
-        buffer_bytes: settings.workers.upstream_buffer_bytes,
-        // An invocation runs the function: never sent twice.
-        idempotent: false,
-        head_request: false,
-        whole: true,
-    };
+    // An invocation runs the function: never sent twice (`new` makes it not idempotent).
+    let call = client::Call::new(target.upstream, deadline, settings);
     let max_idle = settings.upstream.pool_idle_max_per_upstream;
     let max_answer = super::max_payload(settings.limits.max_body_bytes);
     let fetched =

@@ -72,14 +72,10 @@ pub async fn forward(
         _ => false,
     };
     let call = Call {
-        target,
-        deadline: Instant::now() + Duration::from_millis(proxy.timeout_ms),
-        connect_timeout_ms: settings.upstream.connect_timeout_ms,
-        pool_idle_timeout: Duration::from_millis(settings.upstream.pool_idle_timeout_ms),
-        buffer_bytes: settings.workers.upstream_buffer_bytes,
         idempotent: head.method.is_idempotent(),
         head_request: head.method == crate::http::Method::Head,
         whole,
+        ..Call::new(target, Instant::now() + Duration::from_millis(proxy.timeout_ms), settings)
     };
     let answer = if whole {
         client::exchange(outbound.pool, outbound.counters, &call, &mut out, &mut InBuffer).await

@@ -73,6 +73,23 @@ pub struct Call<'a> {
     pub whole: bool,
 }
 
+impl<'a> Call<'a> {
+    /// A call to `target` within `deadline` with the gateway's upstream settings: a whole request,
+    /// not idempotent, not `HEAD` (callers that know better set those fields).
+    pub fn new(target: &'a Target, deadline: Instant, settings: &crate::table::Settings) -> Call<'a> {
+        Call {
+            target,
+            deadline,
+            connect_timeout_ms: settings.upstream.connect_timeout_ms,
+            pool_idle_timeout: Duration::from_millis(settings.upstream.pool_idle_timeout_ms),
+            buffer_bytes: settings.workers.upstream_buffer_bytes,
+            idempotent: false,
+            head_request: false,
+            whole: true,
+        }
+    }
+}
+
 /// Where sending a streamed request body failed.
 pub enum BodyFailure {
     /// On the client's side (its error is the response).

@@ -143,16 +143,8 @@ async fn call_http(
     out.extend_from_slice(body);
 
     let settings = &table.table.settings;
-    let fetch = Call {
-        target: &table.upstream_targets[proxy.upstream as usize],
-        deadline: Instant::now() + Duration::from_millis(proxy.timeout_ms),
-        connect_timeout_ms: settings.upstream.connect_timeout_ms,
-        pool_idle_timeout: Duration::from_millis(settings.upstream.pool_idle_timeout_ms),
-        buffer_bytes: settings.workers.upstream_buffer_bytes,
-        idempotent: false,
-        head_request: false,
-        whole: true,
-    };
+    let target = &table.upstream_targets[proxy.upstream as usize];
+    let fetch = Call::new(target, Instant::now() + Duration::from_millis(proxy.timeout_ms), settings);
     let max_idle = settings.upstream.pool_idle_max_per_upstream;
     let fetched =
         client::fetch(outbound.pool, outbound.counters, &fetch, out, settings.limits.max_body_bytes, max_idle).await?;

@@ -80,13 +80,9 @@ pub async fn handle(
             error(conn, ctx, 429, "LimitExceededException", "Too many requests for this connection's worker", flow)
                 .await
         }
-        Answer::Done if head.method == Method::Delete => {
-            let response = Response::new(204, Headers::Encoded(b""), Body::Static(b""));
-            write::send(conn, ctx, &response, flow).await
-        }
         Answer::Done => {
-            let response = Response::new(200, Headers::Encoded(b""), Body::Static(b""));
-            write::send(conn, ctx, &response, flow).await
+            let status = if head.method == Method::Delete { 204 } else { 200 };
+            write::send(conn, ctx, &Response::new(status, Headers::Encoded(b""), Body::Static(b"")), flow).await
         }
         Answer::Info(info) => {
             let mut identity = serde_json::Map::new();

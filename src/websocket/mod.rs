@@ -127,10 +127,7 @@ pub async fn serve(
         Err(()) => {
             log::error!("BUG: WebSocket session {} panicked; closing it (1011)", c.id);
             conn.wbuf.clear();
-            let mut payload = Vec::new();
-            crate::ws::close::payload(&mut payload, crate::ws::close::INTERNAL, "");
-            crate::ws::frame::write(&mut conn.wbuf, crate::ws::frame::Opcode::Close, &payload);
-            let _ = conn.flush().await;
+            session::send_close(conn, crate::ws::close::INTERNAL, "").await;
             session::End::Panicked
         }
     };

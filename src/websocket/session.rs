@@ -211,13 +211,12 @@ async fn on_incoming(
         Incoming::Text(b) => (true, b),
         Incoming::Binary(b) => (false, b),
     };
-    let request_id = RequestId::new(ctx.protocol);
     let routes = ctx.api_stage.map_or(&[][..], |(api, _)| &table.table.apis[api as usize].routes[..]);
     let Some(route) = super::select::route(ws, routes, &body) else {
-        return error_message(conn, "Forbidden", connection_id, &request_id).await;
+        return error_message(conn, ctx, "Forbidden", connection_id).await;
     };
     let Ok(target) = super::integration(table, ctx, route) else {
-        return error_message(conn, "Internal server error", connection_id, &request_id).await;
+        return error_message(conn, ctx, "Internal server error", connection_id).await;
     };
     let mut out = std::mem::take(&mut conn.scratch);
     let key = routes[route as usize].key.as_str();
@@ -238,7 +237,7 @@ async fn on_incoming(
         Ok(_) => None,
         Err(e) => {
             log::warn!("WebSocket {connection_id}: route `{}` integration failed: {e}", routes[route as usize].key);
-            error_message(conn, "Internal server error", connection_id, &request_id).await
+            error_message(conn, ctx, "Internal server error", connection_id).await
         }
     }
 }
@@ -265,13 +264,10 @@ async fn deliver(conn: &mut ClientConn, mailbox: &Mailbox) -> Option<End> {
     }
 }
 
-/// AWS's error message to the client, as a text frame.
-async fn error_message(
-    conn: &mut ClientConn,
-    message: &str,
-    connection_id: &str,
-    request_id: &RequestId,
-) -> Option<End> {
+/// AWS's error message to the client, as a text frame (its request id made only now: a
+/// message that is answered needs none).
+async fn error_message(conn: &mut ClientConn, ctx: &Context, message: &str, connection_id: &str) -> Option<End> {
+    let request_id = RequestId::new(ctx.protocol);
     let text = serde_json::json!({"message": message, "connectionId": connection_id, "requestId": request_id.as_str()});
     frame::write(&mut conn.wbuf, Opcode::Text, text.to_string().as_bytes());
     conn.flush().await.is_err().then_some(End::Dropped)
@@ -279,7 +275,7 @@ async fn error_message(
 
 /// Sends a close frame and stops writing (the client's close, if it comes, is not awaited:
 /// the connection task closes the socket next).
-async fn send_close(conn: &mut ClientConn, code: u16, reason: &str) {
+pub(super) async fn send_close(conn: &mut ClientConn, code: u16, reason: &str) {
     let mut payload = Vec::with_capacity(2 + reason.len());
     close::payload(&mut payload, code, reason);
     frame::write(&mut conn.wbuf, Opcode::Close, &payload);

@@ -143,16 +143,7 @@ pub async fn exchange(
             })
         }
         Call::Http { target, idempotent, head_request } => {
-            let fetch = Fetch {
-                target,
-                deadline: Instant::now() + timeout,
-                connect_timeout_ms: settings.upstream.connect_timeout_ms,
-                pool_idle_timeout: Duration::from_millis(settings.upstream.pool_idle_timeout_ms),
-                buffer_bytes: settings.workers.upstream_buffer_bytes,
-                idempotent,
-                head_request,
-                whole: true,
-            };
+            let fetch = Fetch { idempotent, head_request, ..Fetch::new(target, Instant::now() + timeout, settings) };
             let max_idle = settings.upstream.pool_idle_max_per_upstream;
             let max_body = settings.limits.max_body_bytes;
             let fetched = client::fetch(outbound.pool, outbound.counters, &fetch, out, max_body, max_idle).await?;
