@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${FUZZ_SECONDS:-20}"
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
-for target in request_head chunked body_reader response_head path observability function_result function_event jwt authorizer_answer sigv4 mapping schema vtl jsonpath websocket_frames config; do
+for target in request_head chunked body_reader response_head path observability function_result function_event jwt authorizer_answer sigv4 mapping schema vtl jsonpath websocket_frames fleet_messages config; do
   mkdir -p "corpus/$target"
   seeds="seeds/$target"
   [ "$target" = config ] && seeds="../configs"

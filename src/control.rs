@@ -44,12 +44,9 @@ impl Control {
         });
         quotas.start_saver();
         table.quota_cells = quotas.cells_for(&table.table, workers);
-        let fleet = table
-            .table
-            .settings
-            .cluster
-            .clone()
-            .map(|c| crate::throttle::fleet::Fleet::start(c, quotas.clone(), metrics.clone()));
+        let table_cluster = table.table.settings.cluster.clone();
+        let fleet =
+            table_cluster.clone().map(|c| crate::throttle::fleet::Fleet::start(c, quotas.clone(), metrics.clone()));
         let functions = crate::function::host::Hosts::default();
         table.attach_hosts(functions.assign(&table.table.functions, table.table.settings.limits.max_body_bytes));
         table.start_keyrings();
@@ -65,7 +62,7 @@ impl Control {
             shared_cache: Default::default(),
             quotas,
             fleet,
-            websocket_hub: Arc::new(crate::connections::Hub::new(workers)),
+            websocket_hub: crate::connections::Hub::new(workers, table_cluster.as_ref()),
         })
     }
 

@@ -99,7 +99,7 @@ fn the_websocket_codec_knows_only_the_http_head() {
 
 #[test]
 fn the_connection_registry_is_a_leaf() {
-    assert_only(&graph(), "connections", &["event"]);
+    assert_only(&graph(), "connections", &["event", "random", "table"]);
 }
 
 #[test]

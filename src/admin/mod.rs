@@ -194,7 +194,7 @@ fn redact(view: &mut serde_json::Value) {
         view["table"]["settings"]["admin"]["token"] = "<redacted>".into();
     }
     if let Some(url) = view["table"]["settings"]["cluster"]["redis"].as_str() {
-        view["table"]["settings"]["cluster"]["redis"] = crate::throttle::fleet::redis::redacted(url).into();
+        view["table"]["settings"]["cluster"]["redis"] = crate::table::redact_url(url).into();
     }
     if let Some(keys) = view["table"]["api_keys"].as_array_mut() {
         for key in keys {

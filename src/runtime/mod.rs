@@ -159,6 +159,8 @@ pub fn serve(table: LoadedTable, mut reload: Reload) -> Result<(), RuntimeError>
     for h in handles {
         let _ = h.join();
     }
+    // Other nodes answer 410 for this node's WebSocket connections from now on.
+    control.websocket_hub.leave(Duration::from_secs(1));
     // The workers are done: nothing invokes the local functions any more.
     control.functions.stop_all();
     writer.finish(Duration::from_secs(2));

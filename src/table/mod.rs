@@ -264,6 +264,25 @@ pub struct Cluster {
     pub timeout_ms: u64,
 }
 
+impl Cluster {
+    /// The Redis URL without its password, for logs.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.redis)
+    }
+}
+
+/// A `redis://` URL without its password, for logs and `/config`.
+pub fn redact_url(url: &str) -> String {
+    let Some(rest) = url.strip_prefix("redis://") else { return url.to_owned() };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("redis://{user}:<redacted>@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// What a node does with a plan's quota while Redis is unreachable.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub enum FailureMode {

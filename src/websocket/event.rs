@@ -36,7 +36,7 @@ pub enum Kind<'a> {
 
 /// A request id in AWS's WebSocket shape (16 base64 characters, like the connection's).
 pub fn request_id() -> String {
-    super::id::new(0)
+    super::id::random()
 }
 
 pub fn now_ms() -> u64 {

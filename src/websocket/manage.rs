@@ -62,16 +62,15 @@ pub async fn handle(
         log::debug!("@connections refused: {}", refusal.reason);
         return Err(refusal.error);
     }
-    if !super::id::is_well_formed(id) {
+    let Some(owner) = super::id::owner(id).filter(|_| super::id::is_well_formed(id)) else {
         return Ok(error(conn, ctx, 400, "BadRequestException", "Invalid connectionId", flow).await);
-    }
+    };
     let command = match head.method {
         Method::Post => Command::Post(body),
         Method::Get => Command::Get,
         Method::Delete => Command::Delete,
         _ => return Ok(error(conn, ctx, 405, "MethodNotAllowedException", "Method not allowed", flow).await),
     };
-    let owner = super::id::worker_of(id);
     let hub = &worker.control().websocket_hub;
     let answer = worker.websockets.ask(hub, worker.index, owner, id, command).await;
     Ok(match answer {

@@ -87,7 +87,7 @@ pub async fn serve(
     if !matches!(ctx.routed_path(head), b"" | b"/") {
         return Err(NOT_ROOT);
     }
-    let c = connection(table, conn, head, ctx, id::new(worker.index));
+    let c = connection(table, conn, head, ctx, id::new(worker.control().websocket_hub.node, worker.index));
     ctx.id();
     let mut protocol = None;
     if let Some(route) = ws.connect {

@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 
 /// A real redis-server on loopback, killed with SIGKILL on drop.
-struct Redis {
+pub(crate) struct Redis {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     dir: PathBuf,
 }
 
 impl Redis {
-    fn start(dir: &Path, port: u16) -> Redis {
+    pub(crate) fn start(dir: &Path, port: u16) -> Redis {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
             // Every write reaches the disk, so a kill -9 and a restart keep every count.

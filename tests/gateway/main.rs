@@ -33,3 +33,4 @@ mod tls;
 mod upstream_tls;
 mod validation;
 mod websocket;
+mod websocket_fleet;

@@ -88,7 +88,7 @@ fn client(url: &str, args: &[&str]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn url(gw: &Gateway, query: &str) -> String {
+pub(crate) fn url(gw: &Gateway, query: &str) -> String {
     format!("ws://127.0.0.1:{}/prod{query}", gw.port)
 }
 
@@ -585,11 +585,11 @@ integration = {{ type = "function", target = "chat" }}
     assert!(connect.get("body").is_none() && connect["requestContext"].get("messageId").is_none());
 }
 
-const KEY: &str = "AKIDEXAMPLEWSMANAGE1";
-const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+pub(crate) const KEY: &str = "AKIDEXAMPLEWSMANAGE1";
+pub(crate) const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 /// botocore's management client, unchanged, against the gateway: `(status, result or error)`.
-fn manage(gw: &Gateway, args: &[&str], secret: &str) -> serde_json::Value {
+pub(crate) fn manage(gw: &Gateway, args: &[&str], secret: &str) -> serde_json::Value {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ws_manage.py");
     let out = Command::new("python3")
         .arg(script)

@@ -147,7 +147,7 @@ impl Fleet {
     }
 
     fn run(&self, store: &QuotaStore) {
-        let url = redis::redacted(&self.settings.redis);
+        let url = self.settings.redacted_url();
         let mut conn: Option<redis::Conn> = None;
         let mut retry_at = Instant::now();
         let mut ever = false;

@@ -61,18 +61,6 @@ return {n, 0}
 /// Per-day counts outlive AWS's 90-day usage window a little.
 const DAY_TTL_S: u64 = 100 * 86_400;
 
-/// The URL without its password, for logs and `/config`.
-pub fn redacted(url: &str) -> String {
-    let Some(rest) = url.strip_prefix("redis://") else { return url.to_owned() };
-    match rest.split_once('@') {
-        Some((credentials, host)) => {
-            let user = credentials.split(':').next().unwrap_or("");
-            format!("redis://{user}:<redacted>@{host}")
-        }
-        _ => url.to_owned(),
-    }
-}
-
 pub struct Conn {
     con: redis::Connection,
     lease: Script,
@@ -235,9 +223,9 @@ mod tests {
 
     #[test]
     fn passwords_are_hidden() {
-        assert_eq!(redacted("redis://:s3cret@h:1/0"), "redis://:<redacted>@h:1/0");
-        assert_eq!(redacted("redis://u:s3cret@h:1"), "redis://u:<redacted>@h:1");
-        assert_eq!(redacted("redis://h:1"), "redis://h:1");
+        assert_eq!(crate::table::redact_url("redis://:s3cret@h:1/0"), "redis://:<redacted>@h:1/0");
+        assert_eq!(crate::table::redact_url("redis://u:s3cret@h:1"), "redis://u:<redacted>@h:1");
+        assert_eq!(crate::table::redact_url("redis://h:1"), "redis://h:1");
     }
 
     #[test]

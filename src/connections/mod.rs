@@ -6,9 +6,14 @@
 //! doorbell (one byte on a socket pair, read by the worker's inbox task); the answer comes back
 //! the same way, to the ticket the asker waits on.
 //!
+//! In fleet mode a command for a connection on another node goes through Redis ([`fleet`]).
+//!
 //! Must not: touch sockets of connections (the session does, when its mailbox wakes it). Cost:
 //! a command for a connection on the same worker is a map lookup; on another, two queue hops and
-//! two doorbell writes.
+//! two doorbell writes; on another node, a Redis round trip each way as well.
+
+mod fleet;
+pub mod wire;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -16,8 +21,8 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
-use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,8 +34,11 @@ const QUEUE: usize = 4096;
 /// How long a caller waits for another worker's answer.
 const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
+/// A node's tag: 4 random bytes chosen at start, named by its connections' ids.
+pub type Node = [u8; 4];
+
 /// What the `@connections` API asks of a connection.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// `POST`: send the data (text when it is UTF-8).
     Post(Bytes),
@@ -59,8 +67,14 @@ pub struct Info {
     pub user_agent: Option<String>,
 }
 
+/// Who waits for an answer: a worker of this node, or a worker of another node.
+enum Asker {
+    Worker(usize),
+    Node(Node, u8),
+}
+
 enum Envelope {
-    Ask { id: String, command: Command, from: usize, ticket: u64 },
+    Ask { id: String, command: Command, from: Asker, ticket: u64 },
     Reply { ticket: u64, answer: Answer },
 }
 
@@ -71,23 +85,29 @@ struct Inbox {
     bell_reader: Mutex<Option<UnixStream>>,
 }
 
-/// Every worker's inbox (shared by the workers).
+/// Every worker's inbox (shared by the workers), and in fleet mode the way to other nodes.
 pub struct Hub {
     inboxes: Vec<Inbox>,
+    /// This node's tag.
+    pub node: Node,
+    relay: Option<fleet::Relay>,
 }
 
 impl Hub {
-    /// The inboxes of `workers` workers. Without the sockets for their doorbells (descriptors
-    /// exhausted at start), there are none, and commands for another worker's connections get
-    /// `Busy`.
-    pub fn new(workers: usize) -> Hub {
-        match Self::inboxes(workers) {
-            Ok(inboxes) => Hub { inboxes },
-            Err(e) => {
-                log::error!("WebSocket pushes across workers are off: no doorbell sockets: {e}");
-                Hub { inboxes: Vec::new() }
-            }
-        }
+    /// The inboxes of `workers` workers, and with `cluster` the relay to other nodes (its threads
+    /// started). Without the sockets for their doorbells (descriptors exhausted at start), there
+    /// are no inboxes, and commands for another worker's connections get `Busy`.
+    pub fn new(workers: usize, cluster: Option<&crate::table::Cluster>) -> Arc<Hub> {
+        let inboxes = Self::inboxes(workers).unwrap_or_else(|e| {
+            log::error!("WebSocket pushes across workers are off: no doorbell sockets: {e}");
+            Vec::new()
+        });
+        let node = (crate::random::random_u64() as u32).to_le_bytes();
+        let Some(cluster) = cluster else { return Arc::new(Hub { inboxes, node, relay: None }) };
+        let (relay, receiver) = fleet::relay();
+        let hub = Arc::new(Hub { inboxes, node, relay: Some(relay) });
+        fleet::start(&hub, receiver, cluster.clone());
+        hub
     }
 
     fn inboxes(workers: usize) -> std::io::Result<Vec<Inbox>> {
@@ -120,6 +140,12 @@ impl Hub {
             }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
         }
+    }
+
+    /// Hands `answer` to the ask `ticket` of worker `worker` (dropped if its queue is full: the
+    /// asker times out).
+    fn reply(&self, worker: usize, ticket: u64, answer: Answer) {
+        let _ = self.send(worker, Envelope::Reply { ticket, answer });
     }
 }
 
@@ -170,20 +196,38 @@ impl Local {
         }
     }
 
-    /// Carries out `command` on connection `id` held by worker `owner`, this one (`me`) or another.
-    pub async fn ask(&self, hub: &Hub, me: usize, owner: usize, id: &str, command: Command) -> Answer {
-        if owner == me {
+    /// Carries out `command` on connection `id` held by worker `owner` of node `node`: this
+    /// worker (`me`), another of this node, or one of another node.
+    pub async fn ask(&self, hub: &Hub, me: usize, (node, owner): (Node, usize), id: &str, command: Command) -> Answer {
+        let here = node == hub.node;
+        if here && owner == me {
             return self.apply(id, command);
         }
-        if owner >= hub.workers() {
+        if here && owner >= hub.workers() {
             return if hub.workers() == 0 { Answer::Busy } else { Answer::Gone };
         }
+        let relay = match (here, &hub.relay) {
+            (true, _) => None,
+            (false, Some(relay)) => Some(relay),
+            // Without fleet mode, another node's id is one this node never gave out.
+            (false, None) => return Answer::Gone,
+        };
+        let Ok(owner_byte) = u8::try_from(owner) else { return Answer::Gone };
         let ticket = self.next_ticket.get();
         self.next_ticket.set(ticket + 1);
         let waiter = Rc::new(Waiter::default());
         self.waiting.borrow_mut().insert(ticket, waiter.clone());
         let wait = waiter.ready.wait();
-        let sent = hub.send(owner, Envelope::Ask { id: id.to_owned(), command, from: me, ticket });
+        let id = id.to_owned();
+        let sent = match relay {
+            None => hub.send(owner, Envelope::Ask { id, command, from: Asker::Worker(me), ticket }),
+            Some(relay) => {
+                let from_worker = me as u8;
+                let message = wire::Wire::Ask { from: hub.node, from_worker, ticket, worker: owner_byte, id, command };
+                let deadline = std::time::Instant::now() + ANSWER_WITHIN - Duration::from_millis(250);
+                relay.send(fleet::Outgoing::Ask { node, message, from_worker: me, ticket, deadline })
+            }
+        };
         let answer = match sent {
             true => match monoio::time::timeout(ANSWER_WITHIN, wait).await {
                 Ok(()) => waiter.answer.borrow_mut().take().unwrap_or(Answer::Busy),
@@ -201,7 +245,14 @@ impl Local {
             Envelope::Ask { id, command, from, ticket } => {
                 let answer = self.apply(&id, command);
                 // An asker whose queue is full times out waiting: nothing else to do.
-                let _ = hub.send(from, Envelope::Reply { ticket, answer });
+                match (from, &hub.relay) {
+                    (Asker::Worker(w), _) => hub.reply(w, ticket, answer),
+                    (Asker::Node(node, worker), Some(relay)) => {
+                        let message = wire::Wire::Reply { worker, ticket, answer };
+                        let _ = relay.send(fleet::Outgoing::Reply { node, message });
+                    }
+                    (Asker::Node(..), None) => {}
+                }
             }
             Envelope::Reply { ticket, answer } => {
                 if let Some(waiter) = self.waiting.borrow_mut().remove(&ticket) {
