@@ -37,6 +37,7 @@ fn fields() -> Fields<'static> {
         authorized: Box::leak(Box::new(portico::context::auth::Authorized::None)),
         authorizer_error: None,
         validation_error: None,
+        websocket: None,
     }
 }
 

@@ -88,6 +88,7 @@ pub fn fields<'a>(
         authorized: &ctx.authorized,
         authorizer_error,
         validation_error: record.validation_error.as_deref(),
+        websocket: None,
     })
 }
 

@@ -47,6 +47,18 @@ pub struct Fields<'a> {
     pub authorizer_error: Option<&'a str>,
     /// `$context.error.validationErrorString`.
     pub validation_error: Option<&'a str>,
+    /// A WebSocket event's own values (`None` for an HTTP request).
+    pub websocket: Option<WebSocketEvent<'a>>,
+}
+
+/// What a WebSocket event adds to `$context`.
+#[derive(Debug, Clone, Copy)]
+pub struct WebSocketEvent<'a> {
+    pub connection_id: &'a str,
+    /// `CONNECT`, `MESSAGE` or `DISCONNECT`.
+    pub event_type: &'a str,
+    pub message_id: Option<&'a str>,
+    pub connected_at_ms: u64,
 }
 
 /// How values are escaped.
@@ -148,6 +160,12 @@ fn render_var(out: &mut Vec<u8>, var: Var, how: Escape, missing: &[u8], f: &Fiel
         Var::IdentityAccessKey => text(out, f.authorized.iam().map(|i| i.access_key.as_bytes())),
         Var::AuthorizerPrincipal => text(out, f.authorized.principal().map(str::as_bytes)),
         Var::AuthorizerError => text(out, f.authorizer_error.map(str::as_bytes)),
+        Var::ConnectionId => text(out, f.websocket.map(|w| w.connection_id.as_bytes())),
+        Var::EventType => text(out, f.websocket.map(|w| w.event_type.as_bytes())),
+        Var::MessageId => text(out, f.websocket.and_then(|w| w.message_id).map(str::as_bytes)),
+        Var::ConnectedAt => number(out, f.websocket.map(|w| w.connected_at_ms)),
+        // Every event Portico logs is one the client sent (AWS logs `IN` for those).
+        Var::MessageDirection => text(out, f.websocket.map(|_| &b"IN"[..])),
         Var::Missing => out.extend_from_slice(missing),
     }
 }

@@ -11,7 +11,7 @@ use portico::table::mapping::Source;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    for dialect in [Dialect::Rest, Dialect::Http] {
+    for dialect in [Dialect::Rest, Dialect::Http, Dialect::WebSocket] {
         if let Ok(Expr::Source(Source::Literal(l))) = parse(text, dialect) {
             assert!(!l.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0), "{l:?}");
         }

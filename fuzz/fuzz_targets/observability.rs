@@ -44,6 +44,12 @@ fuzz_target!(|data: &[u8]| {
             authorized: &authorized,
             authorizer_error: Some(&text),
             validation_error: Some(&text),
+            websocket: Some(portico::vars::WebSocketEvent {
+                connection_id: &text,
+                event_type: "MESSAGE",
+                message_id: Some(&text),
+                connected_at_ms: u64::MAX,
+            }),
         };
         let mut out = Vec::new();
         format::render(&mut out, &parts, log_format::is_json(&parts), &fields);

@@ -28,6 +28,7 @@ fn fields() -> Fields<'static> {
         authorized: Box::leak(Box::new(crate::context::auth::Authorized::None)),
         authorizer_error: None,
         validation_error: None,
+        websocket: None,
     }
 }
 

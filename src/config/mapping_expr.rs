@@ -6,6 +6,8 @@
 //! - HTTP APIs (`Dialect::Http`): `$request.header.x`, `$request.querystring.x`,
 //!   `$request.path.x`, `$context.requestId`, `$stageVariables.x` (or `${stageVariables.x}`), and
 //!   anything else is a literal.
+//! - WebSocket APIs (`Dialect::WebSocket`): REST's spelling with `route.request.header.x` and
+//!   `route.request.querystring.x` (the upgrade request's) for the request's values.
 //!
 //! A literal cannot hold CR, LF or NUL: a mapped header could otherwise split the message. Must
 //! not: touch the request path (this is plain text in, plain data out). Fuzzed (`fuzz/mapping`).
@@ -16,6 +18,7 @@ use crate::table::mapping::{Op, Source, Target};
 pub enum Dialect {
     Rest,
     Http,
+    WebSocket,
 }
 
 /// A parsed expression.
@@ -41,13 +44,14 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Expr, Invalid> {
     }
     let (request, context, stage) = match dialect {
         Dialect::Rest => ("method.request.", "context.", "stageVariables."),
+        Dialect::WebSocket => ("route.request.", "context.", "stageVariables."),
         Dialect::Http => ("$request.", "$context.", "$stageVariables."),
     };
     if dialect == Dialect::Http && text == "$request.path" {
         return Ok(Expr::Source(Source::WholePath));
     }
     let response = match dialect {
-        Dialect::Rest => "integration.response.header.",
+        Dialect::Rest | Dialect::WebSocket => "integration.response.header.",
         Dialect::Http => "$response.header.",
     };
     if let Some(name) = text.strip_prefix(response) {
@@ -90,7 +94,7 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Expr, Invalid> {
         return Ok(Expr::StageVariable(name.to_owned()));
     }
     let literal = match dialect {
-        Dialect::Rest => match text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
+        Dialect::Rest | Dialect::WebSocket => match text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
             Some(l) => l,
             None => return Err(invalid(format!("`{text}` is not a mapping expression"), dialect)),
         },
@@ -111,7 +115,7 @@ pub fn parse(text: &str, dialect: Dialect) -> Result<Expr, Invalid> {
 /// A mapped value: one expression, or (HTTP APIs) a literal with `${request.header.x}`,
 /// `${context.requestId}`, `${stageVariables.x}`, ... references inside, concatenated.
 pub fn parse_value(text: &str, dialect: Dialect) -> Result<Vec<Expr>, Invalid> {
-    if dialect == Dialect::Rest || (text.starts_with('$') && !text.starts_with("${")) || !text.contains("${") {
+    if dialect != Dialect::Http || (text.starts_with('$') && !text.starts_with("${")) || !text.contains("${") {
         return parse(text, dialect).map(|e| vec![e]);
     }
     if text.len() > MAX_LEN {
@@ -144,7 +148,9 @@ pub fn parse_request_target(text: &str, dialect: Dialect) -> Result<(Op, Target)
         Dialect::Http => {
             "like \"overwrite:header.x-user\", \"append:querystring.tag\", \"remove:header.cookie\" or \"overwrite:path\""
         }
-        Dialect::Rest => "like \"integration.request.header.x-user\" or \"integration.request.querystring.tag\"",
+        Dialect::Rest | Dialect::WebSocket => {
+            "like \"integration.request.header.x-user\" or \"integration.request.querystring.tag\""
+        }
     };
     let bad = || Invalid { message: format!("`{text}` is not a request mapping target"), hint: hint.to_owned() };
     let (op, rest) = match dialect {
@@ -152,7 +158,9 @@ pub fn parse_request_target(text: &str, dialect: Dialect) -> Result<(Op, Target)
             let (op, rest) = text.split_once(':').ok_or_else(bad)?;
             (http_op(op).ok_or_else(bad)?, rest)
         }
-        Dialect::Rest => (Op::Overwrite, text.strip_prefix("integration.request.").ok_or_else(bad)?),
+        Dialect::Rest | Dialect::WebSocket => {
+            (Op::Overwrite, text.strip_prefix("integration.request.").ok_or_else(bad)?)
+        }
     };
     if rest == "path" {
         return match (dialect, op) {
@@ -179,7 +187,7 @@ pub fn parse_request_target(text: &str, dialect: Dialect) -> Result<(Op, Target)
 pub fn parse_response_target(text: &str, dialect: Dialect) -> Result<Option<(Op, String)>, Invalid> {
     let hint = match dialect {
         Dialect::Http => "like \"overwrite:header.x-cache\", \"remove:header.server\" or \"overwrite:statuscode\"",
-        Dialect::Rest => "like \"method.response.header.x-cache\"",
+        Dialect::Rest | Dialect::WebSocket => "like \"method.response.header.x-cache\"",
     };
     let bad = || Invalid { message: format!("`{text}` is not a response mapping target"), hint: hint.to_owned() };
     let (op, name) = match dialect {
@@ -188,7 +196,9 @@ pub fn parse_response_target(text: &str, dialect: Dialect) -> Result<Option<(Op,
             let (op, rest) = text.split_once(':').ok_or_else(bad)?;
             (http_op(op).ok_or_else(bad)?, rest.strip_prefix("header.").ok_or_else(bad)?)
         }
-        Dialect::Rest => (Op::Overwrite, text.strip_prefix("method.response.header.").ok_or_else(bad)?),
+        Dialect::Rest | Dialect::WebSocket => {
+            (Op::Overwrite, text.strip_prefix("method.response.header.").ok_or_else(bad)?)
+        }
     };
     if !crate::http::is_token(name.as_bytes()) {
         return Err(bad());
@@ -212,6 +222,9 @@ fn invalid(message: String, dialect: Dialect) -> Invalid {
         }
         Dialect::Http => {
             "use $request.header.<name>, $request.querystring.<name>, $request.path.<name>, $context.<variable>, $stageVariables.<name> or a literal"
+        }
+        Dialect::WebSocket => {
+            "use route.request.header.<name>, route.request.querystring.<name>, context.<variable>, stageVariables.<name> or a quoted 'literal'"
         }
     };
     Invalid { message, hint: hint.to_owned() }

@@ -16,6 +16,8 @@ pub struct Record {
     /// Request sent to response head received (or to failure).
     pub integration_us: Option<u64>,
     pub integration_status: Option<u16>,
+    /// Its line and counts were made already (a WebSocket connection's are per event).
+    pub observed: bool,
     /// The gateway error rendered for this request, if any.
     pub error: Option<GatewayError>,
     pub cache: CacheOutcome,

@@ -23,6 +23,12 @@ impl Counter {
         self.add(1);
     }
 
+    /// Takes `n` from a gauge. Only the owning worker may call this.
+    #[inline]
+    pub fn sub(&self, n: u64) {
+        self.0.store(self.0.load(Ordering::Relaxed).wrapping_sub(n), Ordering::Relaxed);
+    }
+
     /// Sets a gauge. Only the owning worker may call this.
     #[inline]
     pub fn set(&self, v: u64) {

@@ -31,6 +31,12 @@ crate::counters! {
         upstream_reused: Counter, "portico_upstream_connections_reused_total", "Upstream requests sent on a pooled connection.";
         access_log_lines: Counter, "portico_access_log_lines_total", "Access log lines handed to the log writer.";
         access_log_dropped: Counter, "portico_access_log_dropped_lines_total", "Access log lines dropped because the writer fell behind.";
+        websocket_open: Gauge, "portico_websocket_connections_open", "WebSocket connections open.";
+        websocket_connections: Counter, "portico_websocket_connections_total", "WebSocket connections opened ($connect said yes; AWS ConnectCount).";
+        websocket_messages_in: Counter, "portico_websocket_messages_received_total", "WebSocket messages received from clients (AWS MessageCount, inbound).";
+        websocket_messages_out: Counter, "portico_websocket_messages_sent_total", "WebSocket messages sent to clients: route responses, error messages and pushes.";
+        websocket_pushes: Counter, "portico_websocket_pushes_total", "@connections POSTs carried out on a connection of this worker.";
+        websocket_gone: Counter, "portico_websocket_gone_total", "@connections calls answered 410 GoneException by this worker.";
     }
 }
 

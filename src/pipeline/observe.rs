@@ -16,6 +16,9 @@ use crate::metrics::series::{RouteSeries, UNMATCHED};
 use crate::worker::Worker;
 
 pub fn request(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, head: &RequestHead, ctx: &Context) {
+    if ctx.record.observed {
+        return;
+    }
     let latency_us = ctx.started.elapsed().as_micros() as u64;
     let mut integration_us = ctx.record.integration_us;
     if let (Some(start), None) = (ctx.record.integration_started, integration_us) {

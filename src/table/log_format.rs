@@ -58,6 +58,13 @@ pub enum Var {
     /// `$context.authorizer.error`: why the authorizer refused (with `auth_debug`, the check
     /// that failed and on what; otherwise AWS's message).
     AuthorizerError,
+    /// A WebSocket event's: `$context.connectionId`, `.eventType` (`CONNECT`, `MESSAGE`,
+    /// `DISCONNECT`), `.messageId` (messages only), `.connectedAt` (epoch ms), `.messageDirection`.
+    ConnectionId,
+    EventType,
+    MessageId,
+    ConnectedAt,
+    MessageDirection,
     /// A variable AWS has and Portico cannot fill (yet): always `-`.
     Missing,
 }

@@ -4,6 +4,9 @@
 //!   integration URI with the client's query string, and the client's headers but the hop-by-hop
 //!   and `Sec-WebSocket-*` ones, no body; a message is its bytes as the body (`text/plain;
 //!   charset=utf-8` or `application/octet-stream`); `$disconnect` has no body.
+//! - An HTTP proxy's `request_parameters` (AWS's `integration.request.header.*` /
+//!   `.querystring.*` from `route.request.*` of the upgrade, `context.*` — `connectionId`,
+//!   `eventType`, `messageId`, ... — and stage variables) are added to every event's request.
 //! - A function gets AWS's event ([`super::event`]) and answers as AWS reads it (`statusCode`,
 //!   `headers`, `body`); a function error is the integration failing.
 //!
@@ -15,13 +18,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use monoio::time::Instant;
 
-use super::event::{self, Connection, Kind};
+use super::Scope;
+use super::event::{self, EventIds, Kind};
 use crate::error::{GatewayError, ResponseType};
 use crate::http::encode;
 use crate::http::head::RequestHead;
-use crate::loaded::LoadedTable;
+use crate::mapping::{self, Form};
 use crate::outbound::Outbound;
 use crate::outbound::client::{self, Call};
+use crate::request_vars::Progress;
+use crate::table::mapping::{Op, Target as MapTarget};
 use crate::table::{FunctionIntegration, HttpProxy, UriPart};
 
 const FUNCTION_FAILED: GatewayError = GatewayError::new(ResponseType::FunctionError, "the route's function failed");
@@ -46,28 +52,31 @@ pub struct Answer {
     pub binary: Option<bool>,
 }
 
-/// Calls `target` for one event of connection `c` on `route_key`; `out` is scratch for the request.
+/// Calls `target` for one event (with `ids`) of the connection on route `route`; `out` is
+/// scratch for the request.
 pub async fn call(
     outbound: Outbound<'_>,
-    table: &LoadedTable,
-    target: Target<'_>,
-    (c, route_key): (&Connection, &str),
+    s: &Scope<'_>,
+    (target, route): (Target<'_>, u32),
     kind: Kind<'_>,
+    ids: &EventIds,
     out: &mut Vec<u8>,
 ) -> Result<Answer, GatewayError> {
+    let table = s.table;
     match target {
         Target::Http(proxy) => {
-            let event = match kind {
-                Kind::Connect(head) => Event::Connect(head),
-                Kind::Message { text, body } => Event::Message { text, body },
-                Kind::Disconnect { .. } => Event::Disconnect,
+            let (event, event_type) = match kind {
+                Kind::Connect(head) => (Event::Connect(head), "CONNECT"),
+                Kind::Message { text, body } => (Event::Message { text, body }, "MESSAGE"),
+                Kind::Disconnect { .. } => (Event::Disconnect, "DISCONNECT"),
             };
-            call_http(outbound, table, proxy, event, out).await
+            call_http(outbound, s, proxy, (event, event_type, route, ids), out).await
         }
         Target::Function(f) => {
             let target = table.function_target(f.function, f.qualifier_query.as_deref()).ok_or(NO_HOST)?;
-            let request_id = event::request_id();
-            let write = |out: &mut Vec<u8>| event::write(out, c, route_key, &kind, &request_id);
+            let (api, _) = s.ctx.api_stage.unwrap_or_default();
+            let route_key = table.table.apis[api as usize].routes.get(route as usize).map_or("", |r| r.key.as_str());
+            let write = |out: &mut Vec<u8>| event::write(out, s.c, route_key, &kind, ids);
             let timeout = Duration::from_millis(f.timeout_ms);
             let invoked =
                 crate::function::invoke::invoke(outbound, &table.table.settings, &target, timeout, out, write).await?;
@@ -94,11 +103,28 @@ enum Event<'a> {
 /// Sends `event` to `proxy`'s backend and reads its answer; `out` is scratch for the request.
 async fn call_http(
     outbound: Outbound<'_>,
-    table: &LoadedTable,
+    s: &Scope<'_>,
     proxy: &HttpProxy,
-    event: Event<'_>,
+    (event, event_type, route, ids): (Event<'_>, &'static str, u32, &EventIds),
     out: &mut Vec<u8>,
 ) -> Result<Answer, GatewayError> {
+    let table = s.table;
+    // The mapped values, rendered before the request is written (a value the event lacks leaves
+    // its header or parameter out, as for HTTP routes).
+    let mut mapped: Vec<(&MapTarget, mapping::Value)> = Vec::new();
+    if !proxy.request_mappings.is_empty() {
+        let progress = Progress { status: 0, response_length: 0, latency_us: 0, integration_us: None };
+        if let Some(fields) = super::observe::fields(s, event_type, Some(route), ids, progress) {
+            let request = mapping::Request { head: s.head, ctx: s.ctx, params: &[], fields: &fields, response: None };
+            for m in proxy.request_mappings.iter().filter(|m| m.op != Op::Remove) {
+                let form = if matches!(m.target, MapTarget::Query(_)) { Form::Url } else { Form::Header };
+                let mut value = mapping::Value::new();
+                if mapping::value(&m.value, &request, form, &mut value) {
+                    mapped.push((&m.target, value));
+                }
+            }
+        }
+    }
     out.clear();
     out.extend_from_slice(b"POST ");
     for part in &proxy.path {
@@ -111,10 +137,35 @@ async fn call_http(
         _ => None,
     };
     let mut first = true;
-    for q in proxy.query.as_deref().map(str::as_bytes).into_iter().chain(client_query) {
+    let mut separator = |out: &mut Vec<u8>| {
         out.push(if first { b'?' } else { b'&' });
         first = false;
-        out.extend_from_slice(q);
+    };
+    if let Some(q) = &proxy.query {
+        separator(out);
+        out.extend_from_slice(q.as_bytes());
+    }
+    // The client's parameters, but those a mapping overwrites or removes.
+    let mut decoded = mapping::Value::new();
+    for pair in client_query.unwrap_or_default().split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        if !proxy.request_mappings.is_empty() {
+            let name = pair.split(|&b| b == b'=').next().unwrap_or(pair);
+            decoded.clear();
+            crate::http::query::decode_into(&mut decoded, name);
+            if proxy.request_mappings.iter().any(|m| m.replaces_query(&decoded)) {
+                continue;
+            }
+        }
+        separator(out);
+        out.extend_from_slice(pair);
+    }
+    for (target, value) in &mapped {
+        if let MapTarget::Query(name) = target {
+            separator(out);
+            out.extend(percent_encoding::percent_encode(name.as_bytes(), mapping::COMPONENT).flat_map(str::bytes));
+            out.push(b'=');
+            out.extend_from_slice(value);
+        }
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     encode::header(out, b"Host", table.upstream_authorities[proxy.upstream as usize].as_bytes());
@@ -124,7 +175,8 @@ async fn call_http(
                 let skip = crate::http::is_hop_by_hop(name)
                     || name.eq_ignore_ascii_case(b"host")
                     || name.eq_ignore_ascii_case(b"content-length")
-                    || name.len() >= 14 && name[..14].eq_ignore_ascii_case(b"sec-websocket-");
+                    || name.len() >= 14 && name[..14].eq_ignore_ascii_case(b"sec-websocket-")
+                    || proxy.request_mappings.iter().any(|m| m.replaces_header(name));
                 if !skip {
                     encode::header(out, name, value);
                 }
@@ -138,6 +190,11 @@ async fn call_http(
         }
         Event::Disconnect => b"",
     };
+    for (target, value) in &mapped {
+        if let MapTarget::Header(name) = target {
+            encode::header(out, name.as_bytes(), value);
+        }
+    }
     encode::header_u64(out, b"Content-Length", body.len() as u64);
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);

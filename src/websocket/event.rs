@@ -39,12 +39,25 @@ pub fn request_id() -> String {
     super::id::random()
 }
 
+/// The ids of one event: its request id, and a message's own id (AWS's differ).
+pub struct EventIds {
+    pub request_id: String,
+    pub message_id: Option<String>,
+}
+
+impl EventIds {
+    pub fn new(message: bool) -> EventIds {
+        EventIds { request_id: request_id(), message_id: message.then(request_id) }
+    }
+}
+
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The event for `kind` on `route_key`, written into `out`.
-pub fn write(out: &mut Vec<u8>, c: &Connection, route_key: &str, kind: &Kind<'_>, request_id: &str) {
+pub fn write(out: &mut Vec<u8>, c: &Connection, route_key: &str, kind: &Kind<'_>, ids: &EventIds) {
+    let request_id = ids.request_id.as_str();
     let now = now_ms();
     let mut time = Vec::with_capacity(26);
     crate::request_time::clf(&mut time, now / 1000);
@@ -60,8 +73,8 @@ pub fn write(out: &mut Vec<u8>, c: &Connection, route_key: &str, kind: &Kind<'_>
     };
     let mut context = Map::new();
     context.insert("routeKey".into(), route_key.into());
-    if let Kind::Message { .. } = kind {
-        context.insert("messageId".into(), request_id.into());
+    if let Some(message_id) = &ids.message_id {
+        context.insert("messageId".into(), message_id.clone().into());
     }
     if let Kind::Disconnect { status, reason } = kind {
         context.insert("disconnectStatusCode".into(), (*status).into());

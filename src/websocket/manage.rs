@@ -74,7 +74,10 @@ pub async fn handle(
     let hub = &worker.control().websocket_hub;
     let answer = worker.websockets.ask(hub, worker.index, owner, id, command).await;
     Ok(match answer {
-        Answer::Gone => error(conn, ctx, 410, "GoneException", "", flow).await,
+        Answer::Gone => {
+            worker.metrics.worker.websocket_gone.inc();
+            error(conn, ctx, 410, "GoneException", "", flow).await
+        }
         Answer::Busy => {
             error(conn, ctx, 429, "LimitExceededException", "Too many requests for this connection's worker", flow)
                 .await

@@ -15,6 +15,7 @@ pub mod backend;
 pub mod event;
 pub mod id;
 pub mod manage;
+pub mod observe;
 pub mod select;
 pub mod session;
 
@@ -28,7 +29,17 @@ use crate::table::Integration;
 use crate::table::websocket::WebSocket;
 use crate::worker::Worker;
 use crate::ws::handshake::{self, Refusal};
-use event::{Connection, Kind};
+use event::{Connection, EventIds, Kind};
+use observe::Outcome;
+
+/// What every event of a connection reads: the table, the upgrade request and its context, the
+/// connection.
+pub struct Scope<'a> {
+    pub table: &'a LoadedTable,
+    pub head: &'a RequestHead,
+    pub ctx: &'a Context,
+    pub c: &'a Connection,
+}
 
 const NOT_UPGRADE: GatewayError =
     GatewayError::new(ResponseType::BadRequest, "a WebSocket API's stage takes WebSocket upgrades (version 13) only");
@@ -88,15 +99,16 @@ pub async fn serve(
         return Err(NOT_ROOT);
     }
     let c = connection(table, conn, head, ctx, id::new(worker.control().websocket_hub.node, worker.index));
-    ctx.id();
+    let connect_ids = EventIds::new(false);
     let mut protocol = None;
     if let Some(route) = ws.connect {
         ctx.route = Some(route);
         let target = integration(table, ctx, route)?;
         ctx.record.integration_started = Some(quanta::Instant::now());
         let mut out = std::mem::take(&mut conn.wbuf);
-        let on = (&c, "$connect");
-        let answered = backend::call(worker.outbound(), table, target, on, Kind::Connect(head), &mut out).await;
+        let s = Scope { table, head, ctx, c: &c };
+        let kind = Kind::Connect(head);
+        let answered = backend::call(worker.outbound(), &s, (target, route), kind, &connect_ids, &mut out).await;
         out.clear();
         conn.wbuf = out;
         let answer = answered?;
@@ -106,7 +118,9 @@ pub async fn serve(
             let body = answer.body.unwrap_or_default();
             let mut response = Response::new(answer.status, Headers::Encoded(b""), Body::Static(&body));
             response.extra.header(b"Content-Type", b"application/json");
-            return Ok(write::send(conn, ctx, &response, Flow::Close).await);
+            let flow = write::send(conn, ctx, &response, Flow::Close).await;
+            observe_connect(worker, (table, head, ctx, &c), conn, &connect_ids);
+            return Ok(flow);
         }
         protocol = answer.protocol.filter(|p| handshake::offered(&upgrade, p));
     }
@@ -121,8 +135,15 @@ pub async fn serve(
         // The client left before its connection opened: it never saw one, as with AWS.
         return Ok(Flow::Close);
     }
+    observe_connect(worker, (table, head, ctx, &c), conn, &connect_ids);
+    let s = Scope { table, head, ctx, c: &c };
+    let metrics = &worker.metrics.worker;
+    metrics.websocket_connections.inc();
+    metrics.websocket_open.add(1);
     // A panicking session (a bug) still closes the connection and gets its `$disconnect`.
-    let end = match crate::unwind::caught(session::run(worker, table, conn, ctx, ws, &c)).await {
+    let ended = crate::unwind::caught(session::run(worker, &s, conn, ws)).await;
+    metrics.websocket_open.sub(1);
+    let end = match ended {
         Ok(end) => end,
         Err(()) => {
             log::error!("BUG: WebSocket session {} panicked; closing it (1011)", c.id);
@@ -137,12 +158,54 @@ pub async fn serve(
         let mut out = std::mem::take(&mut conn.wbuf);
         let (status, reason) = end.status();
         let kind = Kind::Disconnect { status, reason };
-        let answered = backend::call(worker.outbound(), table, target, (&c, "$disconnect"), kind, &mut out).await;
+        let ids = EventIds::new(false);
+        let started = quanta::Instant::now();
+        let answered = backend::call(worker.outbound(), &s, (target, route), kind, &ids, &mut out).await;
         out.clear();
         conn.wbuf = out;
-        if let Err(e) = answered {
-            log::warn!("WebSocket {}: $disconnect integration failed: {e}", c.id);
-        }
+        let integration_us = Some(started.elapsed().as_micros() as u64);
+        let (status, error) = match &answered {
+            Ok(a) => (a.status, None),
+            Err(e) => {
+                log::warn!("WebSocket {}: $disconnect integration failed: {e}", c.id);
+                (500, Some(e))
+            }
+        };
+        let integration_status = answered.as_ref().ok().map(|a| a.status);
+        let outcome = Outcome {
+            event_type: "DISCONNECT",
+            route: Some(route),
+            ids: &ids,
+            status,
+            started,
+            integration_us,
+            integration_status,
+            error,
+        };
+        observe::event(worker, &s, conn, &outcome);
     }
     Ok(Flow::Close)
+}
+
+/// The `$connect` event's line and counts (the upgrade answered: 101, or the integration's
+/// refusal); the upgrade request is not counted again when the connection ends.
+fn observe_connect(
+    worker: &Worker,
+    (table, head, ctx, c): (&LoadedTable, &RequestHead, &mut Context, &Connection),
+    conn: &mut ClientConn,
+    ids: &EventIds,
+) {
+    ctx.record.observed = true;
+    let s = Scope { table, head, ctx, c };
+    let outcome = Outcome {
+        event_type: "CONNECT",
+        route: ctx.route,
+        ids,
+        status: ctx.record.status,
+        started: ctx.started,
+        integration_us: ctx.record.integration_us,
+        integration_status: ctx.record.integration_status,
+        error: None,
+    };
+    observe::event(worker, &s, conn, &outcome);
 }

@@ -14,13 +14,12 @@ use std::time::Duration;
 
 use monoio::time::Instant;
 
-use super::backend;
-use super::event::{Connection, Kind};
+use super::event::{EventIds, Kind};
+use super::observe::{self, Outcome};
+use super::{Scope, backend};
 use crate::conn::ClientConn;
 use crate::connections::{Command, Info, Mailbox};
-use crate::context::Context;
-use crate::context::request_id::RequestId;
-use crate::loaded::LoadedTable;
+use crate::error::GatewayError;
 use crate::table::websocket::WebSocket;
 use crate::worker::Worker;
 use crate::ws::close::{self, GOING_AWAY};
@@ -81,14 +80,8 @@ impl Drop for Registered<'_> {
 }
 
 /// Runs the session until it ends.
-pub async fn run(
-    worker: &Worker,
-    table: &LoadedTable,
-    conn: &mut ClientConn,
-    ctx: &Context,
-    ws: &WebSocket,
-    c: &Connection,
-) -> End {
+pub async fn run(worker: &Worker, s: &Scope<'_>, conn: &mut ClientConn, ws: &WebSocket) -> End {
+    let c = s.c;
     let l = ws.limits;
     let limits = Limits { max_frame_bytes: l.max_frame_bytes, max_message_bytes: l.max_message_bytes };
     let mut decoder = Decoder::default();
@@ -107,13 +100,13 @@ pub async fn run(
     loop {
         // Made before the mailbox is read: a command queued while this task writes is not missed.
         let mail = mailbox.wake.wait();
-        if let Some(end) = deliver(conn, &mailbox).await {
+        if let Some(end) = deliver(worker, conn, &mailbox).await {
             return end;
         }
         loop {
             match decoder.next(&mut conn.rbuf, &limits) {
                 Ok(Some(incoming)) => {
-                    if let Some(end) = on_incoming(worker, table, conn, ctx, ws, c, incoming).await {
+                    if let Some(end) = on_incoming(worker, s, conn, ws, incoming).await {
                         return end;
                     }
                 }
@@ -186,14 +179,12 @@ pub async fn run(
 /// Handles one message or control frame; `Some` when the session ends.
 async fn on_incoming(
     worker: &Worker,
-    table: &LoadedTable,
+    s: &Scope<'_>,
     conn: &mut ClientConn,
-    ctx: &Context,
     ws: &WebSocket,
-    c: &Connection,
     incoming: Incoming,
 ) -> Option<End> {
-    let connection_id = c.id.as_str();
+    let connection_id = s.c.id.as_str();
     let (text, body) = match incoming {
         Incoming::Ping(payload) => {
             frame::write(&mut conn.wbuf, Opcode::Pong, &payload);
@@ -211,44 +202,87 @@ async fn on_incoming(
         Incoming::Text(b) => (true, b),
         Incoming::Binary(b) => (false, b),
     };
-    let routes = ctx.api_stage.map_or(&[][..], |(api, _)| &table.table.apis[api as usize].routes[..]);
-    let Some(route) = super::select::route(ws, routes, &body) else {
-        return error_message(conn, ctx, "Forbidden", connection_id).await;
+    let metrics = &worker.metrics.worker;
+    metrics.websocket_messages_in.inc();
+    let started = quanta::Instant::now();
+    let ids = EventIds::new(true);
+    let mut outcome = Outcome {
+        event_type: "MESSAGE",
+        route: None,
+        ids: &ids,
+        status: 200,
+        started,
+        integration_us: None,
+        integration_status: None,
+        error: None,
     };
-    let Ok(target) = super::integration(table, ctx, route) else {
-        return error_message(conn, ctx, "Internal server error", connection_id).await;
+    let routes = s.ctx.api_stage.map_or(&[][..], |(api, _)| &s.table.table.apis[api as usize].routes[..]);
+    let Some(route) = super::select::route(ws, routes, &body) else {
+        outcome.status = 403;
+        let end = error_message(worker, conn, "Forbidden", connection_id, &ids).await;
+        observe::event(worker, s, conn, &outcome);
+        return end;
+    };
+    outcome.route = Some(route);
+    let target = match super::integration(s.table, s.ctx, route) {
+        Ok(target) => target,
+        Err(e) => {
+            outcome.status = 500;
+            let end = error_message(worker, conn, "Internal server error", connection_id, &ids).await;
+            outcome.error = Some(&e);
+            observe::event(worker, s, conn, &outcome);
+            return end;
+        }
     };
     let mut out = std::mem::take(&mut conn.scratch);
-    let key = routes[route as usize].key.as_str();
     let kind = Kind::Message { text, body: &body };
-    let answered = backend::call(worker.outbound(), table, target, (c, key), kind, &mut out).await;
+    let answered = backend::call(worker.outbound(), s, (target, route), kind, &ids, &mut out).await;
     out.clear();
     conn.scratch = out;
-    match answered {
-        Ok(backend::Answer { body: Some(reply), binary, .. })
-            if ws.two_way.get(route as usize).copied().unwrap_or(false) =>
-        {
-            // Binary as the function said; else a text message is answered in text when the
-            // answer is UTF-8.
-            let binary = binary.unwrap_or(!text) || std::str::from_utf8(&reply).is_err();
-            frame::write(&mut conn.wbuf, if binary { Opcode::Binary } else { Opcode::Text }, &reply);
-            conn.flush().await.is_err().then_some(End::Dropped)
+    outcome.integration_us = Some(started.elapsed().as_micros() as u64);
+    let failed: Option<GatewayError>;
+    let end = match answered {
+        Ok(answer) => {
+            failed = None;
+            outcome.integration_status = Some(answer.status);
+            if answer.status >= 400 {
+                outcome.status = answer.status;
+            }
+            match answer {
+                backend::Answer { body: Some(reply), binary, .. }
+                    if ws.two_way.get(route as usize).copied().unwrap_or(false) =>
+                {
+                    // Binary as the function said; else a text message is answered in text when
+                    // the answer is UTF-8.
+                    let binary = binary.unwrap_or(!text) || std::str::from_utf8(&reply).is_err();
+                    frame::write(&mut conn.wbuf, if binary { Opcode::Binary } else { Opcode::Text }, &reply);
+                    metrics.websocket_messages_out.inc();
+                    conn.flush().await.is_err().then_some(End::Dropped)
+                }
+                _ => None,
+            }
         }
-        Ok(_) => None,
         Err(e) => {
             log::warn!("WebSocket {connection_id}: route `{}` integration failed: {e}", routes[route as usize].key);
-            error_message(conn, ctx, "Internal server error", connection_id).await
+            outcome.status = crate::response::gateway::lookup(s.ctx.protocol, e.kind).status;
+            failed = Some(e);
+            error_message(worker, conn, "Internal server error", connection_id, &ids).await
         }
-    }
+    };
+    outcome.error = failed.as_ref();
+    observe::event(worker, s, conn, &outcome);
+    end
 }
 
 /// Carries out what the `@connections` API queued: data sent (text when it is UTF-8), or the
 /// connection closed; `Some` when the session ends.
-async fn deliver(conn: &mut ClientConn, mailbox: &Mailbox) -> Option<End> {
+async fn deliver(worker: &Worker, conn: &mut ClientConn, mailbox: &Mailbox) -> Option<End> {
     loop {
         let command = mailbox.queue.borrow_mut().pop_front()?;
         match command {
             Command::Post(data) => {
+                worker.metrics.worker.websocket_pushes.inc();
+                worker.metrics.worker.websocket_messages_out.inc();
                 let opcode = if std::str::from_utf8(&data).is_ok() { Opcode::Text } else { Opcode::Binary };
                 frame::write(&mut conn.wbuf, opcode, &data);
                 if conn.flush().await.is_err() {
@@ -264,11 +298,16 @@ async fn deliver(conn: &mut ClientConn, mailbox: &Mailbox) -> Option<End> {
     }
 }
 
-/// AWS's error message to the client, as a text frame (its request id made only now: a
-/// message that is answered needs none).
-async fn error_message(conn: &mut ClientConn, ctx: &Context, message: &str, connection_id: &str) -> Option<End> {
-    let request_id = RequestId::new(ctx.protocol);
-    let text = serde_json::json!({"message": message, "connectionId": connection_id, "requestId": request_id.as_str()});
+/// AWS's error message to the client, as a text frame, with the event's request id.
+async fn error_message(
+    worker: &Worker,
+    conn: &mut ClientConn,
+    message: &str,
+    connection_id: &str,
+    ids: &EventIds,
+) -> Option<End> {
+    worker.metrics.worker.websocket_messages_out.inc();
+    let text = serde_json::json!({"message": message, "connectionId": connection_id, "requestId": ids.request_id});
     frame::write(&mut conn.wbuf, Opcode::Text, text.to_string().as_bytes());
     conn.flush().await.is_err().then_some(End::Dropped)
 }

@@ -33,4 +33,5 @@ mod tls;
 mod upstream_tls;
 mod validation;
 mod websocket;
+mod websocket_events;
 mod websocket_fleet;

@@ -3,6 +3,7 @@
 use super::server::addrs;
 use super::templates::Kind;
 use super::*;
+use crate::config::mapping_expr::Dialect;
 use crate::config::model::MappedBackendModel;
 use crate::config::reader::{Obj, Reader};
 use crate::route::key;
@@ -280,7 +281,7 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol, websocket:
         }
         Some(item) => r
             .obj(item, "the integration")
-            .and_then(|o| read_integration(r, o, parsed.as_ref().map(|p| p.1.as_slice()), protocol)),
+            .and_then(|o| read_integration(r, o, parsed.as_ref().map(|p| p.1.as_slice()), protocol, websocket)),
     };
     if websocket && let Some(i) = &integration {
         super::websocket::check_integration(r, route, i);
@@ -337,6 +338,7 @@ fn read_integration(
     o: Obj<'_>,
     params: Option<&[String]>,
     protocol: Protocol,
+    websocket: bool,
 ) -> Option<IntegrationModel> {
     let kind = r.str(o, "type", "integration types: \"http_proxy\", \"http\", \"function\", \"aws\", \"mock\"")?;
     match kind.value.as_str() {
@@ -347,7 +349,10 @@ fn read_integration(
             if let (Some(uri), Some(params)) = (&uri, params) {
                 check_uri_params(r, uri, params);
             }
-            let request_mappings = super::mapping::read_request(r, o, protocol);
+            let request_mappings = match websocket {
+                true => super::mapping::read_request_in(r, o, protocol, Dialect::WebSocket),
+                false => super::mapping::read_request(r, o, protocol),
+            };
             let response_mappings = super::mapping::read_response(r, o, protocol);
             Some(IntegrationModel::HttpProxy { uri: uri?, timeout_ms, request_mappings, response_mappings })
         }

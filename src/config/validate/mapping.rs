@@ -52,7 +52,16 @@ fn header_refused(name: &str, protocol: Protocol) -> bool {
 }
 
 pub(super) fn read_request(r: &mut Reader<'_>, o: Obj<'_>, protocol: Protocol) -> Vec<ParamMappingModel> {
-    let d = dialect(protocol);
+    read_request_in(r, o, protocol, dialect(protocol))
+}
+
+/// As [`read_request`], in dialect `d` (a WebSocket route's, whose API is an HTTP one).
+pub(super) fn read_request_in(
+    r: &mut Reader<'_>,
+    o: Obj<'_>,
+    protocol: Protocol,
+    d: Dialect,
+) -> Vec<ParamMappingModel> {
     let mut out = Vec::new();
     for (target, source) in r.str_map(o, "request_parameters") {
         let (op, target_parsed) = match mapping_expr::parse_request_target(&target.value, d) {

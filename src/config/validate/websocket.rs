@@ -113,14 +113,33 @@ pub(super) fn check_key(r: &mut Reader<'_>, key: &Spanned<String>) {
     }
 }
 
-/// What a WebSocket route's integration may be, for now: an HTTP proxy without parameter
-/// mapping, or a function (Lambda proxy: AWS's WebSocket events).
+/// What a WebSocket route's integration may be, for now: an HTTP proxy (with request parameter
+/// mappings to headers and query parameters from the upgrade request, `context.*` and stage
+/// variables), or a function (Lambda proxy: AWS's WebSocket events).
 pub(super) fn check_integration(r: &mut Reader<'_>, route: Obj<'_>, integration: &IntegrationModel) {
+    use crate::config::mapping_expr::Expr;
+    use crate::table::mapping::{Source, Target};
     let span = r.item(route, "integration").and_then(|i| i.span());
     match integration {
         IntegrationModel::HttpProxy { request_mappings, response_mappings, .. } => {
-            if !request_mappings.is_empty() || !response_mappings.is_empty() {
-                r.error(span, "parameter mapping is not supported on WebSocket routes yet", None);
+            if !response_mappings.is_empty() {
+                r.error(span.clone(), "response parameter mapping is not supported on WebSocket routes", None);
+            }
+            for m in request_mappings {
+                if m.target == Target::Path {
+                    r.error(m.span.clone(), "a WebSocket route's backend path is its integration URI's", None);
+                }
+                let path = m.value.iter().any(|e| {
+                    matches!(e, Expr::Source(Source::Path(_) | Source::WholePath | Source::ResponseHeader(_)))
+                });
+                if path {
+                    r.error(
+                        m.span.clone(),
+                        "a WebSocket route maps from route.request.header.*, route.request.querystring.*, context.* \
+                         and stageVariables.*",
+                        None,
+                    );
+                }
             }
         }
         IntegrationModel::Function { .. } => {}
