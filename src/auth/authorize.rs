@@ -54,6 +54,8 @@ pub struct FunctionInputs<'a> {
     pub caller: crate::function::request::Caller<'a>,
     pub shared: &'a super::function::cache::Shared,
     pub local: &'a super::function::cache::Local,
+    /// The WebSocket connection a `$connect` authorizer is asked about.
+    pub websocket: Option<&'a crate::function::websocket::Connection>,
 }
 
 /// Step 3a for a route with `steps.auth`.
@@ -75,7 +77,11 @@ pub async fn step(inputs: Inputs<'_>, head: &RequestHead, ctx: &mut Context) -> 
         auth.authorizer.is_some_and(|i| matches!(api_table.authorizers[i as usize].kind, AuthorizerKind::Function(_)));
     let arn = (api_table.resource_policy.is_some() || function_authorizer).then(|| {
         let stage = &api_table.stages[ctx.api_stage.unwrap_or_default().1 as usize];
-        super::function::method_arn(api_table, stage, head.method_bytes(), ctx.routed_path(head))
+        match api_table.websocket.is_some() {
+            // AWS's WebSocket ARN names the route: `…/{stage}/$connect`.
+            true => super::function::route_arn(api_table, stage, "$connect"),
+            false => super::function::method_arn(api_table, stage, head.method_bytes(), ctx.routed_path(head)),
+        }
     });
     let arn = arn.as_deref().unwrap_or_default();
     // The resource policy first, as AWS orders it.
@@ -186,6 +192,7 @@ pub async fn step(inputs: Inputs<'_>, head: &RequestHead, ctx: &mut Context) -> 
                 shared: functions.shared,
                 local: functions.local,
                 generation,
+                websocket: functions.websocket,
             };
             match super::function::authorize(call, head, ctx).await {
                 Ok(()) => Ok(()),

@@ -15,6 +15,7 @@ pub mod invoke;
 pub mod limit;
 pub mod request;
 pub mod result;
+pub mod websocket;
 
 /// The largest event or answer a function exchanges, for a gateway whose request body limit is
 /// `max_body`: such a body base64-encoded (4/3 larger) with the headers and context around it.

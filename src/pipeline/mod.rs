@@ -82,7 +82,17 @@ async fn run(
         if ctx.body_unread(head) {
             return Err(TOO_LARGE.closing());
         }
-        return crate::websocket::serve(worker, table, conn, (head, ctx), ws).await;
+        if let Some(id) = crate::websocket::manage::connection_path(ctx.routed_path(head)) {
+            return crate::websocket::manage::handle(worker, table, conn, (head, ctx), &id).await;
+        }
+        // 2 (WebSocket) — an upgrade at the stage's root, whose route is `$connect`: it is
+        // admitted (authorizer, API key, throttle) as an HTTP route's request is.
+        let opening = crate::websocket::open(worker, table, conn, head, ctx)?;
+        if let Some(route) = ws.connect {
+            ctx.route = Some(route);
+            admit(worker, table, conn, (head, ctx), (api, stage, route), Some(&opening.connection)).await?;
+        }
+        return crate::websocket::serve(worker, table, conn, (head, ctx), ws, opening).await;
     }
 
     // 1b — CORS (APIs with a `cors` table): a preflight is answered here, before routing and
@@ -99,56 +109,8 @@ async fn run(
     let stage_table = &table.table.apis[api as usize].stages[stage as usize];
     let steps = stage_table.steps[route as usize];
 
-    // 3a — authorization: the route's authorizer, as AWS orders it before the API key.
-    if steps.auth {
-        // SigV4 covers the body's hash: an AWS_IAM route receives it whole first.
-        if table.table.apis[api as usize].route_auth[route as usize].iam {
-            let limits = &table.table.settings.limits;
-            body::receive(conn, head, ctx, limits, limits.max_body_bytes).await?;
-            if ctx.body_unread(head) {
-                return Err(TOO_LARGE.closing());
-            }
-        }
-        let target = |function: u32| table.function_target(function, None);
-        let functions = auth::authorize::FunctionInputs {
-            target: &target,
-            validations: &table.authorizer_validations[api as usize],
-            outbound: worker.outbound(),
-            sources: crate::function::request::Sources {
-                table: &table.table,
-                mtls_header_names: &table.mtls_header_names,
-            },
-            caller: integration::function::caller(conn),
-            shared: &table.authorizer_answers,
-            local: &worker.authorizer_answers,
-        };
-        let inputs = auth::authorize::Inputs {
-            api: &table.table.apis[api as usize],
-            api_index: api,
-            route,
-            keyrings: &table.keyrings[api as usize],
-            algorithms: &table.jwt_algorithms[api as usize],
-            verdicts: &worker.verdicts,
-            generation: worker.generation(),
-            functions,
-            iam_credentials: &table.table.iam_credentials,
-        };
-        auth::authorize::step(inputs, head, ctx).await?;
-    }
-
-    // 3b — API key (REST routes with `api_key_required`).
-    if steps.api_key {
-        let api_table = &table.table.apis[api as usize];
-        let from_authorizer = api_table.api_key_from_authorizer.then(|| ctx.authorized.usage_key().map(str::as_bytes));
-        ctx.identity = auth::api_key::step(&table.api_keys, &table.table, head, (api, stage), from_authorizer)?;
-    }
-
-    // 4 — throttle, in AWS's order: the key's usage plan, the route's limit (or the stage
-    // default), the gateway-wide one; then the key's quota.
-    if steps.throttle {
-        let key = ctx.identity.plan.zip(ctx.identity.api_key);
-        throttle::step(&worker.throttles(table), key, api, stage, route).await?;
-    }
+    // 3, 4 — authorization, API key, throttle.
+    admit(worker, table, conn, (head, ctx), (api, stage, route), None).await?;
 
     // 5 — body: within the limit; received whole up to the route's bound.
     let limits = &table.table.settings.limits;
@@ -291,6 +253,73 @@ fn error_response(
     let params = crate::request_vars::route_params(table, ctx);
     let request = crate::mapping::Request { head, ctx, params, fields: &fields, response: None };
     custom::response(api.protocol, error, custom, &request)
+}
+
+/// Steps 3 and 4 for `route` (of `api` in `stage`): its authorizer (or SigV4), its API key, its
+/// limits and quota, as the compiler's steps say; `websocket` is the connection a `$connect`
+/// route's authorizer is asked about.
+async fn admit(
+    worker: &Worker,
+    table: &LoadedTable,
+    conn: &mut ClientConn,
+    (head, ctx): (&RequestHead, &mut Context),
+    (api, stage, route): (u32, u32, u32),
+    websocket: Option<&crate::function::websocket::Connection>,
+) -> Result<(), GatewayError> {
+    let steps = table.table.apis[api as usize].stages[stage as usize].steps[route as usize];
+
+    // 3a — authorization: the route's authorizer, as AWS orders it before the API key.
+    if steps.auth {
+        // SigV4 covers the body's hash: an AWS_IAM route receives it whole first.
+        if table.table.apis[api as usize].route_auth[route as usize].iam {
+            let limits = &table.table.settings.limits;
+            body::receive(conn, head, ctx, limits, limits.max_body_bytes).await?;
+            if ctx.body_unread(head) {
+                return Err(TOO_LARGE.closing());
+            }
+        }
+        let target = |function: u32| table.function_target(function, None);
+        let functions = auth::authorize::FunctionInputs {
+            target: &target,
+            validations: &table.authorizer_validations[api as usize],
+            outbound: worker.outbound(),
+            sources: crate::function::request::Sources {
+                table: &table.table,
+                mtls_header_names: &table.mtls_header_names,
+            },
+            caller: integration::function::caller(conn),
+            shared: &table.authorizer_answers,
+            local: &worker.authorizer_answers,
+            websocket,
+        };
+        let inputs = auth::authorize::Inputs {
+            api: &table.table.apis[api as usize],
+            api_index: api,
+            route,
+            keyrings: &table.keyrings[api as usize],
+            algorithms: &table.jwt_algorithms[api as usize],
+            verdicts: &worker.verdicts,
+            generation: worker.generation(),
+            functions,
+            iam_credentials: &table.table.iam_credentials,
+        };
+        auth::authorize::step(inputs, head, ctx).await?;
+    }
+
+    // 3b — API key (REST routes and WebSocket `$connect` routes with `api_key_required`).
+    if steps.api_key {
+        let api_table = &table.table.apis[api as usize];
+        let from_authorizer = api_table.api_key_from_authorizer.then(|| ctx.authorized.usage_key().map(str::as_bytes));
+        ctx.identity = auth::api_key::step(&table.api_keys, &table.table, head, (api, stage), from_authorizer)?;
+    }
+
+    // 4 — throttle, in AWS's order: the key's usage plan, the route's limit (or the stage
+    // default), the gateway-wide one; then the key's quota.
+    if steps.throttle {
+        let key = ctx.identity.plan.zip(ctx.identity.api_key);
+        throttle::step(&worker.throttles(table), key, api, stage, route).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -68,6 +68,8 @@ pub enum AuthorizerEvent {
     RequestV1,
     /// HTTP APIs' payload format 2.0.
     RequestV2,
+    /// A WebSocket API's `$connect` authorizer: the CONNECT event with `type` and `methodArn`.
+    WebSocket,
 }
 
 /// Where an identity value is read (AWS's `identitySource` entries).
@@ -88,7 +90,8 @@ impl IdentitySource {
     /// `stageVariables.X`, `context.X` (REST APIs').
     pub fn parse(text: &str) -> Option<IdentitySource> {
         let t = text.strip_prefix('$').unwrap_or(text);
-        let t = t.strip_prefix("method.").unwrap_or(t);
+        // REST's `method.request.…`, WebSocket's `route.request.…`, HTTP's `$request.…`.
+        let t = t.strip_prefix("method.").or_else(|| t.strip_prefix("route.")).unwrap_or(t);
         let (kind, name) = if let Some(n) = t.strip_prefix("request.header.") {
             (0, n)
         } else if let Some(n) = t.strip_prefix("request.querystring.") {

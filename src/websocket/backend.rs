@@ -19,8 +19,8 @@ use bytes::Bytes;
 use monoio::time::Instant;
 
 use super::Scope;
-use super::event::{self, EventIds, Kind};
 use crate::error::{GatewayError, ResponseType};
+use crate::function::websocket::{self as event, EventIds, Kind};
 use crate::http::encode;
 use crate::http::head::RequestHead;
 use crate::mapping::{self, Form};
@@ -76,7 +76,7 @@ pub async fn call(
             let target = table.function_target(f.function, f.qualifier_query.as_deref()).ok_or(NO_HOST)?;
             let (api, _) = s.ctx.api_stage.unwrap_or_default();
             let route_key = table.table.apis[api as usize].routes.get(route as usize).map_or("", |r| r.key.as_str());
-            let write = |out: &mut Vec<u8>| event::write(out, s.c, route_key, &kind, ids);
+            let write = |out: &mut Vec<u8>| event::write(out, s.c, route_key, &kind, ids, &s.ctx.authorized);
             let timeout = Duration::from_millis(f.timeout_ms);
             let invoked =
                 crate::function::invoke::invoke(outbound, &table.table.settings, &target, timeout, out, write).await?;

@@ -17,14 +17,6 @@ pub fn new(node: Node, worker: usize) -> String {
     base64::engine::general_purpose::URL_SAFE.encode(bytes)
 }
 
-/// An id of the same shape that names nothing (request ids): 11 random bytes.
-pub fn random() -> String {
-    let mut bytes = [0u8; 11];
-    bytes[..8].copy_from_slice(&crate::random::random_u64().to_le_bytes());
-    bytes[8..].copy_from_slice(&crate::random::random_u64().to_le_bytes()[..3]);
-    base64::engine::general_purpose::URL_SAFE.encode(bytes)
-}
-
 fn decode(id: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::URL_SAFE.decode(id).ok()
 }

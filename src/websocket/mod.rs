@@ -12,7 +12,6 @@
 //! one route selection (a JSON parse when the expression reads the body) and one backend call.
 
 pub mod backend;
-pub mod event;
 pub mod id;
 pub mod manage;
 pub mod observe;
@@ -22,6 +21,7 @@ pub mod session;
 use crate::conn::ClientConn;
 use crate::context::Context;
 use crate::error::{GatewayError, ResponseType};
+use crate::function::websocket::{self as event, Connection, EventIds, Kind};
 use crate::http::head::RequestHead;
 use crate::loaded::LoadedTable;
 use crate::response::{Body, Flow, Headers, Response, write};
@@ -29,7 +29,6 @@ use crate::table::Integration;
 use crate::table::websocket::WebSocket;
 use crate::worker::Worker;
 use crate::ws::handshake::{self, Refusal};
-use event::{Connection, EventIds, Kind};
 use observe::Outcome;
 
 /// What every event of a connection reads: the table, the upgrade request and its context, the
@@ -79,18 +78,21 @@ fn connection(table: &LoadedTable, conn: &ClientConn, head: &RequestHead, ctx: &
     }
 }
 
-/// Serves a request on a WebSocket API's stage: an upgrade is checked, `$connect` asked, the
-/// `101` sent and the session run to its end, then `$disconnect`; anything else is refused.
-pub async fn serve(
+/// A connection about to open: the upgrade checked, the connection named.
+pub struct Opening<'h> {
+    upgrade: handshake::Upgrade<'h>,
+    pub connection: Connection,
+}
+
+/// Checks an upgrade on a WebSocket API's stage (at its root) and names the connection it would
+/// open; the pipeline then runs `$connect`'s authorization before [`serve`].
+pub fn open<'h>(
     worker: &Worker,
     table: &LoadedTable,
-    conn: &mut ClientConn,
-    (head, ctx): (&RequestHead, &mut Context),
-    ws: &WebSocket,
-) -> Result<Flow, GatewayError> {
-    if let Some(id) = manage::connection_path(ctx.routed_path(head)) {
-        return manage::handle(worker, table, conn, (head, ctx), &id).await;
-    }
+    conn: &ClientConn,
+    head: &'h RequestHead,
+    ctx: &Context,
+) -> Result<Opening<'h>, GatewayError> {
     let upgrade = handshake::check(head).map_err(|refusal| match refusal {
         Refusal::NotUpgrade | Refusal::Version => NOT_UPGRADE,
         Refusal::Malformed(_) => BAD_UPGRADE,
@@ -98,7 +100,21 @@ pub async fn serve(
     if !matches!(ctx.routed_path(head), b"" | b"/") {
         return Err(NOT_ROOT);
     }
-    let c = connection(table, conn, head, ctx, id::new(worker.control().websocket_hub.node, worker.index));
+    let id = id::new(worker.control().websocket_hub.node, worker.index);
+    Ok(Opening { upgrade, connection: connection(table, conn, head, ctx, id) })
+}
+
+/// Serves an upgrade that [`open`] checked (and `$connect`'s authorization admitted): `$connect`
+/// asked, the `101` sent and the session run to its end, then `$disconnect`.
+pub async fn serve(
+    worker: &Worker,
+    table: &LoadedTable,
+    conn: &mut ClientConn,
+    (head, ctx): (&RequestHead, &mut Context),
+    ws: &WebSocket,
+    opening: Opening<'_>,
+) -> Result<Flow, GatewayError> {
+    let Opening { upgrade, connection: c } = opening;
     let connect_ids = EventIds::new(false);
     let mut protocol = None;
     if let Some(route) = ws.connect {

@@ -8,11 +8,11 @@
 //! stores into the worker's series; with an access log, one line rendered into its buffer.
 
 use super::Scope;
-use super::event::EventIds;
 use crate::access_log::format;
 use crate::access_log::sink::Appended;
 use crate::conn::ClientConn;
 use crate::error::GatewayError;
+use crate::function::websocket::EventIds;
 use crate::request_vars::{Peer, Progress};
 use crate::vars::{Fields, WebSocketEvent};
 use crate::worker::Worker;

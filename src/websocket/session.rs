@@ -14,12 +14,12 @@ use std::time::Duration;
 
 use monoio::time::Instant;
 
-use super::event::{EventIds, Kind};
 use super::observe::{self, Outcome};
 use super::{Scope, backend};
 use crate::conn::ClientConn;
 use crate::connections::{Command, Info, Mailbox};
 use crate::error::GatewayError;
+use crate::function::websocket::{EventIds, Kind};
 use crate::table::websocket::WebSocket;
 use crate::worker::Worker;
 use crate::ws::close::{self, GOING_AWAY};
@@ -168,7 +168,7 @@ pub async fn run(worker: &Worker, s: &Scope<'_>, conn: &mut ClientConn, ws: &Web
                 conn.bytes_read += n as u64;
                 last_seen = Instant::now();
                 pinged = false;
-                mailbox.info.borrow_mut().last_active_ms = super::event::now_ms();
+                mailbox.info.borrow_mut().last_active_ms = crate::function::websocket::now_ms();
             }
             Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => {}
             Err(_) => return End::Dropped,

@@ -33,5 +33,6 @@ mod tls;
 mod upstream_tls;
 mod validation;
 mod websocket;
+mod websocket_auth;
 mod websocket_events;
 mod websocket_fleet;

@@ -408,7 +408,8 @@ fn check_explains_websocket_mistakes() {
             "longer than ping_interval_ms",
         ),
         (base(&format!("key = \"a\"\n{proxy}\n[[api.route]]\nkey = \"a\"\n{proxy}"), ""), "is defined twice"),
-        (base(&format!("key = \"a\"\nauthorizer = \"x\"\n{proxy}"), ""), "not supported on WebSocket routes yet"),
+        (base(&format!("key = \"a\"\nauthorizer = \"x\"\n{proxy}"), ""), "applies to the `$connect` route only"),
+        (base(&format!("key = \"a\"\ncache = {{ ttl_s = 5 }}\n{proxy}"), ""), "not supported on WebSocket routes"),
     ];
     for (config, expected) in cases {
         let (ok, out) = check(&config);

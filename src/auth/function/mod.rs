@@ -70,6 +70,8 @@ pub struct Call<'a> {
     pub local: &'a cache::Local,
     /// The loaded table's generation (the worker's cache belongs to one).
     pub generation: u64,
+    /// The WebSocket connection a `$connect` authorizer is asked about.
+    pub websocket: Option<&'a crate::function::websocket::Connection>,
 }
 
 /// Authorizes the request (`ctx` has its API, stage and route): `Ok` leaves the authorizer's
@@ -197,8 +199,15 @@ async fn invoke_once(
     let mut out = Vec::new();
     let shape = call.authorizer.shape;
     let ctx_ref = &*ctx;
-    let write = |out: &mut Vec<u8>| {
-        event::write(out, shape, arn, values, &call.sources, (head, ctx_ref), &call.caller, request_id.as_str())
+    let write = |out: &mut Vec<u8>| match (shape, call.websocket) {
+        (AuthorizerEvent::WebSocket, Some(c)) => {
+            let stage = ctx_ref.api_stage.map(|(a, s)| &call.sources.table.apis[a as usize].stages[s as usize]);
+            let variables = stage.map_or(&[][..], |s| &s.variables[..]);
+            let ids =
+                crate::function::websocket::EventIds { request_id: request_id.as_str().to_owned(), message_id: None };
+            crate::function::websocket::write_authorizer(out, c, head, (arn, variables), &ids);
+        }
+        _ => event::write(out, shape, arn, values, &call.sources, (head, ctx_ref), &call.caller, request_id.as_str()),
     };
     let invoked = invoke::invoke(call.outbound, &call.sources.table.settings, &call.target, timeout, &mut out, write)
         .await
@@ -283,6 +292,16 @@ fn query_values<'q>(query: &'q [u8], name: &'q str) -> impl Iterator<Item = Vec<
 
 /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}` (the path without its
 /// leading `/`, as AWS writes it).
+/// A WebSocket route's ARN, as AWS's policies name it: `…:{api}/{stage}/{route key}`.
+pub fn route_arn(api: &crate::table::Api, stage: &crate::table::Stage, route_key: &str) -> String {
+    format!(
+        "arn:aws:execute-api:{REGION}:{}:{}/{}/{route_key}",
+        crate::function::event::ACCOUNT_ID,
+        api.name,
+        stage.name
+    )
+}
+
 pub fn method_arn(api: &crate::table::Api, stage: &crate::table::Stage, method: &[u8], path: &[u8]) -> String {
     let path = String::from_utf8_lossy(path.strip_prefix(b"/").unwrap_or(path));
     format!(

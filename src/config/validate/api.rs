@@ -161,7 +161,7 @@ pub(super) fn read_api(r: &mut Reader<'_>, api: Obj<'_>) -> Option<ApiModel> {
     }
     // `paths` is read by the caller, which knows the gateway's rules it starts from.
     let paths = crate::http::path::PathRules::default();
-    let authorizers = super::authorizer::read_authorizers(r, api, protocol);
+    let authorizers = super::authorizer::read_authorizers(r, api, protocol, is_websocket);
     let resource_policy = match &name {
         Some(n) => super::authorizer::read_resource_policy(r, api, protocol, &n.value),
         None => None,
@@ -263,7 +263,7 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol, websocket:
     });
     let two_way = r.bool(route, "route_response", false);
     if websocket {
-        super::websocket::refuse_http_only(r, route);
+        super::websocket::refuse_http_only(r, route, key.as_ref().is_some_and(|k| k.value == "$connect"));
     } else if let Some(item) = r.item(route, "route_response") {
         r.error(item.span(), "`route_response` is for WebSocket routes", None);
     }
@@ -289,7 +289,7 @@ fn read_route(r: &mut Reader<'_>, route: Obj<'_>, protocol: Protocol, websocket:
     let (parsed, params) = parsed?;
     let cache = super::cache::read_route_cache(r, route);
     let api_key_required = r.bool(route, "api_key_required", false);
-    if api_key_required && protocol == Protocol::Http {
+    if api_key_required && protocol == Protocol::Http && !websocket {
         let span = r.item(route, "api_key_required").and_then(|i| i.span());
         r.error(
             span,

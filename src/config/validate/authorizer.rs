@@ -7,7 +7,12 @@ use crate::http::url::Url;
 use crate::table::auth::{JWT_ALGORITHMS, JwksSource, JwtAuthorizer};
 use crate::table::{IdentitySource, Protocol};
 
-pub(super) fn read_authorizers(r: &mut Reader<'_>, api: Obj<'_>, protocol: Protocol) -> Vec<AuthorizerModel> {
+pub(super) fn read_authorizers(
+    r: &mut Reader<'_>,
+    api: Obj<'_>,
+    protocol: Protocol,
+    websocket: bool,
+) -> Vec<AuthorizerModel> {
     let mut out: Vec<AuthorizerModel> = Vec::new();
     for a in r.tables(api, "authorizer", "[[api.authorizer]]") {
         let Some(name) = r.str(a, "name", "every authorizer needs a `name`, like name = \"users\"") else { continue };
@@ -17,6 +22,11 @@ pub(super) fn read_authorizers(r: &mut Reader<'_>, api: Obj<'_>, protocol: Proto
         let kind = r.str(a, "type", "authorizer types: \"jwt\", \"function\"");
         let Some(kind) = kind else { continue };
         match kind.value.as_str() {
+            "jwt" if websocket => r.error(
+                kind.span,
+                "WebSocket APIs take function authorizers (REQUEST) and AWS_IAM, as on AWS",
+                Some("use type = \"function\" with identity_source = [\"route.request.header.Authorization\"]".into()),
+            ),
             "jwt" => {
                 r.allow_keys(a, JWT_KEYS);
                 if let Some(model) = read_jwt(r, a, name, protocol) {
@@ -25,7 +35,7 @@ pub(super) fn read_authorizers(r: &mut Reader<'_>, api: Obj<'_>, protocol: Proto
             }
             "function" => {
                 r.allow_keys(a, FUNCTION_KEYS);
-                if let Some(model) = read_function(r, a, name, protocol) {
+                if let Some(model) = read_function(r, a, name, protocol, websocket) {
                     out.push(model);
                 }
             }
@@ -136,10 +146,23 @@ fn read_function(
     a: Obj<'_>,
     name: crate::config::reader::Spanned<String>,
     protocol: Protocol,
+    websocket: bool,
 ) -> Option<AuthorizerModel> {
     use crate::table::AuthorizerEvent;
     let function = r.str(a, "function", "the [[function]] to invoke, like function = \"authorize\"");
     let shape = match protocol {
+        _ if websocket => {
+            for key in ["payload_format", "event"] {
+                if let Some(item) = r.item(a, key) {
+                    r.error(
+                        item.span(),
+                        format!("a WebSocket API's authorizer has no `{key}`: it gets the CONNECT event"),
+                        None,
+                    );
+                }
+            }
+            AuthorizerEvent::WebSocket
+        }
         Protocol::Rest => {
             if let Some(f) = r.opt_str(a, "payload_format") {
                 r.error(

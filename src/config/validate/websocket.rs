@@ -151,21 +151,25 @@ pub(super) fn check_integration(r: &mut Reader<'_>, route: Obj<'_>, integration:
     }
 }
 
-/// Route options that do not apply to a WebSocket route.
-pub(super) fn refuse_http_only(r: &mut Reader<'_>, route: Obj<'_>) {
-    for key in [
-        "cache",
-        "api_key_required",
-        "authorizer",
-        "authorization_scopes",
-        "authorization",
-        "request_validator",
-        "request_model",
-        "request_models",
-        "required_parameters",
-    ] {
+/// Route options that do not apply to a WebSocket route; authorization applies to `$connect`
+/// only, as on AWS (the connection is authorized once, when it opens).
+pub(super) fn refuse_http_only(r: &mut Reader<'_>, route: Obj<'_>, connect: bool) {
+    for key in ["api_key_required", "authorizer", "authorization"] {
+        if let Some(item) = r.item(route, key).filter(|_| !connect) {
+            r.error(
+                item.span(),
+                format!(
+                    "`{key}` applies to the `$connect` route only: a WebSocket connection is authorized when it opens"
+                ),
+                None,
+            );
+        }
+    }
+    for key in
+        ["cache", "authorization_scopes", "request_validator", "request_model", "request_models", "required_parameters"]
+    {
         if let Some(item) = r.item(route, key) {
-            r.error(item.span(), format!("`{key}` is not supported on WebSocket routes yet"), None);
+            r.error(item.span(), format!("`{key}` is not supported on WebSocket routes"), None);
         }
     }
 }

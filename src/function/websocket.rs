@@ -5,6 +5,10 @@
 //! `disconnectStatusCode` and `disconnectReason`; `$connect` carries the upgrade's headers and
 //! query; a message its body (base64 for a binary one).
 //!
+//! The `$connect` authorizer's event is the CONNECT event with `type` and `methodArn` in front
+//! ([`crate::auth::function`]). Here, among the functions, so that both the WebSocket routes and
+//! the authorizers write it.
+//!
 //! Must not: invoke anything. Cost: one JSON document per event.
 
 use std::net::IpAddr;
@@ -12,6 +16,7 @@ use std::net::IpAddr;
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
+use crate::context::auth::Authorized;
 use crate::http::head::RequestHead;
 
 /// What every event of one connection shares.
@@ -36,7 +41,10 @@ pub enum Kind<'a> {
 
 /// A request id in AWS's WebSocket shape (16 base64 characters, like the connection's).
 pub fn request_id() -> String {
-    super::id::random()
+    let mut bytes = [0u8; 11];
+    bytes[..8].copy_from_slice(&crate::random::random_u64().to_le_bytes());
+    bytes[8..].copy_from_slice(&crate::random::random_u64().to_le_bytes()[..3]);
+    base64::engine::general_purpose::URL_SAFE.encode(bytes)
 }
 
 /// The ids of one event: its request id, and a message's own id (AWS's differ).
@@ -55,8 +63,48 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The event for `kind` on `route_key`, written into `out`.
-pub fn write(out: &mut Vec<u8>, c: &Connection, route_key: &str, kind: &Kind<'_>, ids: &EventIds) {
+/// The event for `kind` on `route_key`, written into `out`; `authorizer` is what the
+/// `$connect` authorizer said (`requestContext.authorizer`: its principal and context).
+pub fn write(
+    out: &mut Vec<u8>,
+    c: &Connection,
+    route_key: &str,
+    kind: &Kind<'_>,
+    ids: &EventIds,
+    authorizer: &Authorized,
+) {
+    let event = event(c, route_key, kind, ids, authorizer);
+    // Writing a `Value` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(out, &Value::Object(event));
+}
+
+/// The `$connect` authorizer's event (AWS's WebSocket REQUEST authorizer input): the CONNECT
+/// event with `type`, `methodArn` and `stageVariables`, without a body.
+pub fn write_authorizer(
+    out: &mut Vec<u8>,
+    c: &Connection,
+    head: &RequestHead,
+    (arn, stage_variables): (&str, &[(String, String)]),
+    ids: &EventIds,
+) {
+    let mut event = event(c, "$connect", &Kind::Connect(head), ids, &Authorized::None);
+    event.remove("isBase64Encoded");
+    let mut front = Map::new();
+    front.insert("type".into(), "REQUEST".into());
+    front.insert("methodArn".into(), arn.into());
+    front.extend(event);
+    let variables: Map<String, Value> = stage_variables.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+    front.insert("stageVariables".into(), Value::Object(variables));
+    let _ = serde_json::to_writer(out, &Value::Object(front));
+}
+
+fn event(
+    c: &Connection,
+    route_key: &str,
+    kind: &Kind<'_>,
+    ids: &EventIds,
+    authorizer: &Authorized,
+) -> Map<String, Value> {
     let request_id = ids.request_id.as_str();
     let now = now_ms();
     let mut time = Vec::with_capacity(26);
@@ -92,6 +140,17 @@ pub fn write(out: &mut Vec<u8>, c: &Connection, route_key: &str, kind: &Kind<'_>
     context.insert("domainName".into(), c.domain_name.clone().into());
     context.insert("connectionId".into(), c.id.clone().into());
     context.insert("apiId".into(), c.api_id.clone().into());
+    if let Some(principal) = authorizer.principal() {
+        // AWS: the policy's principal and the answer's `context`, flat.
+        let mut a = Map::new();
+        a.insert("principalId".into(), principal.into());
+        if let Authorized::Function(f) = authorizer {
+            for (k, v) in &f.context {
+                a.insert(k.clone(), serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.clone())));
+            }
+        }
+        context.insert("authorizer".into(), Value::Object(a));
+    }
     let mut event = Map::new();
     match kind {
         Kind::Connect(head) => {
@@ -146,8 +205,7 @@ pub fn write(out: &mut Vec<u8>, c: &Connection, route_key: &str, kind: &Kind<'_>
             event.insert("isBase64Encoded".into(), false.into());
         }
     }
-    // Writing a `Value` into a `Vec` cannot fail.
-    let _ = serde_json::to_writer(out, &Value::Object(event));
+    event
 }
 
 /// What a function's answer means for the client: its status (for `$connect`), its
