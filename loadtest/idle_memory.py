@@ -15,7 +15,7 @@ args = [a for a in sys.argv[1:] if not a.startswith("--")]
 N = int(args[0]) if args else 10000
 TLS = "--tls" in sys.argv
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "portico")
+BIN = os.environ.get("BIN", os.path.join(ROOT, "target", "release", "portico"))
 
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

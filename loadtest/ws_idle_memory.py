@@ -8,6 +8,7 @@ connection. The connections sit idle (no pings within the measurement). Bounded:
 closed and the gateway stopped at the end.
 
     python3 loadtest/ws_idle_memory.py [N]          # default 10000
+    python3 loadtest/ws_idle_memory.py [N] --no-message   # upgraded, never used
 """
 import base64, os, resource, signal, socket, subprocess, sys, tempfile, threading, time
 
@@ -114,6 +115,8 @@ try:
             data += s.recv(4096)
         assert data.startswith(b"HTTP/1.1 101"), data
         rest = data.partition(b"\r\n\r\n")[2]
+        if "--no-message" in sys.argv:
+            return s
         s.sendall(MESSAGE)
         while len(rest) < 4:  # the echoed "ok": 0x81 0x02 'o' 'k'
             rest += s.recv(4096)

@@ -40,6 +40,40 @@ impl<F: Future> Future for Caught<F> {
     }
 }
 
+/// `inner` run as a task of its own: its panic is caught and `on_panic` called. A future written
+/// by hand, not an `async` block: a block that captures a future and awaits it holds it twice
+/// (the capture and the awaited copy), and a connection task is held as long as its connection.
+pub fn or_else<F: Future<Output = ()>, H: FnOnce()>(inner: F, on_panic: H) -> OrElse<F, H> {
+    OrElse { inner: caught(inner), on_panic: Some(on_panic) }
+}
+
+pub struct OrElse<F, H> {
+    inner: Caught<F>,
+    on_panic: Option<H>,
+}
+
+impl<F: Future<Output = ()>, H: FnOnce()> Future for OrElse<F, H> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: `inner` is structurally pinned (never moved out of `self`); `on_panic` is not
+        // pinned (it is only taken by value, never pinned).
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: as above; the pin projection does not outlive this call.
+        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        match inner.poll(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(()),
+            Poll::Ready(Err(())) => {
+                if let Some(h) = this.on_panic.take() {
+                    h();
+                }
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +95,25 @@ mod tests {
         let panicked = run(caught(async { panic!("a bug") }));
         std::panic::set_hook(hook);
         assert_eq!(panicked, Err::<(), ()>(()));
+    }
+
+    #[test]
+    fn or_else_calls_its_hook_on_a_panic_only_and_holds_the_future_once() {
+        let called = std::cell::Cell::new(0);
+        run(or_else(async {}, || called.set(called.get() + 1)));
+        assert_eq!(called.get(), 0);
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        run(or_else(async { panic!("a bug") }, || called.set(called.get() + 1)));
+        std::panic::set_hook(hook);
+        assert_eq!(called.get(), 1);
+        // What an `async move { inner.await }` wrapper would double.
+        let big = async {
+            let buf = [0u8; 4096];
+            std::future::ready(()).await;
+            std::hint::black_box(&buf);
+        };
+        let inner = std::mem::size_of_val(&big);
+        assert!(std::mem::size_of_val(&or_else(big, || {})) < inner + 64);
     }
 }

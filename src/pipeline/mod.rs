@@ -40,15 +40,31 @@ const TOO_LARGE: GatewayError = GatewayError::new(ResponseType::RequestTooLarge,
 const CACHE_DENIED: GatewayError =
     GatewayError::new(ResponseType::CacheInvalidationDenied, "cache invalidation not authorised");
 
+/// What serving a request came to.
+pub enum Handled {
+    /// Answered; the connection stays open or closes.
+    Flow(Flow),
+    /// The request opened a WebSocket connection: the connection is its session's from now on
+    /// ([`crate::websocket::live`]).
+    WebSocket(Box<crate::websocket::Upgraded>),
+}
+
 /// Serves one request whose head has been read.
-pub async fn handle(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, mut head: RequestHead) -> Flow {
+pub async fn handle(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, mut head: RequestHead) -> Handled {
     let mut ctx = Context::new(&head, stage::listener_protocol(table, conn.listener));
-    let flow = match run(worker, table, conn, &mut head, &mut ctx).await {
+    let mut upgraded = None;
+    let flow = match run(worker, table, conn, (&mut head, &mut ctx), &mut upgraded).await {
         Ok(flow) => flow,
-        Err(error) => fail(conn, table, Some(&head), &mut ctx, error).await,
+        // Boxed: an error's rendering (a customised response, a template) is not what every
+        // connection task should be sized for.
+        Err(error) => Box::pin(fail(conn, table, Some(&head), &mut ctx, error)).await,
     };
+    if let Some(connection) = upgraded {
+        // Its `$connect` was counted and logged; its other events will be.
+        return Handled::WebSocket(Box::new(crate::websocket::Upgraded { head, ctx, connection }));
+    }
     observe::request(worker, table, conn, &head, &ctx);
-    flow
+    Handled::Flow(flow)
 }
 
 /// A request whose head could not be parsed: answered, counted with the unmatched requests; the
@@ -64,12 +80,16 @@ async fn run(
     worker: &Worker,
     table: &LoadedTable,
     conn: &mut ClientConn,
-    head: &mut RequestHead,
-    ctx: &mut Context,
+    (head, ctx): (&mut RequestHead, &mut Context),
+    upgraded: &mut Option<crate::function::websocket::Connection>,
 ) -> Result<Flow, GatewayError> {
     // 1 — stage: the path's one normal form, which API and stage. Everything after this sees only
     // the normal form. A mutual-TLS domain needs a connection verified for it.
     stage::step(table, conn.listener, head, ctx)?;
+    if ctx.api_stage.is_some_and(|(api, _)| table.table.apis[api as usize].websocket.is_some()) {
+        // A WebSocket upgrade's head lives as long as its connection.
+        head.compact();
+    }
     let head = &*head;
     auth::mtls::check(&table.table, ctx.domain, conn.stream.identity())?;
     let (api, stage) = ctx.api_stage.unwrap_or_default();
@@ -82,8 +102,10 @@ async fn run(
         if ctx.body_unread(head) {
             return Err(TOO_LARGE.closing());
         }
+        // Boxed, here and below for what few routes use: a future's size is that of its largest
+        // state, and every connection task holds the pipeline's (an idle connection too).
         if let Some(id) = crate::websocket::manage::connection_path(ctx.routed_path(head)) {
-            return crate::websocket::manage::handle(worker, table, conn, (head, ctx), &id).await;
+            return Box::pin(crate::websocket::manage::handle(worker, table, conn, (head, ctx), &id)).await;
         }
         // 2 (WebSocket) — an upgrade at the stage's root, whose route is `$connect`: it is
         // admitted (authorizer, API key, throttle) as an HTTP route's request is.
@@ -92,7 +114,13 @@ async fn run(
             ctx.route = Some(route);
             admit(worker, table, conn, (head, ctx), (api, stage, route), Some(&opening.connection)).await?;
         }
-        return crate::websocket::serve(worker, table, conn, (head, ctx), ws, opening).await;
+        return match Box::pin(crate::websocket::accept(worker, table, conn, (head, ctx), ws, opening)).await? {
+            crate::websocket::Accepted::Refused(flow) => Ok(flow),
+            crate::websocket::Accepted::Open(connection) => {
+                *upgraded = Some(connection);
+                Ok(Flow::Close)
+            }
+        };
     }
 
     // 1b — CORS (APIs with a `cors` table): a preflight is answered here, before routing and
@@ -131,7 +159,8 @@ async fn run(
             let store = worker.cache.store(table, worker.generation(), api, stage, worker.control().workers);
             let cache_route = stage_table.route_caches.get(route as usize).and_then(Option::as_ref);
             let routed_path = ctx.routed_path(head);
-            lookup::decide(Lookup { cache: &worker.cache, store, route: cache_route, head, routed_path }).await
+            Box::pin(lookup::decide(Lookup { cache: &worker.cache, store, route: cache_route, head, routed_path }))
+                .await
         }
         false => Decision::Off,
     };
@@ -174,14 +203,14 @@ async fn run(
                 return Err(TOO_LARGE.closing());
             }
             let flow = body::settle(conn, head, ctx, limits).await?;
-            integration::function::invoke(worker.outbound(), table, conn, (head, ctx), function, flow).await
+            Box::pin(integration::function::invoke(worker.outbound(), table, conn, (head, ctx), function, flow)).await
         }
         Integration::Mapped(mapped) => {
             if ctx.body_unread(head) {
                 return Err(TOO_LARGE.closing());
             }
             let flow = body::settle(conn, head, ctx, limits).await?;
-            integration::mapped::call(worker.outbound(), table, conn, (head, ctx), mapped, flow).await
+            Box::pin(integration::mapped::call(worker.outbound(), table, conn, (head, ctx), mapped, flow)).await
         }
     }
 }
@@ -303,7 +332,7 @@ async fn admit(
             functions,
             iam_credentials: &table.table.iam_credentials,
         };
-        auth::authorize::step(inputs, head, ctx).await?;
+        Box::pin(auth::authorize::step(inputs, head, ctx)).await?;
     }
 
     // 3b — API key (REST routes and WebSocket `$connect` routes with `api_key_required`).

@@ -45,16 +45,14 @@ pub async fn accept_loop(worker: Rc<Worker>, index: u32, listener: monoio::net::
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 worker.metrics.worker.connections_accepted.inc();
-                let serve = crate::unwind::caught(serve::serve(worker.clone(), index, stream, peer));
                 // A panic (a bug) ends that connection only, not the worker and every other
                 // connection on it.
-                monoio::spawn(async move {
-                    if serve.await.is_err() {
-                        log::error!(
-                            "BUG: the connection from {peer} panicked; it was closed, other connections are unaffected"
-                        );
-                    }
+                let serve = crate::unwind::or_else(serve::serve(worker.clone(), index, stream, peer), move || {
+                    log::error!(
+                        "BUG: the connection from {peer} panicked; it was closed, other connections are unaffected"
+                    );
                 });
+                monoio::spawn(serve);
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.

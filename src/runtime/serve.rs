@@ -30,7 +30,7 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, tcp: TcpStream, peer: Sock
     let fd = tcp.as_raw_fd();
     let slot = worker.conns.register(fd);
     worker.metrics.worker.connections_open.set(worker.conns.len() as u64);
-    let _guard = SlotGuard { worker: &worker, slot };
+    let guard = SlotGuard { worker: worker.clone(), slot };
     let Some(stream) = handshake(&worker, listener, tcp, peer).await else { return };
     let (read_chunk, body_timeout_ms) = {
         let table = worker.refresh();
@@ -45,8 +45,10 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, tcp: TcpStream, peer: Sock
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(error) => {
-                pipeline::malformed(&worker, &table, &mut conn, error.into()).await;
-                conn.linger_close().await;
+                // Boxed, as the close below: rare paths whose state every connection task
+                // would otherwise carry.
+                Box::pin(pipeline::malformed(&worker, &table, &mut conn, error.into())).await;
+                Box::pin(conn.linger_close()).await;
                 return;
             }
         };
@@ -54,13 +56,24 @@ pub async fn serve(worker: Rc<Worker>, listener: u32, tcp: TcpStream, peer: Sock
         let table = worker.refresh();
         let limits = &table.table.settings.limits;
         conn.begin(&head, limits.body_timeout_ms, limits.body_deadline_ms);
-        let flow = pipeline::handle(&worker, &table, &mut conn, head).await;
+        let flow = match pipeline::handle(&worker, &table, &mut conn, head).await {
+            pipeline::Handled::Flow(flow) => flow,
+            pipeline::Handled::WebSocket(upgraded) => {
+                // The session, in a task of its own: this one is sized for any request, and the
+                // session holds its connection for hours.
+                let task = websocket_session(guard, std::sync::Arc::clone(&table), conn, upgraded);
+                monoio::spawn(crate::unwind::or_else(task, move || {
+                    log::error!("BUG: the WebSocket connection from {peer} panicked; it was closed");
+                }));
+                return;
+            }
+        };
         conn.shrink_idle_buffers();
         match flow {
             Flow::KeepAlive if !worker.draining.get() => {}
             Flow::KeepAlive => return,
             Flow::Close => {
-                conn.linger_close().await;
+                Box::pin(conn.linger_close()).await;
                 return;
             }
         }
@@ -111,7 +124,9 @@ async fn handshake(worker: &Worker, listener: u32, tcp: TcpStream, peer: SocketA
     }
     let (config, timeout_ms) = (table.tls.clone()?, table.table.tls.as_ref()?.handshake_timeout_ms);
     drop(table);
-    match monoio::time::timeout(Duration::from_millis(timeout_ms), TlsIo::accept(tcp, &config)).await {
+    // Boxed: a TLS handshake's state is large, and a plain connection's task must not carry it.
+    let accept = Box::pin(TlsIo::accept(tcp, &config));
+    match monoio::time::timeout(Duration::from_millis(timeout_ms), accept).await {
         Ok(Ok((tls, identity))) => {
             worker.metrics.worker.tls_handshakes.inc();
             Some(ClientStream::Tls(Box::new(tls), identity))
@@ -129,12 +144,26 @@ async fn handshake(worker: &Worker, listener: u32, tcp: TcpStream, peer: SocketA
     }
 }
 
-struct SlotGuard<'a> {
-    worker: &'a Worker,
+/// An open WebSocket connection's task: its session, then its `$disconnect`; the connection's
+/// slot is given back at the end.
+async fn websocket_session(
+    guard: SlotGuard,
+    table: std::sync::Arc<crate::loaded::LoadedTable>,
+    mut conn: ClientConn,
+    upgraded: Box<crate::websocket::Upgraded>,
+) {
+    crate::websocket::live(&guard.worker, &table, &mut conn, &upgraded).await;
+    conn.linger_close().await;
+}
+
+/// A connection's place in its worker's registry, given back when the connection ends (whichever
+/// task holds it then).
+struct SlotGuard {
+    worker: Rc<Worker>,
     slot: usize,
 }
 
-impl Drop for SlotGuard<'_> {
+impl Drop for SlotGuard {
     fn drop(&mut self) {
         self.worker.conns.unregister(self.slot);
         self.worker.metrics.worker.connections_open.set(self.worker.conns.len() as u64);

@@ -104,16 +104,34 @@ pub fn open<'h>(
     Ok(Opening { upgrade, connection: connection(table, conn, head, ctx, id) })
 }
 
-/// Serves an upgrade that [`open`] checked (and `$connect`'s authorization admitted): `$connect`
-/// asked, the `101` sent and the session run to its end, then `$disconnect`.
-pub async fn serve(
+/// What [`accept`] came to.
+pub enum Accepted {
+    /// `$connect` refused: the client got its answer, and no connection.
+    Refused(Flow),
+    /// The `101` was sent: the connection is open, for [`live`].
+    Open(Connection),
+}
+
+/// An open connection, moved out of the request that opened it: its upgrade request and context
+/// (what its events read), and the connection.
+pub struct Upgraded {
+    pub head: RequestHead,
+    pub ctx: Context,
+    pub connection: Connection,
+}
+
+/// Answers an upgrade that [`open`] checked (and `$connect`'s authorization admitted): `$connect`
+/// asked, then the `101` sent. The session itself is [`live`], which the runtime runs as a task
+/// of its own: a connection task is sized for the largest request it may serve, and a WebSocket
+/// connection, held for hours, should hold only what a session needs.
+pub async fn accept(
     worker: &Worker,
     table: &LoadedTable,
     conn: &mut ClientConn,
     (head, ctx): (&RequestHead, &mut Context),
     ws: &WebSocket,
     opening: Opening<'_>,
-) -> Result<Flow, GatewayError> {
+) -> Result<Accepted, GatewayError> {
     let Opening { upgrade, connection: c } = opening;
     let connect_ids = EventIds::new(false);
     let mut protocol = None;
@@ -124,7 +142,10 @@ pub async fn serve(
         let mut out = std::mem::take(&mut conn.wbuf);
         let s = Scope { table, head, ctx, c: &c };
         let kind = Kind::Connect(head);
-        let answered = backend::call(worker.outbound(), &s, (target, route), kind, &connect_ids, &mut out).await;
+        // Boxed (as the other events' calls): the session's future, which every open connection
+        // holds, must not carry an HTTP exchange's state while it waits for the client.
+        let call = backend::call(worker.outbound(), &s, (target, route), kind, &connect_ids, &mut out);
+        let answered = Box::pin(call).await;
         out.clear();
         conn.wbuf = out;
         let answer = answered?;
@@ -136,7 +157,7 @@ pub async fn serve(
             response.extra.header(b"Content-Type", b"application/json");
             let flow = write::send(conn, ctx, &response, Flow::Close).await;
             observe_connect(worker, (table, head, ctx, &c), conn, &connect_ids);
-            return Ok(flow);
+            return Ok(Accepted::Refused(flow));
         }
         protocol = answer.protocol.filter(|p| handshake::offered(&upgrade, p));
     }
@@ -149,10 +170,18 @@ pub async fn serve(
     ctx.record.status = 101;
     if conn.flush().await.is_err() {
         // The client left before its connection opened: it never saw one, as with AWS.
-        return Ok(Flow::Close);
+        return Ok(Accepted::Refused(Flow::Close));
     }
     observe_connect(worker, (table, head, ctx, &c), conn, &connect_ids);
-    let s = Scope { table, head, ctx, c: &c };
+    Ok(Accepted::Open(c))
+}
+
+/// Runs an open connection's session to its end, then its `$disconnect`.
+pub async fn live(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, upgraded: &Upgraded) {
+    let Upgraded { head, ctx, connection: c } = upgraded;
+    let (api, _) = ctx.api_stage.unwrap_or_default();
+    let Some(ws) = table.table.apis[api as usize].websocket.as_deref() else { return };
+    let s = Scope { table, head, ctx, c };
     let metrics = &worker.metrics.worker;
     metrics.websocket_connections.inc();
     metrics.websocket_open.add(1);
@@ -170,13 +199,13 @@ pub async fn serve(
     };
     log::debug!("WebSocket {} ended: {end:?}", c.id);
     if let Some(route) = ws.disconnect {
-        let target = integration(table, ctx, route)?;
+        let Ok(target) = integration(table, ctx, route) else { return };
         let mut out = std::mem::take(&mut conn.wbuf);
         let (status, reason) = end.status();
         let kind = Kind::Disconnect { status, reason };
         let ids = EventIds::new(false);
         let started = quanta::Instant::now();
-        let answered = backend::call(worker.outbound(), &s, (target, route), kind, &ids, &mut out).await;
+        let answered = Box::pin(backend::call(worker.outbound(), &s, (target, route), kind, &ids, &mut out)).await;
         out.clear();
         conn.wbuf = out;
         let integration_us = Some(started.elapsed().as_micros() as u64);
@@ -200,7 +229,6 @@ pub async fn serve(
         };
         observe::event(worker, &s, conn, &outcome);
     }
-    Ok(Flow::Close)
 }
 
 /// The `$connect` event's line and counts (the upgrade answered: 101, or the integration's

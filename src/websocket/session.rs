@@ -106,7 +106,9 @@ pub async fn run(worker: &Worker, s: &Scope<'_>, conn: &mut ClientConn, ws: &Web
         loop {
             match decoder.next(&mut conn.rbuf, &limits) {
                 Ok(Some(incoming)) => {
-                    if let Some(end) = on_incoming(worker, s, conn, ws, incoming).await {
+                    // Boxed: a message's state (its call, its reply) is not what a connection
+                    // waiting for its client should hold.
+                    if let Some(end) = Box::pin(on_incoming(worker, s, conn, ws, incoming)).await {
                         return end;
                     }
                 }
@@ -145,8 +147,8 @@ pub async fn run(worker: &Worker, s: &Scope<'_>, conn: &mut ClientConn, ws: &Web
         if let Some(at) = lifetime_at {
             wake_at = wake_at.min(at);
         }
+        let chunk = idle_buffers(conn);
         let canceller = monoio::io::Canceller::new();
-        let chunk = conn.read_chunk;
         let mut read = std::pin::pin!(conn.stream.read_cancelable(&mut conn.rbuf, chunk, canceller.handle()));
         let woke = monoio::select! {
             r = &mut read => Woke::Read(r),
@@ -175,6 +177,28 @@ pub async fn run(worker: &Worker, s: &Scope<'_>, conn: &mut ClientConn, ws: &Web
         }
     }
 }
+
+/// What a connection waiting for its client's next frame keeps: with nothing half-read, a small
+/// read buffer (a quiet connection holds [`IDLE_READ_BYTES`], not a full chunk) and no write or
+/// scratch buffer grown by a large message. Returns the size of the next read.
+fn idle_buffers(conn: &mut ClientConn) -> usize {
+    if !conn.rbuf.is_empty() {
+        return conn.read_chunk;
+    }
+    if conn.rbuf.capacity() > 2 * IDLE_READ_BYTES {
+        conn.rbuf = bytes::BytesMut::new();
+    }
+    if conn.wbuf.capacity() > 4 * IDLE_READ_BYTES {
+        conn.wbuf = Vec::new();
+    }
+    if conn.scratch.capacity() > 4 * IDLE_READ_BYTES {
+        conn.scratch = Vec::new();
+    }
+    IDLE_READ_BYTES
+}
+
+/// The read buffer of a connection with nothing half-read.
+const IDLE_READ_BYTES: usize = 512;
 
 /// Handles one message or control frame; `Some` when the session ends.
 async fn on_incoming(
@@ -236,7 +260,7 @@ async fn on_incoming(
     };
     let mut out = std::mem::take(&mut conn.scratch);
     let kind = Kind::Message { text, body: &body };
-    let answered = backend::call(worker.outbound(), s, (target, route), kind, &ids, &mut out).await;
+    let answered = Box::pin(backend::call(worker.outbound(), s, (target, route), kind, &ids, &mut out)).await;
     out.clear();
     conn.scratch = out;
     outcome.integration_us = Some(started.elapsed().as_micros() as u64);

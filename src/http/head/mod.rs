@@ -57,6 +57,15 @@ fn bad(detail: &'static str) -> Error {
 }
 
 impl RequestHead {
+    /// Moves the head into a buffer of its own size, so that a head kept for long (a WebSocket
+    /// connection's upgrade) does not hold the whole read buffer it was parsed from.
+    pub fn compact(&mut self) {
+        self.bytes = Bytes::copy_from_slice(&self.bytes);
+        if let Some(n) = &self.normalized {
+            self.normalized = Some(Bytes::copy_from_slice(n));
+        }
+    }
+
     fn slice(&self, span: Span) -> &[u8] {
         &self.bytes[span.0 as usize..span.1 as usize]
     }
