@@ -28,7 +28,7 @@ use crate::outbound::Outbound;
 use crate::outbound::client::{self, Call};
 use crate::request_vars::Progress;
 use crate::table::mapping::{Op, Target as MapTarget};
-use crate::table::{FunctionIntegration, HttpProxy, UriPart};
+use crate::table::{FunctionIntegration, HttpProxy, Mock, UriPart};
 
 const FUNCTION_FAILED: GatewayError = GatewayError::new(ResponseType::FunctionError, "the route's function failed");
 const NO_HOST: GatewayError =
@@ -39,6 +39,8 @@ const NO_HOST: GatewayError =
 pub enum Target<'t> {
     Http(&'t HttpProxy),
     Function(&'t FunctionIntegration),
+    /// AWS's MOCK: its status (for `$connect`) and its body (the route response), no call.
+    Mock(&'t Mock),
 }
 
 /// What the integration answered.
@@ -64,6 +66,10 @@ pub async fn call(
 ) -> Result<Answer, GatewayError> {
     let table = s.table;
     match target {
+        Target::Mock(mock) => {
+            let body = (!mock.body.is_empty()).then(|| Bytes::copy_from_slice(mock.body.as_bytes()));
+            Ok(Answer { status: mock.status, protocol: None, body, binary: None })
+        }
         Target::Http(proxy) => {
             let (event, event_type) = match kind {
                 Kind::Connect(head) => (Event::Connect(head), "CONNECT"),

@@ -46,7 +46,7 @@ const BAD_UPGRADE: GatewayError = GatewayError::new(ResponseType::BadRequest, "m
 const NOT_ROOT: GatewayError =
     GatewayError::new(ResponseType::MissingAuthenticationToken, "WebSocket APIs are served at the stage's root");
 const NO_INTEGRATION: GatewayError =
-    GatewayError::new(ResponseType::Internal, "a WebSocket route without an HTTP proxy or function integration");
+    GatewayError::new(ResponseType::Internal, "a WebSocket route without an HTTP proxy, function or mock integration");
 
 /// The route's integration in the request's stage.
 pub(crate) fn integration<'t>(
@@ -58,6 +58,7 @@ pub(crate) fn integration<'t>(
     match &table.table.apis[api as usize].stages[stage as usize].integrations.get(route as usize) {
         Some(Integration::HttpProxy(p)) => Ok(backend::Target::Http(p)),
         Some(Integration::Function(f)) => Ok(backend::Target::Function(f)),
+        Some(Integration::Mock(m)) => Ok(backend::Target::Mock(m)),
         _ => Err(NO_INTEGRATION),
     }
 }

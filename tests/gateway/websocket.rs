@@ -398,7 +398,10 @@ fn check_explains_websocket_mistakes() {
     let proxy = "integration = { type = \"http_proxy\", uri = \"http://127.0.0.1:9/x\" }";
     let cases = [
         (base(&format!("key = \"$other\"\n{proxy}"), ""), "is not a WebSocket route key"),
-        (base("key = \"$default\"\nintegration = { type = \"mock\" }", ""), "`http_proxy` and `function` integrations"),
+        (
+            base("key = \"$default\"\nintegration = { type = \"http\", uri = \"http://127.0.0.1:9/x\" }", ""),
+            "no non-proxy integrations",
+        ),
         (
             base(&format!("key = \"a\"\n{proxy}"), "route_selection_expression = \"$request.header.x\""),
             "not a route selection variable",
@@ -715,4 +718,41 @@ integration = {{ type = "function", target = "who" }}
         (n == 24).then_some(n)
     });
     assert_eq!(disconnects, Some(24), "one $disconnect per deleted connection");
+}
+
+/// AWS's MOCK on WebSocket routes: its status decides `$connect`, its body is the route response.
+#[test]
+fn mock_routes_answer_without_a_backend() {
+    let config = |connect_status: u16| {
+        format!(
+            r#"
+[server]
+listen = ["127.0.0.1:{{port}}"]
+[[api]]
+name = "chat"
+protocol = "websocket"
+route_selection_expression = "$request.body.action"
+[[api.stage]]
+name = "prod"
+[[api.route]]
+key = "$connect"
+integration = {{ type = "mock", status = {connect_status} }}
+[[api.route]]
+key = "ping"
+route_response = true
+integration = {{ type = "mock", body = "pong" }}
+[[api.route]]
+key = "$default"
+integration = {{ type = "mock" }}
+"#
+        )
+    };
+    let gw = Gateway::start(&config(200), Driver::Uring);
+    let lines = client(&url(&gw, ""), &[r#"send:{"action":"ping"}"#, "recv", "send:other", "recv:0.5"]);
+    assert_eq!(lines[0]["open"], true, "{lines:?}");
+    assert_eq!(lines[2]["text"], "pong", "{lines:?}");
+    assert!(lines[4].get("timeout").is_some(), "no route response on $default: {lines:?}");
+    let refused = Gateway::start(&config(403), Driver::Legacy);
+    let lines = client(&url(&refused, ""), &["send:x"]);
+    assert_eq!(lines[0]["refused"], 403, "{lines:?}");
 }

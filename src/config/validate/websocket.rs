@@ -115,7 +115,8 @@ pub(super) fn check_key(r: &mut Reader<'_>, key: &Spanned<String>) {
 
 /// What a WebSocket route's integration may be, for now: an HTTP proxy (with request parameter
 /// mappings to headers and query parameters from the upgrade request, `context.*` and stage
-/// variables), or a function (Lambda proxy: AWS's WebSocket events).
+/// variables), a function (Lambda proxy: AWS's WebSocket events), or a mock (its status decides
+/// `$connect`; its body is the route response).
 pub(super) fn check_integration(r: &mut Reader<'_>, route: Obj<'_>, integration: &IntegrationModel) {
     use crate::config::mapping_expr::Expr;
     use crate::table::mapping::{Source, Target};
@@ -143,9 +144,14 @@ pub(super) fn check_integration(r: &mut Reader<'_>, route: Obj<'_>, integration:
             }
         }
         IntegrationModel::Function { .. } => {}
+        IntegrationModel::Mock { headers, .. } => {
+            if !headers.is_empty() {
+                r.error(span, "a WebSocket route's mock answers with its `status` and `body` only", None);
+            }
+        }
         _ => r.error(
             span,
-            "WebSocket routes support `http_proxy` and `function` integrations, for now",
+            "WebSocket routes support `http_proxy`, `function` and `mock` integrations, for now",
             Some("integration = { type = \"http_proxy\", uri = \"http://127.0.0.1:9000/messages\" }".into()),
         ),
     }
