@@ -208,7 +208,9 @@ pub async fn exchange(
             }
             None => {
                 counters.upstream_connected.inc();
-                match connect(call).await {
+                // Boxed: a new connection (a TLS handshake) is the rare case, and every pending
+                // exchange would otherwise carry its state.
+                match Box::pin(connect(call)).await {
                     Ok(up) => up,
                     Err(e) => break Err(unread_body(e)),
                 }
