@@ -198,7 +198,7 @@ fn idle_buffers(conn: &mut ClientConn) -> usize {
 }
 
 /// The read buffer of a connection with nothing half-read.
-const IDLE_READ_BYTES: usize = 512;
+const IDLE_READ_BYTES: usize = 256;
 
 /// Handles one message or control frame; `Some` when the session ends.
 async fn on_incoming(
