@@ -27,12 +27,14 @@ impl Diagnostic {
         hint: Option<String>,
     ) -> Self {
         let span = span.unwrap_or(0..0);
-        let start = span.start.min(src.len());
+        // A span computed inside a string (a template's error offset) may fall inside a
+        // multi-byte character: widen it to whole characters.
+        let start = src.floor_char_boundary(span.start.min(src.len()));
         let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
         let line = src[..start].matches('\n').count() + 1;
         let column = src[line_start..start].chars().count() + 1;
-        let end = span.end.clamp(start, line_end);
+        let end = src.ceil_char_boundary(span.end.clamp(start, line_end));
         let width = src[start..end].chars().count().max(1);
         Diagnostic {
             file: file.to_owned(),
@@ -112,6 +114,17 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_inside_a_character_is_widened_to_it_not_a_panic() {
+        // The config fuzz target found a template error whose one-byte span ended inside `܍`.
+        let src = "t = \"a܍b\"\n";
+        for span in [5..6, 6..7, 6..8, 7..7, 5..200] {
+            let d = Diagnostic::new("x.toml", src, Some(span.clone()), "template error", None);
+            assert_eq!(d.line, 1, "{span:?}");
+            assert!(d.to_string().contains("t = \"a܍b\""), "{span:?}");
+        }
+    }
 
     #[test]
     fn locates_and_renders() {
