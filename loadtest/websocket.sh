@@ -88,20 +88,9 @@ TOML
 fi
 
 if [[ " $PARTS " == *" fanout "* ]]; then
-    cat > "$WORK/upstream.conf" <<NGX
-worker_processes 1;
-daemon off;
-pid $WORK/up.pid;
-error_log $WORK/up.err warn;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:$UP_PORT reuseport; location / { return 200 \$http_x_connection_id; } }
-}
-NGX
-    taskset -c "$LOAD_CPU" nginx -c "$WORK/upstream.conf" & PIDS+=($!)
-    wait_port "$UP_PORT"
+    # nginx answers with the connection id the route's mapping sends it (a variable in nginx's
+    # quoted `return` text is interpolated).
+    start_upstream "$UP_PORT" '$http_x_connection_id'
     cat > "$WORK/fanout.toml" <<TOML
 [server]
 listen = ["127.0.0.1:$PTC_PORT"]

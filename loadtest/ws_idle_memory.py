@@ -10,27 +10,12 @@ closed and the gateway stopped at the end.
     python3 loadtest/ws_idle_memory.py [N]          # default 10000
     python3 loadtest/ws_idle_memory.py [N] --no-message   # upgraded, never used
 """
-import base64, os, resource, signal, socket, subprocess, sys, tempfile, threading, time
+import base64, os, signal, socket, subprocess, sys, tempfile, threading, time
+
+from idle_lib import BIN, free_port, rss_kib
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 N = int(args[0]) if args else 10000
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("BIN", os.path.join(ROOT, "target", "release", "portico"))
-
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-
 
 # The backend: answers every POST with "ok" (keep-alive).
 backend = socket.socket(); backend.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

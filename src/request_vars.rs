@@ -44,12 +44,7 @@ pub fn fields<'a>(
     let stage = &api.stages[stage_index as usize];
     let record = &ctx.record;
     let route_key = ctx.route.map_or("-", |r| api.routes[r as usize].key.as_str());
-    let error = record.error.as_ref().map(|e| {
-        let message = e.message.as_deref().unwrap_or(crate::response::gateway::lookup(api.protocol, e.kind).message);
-        (message, e.kind.aws_name())
-    });
-    let integration_error =
-        record.error.as_ref().filter(|e| e.side() == crate::error::Side::Upstream).map(|e| e.detail);
+    let (error, integration_error) = error_values(api.protocol, record.error.as_ref());
     // The reason is the operator's to see only on a stage that asked for it.
     let authorizer_error = match (&record.auth_reason, &record.error) {
         (Some(reason), _) if stage.auth_debug => Some(reason.as_str()),
@@ -90,6 +85,19 @@ pub fn fields<'a>(
         validation_error: record.validation_error.as_deref(),
         websocket: None,
     })
+}
+
+/// What `$context.error.*` and `$context.integrationErrorMessage` say of `error`: (the message the
+/// client got and AWS's response type; the integration's error, when the fault was upstream).
+pub fn error_values(
+    protocol: crate::table::Protocol,
+    error: Option<&crate::error::GatewayError>,
+) -> (Option<(&str, &'static str)>, Option<&'static str>) {
+    let message = error.map(|e| {
+        let message = e.message.as_deref().unwrap_or(crate::response::gateway::lookup(protocol, e.kind).message);
+        (message, e.kind.aws_name())
+    });
+    (message, error.filter(|e| e.side() == crate::error::Side::Upstream).map(|e| e.detail))
 }
 
 /// The values of a request still being answered (a gateway response, a mapping): its latency so

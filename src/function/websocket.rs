@@ -39,6 +39,22 @@ pub enum Kind<'a> {
     Disconnect { status: u16, reason: &'a str },
 }
 
+/// AWS's `eventType` values.
+pub const CONNECT: &str = "CONNECT";
+pub const MESSAGE: &str = "MESSAGE";
+pub const DISCONNECT: &str = "DISCONNECT";
+
+impl Kind<'_> {
+    /// Its `eventType`.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Kind::Connect(_) => CONNECT,
+            Kind::Message { .. } => MESSAGE,
+            Kind::Disconnect { .. } => DISCONNECT,
+        }
+    }
+}
+
 /// A request id in AWS's WebSocket shape (16 base64 characters, like the connection's).
 pub fn request_id() -> String {
     let mut bytes = [0u8; 11];
@@ -114,11 +130,7 @@ fn event(
         identity.insert("userAgent".into(), ua.clone().into());
     }
     identity.insert("sourceIp".into(), c.source_ip.to_string().into());
-    let event_type = match kind {
-        Kind::Connect(_) => "CONNECT",
-        Kind::Message { .. } => "MESSAGE",
-        Kind::Disconnect { .. } => "DISCONNECT",
-    };
+    let event_type = kind.event_type();
     let mut context = Map::new();
     context.insert("routeKey".into(), route_key.into());
     if let Some(message_id) = &ids.message_id {

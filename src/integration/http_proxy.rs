@@ -183,13 +183,7 @@ fn write_request_head(
             }
         }
     }
-    let client_query = head.query().filter(|q| !q.is_empty());
-    let query_mapped = proxy.request_mappings.iter().any(|m| matches!(m.target, Target::Query(_)));
-    if let (true, Some(r)) = (query_mapped, &request) {
-        mapped_query(out, proxy, client_query, r);
-    } else {
-        plain_query(out, proxy, client_query);
-    }
+    query(out, proxy, head.query(), request.as_ref());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     encode::header(out, b"Host", authority.as_bytes());
     let peer = conn.peer.ip().to_canonical();
@@ -288,6 +282,23 @@ fn has_dot_segment(path: &[u8]) -> bool {
         crate::http::query::decode_into(&mut decoded, segment);
         decoded.as_slice() == b"." || decoded.as_slice() == b".."
     })
+}
+
+/// The upstream request's query: the URI's fixed one, then the client's, with `r`'s query
+/// mappings applied when the proxy has any. WebSocket routes' HTTP integrations write theirs here
+/// too.
+pub(crate) fn query(
+    out: &mut Vec<u8>,
+    proxy: &HttpProxy,
+    client_query: Option<&[u8]>,
+    r: Option<&mapping::Request<'_>>,
+) {
+    let client_query = client_query.filter(|q| !q.is_empty());
+    let query_mapped = proxy.request_mappings.iter().any(|m| matches!(m.target, Target::Query(_)));
+    match r {
+        Some(r) if query_mapped => mapped_query(out, proxy, client_query, r),
+        _ => plain_query(out, proxy, client_query),
+    }
 }
 
 /// The URI's fixed query, then the client's.

@@ -7,7 +7,7 @@
 //! - An HTTP proxy's `request_parameters` (AWS's `integration.request.header.*` /
 //!   `.querystring.*` from `route.request.*` of the upgrade, `context.*` — `connectionId`,
 //!   `eventType`, `messageId`, ... — and stage variables) are added to every event's request.
-//! - A function gets AWS's event ([`super::event`]) and answers as AWS reads it (`statusCode`,
+//! - A function gets AWS's event ([`crate::function::websocket`]) and answers as AWS reads it (`statusCode`,
 //!   `headers`, `body`); a function error is the integration failing.
 //!
 //! Must not: choose routes or touch the client's socket. Cost: one request written into the
@@ -71,17 +71,17 @@ pub async fn call(
             Ok(Answer { status: mock.status, protocol: None, body, binary: None })
         }
         Target::Http(proxy) => {
-            let (event, event_type) = match kind {
-                Kind::Connect(head) => (Event::Connect(head), "CONNECT"),
-                Kind::Message { text, body } => (Event::Message { text, body }, "MESSAGE"),
-                Kind::Disconnect { .. } => (Event::Disconnect, "DISCONNECT"),
+            let event_type = kind.event_type();
+            let event = match kind {
+                Kind::Connect(head) => Event::Connect(head),
+                Kind::Message { text, body } => Event::Message { text, body },
+                Kind::Disconnect { .. } => Event::Disconnect,
             };
             call_http(outbound, s, proxy, (event, event_type, route, ids), out).await
         }
         Target::Function(f) => {
             let target = table.function_target(f.function, f.qualifier_query.as_deref()).ok_or(NO_HOST)?;
-            let (api, _) = s.ctx.api_stage.unwrap_or_default();
-            let route_key = table.table.apis[api as usize].routes.get(route as usize).map_or("", |r| r.key.as_str());
+            let route_key = super::observe::route_key(s, Some(route));
             let write = |out: &mut Vec<u8>| event::write(out, s.c, route_key, &kind, ids, &s.ctx.authorized);
             let timeout = Duration::from_millis(f.timeout_ms);
             let invoked =
@@ -115,22 +115,19 @@ async fn call_http(
     out: &mut Vec<u8>,
 ) -> Result<Answer, GatewayError> {
     let table = s.table;
-    // The mapped values, rendered before the request is written (a value the event lacks leaves
-    // its header or parameter out, as for HTTP routes).
-    let mut mapped: Vec<(&MapTarget, mapping::Value)> = Vec::new();
-    if !proxy.request_mappings.is_empty() {
-        let progress = Progress { status: 0, response_length: 0, latency_us: 0, integration_us: None };
-        if let Some(fields) = super::observe::fields(s, event_type, Some(route), ids, progress) {
-            let request = mapping::Request { head: s.head, ctx: s.ctx, params: &[], fields: &fields, response: None };
-            for m in proxy.request_mappings.iter().filter(|m| m.op != Op::Remove) {
-                let form = if matches!(m.target, MapTarget::Query(_)) { Form::Url } else { Form::Header };
-                let mut value = mapping::Value::new();
-                if mapping::value(&m.value, &request, form, &mut value) {
-                    mapped.push((&m.target, value));
-                }
-            }
-        }
-    }
+    // Parameter mapping reads the event's `$context` values: gathered only for a route that maps
+    // (a value the event lacks leaves its header or parameter out, as for HTTP routes).
+    let progress = Progress { status: 0, response_length: 0, latency_us: 0, integration_us: None };
+    let fields = (!proxy.request_mappings.is_empty())
+        .then(|| super::observe::fields(s, event_type, Some(route), ids, progress))
+        .flatten();
+    let request = fields.as_ref().map(|fields| mapping::Request {
+        head: s.head,
+        ctx: s.ctx,
+        params: &[],
+        fields,
+        response: None,
+    });
     out.clear();
     out.extend_from_slice(b"POST ");
     for part in &proxy.path {
@@ -142,37 +139,7 @@ async fn call_http(
         Event::Connect(head) => head.query(),
         _ => None,
     };
-    let mut first = true;
-    let mut separator = |out: &mut Vec<u8>| {
-        out.push(if first { b'?' } else { b'&' });
-        first = false;
-    };
-    if let Some(q) = &proxy.query {
-        separator(out);
-        out.extend_from_slice(q.as_bytes());
-    }
-    // The client's parameters, but those a mapping overwrites or removes.
-    let mut decoded = mapping::Value::new();
-    for pair in client_query.unwrap_or_default().split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-        if !proxy.request_mappings.is_empty() {
-            let name = pair.split(|&b| b == b'=').next().unwrap_or(pair);
-            decoded.clear();
-            crate::http::query::decode_into(&mut decoded, name);
-            if proxy.request_mappings.iter().any(|m| m.replaces_query(&decoded)) {
-                continue;
-            }
-        }
-        separator(out);
-        out.extend_from_slice(pair);
-    }
-    for (target, value) in &mapped {
-        if let MapTarget::Query(name) = target {
-            separator(out);
-            out.extend(percent_encoding::percent_encode(name.as_bytes(), mapping::COMPONENT).flat_map(str::bytes));
-            out.push(b'=');
-            out.extend_from_slice(value);
-        }
-    }
+    crate::integration::http_proxy::query(out, proxy, client_query, request.as_ref());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     encode::header(out, b"Host", table.upstream_authorities[proxy.upstream as usize].as_bytes());
     let body: &[u8] = match event {
@@ -196,9 +163,14 @@ async fn call_http(
         }
         Event::Disconnect => b"",
     };
-    for (target, value) in &mapped {
-        if let MapTarget::Header(name) = target {
-            encode::header(out, name.as_bytes(), value);
+    if let Some(r) = &request {
+        let mut value = mapping::Value::new();
+        for m in proxy.request_mappings.iter().filter(|m| m.op != Op::Remove) {
+            if let MapTarget::Header(name) = &m.target
+                && mapping::value(&m.value, r, Form::Header, &mut value)
+            {
+                encode::header(out, name.as_bytes(), &value);
+            }
         }
     }
     encode::header_u64(out, b"Content-Length", body.len() as u64);

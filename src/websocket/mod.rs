@@ -4,8 +4,9 @@
 //! route has a route response; `$disconnect` runs once the connection has ended, whatever ended
 //! it.
 //!
-//! The pipeline hands an upgrade request here after its stage step ([`serve`]); the session
-//! itself is [`session`], route selection [`select`], the backend call [`backend`], connection
+//! The pipeline checks an upgrade here ([`open`]), admits `$connect` as any route, and has
+//! `$connect` asked and the `101` sent ([`accept`]); the runtime then runs the session in a task
+//! of its own ([`live`]). The session itself is [`session`], route selection [`select`], the backend call [`backend`], connection
 //! ids [`id`]. The codec is [`crate::ws`].
 //!
 //! Must not: parse frames (the codec does) or outlive its connection task. Cost: per message,
@@ -86,7 +87,7 @@ pub struct Opening<'h> {
 }
 
 /// Checks an upgrade on a WebSocket API's stage (at its root) and names the connection it would
-/// open; the pipeline then runs `$connect`'s authorization before [`serve`].
+/// open; the pipeline then runs `$connect`'s authorization before [`accept`].
 pub fn open<'h>(
     worker: &Worker,
     table: &LoadedTable,
@@ -219,7 +220,7 @@ pub async fn live(worker: &Worker, table: &LoadedTable, conn: &mut ClientConn, u
         };
         let integration_status = answered.as_ref().ok().map(|a| a.status);
         let outcome = Outcome {
-            event_type: "DISCONNECT",
+            event_type: event::DISCONNECT,
             route: Some(route),
             ids: &ids,
             status,
@@ -243,7 +244,7 @@ fn observe_connect(
     ctx.record.observed = true;
     let s = Scope { table, head, ctx, c };
     let outcome = Outcome {
-        event_type: "CONNECT",
+        event_type: event::CONNECT,
         route: ctx.route,
         ids,
         status: ctx.record.status,

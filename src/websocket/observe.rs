@@ -33,8 +33,8 @@ pub struct Outcome<'a> {
     pub error: Option<&'a GatewayError>,
 }
 
-/// The route key an event is logged under.
-fn route_key<'t>(s: &Scope<'t>, route: Option<u32>) -> &'t str {
+/// The route key of an event on `route` (`-`: none).
+pub(super) fn route_key<'t>(s: &Scope<'t>, route: Option<u32>) -> &'t str {
     let (api, _) = s.ctx.api_stage.unwrap_or_default();
     let routes = &s.table.table.apis[api as usize].routes;
     route.and_then(|r| routes.get(r as usize)).map_or("-", |r| r.key.as_str())
@@ -89,12 +89,8 @@ pub fn event(worker: &Worker, s: &Scope<'_>, conn: &mut ClientConn, o: &Outcome<
         Progress { status: o.status, response_length: bytes_out, latency_us, integration_us: o.integration_us };
     let Some(mut f) = fields(s, o.event_type, o.route, o.ids, progress) else { return };
     f.integration_status = o.integration_status;
-    let api_protocol = s.table.table.apis[api as usize].protocol;
-    f.error = o.error.map(|e| {
-        let message = e.message.as_deref().unwrap_or(crate::response::gateway::lookup(api_protocol, e.kind).message);
-        (message, e.kind.aws_name())
-    });
-    f.integration_error = o.error.filter(|e| e.side() == crate::error::Side::Upstream).map(|e| e.detail);
+    (f.error, f.integration_error) =
+        crate::request_vars::error_values(s.table.table.apis[api as usize].protocol, o.error);
     let max = s.table.table.settings.access_log.buffer_bytes;
     let counters = &worker.metrics.worker;
     match worker.log.append(&log.destination, max, |out| format::render(out, &log.format, log.json, &f)) {

@@ -18,7 +18,6 @@ use super::observe::{self, Outcome};
 use super::{Scope, backend};
 use crate::conn::ClientConn;
 use crate::connections::{Command, Info, Mailbox};
-use crate::error::GatewayError;
 use crate::function::websocket::{EventIds, Kind};
 use crate::table::websocket::WebSocket;
 use crate::worker::Worker;
@@ -231,7 +230,7 @@ async fn on_incoming(
     let started = quanta::Instant::now();
     let ids = EventIds::new(true);
     let mut outcome = Outcome {
-        event_type: "MESSAGE",
+        event_type: crate::function::websocket::MESSAGE,
         route: None,
         ids: &ids,
         status: 200,
@@ -264,15 +263,13 @@ async fn on_incoming(
     out.clear();
     conn.scratch = out;
     outcome.integration_us = Some(started.elapsed().as_micros() as u64);
-    let failed: Option<GatewayError>;
-    let end = match answered {
+    let (end, failed) = match answered {
         Ok(answer) => {
-            failed = None;
             outcome.integration_status = Some(answer.status);
             if answer.status >= 400 {
                 outcome.status = answer.status;
             }
-            match answer {
+            let end = match answer {
                 backend::Answer { body: Some(reply), binary, .. }
                     if ws.two_way.get(route as usize).copied().unwrap_or(false) =>
                 {
@@ -284,13 +281,13 @@ async fn on_incoming(
                     conn.flush().await.is_err().then_some(End::Dropped)
                 }
                 _ => None,
-            }
+            };
+            (end, None)
         }
         Err(e) => {
             log::warn!("WebSocket {connection_id}: route `{}` integration failed: {e}", routes[route as usize].key);
             outcome.status = crate::response::gateway::lookup(s.ctx.protocol, e.kind).status;
-            failed = Some(e);
-            error_message(worker, conn, "Internal server error", connection_id, &ids).await
+            (error_message(worker, conn, "Internal server error", connection_id, &ids).await, Some(e))
         }
     };
     outcome.error = failed.as_ref();

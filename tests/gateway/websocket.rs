@@ -78,7 +78,7 @@ integration = {{ type = "http_proxy", uri = "http://{backend}/echo" }}
 }
 
 /// Runs the Python client on `url` with `args`; its JSON lines.
-fn client(url: &str, args: &[&str]) -> Vec<serde_json::Value> {
+pub(crate) fn client(url: &str, args: &[&str]) -> Vec<serde_json::Value> {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ws_client.py");
     let out = Command::new("python3").arg(script).arg(url).args(args).output().expect("python3 runs");
     assert!(out.status.success(), "ws_client failed: {}", String::from_utf8_lossy(&out.stderr));

@@ -11,13 +11,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use crate::support::*;
-use crate::websocket::{KEY, SECRET, url};
-
-fn client(url: &str, args: &[&str]) -> Vec<Value> {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ws_client.py");
-    let out = Command::new("python3").arg(script).arg(url).args(args).output().expect("python3 runs");
-    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
-}
+use crate::websocket::{KEY, SECRET, client, url};
 
 fn refused(lines: &[Value]) -> Option<u64> {
     lines.first().and_then(|l| l["refused"].as_u64())

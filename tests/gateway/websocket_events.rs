@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::support::*;
+use crate::websocket::{client, url};
 
 fn config(backend: std::net::SocketAddr, dead: u16, admin: u16, log: &std::path::Path) -> String {
     let mappings = r#"request_parameters = { "integration.request.header.x-connection-id" = "context.connectionId", "integration.request.header.x-message-id" = "context.messageId", "integration.request.header.x-client" = "route.request.header.x-client", "integration.request.querystring.event" = "context.eventType", "integration.request.header.x-tier" = "stageVariables.tier" }"#;
@@ -52,17 +53,6 @@ integration = {{ type = "http_proxy", uri = "http://127.0.0.1:{dead}/gone", time
     )
 }
 
-fn client(gw: &Gateway, args: &[&str]) -> Vec<serde_json::Value> {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ws_client.py");
-    let out = std::process::Command::new("python3")
-        .arg(script)
-        .arg(format!("ws://127.0.0.1:{}/prod?token=abc", gw.port))
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
-}
-
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
@@ -87,7 +77,7 @@ fn events_carry_mapped_values_and_are_logged_and_counted_one_by_one() {
         let gw = Gateway::start_in(&dir, &config(backend.addr, free_port(), admin, &log), driver, &[]);
         let seen_before = backend.seen().len();
         let lines = client(
-            &gw,
+            &url(&gw, "?token=abc"),
             &["--header", "x-client:tester", "send:hello", "recv", r#"send:{"action":"fail"}"#, "recv", "close:1000"],
         );
         assert_eq!(lines.len(), 6, "{driver:?}: {lines:?}\n{}", gw.log());

@@ -290,26 +290,25 @@ fn query_values<'q>(query: &'q [u8], name: &'q str) -> impl Iterator<Item = Vec<
     })
 }
 
-/// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}` (the path without its
-/// leading `/`, as AWS writes it).
 /// A WebSocket route's ARN, as AWS's policies name it: `…:{api}/{stage}/{route key}`.
 pub fn route_arn(api: &crate::table::Api, stage: &crate::table::Stage, route_key: &str) -> String {
+    arn(api, stage, route_key)
+}
+
+/// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}` (the path without its
+/// leading `/`, as AWS writes it).
+pub fn method_arn(api: &crate::table::Api, stage: &crate::table::Stage, method: &[u8], path: &[u8]) -> String {
+    let path = String::from_utf8_lossy(path.strip_prefix(b"/").unwrap_or(path));
+    arn(api, stage, format_args!("{}/{path}", String::from_utf8_lossy(method)))
+}
+
+/// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{resource}`.
+fn arn(api: &crate::table::Api, stage: &crate::table::Stage, resource: impl std::fmt::Display) -> String {
     format!(
-        "arn:aws:execute-api:{REGION}:{}:{}/{}/{route_key}",
+        "arn:aws:execute-api:{REGION}:{}:{}/{}/{resource}",
         crate::function::event::ACCOUNT_ID,
         api.name,
         stage.name
-    )
-}
-
-pub fn method_arn(api: &crate::table::Api, stage: &crate::table::Stage, method: &[u8], path: &[u8]) -> String {
-    let path = String::from_utf8_lossy(path.strip_prefix(b"/").unwrap_or(path));
-    format!(
-        "arn:aws:execute-api:{REGION}:{}:{}/{}/{}/{path}",
-        crate::function::event::ACCOUNT_ID,
-        api.name,
-        stage.name,
-        String::from_utf8_lossy(method)
     )
 }
 
