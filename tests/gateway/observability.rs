@@ -91,13 +91,25 @@ fn metrics_follow_each_outcome_and_parse_as_prometheus_text() {
         assert_eq!(s.gw.get("/prod/nothing").status, 404);
         assert_eq!(s.gw.get("/elsewhere").status, 404);
 
-        // A request is counted just after its response is written: wait until the last one is.
+        // A request is counted just after its response is written, by the worker that served it:
+        // with two workers the last request can be counted before an earlier one, so wait until
+        // every request is.
         let unmatched = r#"portico_requests_total{api="",stage="",route=""}"#;
-        let text = eventually(Duration::from_secs(2), || {
+        let counted = |text: &str| {
+            [
+                (route("portico_requests_total", "GET /items/{id}"), 5.0),
+                (route("portico_requests_total", "GET /ping"), 2.0),
+                (route("portico_requests_total", "(no route)"), 1.0),
+                (unmatched.to_string(), 1.0),
+            ]
+            .iter()
+            .all(|(name, n)| sample(text, name) == Some(*n))
+        };
+        let text = eventually(Duration::from_secs(5), || {
             let (status, text) = http_get(s.admin, "/metrics");
-            (status == 200 && sample(&text, unmatched) == Some(1.0)).then_some(text)
+            (status == 200 && counted(&text)).then_some(text)
         })
-        .expect("the last request counted");
+        .expect("every request counted");
         let items = "GET /items/{id}";
         let v = |name: &str, r: &str| sample(&text, &route(name, r)).unwrap_or_else(|| panic!("{name} {r}\n{text}"));
         assert_eq!(v("portico_requests_total", items), 5.0, "{driver:?}");
