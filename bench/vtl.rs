@@ -34,7 +34,7 @@ fn request(body: &str) -> Request<'_> {
         (Value::str("requestId"), Value::str("c6af9ac6-7b61-11e6-9a41-93e8deadbeef")),
         (Value::str("stage"), Value::str("prod")),
     ]);
-    Request { body, params: Value::map(vec![]), context: ctx, stage_variables: Value::map(vec![]) }
+    Request { body, params: Value::map(vec![]).into(), context: ctx, stage_variables: Value::map(vec![]) }
 }
 
 fn render(c: &mut Criterion) {

@@ -90,7 +90,7 @@ fn render(case: &Case) -> String {
         ("responseOverride", map(&[("header", map(&[]))])),
     ]);
     let stage_variables = map(&[("env", s("prod")), ("table", s("orders"))]);
-    let req = Request { body: &case.body, params, context, stage_variables };
+    let req = Request { body: &case.body, params: params.into(), context, stage_variables };
     let limits = Limits::default();
     let mut out = String::new();
     match template.render(req, &limits, &mut out) {

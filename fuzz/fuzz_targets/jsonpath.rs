@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let quoted = path.replace('\'', "''");
     let Ok(t) = Template::compile(&format!("$input.path('{quoted}')\n$input.json('{quoted}')")) else { return };
-    let req = Request { body, params: Value::map(vec![]), context: Value::map(vec![]), stage_variables: Value::map(vec![]) };
+    let req = Request { body, params: Value::map(vec![]).into(), context: Value::map(vec![]), stage_variables: Value::map(vec![]) };
     let mut out = String::new();
     if t.render(req, &Limits::default(), &mut out).is_err() {
         return;

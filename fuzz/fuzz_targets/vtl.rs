@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let s = Value::str;
     let params = map(vec![("path", map(vec![("id", s("1"))])), ("querystring", map(vec![])), ("header", map(vec![("Accept", s("*/*"))]))]);
     let context = map(vec![("requestId", s("r-1")), ("identity", map(vec![("sourceIp", s("127.0.0.1"))]))]);
-    let req = Request { body, params, context, stage_variables: map(vec![("env", s("test"))]) };
+    let req = Request { body, params: params.into(), context, stage_variables: map(vec![("env", s("test"))]) };
     let limits = Limits { max_foreach: 50, max_range: 1000, max_output: 1 << 20, max_steps: 20_000 };
     let mut out = String::new();
     let rendered = t.render(req, &limits, &mut out);

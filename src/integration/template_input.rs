@@ -2,14 +2,15 @@
 //! query string and the headers, values decoded) and `$context` (the request's `$context`
 //! variables, as access logs and mappings see them), as the plain values [`crate::vtl`] takes.
 //!
-//! Must not: render. Cost: one string per `$context` variable with a value, per request.
+//! Must not: render. Cost: one string per `$context` variable a template reads; `$input.params`
+//! is a lookup by name (no maps) unless the template takes the whole map or computes a name.
 
 use crate::context::Context;
 use crate::http::head::RequestHead;
 use crate::http::query::{decode_into, pairs};
 use crate::table::log_format::{Part, Var};
 use crate::vars::{Escape, Fields};
-use crate::vtl::Value;
+use crate::vtl::{self, Str, Value};
 
 /// `$context` paths — (group: `""` for the top level, `identity`, `authorizer`; key) — and the
 /// variables behind them (the request's; not the response's).
@@ -37,8 +38,9 @@ const CONTEXT: &[(&str, &str, Var)] = &[
     ("authorizer", "principalId", Var::AuthorizerPrincipal),
 ];
 
+/// Bytes as a string the value owns: one allocation (the shared string itself).
 fn text<'a>(bytes: &[u8]) -> Value<'a> {
-    Value::string(String::from_utf8_lossy(bytes).into_owned())
+    Value::Str(Str::Shared(std::rc::Rc::from(&*String::from_utf8_lossy(bytes))))
 }
 
 /// As [`text`], borrowed when the bytes are UTF-8 (the request outlives the render).
@@ -59,53 +61,67 @@ fn decoded(raw: &[u8]) -> Value<'_> {
     text(&out)
 }
 
-/// `$input.params()`: `{path: {…}, querystring: {…}, header: {…}}`, in request order, the
-/// first of repeated names winning (AWS gives one value per name); an empty map for a template
-/// that never asks (`usage`).
-pub fn params<'a>(head: &'a RequestHead, ctx: &Context, names: &'a [String], usage: &crate::vtl::Usage) -> Value<'a> {
-    if !usage.params {
-        return Value::map(Vec::new());
+/// A request's parameters, for `$input.params`.
+pub struct ParamSource<'a> {
+    pub head: &'a RequestHead,
+    pub ctx: &'a Context,
+    /// The route's path parameter names, in capture order.
+    pub names: &'a [String],
+}
+
+impl<'a> vtl::ParamLookup<'a> for ParamSource<'a> {
+    /// As a lookup in the map [`params`] builds: the path, then the first query parameter of
+    /// that (decoded) name, then the first header of that name in any case.
+    fn param(&self, name: &str) -> Value<'a> {
+        let routed = self.ctx.routed_path(self.head);
+        for (n, &(start, end)) in self.names.iter().zip(self.ctx.captures.iter()) {
+            if n == name {
+                return decoded(&routed[start as usize..end as usize]);
+            }
+        }
+        for (n, value) in pairs(self.head.query()) {
+            if decoded(n).as_str() == Some(name) {
+                return decoded(value);
+            }
+        }
+        for (n, value) in self.head.headers() {
+            if n.eq_ignore_ascii_case(name.as_bytes()) {
+                return borrowed(value);
+            }
+        }
+        Value::str("")
     }
-    // A template that names its parameters gets only those (the lookups find the same values).
-    let wanted = |name: &[u8], any_case: bool| {
-        usage.param_names.as_ref().is_none_or(|names| {
-            names.iter().any(|n| if any_case { n.as_bytes().eq_ignore_ascii_case(name) } else { n.as_bytes() == name })
-        })
-    };
+}
+
+/// `$input.params` for a template: a lookup by name when every call names its parameter by a
+/// literal (or there is none: `usage`), else the whole map — `{path: {…}, querystring: {…},
+/// header: {…}}`, in request order, the first of repeated names winning (AWS gives one value
+/// per name).
+pub fn params<'a>(source: &'a ParamSource<'a>, usage: &vtl::Usage) -> vtl::Params<'a> {
+    if !usage.params || usage.param_names.is_some() {
+        return vtl::Params::Lookup(source);
+    }
+    let ParamSource { head, ctx, names } = *source;
     let mut path = Vec::new();
     let routed = ctx.routed_path(head);
     for (name, &(start, end)) in names.iter().zip(ctx.captures.iter()) {
-        if wanted(name.as_bytes(), false) {
-            path.push((Value::str(name), decoded(&routed[start as usize..end as usize])));
-        }
+        path.push((Value::str(name), decoded(&routed[start as usize..end as usize])));
     }
     let mut query: Vec<(Value, Value)> = Vec::new();
     for (name, value) in pairs(head.query()) {
         let name = decoded(name);
-        if !query.iter().any(|(n, _)| n.as_str() == name.as_str())
-            && wanted(name.as_str().unwrap_or_default().as_bytes(), false)
-        {
+        if !query.iter().any(|(n, _)| n.as_str() == name.as_str()) {
             query.push((name, decoded(value)));
         }
     }
     let mut header: Vec<(Value, Value)> = Vec::new();
     for (name, value) in head.headers() {
-        if wanted(name, true)
-            && !header.iter().any(|(n, _)| n.as_str().is_some_and(|n| n.as_bytes().eq_ignore_ascii_case(name)))
-        {
+        if !header.iter().any(|(n, _)| n.as_str().is_some_and(|n| n.as_bytes().eq_ignore_ascii_case(name))) {
             header.push((borrowed(name), borrowed(value)));
         }
     }
-    // Looked up only by name (`param_names`), an empty family need not exist: fewer maps made.
-    let by_name = usage.param_names.is_some();
     let families = [("path", path), ("querystring", query), ("header", header)];
-    Value::map(
-        families
-            .into_iter()
-            .filter(|(_, f)| !by_name || !f.is_empty())
-            .map(|(name, f)| (Value::str(name), Value::map(f)))
-            .collect(),
-    )
+    vtl::Params::Map(Value::map(families.into_iter().map(|(name, f)| (Value::str(name), Value::map(f))).collect()))
 }
 
 /// `$context`: nested maps (`identity`, `authorizer`), plus AWS's empty `requestOverride` and

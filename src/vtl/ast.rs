@@ -17,6 +17,10 @@ pub(super) enum Node {
     Set {
         target: Box<Ref>,
         value: Expr,
+        /// Set by `usage::narrow` when the value is `$input.path('$')` and the variable is read
+        /// only through these first-level properties: the document's other top-level entries
+        /// need not be built.
+        only: Option<Box<[Box<str>]>>,
     },
     If {
         branches: Vec<(Expr, Block)>,

@@ -7,6 +7,7 @@
 
 use base64::Engine as _;
 
+use super::Params;
 use super::eval::Renderer;
 use super::value::Value;
 use super::{json, jsonpath, text};
@@ -25,6 +26,13 @@ fn path<'a>(body: &'a str, p: &str) -> Value<'a> {
     jsonpath::parse(p).and_then(|path| path.eval(&root)).unwrap_or_default()
 }
 
+/// `$input.path('$')` for a template that reads the document only through `keys` (its
+/// top-level properties): a top-level object holds only those entries.
+pub(super) fn path_keys<'a>(body: &'a str, keys: &[Box<str>]) -> Value<'a> {
+    let doc = if body.is_empty() { "{}" } else { body };
+    json::parse_keys(doc, keys).unwrap_or_default()
+}
+
 pub(super) fn input_method<'a>(r: &mut Renderer<'a, '_>, name: &str, args: &[Value<'a>]) -> Found<'a> {
     Ok(Some(match (name, args) {
         ("getBody" | "body", []) => Value::str(r.body),
@@ -41,8 +49,14 @@ pub(super) fn input_method<'a>(r: &mut Renderer<'a, '_>, name: &str, args: &[Val
             json::write(&v, &mut s);
             Value::string(s)
         }
-        ("params", []) => r.params.clone(),
-        ("params", [Value::Str(n)]) => param(&r.params, n.as_str()),
+        ("params", []) => match &r.params {
+            Params::Map(all) => all.clone(),
+            Params::Lookup(_) => Value::map(Vec::new()),
+        },
+        ("params", [Value::Str(n)]) => match &r.params {
+            Params::Map(all) => param(all, n.as_str()),
+            Params::Lookup(l) => l.param(n.as_str()),
+        },
         ("params", [Value::Null]) => Value::str(""),
         _ => return Ok(None),
     }))

@@ -26,7 +26,7 @@ enum Flow {
 pub(super) struct Renderer<'a, 'o> {
     slots: Vec<Value<'a>>,
     pub(super) body: &'a str,
-    pub(super) params: Value<'a>,
+    pub(super) params: super::Params<'a>,
     limits: Limits,
     out: &'o mut String,
     steps: usize,
@@ -72,8 +72,8 @@ impl<'a> Renderer<'a, '_> {
                     self.render_ref(r)?;
                     Flow::Go
                 }
-                Node::Set { target, value } => {
-                    self.set(target, value)?;
+                Node::Set { target, value, only } => {
+                    self.set(target, value, only.as_deref())?;
                     Flow::Go
                 }
                 Node::If { branches, otherwise } => self.if_(branches, otherwise.as_ref())?,
@@ -156,8 +156,18 @@ impl<'a> Renderer<'a, '_> {
     }
 
     /// ASTSetDirective.render: a null value changes nothing.
-    fn set(&mut self, target: &'a Ref, value: &'a Expr) -> R<()> {
-        let v = self.value(value)?;
+    fn set(&mut self, target: &'a Ref, value: &'a Expr, only: Option<&[Box<str>]>) -> R<()> {
+        let v = match only {
+            // `$input.path('$')`, as `value` would give it, with only the entries read later
+            Some(keys) => {
+                let v = super::aws::path_keys(self.body, keys);
+                if let Value::Str(s) = &v {
+                    self.check_len(s.as_str().len())?;
+                }
+                v
+            }
+            None => self.value(value)?,
+        };
         if v.is_null() {
             return Ok(());
         }

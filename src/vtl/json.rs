@@ -5,7 +5,8 @@
 //! non-ASCII as is).
 //!
 //! Strings without escapes borrow from the body. Owns: the parser and the writer. Must not:
-//! evaluate paths. Costs: one pass over the body per `$input.path`/`$input.json` call.
+//! evaluate paths. Costs: one pass over the body per `$input.path`/`$input.json` call; with
+//! [`parse_keys`] the top-level entries a template never reads build nothing.
 
 use super::value::{ListKind, Str, Value};
 
@@ -19,16 +20,29 @@ const EOI: u8 = 0x1a;
 /// commas and trailing data are accepted, so a body that is not JSON at all reads as one
 /// string. `None` where json-smart throws.
 pub fn parse(text: &str) -> Option<Value<'_>> {
-    let mut p = P { s: text, b: text.as_bytes(), pos: 0, c: 0 };
+    let mut p = P { s: text, b: text.as_bytes(), pos: 0, c: 0, keep: None, skipping: false };
     p.set();
     p.first()
 }
 
-struct P<'a> {
+/// As [`parse`], except that a top-level object keeps only the entries named in `keys`: the
+/// others are read (so the same texts fail) but build nothing. For a template that reads the
+/// document only through those properties (`super::usage`).
+pub fn parse_keys<'a>(text: &'a str, keys: &[Box<str>]) -> Option<Value<'a>> {
+    let mut p = P { s: text, b: text.as_bytes(), pos: 0, c: 0, keep: Some(keys), skipping: false };
+    p.set();
+    p.first()
+}
+
+struct P<'a, 'k> {
     s: &'a str,
     b: &'a [u8],
     pos: usize,
     c: u8,
+    /// The top-level keys to keep (`parse_keys`).
+    keep: Option<&'k [Box<str>]>,
+    /// Inside a value that is not kept: containers are read, not built (they read as null).
+    skipping: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -50,7 +64,7 @@ fn stops(stop: Stop, c: u8) -> bool {
         }
 }
 
-impl<'a> P<'a> {
+impl<'a> P<'a, '_> {
     fn set(&mut self) {
         self.c = self.b.get(self.pos).copied().unwrap_or(EOI);
     }
@@ -118,24 +132,35 @@ impl<'a> P<'a> {
     }
 
     fn array(&mut self, depth: usize) -> Option<Value<'a>> {
-        let mut items = Vec::with_capacity(4);
+        let mut items = Vec::with_capacity(if self.skipping { 0 } else { 4 });
         self.read();
         loop {
             match self.c {
                 b' ' | b'\r' | b'\n' | b'\t' | b',' => self.read(),
                 b']' => {
                     self.read();
+                    if self.skipping {
+                        return Some(Value::Null);
+                    }
                     return Some(Value::list(ListKind::Json, items));
                 }
                 b':' | b'}' | EOI => return None,
-                _ => items.push(self.main(Stop::Array, depth)?),
+                _ => {
+                    let item = self.main(Stop::Array, depth)?;
+                    if !self.skipping {
+                        items.push(item);
+                    }
+                }
             }
         }
     }
 
     fn object(&mut self, depth: usize) -> Option<Value<'a>> {
-        let mut entries: Vec<(Value<'a>, Value<'a>)> = Vec::with_capacity(8);
+        let mut entries: Vec<(Value<'a>, Value<'a>)> = Vec::with_capacity(if self.skipping { 0 } else { 8 });
         let mut accept_data = true;
+        // The top-level object of `parse_keys`: only its kept entries are built.
+        let keep = self.keep.filter(|_| depth == 1);
+        let built = |p: &Self, entries| if p.skipping { Value::Null } else { Value::map(entries) };
         loop {
             self.read();
             match self.c {
@@ -143,7 +168,7 @@ impl<'a> P<'a> {
                 b':' | b']' | b'[' | b'{' => return None,
                 b'}' => {
                     self.read();
-                    return Some(Value::map(entries));
+                    return Some(built(self, entries));
                 }
                 b',' => {
                     accept_data = true;
@@ -164,18 +189,24 @@ impl<'a> P<'a> {
                 return None;
             }
             self.read();
-            let value = self.main(Stop::Value, depth)?;
-            // LinkedHashMap.put: a repeated key keeps its first place, takes the last value
-            if let Some(slot) = entries.iter_mut().find(|(k, _)| k.as_str() == Some(key.as_str())) {
-                slot.1 = value;
+            if self.skipping || keep.is_some_and(|k| !k.iter().any(|k| **k == *key.as_str())) {
+                let outer = std::mem::replace(&mut self.skipping, true);
+                self.main(Stop::Value, depth)?;
+                self.skipping = outer;
             } else {
-                entries.push((Value::Str(key), value));
+                let value = self.main(Stop::Value, depth)?;
+                // LinkedHashMap.put: a repeated key keeps its first place, takes the last value
+                if let Some(slot) = entries.iter_mut().find(|(k, _)| k.as_str() == Some(key.as_str())) {
+                    slot.1 = value;
+                } else {
+                    entries.push((Value::Str(key), value));
+                }
             }
             self.skip_space();
             match self.c {
                 b'}' => {
                     self.read();
-                    return Some(Value::map(entries));
+                    return Some(built(self, entries));
                 }
                 b',' => accept_data = true,
                 _ => return None,
@@ -422,6 +453,51 @@ mod tests {
         );
         assert_eq!(round(r#"{"k":"v","n":[1,{"x":null}]}"#), r#"{"k":"v","n":[1,{"x":null}]}"#);
         assert_eq!(round(r#""\ud83d\ude00""#), "\"😀\"");
+    }
+
+    /// `parse_keys` keeps exactly the named top-level entries of an object, as `parse` reads
+    /// them, fails where `parse` fails, and is `parse` for any other document.
+    #[test]
+    fn parse_keys_keeps_only_the_named_entries() {
+        let keys: Vec<Box<str>> = vec!["name".into(), "tags".into(), "gone".into()];
+        let docs = [
+            r#"{"name":"Ada","age":36,"bio":"x\"y","tags":["a",{"b":[1,2]}],"deep":{"a":[{"b":{}}]}}"#,
+            r#"{"name":"first","skip":[1,[2,{"x":"y"}]],"name":"last"}"#,
+            r#"{"a":{"b":"c"},"tags":null}"#,
+            r#"{'name':unquoted words,skip:{nested:'v'},}"#,
+            r#"{"skip":{"bad":],"name":"x"}"#,
+            r#"{"skip":[1,2,"name":"x"}"#,
+            r#"{"skip":{"a" "b"},"name":"x"}"#,
+            r#"["name",{"name":"in an array","other":1}]"#,
+            r#""name""#,
+            "42",
+            "not json at all",
+            "{}",
+            "",
+        ];
+        for doc in docs {
+            let (full, kept) = (parse(doc), parse_keys(doc, &keys));
+            assert_eq!(full.is_some(), kept.is_some(), "{doc}");
+            let (Some(full), Some(kept)) = (full, kept) else { continue };
+            match (&full, &kept) {
+                (Value::Map(f), Value::Map(k)) => {
+                    let (f, k) = (f.borrow(), k.borrow());
+                    let names: Vec<_> = k.entries.iter().filter_map(|(n, _)| n.as_str()).collect();
+                    let expected: Vec<_> = f
+                        .entries
+                        .iter()
+                        .filter_map(|(n, _)| n.as_str())
+                        .filter(|n| keys.iter().any(|k| **k == **n))
+                        .collect();
+                    assert_eq!(names, expected, "{doc}");
+                    for key in &keys {
+                        let print = |v: Option<&Value>| v.map(|v| v.to_java_string());
+                        assert_eq!(print(f.get_str(key)), print(k.get_str(key)), "{doc}: {key}");
+                    }
+                }
+                _ => assert_eq!(full.to_java_string(), kept.to_java_string(), "{doc}"),
+            }
+        }
     }
 
     #[test]

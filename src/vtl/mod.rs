@@ -66,10 +66,32 @@ pub struct Template {
 pub struct Request<'a> {
     /// `$input.body`, and the document `$input.path`/`$input.json` read.
     pub body: &'a str,
-    /// `$input.params()`: a map of `path`, `querystring` and `header` maps.
-    pub params: Value<'a>,
+    /// `$input.params()`: a map of `path`, `querystring` and `header` maps, or a lookup.
+    pub params: Params<'a>,
     pub context: Value<'a>,
     pub stage_variables: Value<'a>,
+}
+
+/// `$input.params`: the whole map, or — for a template whose every call names its parameter by
+/// a literal ([`Usage::param_names`]) — a lookup by name, so a render builds no map at all.
+pub enum Params<'a> {
+    /// `{path: {…}, querystring: {…}, header: {…}}`.
+    Map(Value<'a>),
+    /// What `$input.params(name)` returns (an empty string when no family has it); the whole
+    /// map (`$input.params()`) is empty then.
+    Lookup(&'a dyn ParamLookup<'a>),
+}
+
+impl<'a> From<Value<'a>> for Params<'a> {
+    fn from(map: Value<'a>) -> Self {
+        Params::Map(map)
+    }
+}
+
+/// `$input.params(name)` answered by the caller: the path, then the query string, then the
+/// headers (names compared case-insensitively).
+pub trait ParamLookup<'a> {
+    fn param(&self, name: &str) -> Value<'a>;
 }
 
 /// A render that failed where Java would have thrown (a bad index, a null argument).
@@ -89,7 +111,8 @@ impl std::fmt::Display for RenderError {
 impl Template {
     pub fn compile(source: &str) -> Result<Template, SyntaxError> {
         let mut names = parse::Names::new();
-        let root = parse::Parser::new(source, &mut names, 0).template()?;
+        let mut root = parse::Parser::new(source, &mut names, 0).template()?;
+        usage::narrow(&mut root);
         let plain = match root.as_slice() {
             [] => Some("".into()),
             [ast::Node::Text(t)] => Some(t.clone()),

@@ -31,6 +31,8 @@ pub(super) const STAGE_VARIABLES: Slot = 3;
 pub(super) const FOREACH: Slot = 4;
 pub(super) const VELOCITY_COUNT: Slot = 5;
 pub(super) const VELOCITY_HAS_NEXT: Slot = 6;
+/// The first slot a template's own variables get.
+pub(super) const FIRST_USER_SLOT: Slot = 7;
 const PREDEFINED: [&str; 7] =
     ["input", "util", "context", "stageVariables", "foreach", "velocityCount", "velocityHasNext"];
 
@@ -269,7 +271,7 @@ impl<'s, 'n> Parser<'s, 'n> {
         if target.kind == RefKind::Runt {
             return self.err(t.start, "#set needs a $reference on its left");
         }
-        Ok(Node::Set { target: Box::new(target), value })
+        Ok(Node::Set { target: Box::new(target), value, only: None })
     }
 
     /// `Directive()`: `#foreach`, `#break`, `#stop`, or a name Velocity does not know

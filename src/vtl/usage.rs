@@ -5,8 +5,8 @@
 //!
 //! Owns: the walk over the tree. Must not: evaluate.
 
-use super::ast::{Block, Expr, Modifier, Node, Ref};
-use super::parse::{CONTEXT, INPUT, STAGE_VARIABLES};
+use super::ast::{Block, Expr, Modifier, Node, Ref, RefKind, Slot};
+use super::parse::{CONTEXT, FIRST_USER_SLOT, INPUT, STAGE_VARIABLES};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Usage {
@@ -45,7 +45,7 @@ fn walk_block(block: &Block, u: &mut Usage) {
         match node {
             Node::Text(_) | Node::Break | Node::Stop => {}
             Node::Ref(r) => walk_ref(r, u),
-            Node::Set { target, value } => {
+            Node::Set { target, value, .. } => {
                 walk_ref(target, u);
                 walk_expr(value, u);
             }
@@ -132,9 +132,225 @@ fn walk_expr(e: &Expr, u: &mut Usage) {
     }
 }
 
+/// Marks each `#set($x = $input.path('$'))` whose variable is read only as `$x.<name>…`
+/// (never whole, never through a method or an index, assigned nothing else, no `#foreach`
+/// variable): a map's property is only its `get(name)` (`methods::property`), so the entries
+/// no `<name>` reads cannot change the output.
+pub(super) fn narrow(root: &mut Block) {
+    let mut refs = Refs::default();
+    scan_block(root, &mut refs);
+    if refs.reserved_assigned {
+        return;
+    }
+    mark(root, &refs);
+}
+
+/// What [`narrow`] learns of each slot.
+#[derive(Default)]
+struct Refs {
+    /// Slots assigned `$input.path('$')` whole.
+    path_sets: Vec<Slot>,
+    /// Slots assigned anything else, or read other than through a property, or looped over.
+    spoiled: Vec<Slot>,
+    /// The first-level properties read, per slot.
+    props: Vec<(Slot, Box<str>)>,
+    /// `$input` or another built-in is assigned or looped over: nothing is narrowed.
+    reserved_assigned: bool,
+}
+
+fn is_whole_path(e: &Expr) -> bool {
+    let Expr::Ref(r) = e else { return false };
+    r.root == INPUT
+        && r.computable
+        && !r.escaped
+        && r.kind != RefKind::Runt
+        && matches!(&r.mods[..], [Modifier::Method(m, args)] if &**m == "path" && matches!(&args[..], [Expr::Str(p)] if &**p == "$"))
+}
+
+fn scan_block(block: &Block, refs: &mut Refs) {
+    for node in block {
+        match node {
+            Node::Text(_) | Node::Break | Node::Stop => {}
+            Node::Ref(r) => scan_ref(r, refs),
+            Node::Set { target, value, .. } => {
+                refs.reserved_assigned |= target.root < FIRST_USER_SLOT;
+                if target.mods.is_empty() && is_whole_path(value) {
+                    refs.path_sets.push(target.root);
+                } else {
+                    // `#set($x = …)` of anything else, and `#set($x.a = …)`, which changes it
+                    refs.spoiled.push(target.root);
+                    for m in &target.mods {
+                        scan_modifier(m, refs);
+                    }
+                }
+                scan_expr(value, refs);
+            }
+            Node::If { branches, otherwise } => {
+                for (c, b) in branches {
+                    scan_expr(c, refs);
+                    scan_block(b, refs);
+                }
+                if let Some(b) = otherwise {
+                    scan_block(b, refs);
+                }
+            }
+            Node::Foreach { var, iterable, body, .. } => {
+                refs.reserved_assigned |= *var < FIRST_USER_SLOT;
+                refs.spoiled.push(*var);
+                scan_expr(iterable, refs);
+                scan_block(body, refs);
+            }
+        }
+    }
+}
+
+fn scan_ref(r: &Ref, refs: &mut Refs) {
+    match r.mods.first() {
+        Some(Modifier::Property(name)) => refs.props.push((r.root, name.clone())),
+        _ => refs.spoiled.push(r.root),
+    }
+    for m in &r.mods {
+        scan_modifier(m, refs);
+    }
+}
+
+fn scan_modifier(m: &Modifier, refs: &mut Refs) {
+    match m {
+        Modifier::Property(_) => {}
+        Modifier::Method(_, args) => args.iter().for_each(|a| scan_expr(a, refs)),
+        Modifier::Index(e) => scan_expr(e, refs),
+    }
+}
+
+fn scan_expr(e: &Expr, refs: &mut Refs) {
+    match e {
+        Expr::Ref(r) => scan_ref(r, refs),
+        Expr::Interp(b, _) => scan_block(b, refs),
+        Expr::Range(a, b) => {
+            scan_expr(a, refs);
+            scan_expr(b, refs);
+        }
+        Expr::List(items) => items.iter().for_each(|i| scan_expr(i, refs)),
+        Expr::Map(entries) => entries.iter().for_each(|(k, v)| {
+            scan_expr(k, refs);
+            scan_expr(v, refs);
+        }),
+        Expr::Binary { left, right, .. } => {
+            scan_expr(left, refs);
+            scan_expr(right, refs);
+        }
+        Expr::Not(e) | Expr::Group(e) => scan_expr(e, refs),
+        Expr::Str(_)
+        | Expr::Int(_)
+        | Expr::Long(_)
+        | Expr::BigInt(_)
+        | Expr::Double(_)
+        | Expr::True
+        | Expr::False
+        | Expr::Word(_) => {}
+    }
+}
+
+fn mark(block: &mut Block, refs: &Refs) {
+    for node in block {
+        match node {
+            Node::Set { target, only, .. } => {
+                let slot = target.root;
+                if target.mods.is_empty() && refs.path_sets.contains(&slot) && !refs.spoiled.contains(&slot) {
+                    let mut keys: Vec<Box<str>> = Vec::new();
+                    for (_, name) in refs.props.iter().filter(|(s, _)| *s == slot) {
+                        if !keys.contains(name) {
+                            keys.push(name.clone());
+                        }
+                    }
+                    *only = Some(keys.into());
+                }
+            }
+            Node::If { branches, otherwise } => {
+                for (_, b) in branches {
+                    mark(b, refs);
+                }
+                if let Some(b) = otherwise {
+                    mark(b, refs);
+                }
+            }
+            Node::Foreach { body, .. } => mark(body, refs),
+            Node::Text(_) | Node::Ref(_) | Node::Break | Node::Stop => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::Template;
+    use super::super::ast::Node;
+
+    /// The `only` keys of each top-level `#set`, in order.
+    fn narrowed(source: &str) -> Vec<Option<Vec<String>>> {
+        let t = Template::compile(source).expect("compiles");
+        t.root
+            .iter()
+            .filter_map(|n| match n {
+                Node::Set { only, .. } => Some(only.as_ref().map(|k| k.iter().map(|k| k.to_string()).collect())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn narrows_a_document_read_only_through_properties() {
+        let keys = |k: &[&str]| Some(k.iter().map(|k| k.to_string()).collect::<Vec<_>>());
+        let seed = "#set($r = $input.path('$'))\n{\"n\": \"$r.name\", \"e\": \"$!{r.email}\", \"l\": $r.name.length()}";
+        assert_eq!(narrowed(seed), vec![keys(&["name", "email"])]);
+        assert_eq!(narrowed("#set($r = $input.path('$'))#if($r.a)$r.b.c#end"), vec![keys(&["a", "b"])]);
+        assert_eq!(narrowed("#set($r = $input.path('$'))x"), vec![keys(&[])]);
+        // Read whole, through a method or an index, changed, reassigned, looped over, or a
+        // path other than `$`: the document is built whole.
+        for whole in [
+            "#set($r = $input.path('$'))$r",
+            "#set($r = $input.path('$'))\"$r\"",
+            "#set($r = $input.path('$'))#if($r)x#end",
+            "#set($r = $input.path('$'))$r.get('a')",
+            "#set($r = $input.path('$'))$r.size()",
+            "#set($r = $input.path('$'))$r['a']",
+            "#set($r = $input.path('$'))#set($s = $r)$s.a",
+            "#set($r = $input.path('$'))#foreach($k in $r.keySet())$k#end",
+            "#set($r = $input.path('$.a'))$r.b",
+            "#set($r = $input.json('$'))$r.b",
+        ] {
+            assert!(narrowed(whole).iter().all(Option::is_none), "{whole}");
+        }
+        assert_eq!(narrowed("#set($r = $input.path('$'))#set($r.x = 1)$r.x"), vec![None, None]);
+        assert_eq!(narrowed("#set($r = $input.path('$'))#set($r = 1)$r.a"), vec![None, None]);
+        assert_eq!(narrowed("#set($r = $input.path('$'))#foreach($r in [1])#end$r.a"), vec![None]);
+        assert_eq!(narrowed("#set($input = 1)#set($r = $input.path('$'))$r.a"), vec![None, None]);
+        // A narrowed document renders as the whole one does.
+        let body = r#"{"name":"Ada","tags":["a","b"],"skip":{"deep":[1,2,3]},"email":"a@b.c"}"#;
+        for source in [seed, "#set($r = $input.path('$'))$r.tags $r.skip.deep $r.nope|$r.class"] {
+            let t = Template::compile(source).expect("compiles");
+            let mut narrowed_out = String::new();
+            let req = || super::super::Request {
+                body,
+                params: super::super::Value::map(vec![]).into(),
+                context: super::super::Value::map(vec![]),
+                stage_variables: super::super::Value::map(vec![]),
+            };
+            t.render(req(), &Default::default(), &mut narrowed_out).expect("renders");
+            let mut whole = Template::compile(source).expect("compiles");
+            clear(&mut whole.root);
+            let mut whole_out = String::new();
+            whole.render(req(), &Default::default(), &mut whole_out).expect("renders");
+            assert_eq!(narrowed_out, whole_out, "{source}");
+        }
+    }
+
+    fn clear(block: &mut super::super::ast::Block) {
+        for node in block {
+            if let Node::Set { only, .. } = node {
+                *only = None;
+            }
+        }
+    }
 
     #[test]
     fn finds_what_a_template_reads() {

@@ -106,7 +106,7 @@ pub(crate) fn render<'a>(
     limits: &vtl::Limits,
     template: &'a vtl::Template,
     body: &'a str,
-    params: vtl::Value<'a>,
+    params: vtl::Params<'a>,
     context: &vtl::Value<'a>,
     stage_variables: &'a [(String, String)],
 ) -> Result<String, GatewayError> {
@@ -196,7 +196,8 @@ pub fn prepare(
     let template = &table.templates[template_index as usize];
     let context = input::context(Some(fields), template.usage());
     let names = crate::request_vars::route_params(table, ctx);
-    let params = input::params(head, ctx, names, template.usage());
+    let source = input::ParamSource { head, ctx, names };
+    let params = input::params(&source, template.usage());
     let body_text = text(&prepared.body);
     let rendered = render(&limits(mapped), template, &body_text, params, &context, stage_variables(table, ctx)?)?;
     prepared.header_overrides = input::overrides(&context, "requestOverride", "header");

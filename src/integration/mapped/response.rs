@@ -129,7 +129,8 @@ pub fn map(
             };
             let body_text = text(&source);
             let context = input::context(fields.as_ref(), template.usage());
-            let params = input::params(head, ctx, names, template.usage());
+            let source = input::ParamSource { head, ctx, names };
+            let params = input::params(&source, template.usage());
             let stage_vars = request::stage_variables(table, ctx)?;
             let rendered = render(&request::limits(mapped), template, &body_text, params, &context, stage_vars)?;
             if let Some(s) = input::status_override(&context) {
