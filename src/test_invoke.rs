@@ -160,7 +160,11 @@ pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
                 let pattern = mapped.responses[i].selection_pattern.map(|p| table.table.patterns[p as usize].clone());
                 (i, pattern)
             });
-            Ok((r.status, r.headers, r.body.to_vec()))
+            Ok((
+                r.status,
+                r.headers.into_iter().map(|(n, v)| (n.into_owned(), v.into_owned())).collect(),
+                r.body.to_vec(),
+            ))
         }
         Err(e) => Err(rendered(&e)),
     });

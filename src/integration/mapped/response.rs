@@ -13,6 +13,8 @@
 //! Must not: send anything. Cost: a render (one output string) when a template applies; the
 //! backend's body is shared, not copied, when it passes through.
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use bytes::Bytes;
 
@@ -43,9 +45,10 @@ const NOT_BASE64: GatewayError = GatewayError::new(
 );
 
 /// What the client gets, before framing: headers checked to be sendable, framing left out.
-pub struct ClientResponse {
+/// Names and content types borrow from the table and the answer (no copy per request).
+pub struct ClientResponse<'t> {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(Cow<'t, str>, Cow<'t, str>)>,
     pub body: Payload,
     /// The integration response chosen (its index), if any.
     pub chosen: Option<usize>,
@@ -75,13 +78,13 @@ pub fn choose<'m>(
 }
 
 /// Maps the backend's answer to the client's response.
-pub fn map(
+pub fn map<'t>(
     table: &LoadedTable,
     peer: Peer<'_>,
     (head, ctx): (&RequestHead, &Context),
-    mapped: &Mapped,
-    answer: &Answer,
-) -> Result<ClientResponse, GatewayError> {
+    mapped: &'t Mapped,
+    answer: &'t Answer,
+) -> Result<ClientResponse<'t>, GatewayError> {
     let accept = head.first(b"accept").unwrap_or_default();
     // AWS reads only the first `Accept` type for the encoding.
     let first_accept =
@@ -90,7 +93,8 @@ pub fn map(
     let payload_binary = is_binary(table, ctx, answer.content_type.as_deref().map(str::as_bytes));
     let Some((chosen, r)) = choose(table, mapped, answer)? else {
         let body = convert(answer.body.clone(), payload_binary, accept_binary, None)?;
-        let headers = answer.content_type.iter().map(|ct| ("Content-Type".to_owned(), ct.clone())).collect();
+        let headers =
+            answer.content_type.iter().map(|ct| (Cow::Borrowed("Content-Type"), Cow::Borrowed(ct.as_str()))).collect();
         return checked(mapped, ClientResponse { status: answer.status, headers, body, chosen: None });
     };
     let template = r.template_for(accept).map(|(ct, t)| (ct, &table.templates[*t as usize]));
@@ -100,7 +104,7 @@ pub fn map(
         false => None,
     };
     let names = crate::request_vars::route_params(table, ctx);
-    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut headers: Vec<(Cow<'t, str>, Cow<'t, str>)> = Vec::new();
     if let Some(fields) = &fields {
         let mr = mapping::Request {
             head,
@@ -114,7 +118,7 @@ pub fn map(
             if let Target::Header(name) = &m.target
                 && mapping::value(&m.value, &mr, Form::Header, &mut value)
             {
-                headers.push((name.clone(), String::from_utf8_lossy(&value).into_owned()));
+                headers.push((Cow::Borrowed(name.as_str()), Cow::Owned(String::from_utf8_lossy(&value).into_owned())));
             }
         }
     }
@@ -139,7 +143,7 @@ pub fn map(
             for (name, value) in input::overrides(&context, "responseOverride", "header") {
                 if is_token(name.as_bytes()) && !breaks_header(value.as_bytes()) {
                     headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
-                    headers.push((name, value));
+                    headers.push((Cow::Owned(name), Cow::Owned(value)));
                 }
             }
             let body: Payload = if r.content_handling == Some(ContentHandling::ConvertToBinary) {
@@ -147,15 +151,15 @@ pub fn map(
             } else {
                 rendered.into()
             };
-            (body, Some(ct.clone()))
+            (body, Some(ct.as_str()))
         }
         None => {
             let body = convert(answer.body.clone(), payload_binary, accept_binary, r.content_handling)?;
-            (body, answer.content_type.clone())
+            (body, answer.content_type.as_deref())
         }
     };
     if let Some(ct) = content_type.filter(|_| !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type"))) {
-        headers.insert(0, ("Content-Type".to_owned(), ct));
+        headers.insert(0, (Cow::Borrowed("Content-Type"), Cow::Borrowed(ct)));
     }
     // The writer frames the response and dates it.
     headers.retain(|(n, _)| !is_hop_by_hop(n.as_bytes()) && !n.eq_ignore_ascii_case("date"));
@@ -163,7 +167,7 @@ pub fn map(
 }
 
 /// AWS's 500 for a status no method response declares.
-fn checked(mapped: &Mapped, response: ClientResponse) -> Result<ClientResponse, GatewayError> {
+fn checked<'t>(mapped: &Mapped, response: ClientResponse<'t>) -> Result<ClientResponse<'t>, GatewayError> {
     if !mapped.method_responses.is_empty() && !mapped.method_responses.contains(&response.status) {
         return Err(NO_METHOD_RESPONSE);
     }
