@@ -17,8 +17,7 @@ type Found<'a> = Result<Option<Value<'a>>, String>;
 /// `$input.path(p)`: the body (`{}` when empty) through JSONPath; null when the body is not
 /// JSON or the path finds nothing (AWS renders nothing there).
 fn path<'a>(body: &'a str, p: &str) -> Value<'a> {
-    let doc = if body.is_empty() { "{}" } else { body };
-    let Some(root) = json::parse(doc) else { return Value::Null };
+    let Some(root) = json::parse(document(body)) else { return Value::Null };
     // The common `$input.path('$')`: the document itself, without compiling a path.
     if p == "$" {
         return root;
@@ -29,8 +28,12 @@ fn path<'a>(body: &'a str, p: &str) -> Value<'a> {
 /// `$input.path('$')` for a template that reads the document only through `keys` (its
 /// top-level properties): a top-level object holds only those entries.
 pub(super) fn path_keys<'a>(body: &'a str, keys: &[Box<str>]) -> Value<'a> {
-    let doc = if body.is_empty() { "{}" } else { body };
-    json::parse_keys(doc, keys).unwrap_or_default()
+    json::parse_keys(document(body), keys).unwrap_or_default()
+}
+
+/// The document `$input.path` reads: the body, `{}` when it is empty.
+fn document(body: &str) -> &str {
+    if body.is_empty() { "{}" } else { body }
 }
 
 pub(super) fn input_method<'a>(r: &mut Renderer<'a, '_>, name: &str, args: &[Value<'a>]) -> Found<'a> {

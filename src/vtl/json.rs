@@ -20,16 +20,18 @@ const EOI: u8 = 0x1a;
 /// commas and trailing data are accepted, so a body that is not JSON at all reads as one
 /// string. `None` where json-smart throws.
 pub fn parse(text: &str) -> Option<Value<'_>> {
-    let mut p = P { s: text, b: text.as_bytes(), pos: 0, c: 0, keep: None, skipping: false };
-    p.set();
-    p.first()
+    run(text, None)
 }
 
 /// As [`parse`], except that a top-level object keeps only the entries named in `keys`: the
 /// others are read (so the same texts fail) but build nothing. For a template that reads the
 /// document only through those properties (`super::usage`).
 pub fn parse_keys<'a>(text: &'a str, keys: &[Box<str>]) -> Option<Value<'a>> {
-    let mut p = P { s: text, b: text.as_bytes(), pos: 0, c: 0, keep: Some(keys), skipping: false };
+    run(text, Some(keys))
+}
+
+fn run<'a>(text: &'a str, keep: Option<&[Box<str>]>) -> Option<Value<'a>> {
+    let mut p = P { s: text, b: text.as_bytes(), pos: 0, c: 0, keep, skipping: false };
     p.set();
     p.first()
 }

@@ -40,87 +40,114 @@ pub(super) fn of(block: &Block) -> Usage {
     u
 }
 
-fn walk_block(block: &Block, u: &mut Usage) {
+/// What a walk over the tree reports, in source order: every reference read (with its
+/// modifiers' arguments walked after it), every `#set` (its target's modifiers and its value
+/// walked after it), every `#foreach` variable.
+trait Visit {
+    fn read(&mut self, r: &Ref);
+    fn set(&mut self, target: &Ref, value: &Expr);
+    fn loop_var(&mut self, _var: Slot) {}
+}
+
+impl Visit for Usage {
+    fn read(&mut self, r: &Ref) {
+        self.stage_variables |= r.root == STAGE_VARIABLES;
+        if r.root == CONTEXT {
+            match r.mods.first() {
+                Some(Modifier::Property(key)) => {
+                    if !self.context_keys.contains(key) {
+                        self.context_keys.push(key.clone());
+                    }
+                }
+                _ => self.whole_context = true,
+            }
+        }
+        if let (true, Some(Modifier::Method(name, args))) = (r.root == INPUT, r.mods.first())
+            && &**name == "params"
+        {
+            // The first call decides whether names are known; any call without one makes them not.
+            let names = if self.params { self.param_names.take() } else { Some(Vec::new()) };
+            self.params = true;
+            self.param_names = match (names, &args[..]) {
+                (Some(mut names), [Expr::Str(n)]) => {
+                    if !names.contains(n) {
+                        names.push(n.clone());
+                    }
+                    Some(names)
+                }
+                _ => None,
+            };
+        }
+    }
+
+    /// A `#set` target counts as read (`#set($context.requestOverride.header.X = …)` needs
+    /// `requestOverride`).
+    fn set(&mut self, target: &Ref, _value: &Expr) {
+        self.read(target);
+    }
+}
+
+fn walk_block(block: &Block, v: &mut impl Visit) {
     for node in block {
         match node {
             Node::Text(_) | Node::Break | Node::Stop => {}
-            Node::Ref(r) => walk_ref(r, u),
+            Node::Ref(r) => walk_ref(r, v),
             Node::Set { target, value, .. } => {
-                walk_ref(target, u);
-                walk_expr(value, u);
+                v.set(target, value);
+                walk_modifiers(target, v);
+                walk_expr(value, v);
             }
             Node::If { branches, otherwise } => {
                 for (c, b) in branches {
-                    walk_expr(c, u);
-                    walk_block(b, u);
+                    walk_expr(c, v);
+                    walk_block(b, v);
                 }
                 if let Some(b) = otherwise {
-                    walk_block(b, u);
+                    walk_block(b, v);
                 }
             }
-            Node::Foreach { iterable, body, .. } => {
-                walk_expr(iterable, u);
-                walk_block(body, u);
+            Node::Foreach { var, iterable, body, .. } => {
+                v.loop_var(*var);
+                walk_expr(iterable, v);
+                walk_block(body, v);
             }
         }
     }
 }
 
-fn walk_ref(r: &Ref, u: &mut Usage) {
-    u.stage_variables |= r.root == STAGE_VARIABLES;
-    if r.root == CONTEXT {
-        match r.mods.first() {
-            Some(Modifier::Property(key)) => {
-                if !u.context_keys.contains(key) {
-                    u.context_keys.push(key.clone());
-                }
-            }
-            _ => u.whole_context = true,
-        }
-    }
-    if let (true, Some(Modifier::Method(name, args))) = (r.root == INPUT, r.mods.first())
-        && &**name == "params"
-    {
-        // The first call decides whether names are known; any call without one makes them not.
-        let names = if u.params { u.param_names.take() } else { Some(Vec::new()) };
-        u.params = true;
-        u.param_names = match (names, &args[..]) {
-            (Some(mut names), [Expr::Str(n)]) => {
-                if !names.contains(n) {
-                    names.push(n.clone());
-                }
-                Some(names)
-            }
-            _ => None,
-        };
-    }
+fn walk_ref(r: &Ref, v: &mut impl Visit) {
+    v.read(r);
+    walk_modifiers(r, v);
+}
+
+fn walk_modifiers(r: &Ref, v: &mut impl Visit) {
     for m in &r.mods {
         match m {
             Modifier::Property(_) => {}
-            Modifier::Method(_, args) => args.iter().for_each(|a| walk_expr(a, u)),
-            Modifier::Index(e) => walk_expr(e, u),
+            Modifier::Method(_, args) => args.iter().for_each(|a| walk_expr(a, v)),
+            Modifier::Index(e) => walk_expr(e, v),
         }
     }
 }
 
-fn walk_expr(e: &Expr, u: &mut Usage) {
+fn walk_expr(e: &Expr, v: &mut impl Visit) {
     match e {
-        Expr::Ref(r) => walk_ref(r, u),
-        Expr::Interp(b, _) => walk_block(b, u),
+        Expr::Ref(r) => walk_ref(r, v),
+        Expr::Interp(b, _) => walk_block(b, v),
         Expr::Range(a, b) => {
-            walk_expr(a, u);
-            walk_expr(b, u);
+            walk_expr(a, v);
+            walk_expr(b, v);
         }
-        Expr::List(items) => items.iter().for_each(|i| walk_expr(i, u)),
-        Expr::Map(entries) => entries.iter().for_each(|(k, v)| {
-            walk_expr(k, u);
-            walk_expr(v, u);
+        Expr::List(items) => items.iter().for_each(|i| walk_expr(i, v)),
+        Expr::Map(entries) => entries.iter().for_each(|(k, x)| {
+            walk_expr(k, v);
+            walk_expr(x, v);
         }),
         Expr::Binary { left, right, .. } => {
-            walk_expr(left, u);
-            walk_expr(right, u);
+            walk_expr(left, v);
+            walk_expr(right, v);
         }
-        Expr::Not(e) | Expr::Group(e) => walk_expr(e, u),
+        Expr::Not(e) | Expr::Group(e) => walk_expr(e, v),
         Expr::Str(_)
         | Expr::Int(_)
         | Expr::Long(_)
@@ -138,7 +165,7 @@ fn walk_expr(e: &Expr, u: &mut Usage) {
 /// no `<name>` reads cannot change the output.
 pub(super) fn narrow(root: &mut Block) {
     let mut refs = Refs::default();
-    scan_block(root, &mut refs);
+    walk_block(root, &mut refs);
     if refs.reserved_assigned {
         return;
     }
@@ -158,6 +185,30 @@ struct Refs {
     reserved_assigned: bool,
 }
 
+impl Visit for Refs {
+    fn read(&mut self, r: &Ref) {
+        match r.mods.first() {
+            Some(Modifier::Property(name)) => self.props.push((r.root, name.clone())),
+            _ => self.spoiled.push(r.root),
+        }
+    }
+
+    fn set(&mut self, target: &Ref, value: &Expr) {
+        self.reserved_assigned |= target.root < FIRST_USER_SLOT;
+        if target.mods.is_empty() && is_whole_path(value) {
+            self.path_sets.push(target.root);
+        } else {
+            // `#set($x = …)` of anything else, and `#set($x.a = …)`, which changes it
+            self.spoiled.push(target.root);
+        }
+    }
+
+    fn loop_var(&mut self, var: Slot) {
+        self.reserved_assigned |= var < FIRST_USER_SLOT;
+        self.spoiled.push(var);
+    }
+}
+
 fn is_whole_path(e: &Expr) -> bool {
     let Expr::Ref(r) = e else { return false };
     r.root == INPUT
@@ -165,90 +216,6 @@ fn is_whole_path(e: &Expr) -> bool {
         && !r.escaped
         && r.kind != RefKind::Runt
         && matches!(&r.mods[..], [Modifier::Method(m, args)] if &**m == "path" && matches!(&args[..], [Expr::Str(p)] if &**p == "$"))
-}
-
-fn scan_block(block: &Block, refs: &mut Refs) {
-    for node in block {
-        match node {
-            Node::Text(_) | Node::Break | Node::Stop => {}
-            Node::Ref(r) => scan_ref(r, refs),
-            Node::Set { target, value, .. } => {
-                refs.reserved_assigned |= target.root < FIRST_USER_SLOT;
-                if target.mods.is_empty() && is_whole_path(value) {
-                    refs.path_sets.push(target.root);
-                } else {
-                    // `#set($x = …)` of anything else, and `#set($x.a = …)`, which changes it
-                    refs.spoiled.push(target.root);
-                    for m in &target.mods {
-                        scan_modifier(m, refs);
-                    }
-                }
-                scan_expr(value, refs);
-            }
-            Node::If { branches, otherwise } => {
-                for (c, b) in branches {
-                    scan_expr(c, refs);
-                    scan_block(b, refs);
-                }
-                if let Some(b) = otherwise {
-                    scan_block(b, refs);
-                }
-            }
-            Node::Foreach { var, iterable, body, .. } => {
-                refs.reserved_assigned |= *var < FIRST_USER_SLOT;
-                refs.spoiled.push(*var);
-                scan_expr(iterable, refs);
-                scan_block(body, refs);
-            }
-        }
-    }
-}
-
-fn scan_ref(r: &Ref, refs: &mut Refs) {
-    match r.mods.first() {
-        Some(Modifier::Property(name)) => refs.props.push((r.root, name.clone())),
-        _ => refs.spoiled.push(r.root),
-    }
-    for m in &r.mods {
-        scan_modifier(m, refs);
-    }
-}
-
-fn scan_modifier(m: &Modifier, refs: &mut Refs) {
-    match m {
-        Modifier::Property(_) => {}
-        Modifier::Method(_, args) => args.iter().for_each(|a| scan_expr(a, refs)),
-        Modifier::Index(e) => scan_expr(e, refs),
-    }
-}
-
-fn scan_expr(e: &Expr, refs: &mut Refs) {
-    match e {
-        Expr::Ref(r) => scan_ref(r, refs),
-        Expr::Interp(b, _) => scan_block(b, refs),
-        Expr::Range(a, b) => {
-            scan_expr(a, refs);
-            scan_expr(b, refs);
-        }
-        Expr::List(items) => items.iter().for_each(|i| scan_expr(i, refs)),
-        Expr::Map(entries) => entries.iter().for_each(|(k, v)| {
-            scan_expr(k, refs);
-            scan_expr(v, refs);
-        }),
-        Expr::Binary { left, right, .. } => {
-            scan_expr(left, refs);
-            scan_expr(right, refs);
-        }
-        Expr::Not(e) | Expr::Group(e) => scan_expr(e, refs),
-        Expr::Str(_)
-        | Expr::Int(_)
-        | Expr::Long(_)
-        | Expr::BigInt(_)
-        | Expr::Double(_)
-        | Expr::True
-        | Expr::False
-        | Expr::Word(_) => {}
-    }
 }
 
 fn mark(block: &mut Block, refs: &Refs) {
