@@ -13,7 +13,8 @@
 # dumped; instructions / requests wrk completed. Scenarios: proxy (GET /pets/7 to an nginx
 # upstream, `return 200`), mock, cache (hits of a cached stage, warmed by the warm-up), function (a
 # function on an HTTP-endpoint target, the same nginx answering a Lambda proxy result); SCENARIOS
-# picks some.
+# picks some: also `post` (a 1 KB JSON POST proxied) and `templates` (the same POST on a non-proxy
+# route with a request and a response template: `SCENARIOS="post templates"`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,7 @@ http {
     server {
         listen 127.0.0.1:$UP_PORT;
         location / { return 200 '{"id":7,"type":"fish","price":0.99}'; }
+        location /customers/ { return 200 '{"ok":true,"id":"c-77"}'; }
         location /invoke { return 200 '{"statusCode":200,"body":"id 7, type fish, price 0.99"}'; }
     }
 }
@@ -61,6 +63,15 @@ integration = { type = "http_proxy", uri = "http://127.0.0.1:$UP_PORT/pets/{id}"
 key = "GET /ping"
 integration = { type = "mock", body = "{\"ok\":true}" }
 TOML
+# The templates scenario's config: a REST API with a non-proxy route (the seed's request
+# template, a response template, as loadtest/templates.sh) and its proxied twin (`post`).
+cat > "$WORK/portico-vtl.toml" <<TOML
+[server]
+listen = ["127.0.0.1:$PORT"]
+workers = 1
+
+TOML
+templates_api $UP_PORT >> "$WORK/portico-vtl.toml"
 # The function scenario's config: the same, plus a function route (older binaries, which know no
 # functions, are measured on the others only).
 cat "$WORK/portico.toml" - > "$WORK/portico-fn.toml" <<TOML
@@ -78,14 +89,18 @@ for bin in "$BIN" "$@"; do
         case $scenario in
             proxy) path=/pets/7 ;; mock) path=/ping ;; cache) path=/cached/pets/7 ;;
             function) path=/fn/7; config=portico-fn.toml ;;
+            post) path=/prod/post/7; config=portico-vtl.toml ;;
+            templates) path=/prod/post_mapped/7; config=portico-vtl.toml ;;
         esac
+        script=()
+        case $scenario in post | templates) script=(-s "$WORK/post.lua") ;; esac
         MONOIO_FORCE_LEGACY_DRIVER=1 PORTICO_LOG=warn valgrind --tool=callgrind \
             --callgrind-out-file="$WORK/cg.%p" "$bin" serve -c "$WORK/$config" 2>"$WORK/vg.log" &
         VG=$!
         wait_port "$PORT"
-        taskset -c "$LOAD_CPU" wrk -t1 -c50 -d2s "http://127.0.0.1:$PORT$path" >/dev/null
+        taskset -c "$LOAD_CPU" wrk -t1 -c50 -d2s "${script[@]}" "http://127.0.0.1:$PORT$path" >/dev/null
         callgrind_control -z "$VG" >/dev/null
-        out=$(taskset -c "$LOAD_CPU" wrk -t1 -c50 -d"${DURATION}s" "http://127.0.0.1:$PORT$path")
+        out=$(taskset -c "$LOAD_CPU" wrk -t1 -c50 -d"${DURATION}s" "${script[@]}" "http://127.0.0.1:$PORT$path")
         callgrind_control -d "$VG" >/dev/null
         requests=$(awk '/requests in/ {print $1}' <<<"$out")
         kill "$VG"; wait "$VG" 2>/dev/null || true

@@ -157,3 +157,48 @@ interleaved_scenarios() {
         echo "$summary"
     done
 }
+
+# The mapping-template workload (templates.sh, instructions.sh): a REST API whose `POST
+# /post/{id}` is proxied to the upstream on port $1 and whose `POST /post_mapped/{id}` is a
+# non-proxy route with the seed's request template and a response template over the upstream's
+# `{"ok":true,"id":"c-77"}`; then $WORK/post.lua, wrk's 1 KB JSON POST (its body in $BODY).
+templates_api() {
+    cat <<TOML
+[[api]]
+name = "shop"
+protocol = "rest"
+[[api.stage]]
+name = "prod"
+variables = { table = "orders" }
+[[api.route]]
+key = "POST /post/{id}"
+integration = { type = "http_proxy", uri = "http://127.0.0.1:$1/customers/{id}" }
+[[api.route]]
+key = "POST /post_mapped/{id}"
+[api.route.integration]
+type = "http"
+uri = "http://127.0.0.1:$1/customers/{id}"
+[api.route.integration.request_templates]
+"application/json" = '''
+#set(\$inputRoot = \$input.path('\$'))
+{
+"customer_name": "\$inputRoot.name",
+"customer_email": "\$inputRoot.email",
+"request_id": "\$context.requestId"
+}'''
+[[api.route.integration.responses]]
+status = 200
+[api.route.integration.responses.templates]
+"application/json" = '''
+#set(\$r = \$input.path('\$'))
+{"saved": \$r.ok, "id": "\$r.id", "table": "\$stageVariables.table", "customer": "\$input.params('id')"}'''
+TOML
+    local bio
+    bio=$(printf 'Mathematician and writer, chiefly known for work on the Analytical Engine. %.0s' $(seq 12))
+    BODY="{\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\",\"age\":36,\"bio\":\"$bio\",\"tags\":[\"a\",\"b\",\"c\"]}"
+    cat > "$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '$BODY'
+LUA
+}

@@ -37,43 +37,8 @@ count = 1
 pin = true
 cpus = [$PROXY_CPU]
 
-[[api]]
-name = "shop"
-protocol = "rest"
-[[api.stage]]
-name = "prod"
-variables = { table = "orders" }
-[[api.route]]
-key = "POST /post/{id}"
-integration = { type = "http_proxy", uri = "http://127.0.0.1:$UP_PORT/customers/{id}" }
-[[api.route]]
-key = "POST /post_mapped/{id}"
-[api.route.integration]
-type = "http"
-uri = "http://127.0.0.1:$UP_PORT/customers/{id}"
-[api.route.integration.request_templates]
-"application/json" = '''
-#set(\$inputRoot = \$input.path('\$'))
-{
-"customer_name": "\$inputRoot.name",
-"customer_email": "\$inputRoot.email",
-"request_id": "\$context.requestId"
-}'''
-[[api.route.integration.responses]]
-status = 200
-[api.route.integration.responses.templates]
-"application/json" = '''
-#set(\$r = \$input.path('\$'))
-{"saved": \$r.ok, "id": "\$r.id", "table": "\$stageVariables.table", "customer": "\$input.params('id')"}'''
 TOML
-
-BIO=$(printf 'Mathematician and writer, chiefly known for work on the Analytical Engine. %.0s' $(seq 12))
-BODY="{\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\",\"age\":36,\"bio\":\"$BIO\",\"tags\":[\"a\",\"b\",\"c\"]}"
-cat > "$WORK/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '$BODY'
-LUA
+templates_api $UP_PORT >> "$WORK/portico.toml"
 echo "# POST body: ${#BODY} bytes"
 
 scenario_url() { echo "http://127.0.0.1:$PTC_PORT/prod/$1/42"; }

@@ -18,6 +18,7 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod alloc;
 pub mod auth;
 pub mod cache;
 pub mod clock;

@@ -8,7 +8,7 @@ use portico::loaded::LoadedTable;
 use portico::table::{self, Integration, Protocol, RouteKey};
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: portico::alloc::Allocator = portico::alloc::Allocator;
 
 #[derive(Parser)]
 #[command(name = "portico", version, about = "A self-hosted API gateway with Amazon API Gateway semantics")]

@@ -150,7 +150,7 @@ pub fn run(table: &LoadedTable, request: &Request) -> Result<Report, String> {
     };
     report.integration_response = Some(Ok(Answered {
         status: answer.status,
-        content_type: answer.content_type.clone(),
+        content_type: answer.content_type().map(std::borrow::Cow::into_owned),
         selector: answer.selector(&mut itoa::Buffer::new()).map(str::to_owned),
         body: answer.body.clone(),
     }));

@@ -125,18 +125,28 @@ pub fn params<'a>(source: &'a ParamSource<'a>, usage: &vtl::Usage) -> vtl::Param
 }
 
 /// `$context`: nested maps (`identity`, `authorizer`), plus AWS's empty `requestOverride` and
-/// `responseOverride` maps a template may fill — only the keys `usage` says the template reads.
-pub fn context<'a>(fields: Option<&Fields<'_>>, usage: &crate::vtl::Usage) -> Value<'a> {
+/// `responseOverride` maps a template may fill — only the keys `usage` says the template reads
+/// (null for a template that reads none).
+pub fn context<'a>(fields: Option<&Fields<'a>>, usage: &crate::vtl::Usage) -> Value<'a> {
     if !usage.uses_context() {
-        return Value::map(Vec::new());
+        // Nothing can read it (`usage` sees every `$context` reference): nothing to build.
+        return Value::Null;
     }
     let mut top: Vec<(Value, Value)> = Vec::with_capacity(4);
     let mut identity: Vec<(Value, Value)> = Vec::new();
     let mut authorizer: Vec<(Value, Value)> = Vec::new();
     if let Some(f) = fields {
-        let mut buf = Vec::with_capacity(64);
+        // Allocated only for a variable that is not borrowed.
+        let mut buf = Vec::new();
         for &(group, key, var) in CONTEXT {
             if !usage.needs_context(if group.is_empty() { key } else { group }) {
+                continue;
+            }
+            if let Some(v) = borrowed_var(var, f) {
+                // As rendered raw, where an empty value is left out.
+                if !v.is_empty() {
+                    top.push((Value::str(key), Value::str(v)));
+                }
                 continue;
             }
             buf.clear();
@@ -195,6 +205,17 @@ pub fn context<'a>(fields: Option<&Fields<'_>>, usage: &crate::vtl::Usage) -> Va
         top.push((Value::str("responseOverride"), Value::map(vec![(Value::str("header"), empty())])));
     }
     Value::map(top)
+}
+
+/// The top-level variables whose text `fields` holds as it renders raw: borrowed, not copied.
+fn borrowed_var<'a>(var: Var, f: &Fields<'a>) -> Option<&'a str> {
+    match var {
+        Var::RequestId => Some(f.request_id),
+        Var::ResourcePath => Some(f.resource_path),
+        Var::Stage => Some(f.stage),
+        Var::ApiId => Some(f.api),
+        _ => None,
+    }
 }
 
 /// `$stageVariables`.

@@ -138,11 +138,12 @@ impl<'a> Renderer<'a, '_> {
         match m {
             Modifier::Property(name) => Ok(methods::property(v, name, self.body)),
             Modifier::Method(name, args) => {
-                let mut values = Vec::with_capacity(args.len());
+                // On the stack for the few arguments methods take.
+                let mut values = smallvec::SmallVec::<[Value<'a>; 3]>::new();
                 for a in args {
                     values.push(self.value(a)?);
                 }
-                let v = methods::call(self, v, name, values).or_else(|m| err(at, m))?;
+                let v = methods::call(self, v, name, &values).or_else(|m| err(at, m))?;
                 if let Value::Str(s) = &v {
                     self.check_len(s.as_str().len())?;
                 }

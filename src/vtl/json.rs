@@ -221,12 +221,12 @@ impl<'a> P<'a, '_> {
     fn string(&mut self) -> Option<Str<'a>> {
         let q = self.c;
         let start = self.pos + 1;
-        let end = start + memchr::memchr(q, self.b.get(start..)?)?;
-        let raw = &self.s[start..end];
-        if memchr::memchr(b'\\', raw.as_bytes()).is_none() {
-            self.pos = end;
+        // The closing quote with no escape before it: the string as it is, borrowed.
+        let stop = start + quote_or_escape(self.b.get(start..)?, q)?;
+        if self.b[stop] == q {
+            self.pos = stop;
             self.read();
-            return Some(Str::Borrowed(raw));
+            return Some(Str::Borrowed(&self.s[start..stop]));
         }
         let mut out = String::new();
         let mut units: Vec<u16> = Vec::new();
@@ -327,6 +327,18 @@ impl<'a> P<'a, '_> {
             self.read();
         }
     }
+}
+
+/// Where the first `q` or backslash in `b` is. Most keys and values are short: a byte loop
+/// finds their end before a vector search would have set up; a longer string gets one
+/// `memchr2` pass (not a search for the quote, then another for a backslash before it).
+fn quote_or_escape(b: &[u8], q: u8) -> Option<usize> {
+    const SHORT: usize = 16;
+    let head = &b[..b.len().min(SHORT)];
+    if let Some(i) = head.iter().position(|&c| c == q || c == b'\\') {
+        return Some(i);
+    }
+    memchr::memchr2(q, b'\\', b.get(SHORT..)?).map(|i| i + SHORT)
 }
 
 /// `parseNumber` with integer storage: Integer, Long, or BigInteger by size.
@@ -514,6 +526,26 @@ mod tests {
         assert_eq!(parse("{\"a\":1} trailing").map(|v| v.to_java_string()).as_deref(), Some("{a=1}"));
         for bad in ["{bad", "[1,", "{\"a\"}", "\"open", "}"] {
             assert!(parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn strings_end_at_the_first_unescaped_quote_on_both_sides_of_the_short_scan() {
+        // Lengths around the byte loop's 16, an escape before and after it, a quote never
+        // closed with and without an escape.
+        let text = |json: &str| parse(json).map(|v| v.to_java_string());
+        for n in [0, 1, 15, 16, 17, 40] {
+            let plain = "x".repeat(n);
+            assert_eq!(text(&format!("\"{plain}\"")), Some(plain.clone()));
+            assert_eq!(text(&format!("\"{plain}\" ")), Some(plain.clone()));
+            for at in [0, n / 2, n] {
+                let (a, b) = plain.split_at(at);
+                assert_eq!(text(&format!("\"{a}\\\"{b}\"")), Some(format!("{a}\"{b}")));
+                assert_eq!(text(&format!("'{a}\\'{b}'")), Some(format!("{a}'{b}")));
+                assert_eq!(text(&format!("\"{a}'{b}\"")), Some(format!("{a}'{b}")));
+            }
+            assert_eq!(text(&format!("\"{plain}")), None);
+            assert_eq!(text(&format!("\"{plain}\\n")), None);
         }
     }
 }

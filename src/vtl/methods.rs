@@ -139,17 +139,17 @@ fn npe<'a>(method: &str) -> Res<'a> {
 }
 
 /// `$v.name(args)`.
-pub(super) fn call<'a>(r: &mut Renderer<'a, '_>, v: &Value<'a>, name: &str, args: Vec<Value<'a>>) -> Res<'a> {
+pub(super) fn call<'a>(r: &mut Renderer<'a, '_>, v: &Value<'a>, name: &str, args: &[Value<'a>]) -> Res<'a> {
     let found = match v {
-        Value::Str(st) => string_method(st, name, &args)?,
-        Value::List(_) => list_method(v, name, &args)?,
-        Value::Map(_) => map_method(v, name, &args)?,
+        Value::Str(st) => string_method(st, name, args)?,
+        Value::List(_) => list_method(v, name, args)?,
+        Value::Map(_) => map_method(v, name, args)?,
         Value::Entry(e) => match (name, args.len()) {
             ("getKey", 0) => Some(e.0.clone()),
             ("getValue", 0) => Some(e.1.clone()),
             _ => None,
         },
-        Value::Int(_) | Value::Long(_) | Value::Double(_) | Value::BigInt(_) => number_method(v, name, &args),
+        Value::Int(_) | Value::Long(_) | Value::Double(_) | Value::BigInt(_) => number_method(v, name, args),
         Value::Bool(b) => match (name, args.len()) {
             ("booleanValue", 0) => Some(Value::Bool(*b)),
             _ => None,
@@ -172,8 +172,8 @@ pub(super) fn call<'a>(r: &mut Renderer<'a, '_>, v: &Value<'a>, name: &str, args
             }
             _ => None,
         },
-        Value::Input => super::aws::input_method(r, name, &args)?,
-        Value::Util => super::aws::util_method(name, &args)?,
+        Value::Input => super::aws::input_method(r, name, args)?,
+        Value::Util => super::aws::util_method(name, args)?,
         Value::Null => None,
     };
     if let Some(v) = found {
@@ -185,7 +185,7 @@ pub(super) fn call<'a>(r: &mut Renderer<'a, '_>, v: &Value<'a>, name: &str, args
         return Err(format!("{name}() takes no arguments: wrong number of arguments"));
     }
     // Object's methods, on everything
-    Ok(match (name, args.as_slice()) {
+    Ok(match (name, args) {
         ("toString", []) => Value::string(v.to_java_string()),
         ("equals", [o]) => Value::Bool(java_equals(v, o)),
         ("getClass", []) => Value::string(class_of(v)),

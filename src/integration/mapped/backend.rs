@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use monoio::time::Instant;
+use smallvec::SmallVec;
 
 use super::request::Prepared;
 use crate::context::Context;
@@ -47,7 +48,8 @@ pub struct Answer {
     pub selector: Selector,
     /// The response head and its bytes (`integration.response.header.X`), from an HTTP backend.
     pub head: Option<(ResponseHead, Bytes)>,
-    pub content_type: Option<String>,
+    /// Its `Content-Type`: a slice of the head (no copy), or a function's `application/json`.
+    pub content_type: Option<Bytes>,
     pub body: Bytes,
 }
 
@@ -62,6 +64,11 @@ pub enum Selector {
 }
 
 impl Answer {
+    /// The `Content-Type` as text (borrowed unless it is not UTF-8).
+    pub fn content_type(&self) -> Option<Cow<'_, str>> {
+        self.content_type.as_deref().map(super::request::text)
+    }
+
     /// The text selection patterns are matched against, written into `digits` for a status.
     pub fn selector<'s>(&'s self, digits: &'s mut itoa::Buffer) -> Option<&'s str> {
         match &self.selector {
@@ -87,7 +94,7 @@ pub fn write<'t>(
     fields: &Fields<'_>,
     (head, ctx): (&RequestHead, &Context),
     mapped: &'t Mapped,
-    prepared: &Prepared,
+    prepared: &Prepared<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Call<'t>, GatewayError> {
     out.clear();
@@ -121,7 +128,7 @@ pub async fn exchange(
     table: &LoadedTable,
     mapped: &Mapped,
     call: Call<'_>,
-    prepared: &Prepared,
+    prepared: &Prepared<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Answer, GatewayError> {
     let settings = &table.table.settings;
@@ -138,7 +145,7 @@ pub async fn exchange(
                 status: invoked.status,
                 selector,
                 head: None,
-                content_type: Some("application/json".to_owned()),
+                content_type: Some(Bytes::from_static(b"application/json")),
                 body: invoked.payload,
             })
         }
@@ -150,7 +157,7 @@ pub async fn exchange(
             Ok(Answer {
                 status: fetched.status,
                 selector: Selector::Status,
-                content_type: fetched.header(b"content-type").map(|c| String::from_utf8_lossy(c).into_owned()),
+                content_type: fetched.header(b"content-type").map(|c| fetched.head.slice_ref(c)),
                 body: fetched.body,
                 head: Some((fetched.parsed, fetched.head)),
             })
@@ -173,12 +180,16 @@ fn error_message(payload: &[u8]) -> String {
     }
 }
 
-/// A backend request's line and headers but the framing.
+/// One header of a backend request: a name and a value, borrowed where they can be.
+pub type Header<'a> = (Cow<'a, str>, Cow<'a, [u8]>);
+
+/// A backend request's line and headers but the framing; on the stack for a typical request
+/// (a target up to 256 bytes, up to 8 headers).
 pub struct Outgoing<'a> {
     /// The path, then the query from `query_at` (with its `?`).
-    pub target: Vec<u8>,
+    pub target: SmallVec<[u8; 256]>,
     pub query_at: usize,
-    pub headers: Vec<(Cow<'a, str>, Cow<'a, [u8]>)>,
+    pub headers: SmallVec<[Header<'a>; 8]>,
 }
 
 /// The integration's URI (path parameters as received, or overridden), its fixed query and the
@@ -187,9 +198,9 @@ fn outgoing<'a>(
     http: &HttpBackend,
     r: &mapping::Request<'_>,
     authority: &'a str,
-    prepared: &'a Prepared,
+    prepared: &'a Prepared<'_>,
 ) -> Outgoing<'a> {
-    let mut target = Vec::with_capacity(128);
+    let mut target = SmallVec::<[u8; 256]>::new();
     let routed = r.ctx.routed_path(r.head);
     for part in &http.path {
         match part {
@@ -211,7 +222,7 @@ fn outgoing<'a>(
     }
     let query_at = target.len();
     let mut first = true;
-    let mut sep = |out: &mut Vec<u8>| {
+    let mut sep = |out: &mut SmallVec<[u8; 256]>| {
         out.push(if first { b'?' } else { b'&' });
         first = false;
     };
@@ -220,7 +231,7 @@ fn outgoing<'a>(
         target.extend_from_slice(q.as_bytes());
     }
     let mut value = mapping::Value::new();
-    let encode = |out: &mut Vec<u8>, s: &str| {
+    let encode = |out: &mut SmallVec<[u8; 256]>, s: &str| {
         out.extend(percent_encoding::utf8_percent_encode(s, mapping::COMPONENT).flat_map(str::bytes))
     };
     for m in &http.request_mappings {
@@ -241,7 +252,7 @@ fn outgoing<'a>(
         encode(&mut target, v);
     }
 
-    let mut headers: Vec<(Cow<'a, str>, Cow<'a, [u8]>)> = Vec::with_capacity(4 + http.request_mappings.len());
+    let mut headers: SmallVec<[Header<'a>; 8]> = SmallVec::new();
     headers.push((Cow::Borrowed("Host"), Cow::Borrowed(authority.as_bytes())));
     // What the gateway writes itself: the host, the framing.
     const OWN: [&str; 4] = ["host", "content-length", "transfer-encoding", "connection"];

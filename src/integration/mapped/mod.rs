@@ -17,6 +17,7 @@
 //! (up to the body limit) before the client's response starts.
 
 pub mod backend;
+pub(crate) mod buffers;
 pub mod request;
 pub mod response;
 

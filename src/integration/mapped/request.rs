@@ -60,6 +60,15 @@ impl std::ops::Deref for Payload {
     }
 }
 
+impl Drop for Payload {
+    /// A body the gateway made goes back to the render buffers.
+    fn drop(&mut self) {
+        if let Payload::Owned(v) = self {
+            super::buffers::give(std::mem::take(v));
+        }
+    }
+}
+
 impl From<Vec<u8>> for Payload {
     fn from(v: Vec<u8>) -> Self {
         Payload::Owned(v)
@@ -72,11 +81,12 @@ impl From<String> for Payload {
     }
 }
 
-/// What the backend gets, before the backend's own framing.
-pub struct Prepared {
+/// What the backend gets, before the backend's own framing; `'r`: the request's head.
+pub struct Prepared<'r> {
     pub body: Payload,
-    /// The body's content type: the request's (its media type, when a template rendered it).
-    pub content_type: Option<String>,
+    /// The body's content type: the request's (its media type, when a template rendered it),
+    /// borrowed from the request unless it had to be lower-cased or was not UTF-8.
+    pub content_type: Option<Cow<'r, str>>,
     /// `$context.requestOverride.{header,querystring,path}`.
     pub header_overrides: Vec<(String, String)>,
     pub query_overrides: Vec<(String, String)>,
@@ -94,11 +104,17 @@ pub(crate) fn text(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
-/// The media type of a `Content-Type` value, lower-case; AWS reads a request without one as
-/// `application/json`.
-pub(crate) fn media_type(value: Option<&[u8]>) -> String {
+/// The media type of a `Content-Type` value, lower-case (borrowed when it already is); AWS
+/// reads a request without one as `application/json`.
+pub(crate) fn media_type(value: Option<&[u8]>) -> Cow<'_, str> {
     let media = value.map(|v| v.split(|&b| b == b';').next().unwrap_or_default().trim_ascii()).unwrap_or_default();
-    if media.is_empty() { "application/json".to_owned() } else { String::from_utf8_lossy(media).to_ascii_lowercase() }
+    if media.is_empty() {
+        return Cow::Borrowed("application/json");
+    }
+    match text(media) {
+        Cow::Borrowed(m) if !m.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Borrowed(m),
+        other => Cow::Owned(other.to_ascii_lowercase()),
+    }
 }
 
 /// Renders `template` over `body` into a new string; a failure is logged and is AWS's 500.
@@ -114,8 +130,9 @@ pub(crate) fn render<'a>(
     let stage_variables =
         if template.usage().stage_variables { input::stage_variables(stage_variables) } else { vtl::Value::Null };
     let req = vtl::Request { body, params, context: context.clone(), stage_variables };
-    // Room for a typical output, so small renders do not grow the string step by step.
-    let mut out = String::with_capacity(512);
+    // A reused buffer, or room for a typical output, so small renders do not grow the string
+    // step by step. (An empty buffer is always UTF-8.)
+    let mut out = String::from_utf8(super::buffers::take(512)).unwrap_or_default();
     match template.render(req, limits, &mut out) {
         Ok(()) => Ok(out),
         Err(e) => {
@@ -146,13 +163,13 @@ pub(crate) fn is_binary(table: &LoadedTable, ctx: &Context, content_type: Option
 }
 
 /// The request side of `mapped` for a routed request whose body was received whole.
-pub fn prepare(
+pub fn prepare<'r>(
     table: &LoadedTable,
     fields: &Fields<'_>,
-    head: &RequestHead,
+    head: &'r RequestHead,
     ctx: &Context,
     mapped: &Mapped,
-) -> Result<Prepared, GatewayError> {
+) -> Result<Prepared<'r>, GatewayError> {
     let body: Bytes = match &ctx.body {
         RequestBody::Buffered(b) => b.clone(),
         _ => Bytes::new(),
@@ -160,7 +177,7 @@ pub fn prepare(
     let content_type = head.first(b"content-type");
     let handling = mapped.request.content_handling;
     // The client's content type goes along when the body passes through.
-    let passed_type = || content_type.map(|c| String::from_utf8_lossy(c).into_owned());
+    let passed_type = || content_type.map(text);
     let mut prepared = Prepared {
         body: Payload::Shared(body),
         content_type: None,
@@ -200,9 +217,11 @@ pub fn prepare(
     let params = input::params(&source, template.usage());
     let body_text = text(&prepared.body);
     let rendered = render(&limits(mapped), template, &body_text, params, &context, stage_variables(table, ctx)?)?;
-    prepared.header_overrides = input::overrides(&context, "requestOverride", "header");
-    prepared.query_overrides = input::overrides(&context, "requestOverride", "querystring");
-    prepared.path_overrides = input::overrides(&context, "requestOverride", "path");
+    if template.usage().needs_context("requestOverride") {
+        prepared.header_overrides = input::overrides(&context, "requestOverride", "header");
+        prepared.query_overrides = input::overrides(&context, "requestOverride", "querystring");
+        prepared.path_overrides = input::overrides(&context, "requestOverride", "path");
+    }
     prepared.body = if handling == Some(ContentHandling::ConvertToBinary) {
         decode(rendered.as_bytes()).ok_or(RENDERED_NOT_BASE64)?.into()
     } else {

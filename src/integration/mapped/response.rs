@@ -90,11 +90,10 @@ pub fn map<'t>(
     let first_accept =
         accept.split(|&b| b == b',').next().map(|a| a.split(|&b| b == b';').next().unwrap_or_default().trim_ascii());
     let accept_binary = is_binary(table, ctx, first_accept);
-    let payload_binary = is_binary(table, ctx, answer.content_type.as_deref().map(str::as_bytes));
+    let payload_binary = is_binary(table, ctx, answer.content_type.as_deref());
     let Some((chosen, r)) = choose(table, mapped, answer)? else {
         let body = convert(answer.body.clone(), payload_binary, accept_binary, None)?;
-        let headers =
-            answer.content_type.iter().map(|ct| (Cow::Borrowed("Content-Type"), Cow::Borrowed(ct.as_str()))).collect();
+        let headers = answer.content_type().into_iter().map(|ct| (Cow::Borrowed("Content-Type"), ct)).collect();
         return checked(mapped, ClientResponse { status: answer.status, headers, body, chosen: None });
     };
     let template = r.template_for(accept).map(|(ct, t)| (ct, &table.templates[*t as usize]));
@@ -151,15 +150,15 @@ pub fn map<'t>(
             } else {
                 rendered.into()
             };
-            (body, Some(ct.as_str()))
+            (body, Some(Cow::Borrowed(ct.as_str())))
         }
         None => {
             let body = convert(answer.body.clone(), payload_binary, accept_binary, r.content_handling)?;
-            (body, answer.content_type.as_deref())
+            (body, answer.content_type())
         }
     };
     if let Some(ct) = content_type.filter(|_| !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type"))) {
-        headers.insert(0, (Cow::Borrowed("Content-Type"), Cow::Borrowed(ct)));
+        headers.insert(0, (Cow::Borrowed("Content-Type"), ct));
     }
     // The writer frames the response and dates it.
     headers.retain(|(n, _)| !is_hop_by_hop(n.as_bytes()) && !n.eq_ignore_ascii_case("date"));
