@@ -6,8 +6,9 @@
 //! [`BodyReader::step`] is sans-IO: given the bytes buffered so far it says which of them are body
 //! data, how many it used (framing included) and whether the body ended, without consuming
 //! anything — so a caller can look at a body before deciding what to do with it (the pipeline
-//! receives a small body whole before any upstream hears of it). [`next`] adds the reads; [`discard`] and [`buffer`] are the
-//! two consumers that need nothing else.
+//! receives a small body whole before any upstream hears of it). [`next`] adds the reads;
+//! [`discard`] and [`buffer`] are the two consumers that need nothing else; [`already_buffered`]
+//! is `buffer`'s case that needs no read, for a caller that would otherwise set a timer around it.
 //!
 //! Must not: know who the peer is or what the body is for. Cost: no allocation except in
 //! [`buffer`] (none for a `Content-Length` body already buffered whole: it is split off the read
@@ -176,13 +177,8 @@ pub async fn discard(reader: &mut BodyReader, src: &mut impl Source, max_bytes: 
 /// Reads the whole body into memory (the reader's `max` bounds it). A `Content-Length` body
 /// already buffered whole is split off the buffer without a copy.
 pub async fn buffer(reader: &mut BodyReader, src: &mut impl Source) -> Result<Bytes, Error> {
-    if let BodyFraming::Length(n) = reader.framing
-        && n <= reader.max
-        && reader.left == n
-        && src.buffer().len() as u64 >= n
-    {
-        reader.step(&src.buffer()[..n as usize])?;
-        return Ok(src.buffer().split_to(n as usize).freeze());
+    if let Some(body) = already_buffered(reader, src.buffer()) {
+        return Ok(body);
     }
     let mut body = BytesMut::new();
     loop {
@@ -195,6 +191,22 @@ pub async fn buffer(reader: &mut BodyReader, src: &mut impl Source) -> Result<By
         if piece.done {
             return Ok(body.freeze());
         }
+    }
+}
+
+/// The body when it is a `Content-Length` body within the limit that `buf` already holds whole:
+/// split off `buf`, no copy, no read. `None` (nothing consumed) otherwise, [`buffer`] then reads
+/// it. A caller with a deadline on the reads checks this first and sets no timer for a body
+/// that has come with its head (what a small answer does).
+pub fn already_buffered(reader: &mut BodyReader, buf: &mut BytesMut) -> Option<Bytes> {
+    match reader.framing {
+        BodyFraming::None => Some(Bytes::new()),
+        BodyFraming::Length(n) if n <= reader.max && reader.left == n && buf.len() as u64 >= n => {
+            // Within the limit, so the step cannot fail; it keeps the reader's counts.
+            reader.step(&buf[..n as usize]).ok()?;
+            Some(buf.split_to(n as usize).freeze())
+        }
+        _ => None,
     }
 }
 

@@ -119,3 +119,22 @@ fn steps_report_wire_and_data_apart() {
     }
     assert_eq!((at, reader.seen()), (wire.len(), 3));
 }
+
+#[test]
+fn already_buffered_takes_only_a_whole_length_body_within_the_limit() {
+    let take = |framing, max, have: &[u8]| {
+        let mut buf = BytesMut::from(have);
+        let mut reader = BodyReader::new(framing, max);
+        (already_buffered(&mut reader, &mut buf), buf, reader.seen())
+    };
+    // Whole: split off, the rest (the next answer) left, the bytes counted.
+    let (body, rest, seen) = take(BodyFraming::Length(5), 10, b"helloHTTP");
+    assert_eq!((body.as_deref(), &rest[..], seen), (Some(&b"hello"[..]), &b"HTTP"[..], 5));
+    // Not all there, over the limit, or not a length: nothing taken, for `buffer` to read.
+    for (framing, max) in [(BodyFraming::Length(6), 10), (BodyFraming::Length(5), 4), (BodyFraming::Chunked, 10)] {
+        let (body, rest, seen) = take(framing, max, b"hello");
+        assert_eq!((body, &rest[..], seen), (None, &b"hello"[..], 0), "{framing:?} max {max}");
+    }
+    let (body, rest, _) = take(BodyFraming::None, 10, b"next");
+    assert_eq!((body.as_deref(), &rest[..]), (Some(&b""[..]), &b"next"[..]));
+}

@@ -136,7 +136,9 @@ pub async fn exchange(
     match call {
         Call::Function(target) => {
             let write = |out: &mut Vec<u8>| out.extend_from_slice(&prepared.body);
-            let invoked = invoke::invoke(outbound, settings, &target, timeout, out, write).await?;
+            // Boxed: a function's call is the larger future (~4 KB), and an HTTP backend's
+            // request should not carry its room (`pipeline::run` holds this one inline).
+            let invoked = Box::pin(invoke::invoke(outbound, settings, &target, timeout, out, write)).await?;
             let selector = match invoked.function_error {
                 true => Selector::ErrorMessage(error_message(&invoked.payload)),
                 false => Selector::Default,

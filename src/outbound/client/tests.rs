@@ -139,6 +139,34 @@ fn nothing_listening_is_a_bad_gateway() {
     });
 }
 
+/// A length body that does not come with its head is read after it (the path with a timer).
+#[test]
+fn a_body_that_comes_after_its_head_is_read_whole() {
+    on_both_drivers(|| async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let Ok((mut s, _)) = listener.accept() else { return };
+            let mut seen = Vec::new();
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                let mut buf = [0u8; 4096];
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+            std::thread::sleep(Duration::from_millis(50));
+            let _ = s.write_all(b"defghij");
+            let _ = s.read(&mut [0u8; 1]);
+        });
+        let s = Setup::new(addr);
+        let fetched = s.get(100).await.unwrap();
+        assert_eq!((fetched.status, &fetched.body[..]), (200, &b"abcdefghij"[..]));
+        assert_eq!(s.pool.idle_count(), 1);
+    });
+}
+
 #[test]
 fn the_deadline_covers_a_body_that_trickles() {
     on_both_drivers(|| async {
