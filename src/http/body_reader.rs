@@ -194,9 +194,9 @@ pub async fn buffer(reader: &mut BodyReader, src: &mut impl Source) -> Result<By
     }
 }
 
-/// The body when it is a `Content-Length` body within the limit that `buf` already holds whole:
-/// split off `buf`, no copy, no read. `None` (nothing consumed) otherwise, [`buffer`] then reads
-/// it. A caller with a deadline on the reads checks this first and sets no timer for a body
+/// The body when it is a `Content-Length` body within the limit that `buf` already holds whole
+/// (split off `buf`, no copy, no read), or there is none (empty). `None` (nothing consumed)
+/// otherwise, [`buffer`] then reads it. A caller with a deadline on the reads checks this first and sets no timer for a body
 /// that has come with its head (what a small answer does).
 pub fn already_buffered(reader: &mut BodyReader, buf: &mut BytesMut) -> Option<Bytes> {
     match reader.framing {
